@@ -1,0 +1,470 @@
+//! The `sealtune` command-line tool.
+//!
+//! `main` maps every outcome to exactly one exit code (see
+//! [`sealtune_pipeline::Exit`]): errors from stages and the engine carry their
+//! own; configuration errors are 78; command-line errors are 64.
+
+// The binary is the one place that writes results to stdout.
+#![allow(clippy::print_stdout)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{CommandFactory, Parser, Subcommand};
+use serde_json::json;
+
+use sealtune_pipeline::engine::report_stages;
+use sealtune_pipeline::manifest::{State, Status};
+use sealtune_pipeline::{
+    CancelToken, Config, ConfigError, Engine, Events, Exit, RunOptions, Stage, StageError, audit,
+};
+
+/// The stages this build includes, in pipeline order.
+fn stages() -> Vec<Box<dyn Stage>> {
+    vec![Box::new(sealtune_data::IngestStage)]
+}
+
+fn supported_sections(stages: &[Box<dyn Stage>]) -> Vec<&'static str> {
+    let mut v: Vec<&'static str> = Vec::new();
+    for s in stages {
+        for sec in s.sections() {
+            if !v.contains(sec) {
+                v.push(sec);
+            }
+        }
+    }
+    v
+}
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "sealtune",
+    version,
+    about = "Fine-tune Llama-class models on sensitive records without leaking them",
+    long_about = "sealtune takes sensitive records in, validates and indexes them, and (as stages land) masks PII, LoRA-fine-tunes a model, evaluates it for bias and leakage, and releases it encrypted and signed.\n\nEach stage writes its outputs under the run directory and is skipped when it is up to date.",
+    after_help = exit_help(),
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+fn exit_help() -> String {
+    Exit::help_table()
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run every stage in order, skipping the ones that are up to date.
+    Run {
+        /// The pipeline config (TOML).
+        config: PathBuf,
+        /// Run directory [default: [run].dir, or runs/<run id>].
+        #[arg(long)]
+        run_dir: Option<PathBuf>,
+        /// Start at this stage; the earlier ones must be up to date.
+        #[arg(long, value_name = "STAGE")]
+        from: Option<String>,
+        /// Stop after this stage.
+        #[arg(long, value_name = "STAGE")]
+        to: Option<String>,
+        /// Rerun this stage even if it is up to date (repeatable).
+        #[arg(long, value_name = "STAGE")]
+        force: Vec<String>,
+        /// JSON Lines events on stdout.
+        #[arg(long)]
+        json: bool,
+        /// No progress lines on stderr (warnings and errors still show).
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Run one stage (the entry point for schedulers). Exits 66 if an input stage is missing or stale.
+    Stage {
+        /// Stage name.
+        name: String,
+        /// The pipeline config (TOML).
+        #[arg(long)]
+        config: PathBuf,
+        /// Run directory.
+        #[arg(long)]
+        run_dir: PathBuf,
+        /// Rerun even if up to date.
+        #[arg(long)]
+        force: bool,
+        /// JSON Lines events on stdout.
+        #[arg(long)]
+        json: bool,
+        /// No progress lines on stderr.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Show each stage's state: not started, running, done, skipped, failed, interrupted or stale.
+    Status {
+        /// Run directory.
+        #[arg(long)]
+        run_dir: PathBuf,
+        /// Config to check staleness against [default: the one the run last used].
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check a config (keys, values, inline secrets, input files) without running anything.
+    Validate {
+        /// The pipeline config (TOML).
+        config: PathBuf,
+    },
+    /// Verify the run's audit log hash chain; names the first bad entry.
+    Audit {
+        /// Run directory.
+        #[arg(long)]
+        run_dir: PathBuf,
+        /// Also print every entry.
+        #[arg(long)]
+        show: bool,
+    },
+    /// Print a shell completion script.
+    Completions {
+        /// Shell.
+        shell: clap_complete::Shell,
+    },
+}
+
+/// An error with its exit code decided.
+#[derive(Debug)]
+struct Fail {
+    exit: Exit,
+    message: String,
+}
+
+impl From<StageError> for Fail {
+    fn from(e: StageError) -> Fail {
+        Fail {
+            exit: e.exit(),
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<ConfigError> for Fail {
+    fn from(e: ConfigError) -> Fail {
+        Fail {
+            exit: Exit::Config,
+            message: e.to_string(),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp
+                | clap::error::ErrorKind::DisplayVersion
+                | clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+                    ExitCode::SUCCESS
+                }
+                _ => ExitCode::from(Exit::Usage.code()),
+            };
+        }
+    };
+    let json_mode = matches!(
+        &cli.command,
+        Command::Run { json: true, .. } | Command::Stage { json: true, .. }
+    );
+    match run(cli) {
+        Ok(code) => ExitCode::from(code.code()),
+        Err(f) => {
+            if json_mode {
+                let line = json!({"type": "error", "data": {"exit_code": f.exit.code(), "message": f.message}});
+                let mut out = std::io::stdout();
+                let _ = writeln!(out, "{line}");
+            }
+            eprintln!("error: {}", f.message);
+            ExitCode::from(f.exit.code())
+        }
+    }
+}
+
+fn load_config(path: &Path, stages: &[Box<dyn Stage>]) -> Result<Config, Fail> {
+    let cfg = Config::load(path, &supported_sections(stages))?;
+    Ok(cfg)
+}
+
+fn run(cli: Cli) -> Result<Exit, Fail> {
+    let stages = stages();
+    match cli.command {
+        Command::Run {
+            config,
+            run_dir,
+            from,
+            to,
+            force,
+            json,
+            quiet,
+        } => {
+            let cfg = load_config(&config, &stages)?;
+            let events = Events::new(json, quiet);
+            let cancel = install_cancel()?;
+            let dir = run_dir.unwrap_or_else(|| cfg.default_run_dir());
+            let engine = Engine::new(&stages, &cfg, dir, &events, cancel);
+            engine.validate()?;
+            engine.run(&RunOptions { from, to, force })?;
+            Ok(Exit::Success)
+        }
+        Command::Stage {
+            name,
+            config,
+            run_dir,
+            force,
+            json,
+            quiet,
+        } => {
+            let cfg = load_config(&config, &stages)?;
+            let events = Events::new(json, quiet);
+            let cancel = install_cancel()?;
+            let engine = Engine::new(&stages, &cfg, run_dir, &events, cancel);
+            engine.validate()?;
+            engine.run_single(&name, force)?;
+            Ok(Exit::Success)
+        }
+        Command::Status {
+            run_dir,
+            config,
+            json,
+        } => status(&stages, &run_dir, config.as_deref(), json),
+        Command::Validate { config } => {
+            let cfg = load_config(&config, &stages)?;
+            let events = Events::new(false, true);
+            let engine = Engine::new(
+                &stages,
+                &cfg,
+                cfg.default_run_dir(),
+                &events,
+                CancelToken::new(),
+            );
+            engine.validate()?;
+            let mut n_files = 0usize;
+            let mut bytes = 0u64;
+            for s in &stages {
+                for p in s.external_inputs(&cfg)? {
+                    n_files += 1;
+                    bytes += std::fs::metadata(&p).map(|m| m.len()).unwrap_or(0);
+                }
+            }
+            eprintln!(
+                "{}: valid; stages: {}; {n_files} input file(s), {bytes} bytes; run directory: {}",
+                config.display(),
+                stages
+                    .iter()
+                    .map(|s| s.name())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                cfg.default_run_dir().display()
+            );
+            Ok(Exit::Success)
+        }
+        Command::Audit { run_dir, show } => audit_cmd(&run_dir, show),
+        Command::Completions { shell } => {
+            let mut cmd = Cli::command();
+            clap_complete::generate(shell, &mut cmd, "sealtune", &mut std::io::stdout());
+            Ok(Exit::Success)
+        }
+    }
+}
+
+fn install_cancel() -> Result<CancelToken, Fail> {
+    let cancel = CancelToken::new();
+    cancel
+        .install_signal_handlers()
+        .context("cannot install signal handlers")
+        .map_err(|e| Fail {
+            exit: Exit::Software,
+            message: format!("{e:#}"),
+        })?;
+    Ok(cancel)
+}
+
+fn status(
+    stages: &[Box<dyn Stage>],
+    run_dir: &Path,
+    config: Option<&Path>,
+    json_out: bool,
+) -> Result<Exit, Fail> {
+    let st = Status::read(run_dir);
+    if st.is_none() && !run_dir.join("audit.jsonl").exists() {
+        return Err(Fail {
+            exit: Exit::NoInput,
+            message: format!(
+                "{}: no sealtune run here (no status.json); start one with `sealtune run CONFIG`",
+                run_dir.display()
+            ),
+        });
+    }
+    // Staleness needs the config: the one given, or the one the run last used.
+    let cfg_path = config.map(Path::to_path_buf).or_else(|| {
+        st.as_ref()
+            .and_then(|s| s.config.as_ref())
+            .map(|c| PathBuf::from(&c.path))
+    });
+    let mut note = None;
+    let cfg = match &cfg_path {
+        Some(p) => match Config::load(p, &supported_sections(stages)) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                if config.is_some() {
+                    return Err(e.into());
+                }
+                note = Some(format!(
+                    "config {} cannot be read ({e}); staleness is checked from outputs only",
+                    p.display()
+                ));
+                None
+            }
+        },
+        None => None,
+    };
+    let events = Events::new(false, true);
+    let names = stages.iter().map(|s| s.name());
+    let rows = match &cfg {
+        Some(cfg) => {
+            let engine = Engine::new(
+                stages,
+                cfg,
+                run_dir.to_path_buf(),
+                &events,
+                CancelToken::new(),
+            );
+            engine.report()
+        }
+        None => report_stages(run_dir, names, |n| {
+            let m = sealtune_pipeline::manifest::Manifest::read(&run_dir.join(n))?;
+            m.verify_outputs(&run_dir.join(n)).err()
+        }),
+    };
+    let holder = sealtune_pipeline::lock::probe(run_dir);
+    if json_out {
+        let v = json!({
+            "run_dir": run_dir.display().to_string(),
+            "run_id": st.as_ref().map(|s| s.run_id.clone()),
+            "config": st.as_ref().and_then(|s| s.config.clone()),
+            "locked_by": holder,
+            "stages": rows,
+            "note": note,
+        });
+        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        return Ok(Exit::Success);
+    }
+    if let Some(s) = &st {
+        println!("run {} in {}", s.run_id, run_dir.display());
+    }
+    if let Some(h) = &holder {
+        println!("locked by pid {} on {} since {}", h.pid, h.host, h.since);
+    }
+    if let Some(n) = &note {
+        println!("note: {n}");
+    }
+    println!(
+        "{:<9} {:<12} {:<25} {:>10}  outputs",
+        "STAGE", "STATE", "FINISHED", "SECONDS"
+    );
+    for r in rows {
+        let outs = r
+            .outputs
+            .iter()
+            .map(|(k, v)| format!("{k}={}", &v[..12.min(v.len())]))
+            .collect::<Vec<_>>()
+            .join(" ");
+        println!(
+            "{:<9} {:<12} {:<25} {:>10}  {}",
+            r.stage,
+            r.state.as_str(),
+            r.finished.as_deref().unwrap_or("-"),
+            r.duration_s
+                .map(|d| format!("{d:.2}"))
+                .unwrap_or_else(|| "-".into()),
+            outs
+        );
+        if let Some(why) = r.reason
+            && r.state != State::Done
+            && r.state != State::Skipped
+        {
+            println!("          ↳ {why}");
+        }
+    }
+    Ok(Exit::Success)
+}
+
+fn audit_cmd(run_dir: &Path, show: bool) -> Result<Exit, Fail> {
+    let path = run_dir.join("audit.jsonl");
+    if !path.exists() {
+        return Err(Fail {
+            exit: Exit::NoInput,
+            message: format!("{}: no audit log here", path.display()),
+        });
+    }
+    let head = audit::verify(&path).map_err(|e| Fail {
+        exit: Exit::DataErr,
+        message: e.to_string(),
+    })?;
+    // The chain cannot show that entries were cut off its end; status.json records the head.
+    if let (Some(st), Some(h)) = (Status::read(run_dir), &head)
+        && let Some(sh) = st.audit_head
+    {
+        {
+            if sh.seq > h.seq {
+                return Err(Fail {
+                    exit: Exit::DataErr,
+                    message: format!(
+                        "{}: truncated: status.json records entry seq {} but the log ends at seq {}",
+                        path.display(),
+                        sh.seq,
+                        h.seq
+                    ),
+                });
+            }
+            if sh.seq == h.seq && sh.hash != h.hash {
+                return Err(Fail {
+                    exit: Exit::DataErr,
+                    message: format!(
+                        "{}: the last entry (seq {}) differs from the one status.json recorded",
+                        path.display(),
+                        h.seq
+                    ),
+                });
+            }
+        }
+    }
+    if show {
+        for e in audit::read_entries(&path).map_err(|e| Fail {
+            exit: Exit::DataErr,
+            message: e.to_string(),
+        })? {
+            println!(
+                "{:>5} {} {:<18} {:<8} {}@{} {}",
+                e.seq,
+                e.ts,
+                e.event,
+                e.stage.as_deref().unwrap_or("-"),
+                e.actor.user,
+                e.actor.host,
+                e.data
+            );
+        }
+    }
+    match head {
+        Some(h) => println!(
+            "{}: {} entries, hash chain intact, head {}",
+            path.display(),
+            h.seq,
+            h.hash
+        ),
+        None => println!("{}: empty", path.display()),
+    }
+    Ok(Exit::Success)
+}

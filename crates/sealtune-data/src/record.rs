@@ -1,0 +1,366 @@
+//! Training records and their validation.
+//!
+//! Validation messages name the field and the expected type but never quote
+//! the content: records are sensitive, and messages end up in logs and reports.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+/// Who speaks in a chat message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// System prompt.
+    System,
+    /// The user.
+    User,
+    /// The model.
+    Assistant,
+}
+
+/// One chat message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    /// Speaker.
+    pub role: Role,
+    /// Text.
+    pub content: String,
+}
+
+/// A validated record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Record {
+    /// A conversation.
+    Chat {
+        /// Messages in order.
+        messages: Vec<Message>,
+    },
+    /// An instruction with optional input and the expected output.
+    Instruction {
+        /// The instruction.
+        instruction: String,
+        /// Optional input.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        input: Option<String>,
+        /// Expected output.
+        output: String,
+    },
+    /// Plain text.
+    Text {
+        /// The text.
+        text: String,
+    },
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn take_string(
+    obj: &serde_json::Map<String, Value>,
+    key: &str,
+    path: &str,
+    required: bool,
+) -> Result<Option<String>, String> {
+    match obj.get(key) {
+        None if required => Err(format!("missing field `{path}`")),
+        None => Ok(None),
+        Some(Value::Null) if !required => Ok(None),
+        Some(Value::String(s)) => {
+            if required && s.trim().is_empty() {
+                Err(format!("`{path}` is empty"))
+            } else {
+                Ok(Some(s.clone()))
+            }
+        }
+        Some(v) => Err(format!("`{path}` must be a string, found {}", type_name(v))),
+    }
+}
+
+fn check_keys(
+    obj: &serde_json::Map<String, Value>,
+    allowed: &[&str],
+    at: &str,
+) -> Result<(), String> {
+    for k in obj.keys() {
+        if !allowed.contains(&k.as_str()) {
+            // Key names are schema, not content, but bound their length anyway.
+            let shown: String = k.chars().take(40).collect();
+            return Err(format!(
+                "{at}unknown field `{shown}`; allowed: {} (unknown fields are refused so that unmasked data cannot ride along)",
+                allowed.join(", ")
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The JSONL record kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JsonKind {
+    /// `{"messages": [...]}`
+    Chat,
+    /// `{"instruction", "input"?, "output"}`
+    Instruction,
+    /// `{"text"}`
+    Text,
+}
+
+/// Validate one parsed JSON value as a record of `kind`. An optional `id`
+/// field (string or number) is accepted and not kept.
+pub fn validate_json(v: Value, kind: JsonKind) -> Result<Record, String> {
+    let Value::Object(obj) = v else {
+        return Err(format!(
+            "a record must be a JSON object, found {}",
+            type_name(&v)
+        ));
+    };
+    if let Some(id) = obj.get("id")
+        && !matches!(id, Value::String(_) | Value::Number(_))
+    {
+        return Err(format!(
+            "`id` must be a string or a number, found {}",
+            type_name(id)
+        ));
+    }
+    match kind {
+        JsonKind::Text => {
+            check_keys(&obj, &["text", "id"], "")?;
+            let text = take_string(&obj, "text", "text", true)?.unwrap_or_default();
+            Ok(Record::Text { text })
+        }
+        JsonKind::Instruction => {
+            check_keys(&obj, &["instruction", "input", "output", "id"], "")?;
+            let instruction =
+                take_string(&obj, "instruction", "instruction", true)?.unwrap_or_default();
+            let input = take_string(&obj, "input", "input", false)?;
+            let output = take_string(&obj, "output", "output", true)?.unwrap_or_default();
+            Ok(Record::Instruction {
+                instruction,
+                input,
+                output,
+            })
+        }
+        JsonKind::Chat => {
+            check_keys(&obj, &["messages", "id"], "")?;
+            let msgs = match obj.get("messages") {
+                None => return Err("missing field `messages`".into()),
+                Some(Value::Array(a)) => a,
+                Some(v) => {
+                    return Err(format!(
+                        "`messages` must be an array, found {}",
+                        type_name(v)
+                    ));
+                }
+            };
+            if msgs.is_empty() {
+                return Err("`messages` is empty".into());
+            }
+            let mut out = Vec::with_capacity(msgs.len());
+            for (i, m) in msgs.iter().enumerate() {
+                let Value::Object(mo) = m else {
+                    return Err(format!(
+                        "`messages[{i}]` must be an object, found {}",
+                        type_name(m)
+                    ));
+                };
+                check_keys(mo, &["role", "content"], &format!("`messages[{i}]`: "))?;
+                let role = match mo.get("role") {
+                    None => return Err(format!("missing field `messages[{i}].role`")),
+                    Some(Value::String(r)) => match r.as_str() {
+                        "system" => Role::System,
+                        "user" => Role::User,
+                        "assistant" => Role::Assistant,
+                        _ => {
+                            return Err(format!(
+                                "`messages[{i}].role` must be one of system, user, assistant"
+                            ));
+                        }
+                    },
+                    Some(v) => {
+                        return Err(format!(
+                            "`messages[{i}].role` must be a string, found {}",
+                            type_name(v)
+                        ));
+                    }
+                };
+                let content = match mo.get("content") {
+                    None => return Err(format!("missing field `messages[{i}].content`")),
+                    Some(Value::String(s)) => s.clone(),
+                    Some(v) => {
+                        return Err(format!(
+                            "`messages[{i}].content` must be a string, found {}",
+                            type_name(v)
+                        ));
+                    }
+                };
+                if role == Role::System && i != 0 {
+                    return Err(format!(
+                        "`messages[{i}]`: a system message may only come first"
+                    ));
+                }
+                out.push(Message { role, content });
+            }
+            if !out
+                .iter()
+                .any(|m| m.role == Role::Assistant && !m.content.trim().is_empty())
+            {
+                return Err(
+                    "`messages` has no non-empty assistant message: nothing to train on".into(),
+                );
+            }
+            Ok(Record::Chat { messages: out })
+        }
+    }
+}
+
+impl Record {
+    /// A 32-byte digest of the record's content, independent of JSON layout,
+    /// field order and the `id` field: the dedup and split key.
+    pub fn content_hash(&self) -> [u8; 32] {
+        let mut h = Sha256::new();
+        let mut field = |tag: u8, s: &str| {
+            h.update([tag]);
+            h.update((s.len() as u64).to_le_bytes());
+            h.update(s.as_bytes());
+        };
+        match self {
+            Record::Chat { messages } => {
+                field(b'C', "");
+                for m in messages {
+                    let tag = match m.role {
+                        Role::System => b's',
+                        Role::User => b'u',
+                        Role::Assistant => b'a',
+                    };
+                    field(tag, &m.content);
+                }
+            }
+            Record::Instruction {
+                instruction,
+                input,
+                output,
+            } => {
+                field(b'I', instruction);
+                if let Some(i) = input {
+                    field(b'i', i);
+                }
+                field(b'o', output);
+            }
+            Record::Text { text } => field(b'T', text),
+        }
+        h.finalize().into()
+    }
+
+    /// Number of characters of content (all string fields).
+    pub fn char_len(&self) -> usize {
+        match self {
+            Record::Chat { messages } => messages.iter().map(|m| m.content.chars().count()).sum(),
+            Record::Instruction {
+                instruction,
+                input,
+                output,
+            } => {
+                instruction.chars().count()
+                    + input.as_ref().map_or(0, |s| s.chars().count())
+                    + output.chars().count()
+            }
+            Record::Text { text } => text.chars().count(),
+        }
+    }
+}
+
+/// Deterministic split: true when the record goes to the eval split.
+pub fn is_eval(content_hash: &[u8; 32], seed: u64, eval_fraction: f64) -> bool {
+    if eval_fraction <= 0.0 {
+        return false;
+    }
+    let mut h = Sha256::new();
+    h.update(b"sealtune-split-v1");
+    h.update(seed.to_le_bytes());
+    h.update(content_hash);
+    let d = h.finalize();
+    let u = u64::from_le_bytes(d[..8].try_into().expect("8 bytes"));
+    // u / 2^64 < fraction
+    (u as f64) < eval_fraction * 18_446_744_073_709_551_616.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn chat_ok_and_hash_ignores_layout_and_id() {
+        let a = validate_json(json!({"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"yo"}]}), JsonKind::Chat).unwrap();
+        let b = validate_json(json!({"id": 7, "messages":[{"content":"hi","role":"user"},{"role":"assistant","content":"yo"}]}), JsonKind::Chat).unwrap();
+        assert_eq!(a.content_hash(), b.content_hash());
+        let c = validate_json(json!({"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"yo!"}]}), JsonKind::Chat).unwrap();
+        assert_ne!(a.content_hash(), c.content_hash());
+    }
+
+    #[test]
+    fn errors_name_fields_not_content() {
+        let secret = "John Q Patient 123-45-6789";
+        let cases = [
+            (
+                json!({"messages":[{"role":"user","content": 5}]}),
+                JsonKind::Chat,
+                "messages[0].content",
+            ),
+            (
+                json!({"messages":[{"role":secret,"content":"x"}]}),
+                JsonKind::Chat,
+                "messages[0].role",
+            ),
+            (
+                json!({"messages":[{"role":"user","content":secret}]}),
+                JsonKind::Chat,
+                "assistant",
+            ),
+            (
+                json!({"instruction":secret}),
+                JsonKind::Instruction,
+                "output",
+            ),
+            (json!({"text": [secret]}), JsonKind::Text, "text"),
+            (
+                json!({"text": "x", "patient": secret}),
+                JsonKind::Text,
+                "unknown field",
+            ),
+            (json!(secret), JsonKind::Text, "object"),
+        ];
+        for (v, k, want) in cases {
+            let e = validate_json(v, k).unwrap_err();
+            assert!(e.contains(want), "{e}");
+            assert!(!e.contains("Patient"), "{e}");
+        }
+    }
+
+    #[test]
+    fn split_is_deterministic_and_close_to_fraction() {
+        let mut n_eval = 0;
+        for i in 0..20_000u32 {
+            let r = Record::Text {
+                text: format!("record {i}"),
+            };
+            let h = r.content_hash();
+            let e = is_eval(&h, 42, 0.1);
+            assert_eq!(e, is_eval(&h, 42, 0.1));
+            n_eval += e as u32;
+        }
+        assert!((1800..2200).contains(&n_eval), "{n_eval}");
+        let r = Record::Text { text: "x".into() };
+        assert!(!is_eval(&r.content_hash(), 1, 0.0));
+    }
+}

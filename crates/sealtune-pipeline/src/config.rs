@@ -1,0 +1,684 @@
+//! The pipeline configuration: one TOML file with a section per stage.
+//!
+//! `[run]` belongs to the engine; every other section belongs to the stage that
+//! reads it and is parsed by that stage through [`Config::section`], so each
+//! crate owns its own schema. Every table rejects unknown keys.
+//!
+//! Secrets never appear inline: keys that name a secret take the forms
+//! `*_file` (a path to a file with the secret) or `*_env` (the name of an
+//! environment variable). [`Config::load`] refuses a document in which
+//! something that looks like key material sits anywhere else, and it never
+//! repeats the offending value in its error.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::fsutil::sha256_hex;
+
+/// A configuration problem, located by file, key path and (when known) line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The configuration file.
+    pub file: PathBuf,
+    /// The dotted key path, e.g. `data.eval_fraction`; empty for file-level errors.
+    pub key: String,
+    /// 1-based line in the file, when it could be located.
+    pub line: Option<usize>,
+    /// What is wrong and what is allowed.
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(l) = self.line {
+            write!(f, ":{l}")?;
+        }
+        if !self.key.is_empty() {
+            write!(f, ": {}", self.key)?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// The `[run]` section.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunConfig {
+    /// Run identifier, `[A-Za-z0-9._-]`, 1 to 64 characters. Default: the
+    /// config file's stem (`configs/quickstart.toml` gives `quickstart`).
+    #[serde(default)]
+    pub id: Option<String>,
+    /// Run directory. Relative paths are resolved against the config file's
+    /// directory. Default: `runs/<id>` under the current directory.
+    /// `--run-dir` on the command line wins over this key.
+    #[serde(default)]
+    pub dir: Option<PathBuf>,
+    /// Free text describing the run, copied into the audit log and the card.
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// A loaded, secret-checked configuration file.
+#[derive(Debug, Clone)]
+pub struct Config {
+    path: PathBuf,
+    base_dir: PathBuf,
+    text: String,
+    sha256: String,
+    doc: toml::Table,
+    /// The validated `[run]` section.
+    pub run: RunConfig,
+}
+
+/// Every section the configuration format knows, in pipeline order.
+pub const ALL_SECTIONS: [&str; 7] = ["run", "data", "mask", "model", "train", "eval", "release"];
+
+impl Config {
+    /// Read and check a config file. `supported` lists the sections this build
+    /// understands (besides `[run]`); any other top-level key is an error.
+    pub fn load(path: &Path, supported: &[&str]) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: path.to_path_buf(),
+            key: String::new(),
+            line: None,
+            message: format!("cannot read the config file: {e}"),
+        })?;
+        Self::from_str(path, text, supported)
+    }
+
+    /// Parse config text as if read from `path`.
+    pub fn from_str(path: &Path, text: String, supported: &[&str]) -> Result<Config, ConfigError> {
+        let err = |key: &str, line: Option<usize>, message: String| ConfigError {
+            file: path.to_path_buf(),
+            key: key.to_string(),
+            line,
+            message,
+        };
+        let doc: toml::Table = match text.parse::<toml::Table>() {
+            Ok(t) => t,
+            Err(e) => {
+                let line = e.span().map(|s| line_of_offset(&text, s.start));
+                return Err(err("", line, format!("invalid TOML: {}", e.message())));
+            }
+        };
+        // Secrets first, so that nothing below can echo one back.
+        scan_secrets(&doc, "", &mut |key, why| {
+            Err(err(key, find_key_line(&text, key), why))
+        })?;
+        for (k, v) in &doc {
+            if k == "run" || supported.contains(&k.as_str()) {
+                if !v.is_table() {
+                    return Err(err(
+                        k,
+                        find_key_line(&text, k),
+                        format!("expected a table `[{k}]`"),
+                    ));
+                }
+                continue;
+            }
+            let msg = if ALL_SECTIONS.contains(&k.as_str()) {
+                format!(
+                    "section [{k}] configures the {k} stage, which this build of sealtune does not include; remove it"
+                )
+            } else {
+                let mut allowed = vec!["run"];
+                allowed.extend(supported);
+                format!("unknown section; expected one of: {}", allowed.join(", "))
+            };
+            return Err(err(k, find_key_line(&text, k), msg));
+        }
+        let base_dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let sha256 = sha256_hex(text.as_bytes());
+        let mut cfg = Config {
+            path: path.to_path_buf(),
+            base_dir,
+            text,
+            sha256,
+            doc,
+            run: RunConfig::default(),
+        };
+        let run: RunConfig = cfg.section("run")?;
+        if let Some(id) = &run.id {
+            validate_run_id(id).map_err(|m| cfg.error_at("run.id", m))?;
+        } else if let Some(stem) = path.file_stem() {
+            let stem = stem.to_string_lossy();
+            validate_run_id(&stem).map_err(|m| {
+                cfg.error_at(
+                    "run.id",
+                    format!("not set, and the file name cannot serve as one: {m}; set [run].id"),
+                )
+            })?;
+        }
+        cfg.run = run;
+        Ok(cfg)
+    }
+
+    /// The config file path as given.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// SHA-256 of the config file's bytes.
+    pub fn sha256(&self) -> &str {
+        &self.sha256
+    }
+
+    /// The run identifier: `[run].id`, or the config file's stem.
+    pub fn run_id(&self) -> String {
+        match &self.run.id {
+            Some(id) => id.clone(),
+            None => self
+                .path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "run".into()),
+        }
+    }
+
+    /// The run directory: `[run].dir` resolved against the config directory,
+    /// or `runs/<id>` under the current directory.
+    pub fn default_run_dir(&self) -> PathBuf {
+        match &self.run.dir {
+            Some(d) => self.resolve(d),
+            None => Path::new("runs").join(self.run_id()),
+        }
+    }
+
+    /// Resolve a path from the config against the config file's directory
+    /// (lexically: `a/../b` becomes `b`).
+    pub fn resolve(&self, p: &Path) -> PathBuf {
+        if p.is_absolute() {
+            normalize(p)
+        } else {
+            normalize(&self.base_dir.join(p))
+        }
+    }
+
+    /// The config file's directory.
+    pub fn base_dir(&self) -> &Path {
+        &self.base_dir
+    }
+
+    /// `p` relative to the config file's directory when it lies below it
+    /// (or reached through `..` from it), for stable names in reports.
+    pub fn display_relative(&self, p: &Path) -> String {
+        let base = normalize(&self.base_dir);
+        let p = normalize(p);
+        let b: Vec<_> = base
+            .components()
+            .filter(|c| !matches!(c, std::path::Component::CurDir))
+            .collect();
+        let c: Vec<_> = p
+            .components()
+            .filter(|c| !matches!(c, std::path::Component::CurDir))
+            .collect();
+        if base.is_absolute() != p.is_absolute() {
+            return p.display().to_string();
+        }
+        let common = b.iter().zip(&c).take_while(|(x, y)| x == y).count();
+        if b[common..]
+            .iter()
+            .any(|x| matches!(x, std::path::Component::ParentDir))
+        {
+            return p.display().to_string();
+        }
+        let mut out = PathBuf::new();
+        for _ in common..b.len() {
+            out.push("..");
+        }
+        for x in &c[common..] {
+            out.push(x);
+        }
+        out.display().to_string()
+    }
+
+    /// Whether a top-level section is present.
+    pub fn has_section(&self, name: &str) -> bool {
+        self.doc.contains_key(name)
+    }
+
+    /// The raw TOML of one section (an empty table when absent), as JSON, for
+    /// stage keys and records.
+    pub fn section_json(&self, name: &str) -> serde_json::Value {
+        match self.doc.get(name) {
+            Some(v) => serde_json::to_value(v).unwrap_or(serde_json::Value::Null),
+            None => serde_json::Value::Object(Default::default()),
+        }
+    }
+
+    /// Deserialize a section into its typed form, rejecting unknown keys and
+    /// naming the key path on any error. An absent section is deserialized from
+    /// an empty table, so its defaults apply.
+    pub fn section<T: DeserializeOwned>(&self, name: &str) -> Result<T, ConfigError> {
+        let value = self
+            .doc
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| toml::Value::Table(Default::default()));
+        serde_path_to_error::deserialize::<_, T>(value).map_err(|e| {
+            let inner = e.path().to_string();
+            let key = if inner == "." || inner.is_empty() {
+                name.to_string()
+            } else {
+                format!("{name}.{inner}")
+            };
+            let msg = e.into_inner().to_string();
+            // Unknown-field errors point at the table; name the offending key.
+            let key = match unknown_field_name(&msg) {
+                Some(field) if !key.ends_with(&format!(".{field}")) => format!("{key}.{field}"),
+                Some(_) => key,
+                None => key,
+            };
+            self.error_at(&key, msg)
+        })
+    }
+
+    /// Build an error for `key` (dotted path), locating its line if possible.
+    pub fn error_at(&self, key: &str, message: impl Into<String>) -> ConfigError {
+        ConfigError {
+            file: self.path.clone(),
+            key: key.to_string(),
+            line: find_key_line(&self.text, key),
+            message: message.into(),
+        }
+    }
+}
+
+/// Lexical path normalisation: drops `.` and folds `name/..`.
+pub fn normalize(p: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out: Vec<Component<'_>> = Vec::new();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => match out.last() {
+                Some(Component::Normal(_)) => {
+                    out.pop();
+                }
+                Some(Component::RootDir) => {}
+                _ => out.push(c),
+            },
+            other => out.push(other),
+        }
+    }
+    if out.is_empty() {
+        return PathBuf::from(".");
+    }
+    out.iter().collect()
+}
+
+fn unknown_field_name(msg: &str) -> Option<&str> {
+    let rest = msg.strip_prefix("unknown field `")?;
+    rest.split('`').next()
+}
+
+fn validate_run_id(id: &str) -> Result<(), String> {
+    let ok = !id.is_empty()
+        && id.len() <= 64
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        && !id.starts_with('.');
+    if ok {
+        Ok(())
+    } else {
+        Err("must be 1 to 64 characters of A-Z a-z 0-9 . _ - and not start with '.'".into())
+    }
+}
+
+fn line_of_offset(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())]
+        .bytes()
+        .filter(|&b| b == b'\n')
+        .count()
+        + 1
+}
+
+/// Find the line that defines a dotted key, by scanning table headers and
+/// `key =` lines. Best effort: used to point humans at the right line.
+fn find_key_line(text: &str, key: &str) -> Option<usize> {
+    let parts: Vec<&str> = key.split('.').collect();
+    let mut current: Vec<String> = Vec::new();
+    let mut best = None;
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if line.starts_with('[') {
+            let name = line
+                .trim_start_matches('[')
+                .split(']')
+                .next()
+                .unwrap_or("")
+                .trim();
+            current = name.split('.').map(|s| s.trim().to_string()).collect();
+            if current.iter().map(String::as_str).eq(parts.iter().copied()) {
+                best = Some(i + 1);
+            }
+            continue;
+        }
+        let Some((lhs, _)) = line.split_once('=') else {
+            continue;
+        };
+        let lhs = lhs.trim().trim_matches('"');
+        let mut full = current.clone();
+        full.extend(
+            lhs.split('.')
+                .map(|s| s.trim().trim_matches('"').to_string()),
+        );
+        // An exact match wins; a prefix (e.g. `csv = {...}` for `data.csv.text`) is kept
+        // as a fallback.
+        if full.iter().map(String::as_str).eq(parts.iter().copied()) {
+            return Some(i + 1);
+        }
+        if full.len() < parts.len()
+            && full
+                .iter()
+                .map(String::as_str)
+                .eq(parts[..full.len()].iter().copied())
+        {
+            best = Some(i + 1);
+        }
+    }
+    best
+}
+
+/// Key names that hold a secret themselves (and so are never allowed inline).
+const SECRET_KEY_NAMES: &[&str] = &[
+    "key",
+    "kek",
+    "token",
+    "secret",
+    "password",
+    "passphrase",
+    "passwd",
+    "credential",
+    "credentials",
+    "api_key",
+    "apikey",
+    "auth_token",
+    "access_token",
+    "hf_token",
+    "hmac_key",
+    "signing_key",
+    "private_key",
+    "secret_key",
+    "access_key",
+    "client_secret",
+    "mask_key",
+];
+
+fn key_names_secret(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    if SECRET_KEY_NAMES.contains(&n.as_str()) {
+        return true;
+    }
+    n.split('_').any(|seg| {
+        matches!(
+            seg,
+            "password" | "passphrase" | "passwd" | "secret" | "kek" | "apikey"
+        )
+    }) && !n.ends_with("_file")
+        && !n.ends_with("_env")
+}
+
+/// True when a string looks like key material: a PEM block, a well-known token
+/// prefix, or a long high-entropy run of base64/hex characters.
+fn looks_like_secret_value(v: &str) -> bool {
+    let t = v.trim();
+    if t.contains("-----BEGIN") || t.contains("PRIVATE KEY") {
+        return true;
+    }
+    const PREFIXES: &[&str] = &[
+        "AKIA",
+        "ASIA",
+        "ghp_",
+        "gho_",
+        "github_pat_",
+        "sk-",
+        "xoxb-",
+        "xoxp-",
+        "hf_",
+        "AGE-SECRET-KEY-",
+    ];
+    if PREFIXES.iter().any(|p| t.starts_with(p))
+        && t.len() >= 20
+        && !t.contains(char::is_whitespace)
+    {
+        return true;
+    }
+    high_entropy_blob(t)
+}
+
+fn high_entropy_blob(t: &str) -> bool {
+    if t.len() < 24
+        || t.contains(['/', ' ', '\\'])
+        || t.contains('.') && t.rsplit('.').next().is_some_and(|ext| ext.len() <= 5)
+    {
+        return false;
+    }
+    if !t
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '=' | '-' | '_'))
+    {
+        return false;
+    }
+    let mut counts = [0u32; 128];
+    for b in t.bytes() {
+        counts[b as usize & 127] += 1;
+    }
+    let n = t.len() as f64;
+    let h: f64 = counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            let p = c as f64 / n;
+            -p * p.log2()
+        })
+        .sum();
+    h >= 3.5
+}
+
+fn is_env_name(v: &str) -> bool {
+    !v.is_empty()
+        && v.len() <= 128
+        && v.chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn scan_secrets(
+    table: &toml::Table,
+    prefix: &str,
+    fail: &mut dyn FnMut(&str, String) -> Result<(), ConfigError>,
+) -> Result<(), ConfigError> {
+    for (k, v) in table {
+        let path = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        scan_value(k, &path, v, fail)?;
+    }
+    Ok(())
+}
+
+fn scan_value(
+    name: &str,
+    path: &str,
+    v: &toml::Value,
+    fail: &mut dyn FnMut(&str, String) -> Result<(), ConfigError>,
+) -> Result<(), ConfigError> {
+    let lower = name.to_ascii_lowercase();
+    match v {
+        toml::Value::Table(t) => scan_secrets(t, path, fail),
+        toml::Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                scan_value(name, &format!("{path}[{i}]"), item, fail)?;
+            }
+            Ok(())
+        }
+        toml::Value::String(s) => {
+            if lower.ends_with("_env") {
+                if !is_env_name(s) {
+                    return fail(
+                        path,
+                        "takes the NAME of an environment variable (A-Z, 0-9, _), and this value is not one; if it is a secret, remove it from the file and export it in a variable instead".into(),
+                    );
+                }
+                return Ok(());
+            }
+            if lower.ends_with("_file") {
+                if looks_like_secret_value(s) || s.contains('\n') {
+                    return fail(
+                        path,
+                        "takes a path to a file holding the secret, and this value looks like the secret itself; write it to a file readable only by you (chmod 600) and give that path".into(),
+                    );
+                }
+                return Ok(());
+            }
+            if key_names_secret(&lower) {
+                return fail(
+                    path,
+                    format!(
+                        "secrets are never written inline in a config; use `{name}_file` (path to a file readable only by you) or `{name}_env` (an environment variable name)"
+                    ),
+                );
+            }
+            if looks_like_secret_value(s)
+                && (s.contains("-----BEGIN") || !s.chars().all(|c| c.is_ascii_hexdigit()))
+            {
+                // Hex digests are common and harmless in configs; other
+                // high-entropy blobs and PEM blocks are not.
+                return fail(
+                    path,
+                    "this value looks like key material (a PEM block, an access token or a random key); secrets are referenced only through `*_file` or `*_env` keys".into(),
+                );
+            }
+            Ok(())
+        }
+        _ => {
+            if key_names_secret(&lower) {
+                return fail(
+                    path,
+                    format!(
+                        "secrets are never written inline in a config; use `{name}_file` or `{name}_env`"
+                    ),
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<Config, ConfigError> {
+        Config::from_str(Path::new("cfg/test.toml"), text.to_string(), &["data"])
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Data {
+        inputs: Vec<String>,
+        #[serde(default)]
+        eval_fraction: f64,
+    }
+
+    #[test]
+    fn run_id_defaults_to_stem() {
+        let c = load("[data]\ninputs = []\n").unwrap();
+        assert_eq!(c.run_id(), "test");
+        assert_eq!(c.default_run_dir(), PathBuf::from("runs/test"));
+        assert_eq!(
+            c.resolve(Path::new("x.jsonl")),
+            PathBuf::from("cfg/x.jsonl")
+        );
+        assert_eq!(
+            c.resolve(Path::new("../d/./x.jsonl")),
+            PathBuf::from("d/x.jsonl")
+        );
+        assert_eq!(c.display_relative(Path::new("d/x.jsonl")), "../d/x.jsonl");
+        assert_eq!(
+            c.display_relative(Path::new("cfg/sub/x.jsonl")),
+            "sub/x.jsonl"
+        );
+        assert_eq!(normalize(Path::new("../../a")), PathBuf::from("../../a"));
+        let top = Config::from_str(Path::new("t.toml"), "[data]\n".into(), &["data"]).unwrap();
+        assert_eq!(
+            top.display_relative(Path::new("data/a.jsonl")),
+            "data/a.jsonl"
+        );
+        assert_eq!(normalize(Path::new("/a/../../b")), PathBuf::from("/b"));
+    }
+
+    #[test]
+    fn unknown_key_is_named_with_line() {
+        let c = load("[data]\ninputs = []\nbogus = 1\n").unwrap();
+        let e = c.section::<Data>("data").unwrap_err();
+        assert_eq!(e.key, "data.bogus");
+        assert_eq!(e.line, Some(3));
+        assert!(e.message.contains("unknown field"), "{e}");
+    }
+
+    #[test]
+    fn wrong_type_names_key() {
+        let c = load("[data]\ninputs = []\neval_fraction = \"x\"\n").unwrap();
+        let e = c.section::<Data>("data").unwrap_err();
+        assert_eq!(e.key, "data.eval_fraction");
+    }
+
+    #[test]
+    fn unsupported_and_unknown_sections() {
+        let e = load("[mask]\nx = 1\n").unwrap_err();
+        assert_eq!(e.key, "mask");
+        assert!(e.message.contains("does not include"));
+        let e = load("[wat]\n").unwrap_err();
+        assert!(e.message.contains("unknown section"));
+        let e = load("[run]\nbogus = 1\n").unwrap_err();
+        assert_eq!(e.key, "run.bogus");
+    }
+
+    #[test]
+    fn inline_secrets_are_refused_without_echo() {
+        let secret = "q8Zr3LkP0vN2xW7yT5uB1mC4aD9eF6gH";
+        for text in [
+            format!("[data]\npassphrase = \"{secret}\"\n"),
+            format!("[data]\nkey_file = \"{secret}\"\n"),
+            format!("[data]\nkey_env = \"{secret}=\"\n"),
+            "[data]\nanything = \"-----BEGIN PRIVATE KEY-----\\nabc\"\n".to_string(),
+            "[data]\nnote = \"hf_abcdefghijklmnopqrstuvwxyz0123\"\n".to_string(),
+        ] {
+            let e = load(&text).unwrap_err();
+            assert!(e.key.starts_with("data."), "{e}");
+            assert_eq!(e.line, Some(2), "{e}");
+            assert!(!e.to_string().contains(secret), "{e}");
+        }
+    }
+
+    #[test]
+    fn references_and_digests_are_fine() {
+        load(
+            "[data]\nkey_file = \"secrets/run.key\"\nkey_env = \"SEALTUNE_KEY\"\nsha = \"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\"\nmax_tokens = 5\n",
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn syntax_error_has_line() {
+        let e = load("[data]\ninputs = [\n").unwrap_err();
+        assert!(e.line.is_some());
+        assert!(e.message.contains("invalid TOML"));
+    }
+}

@@ -1,0 +1,225 @@
+//! Stage manifests and the run's `status.json`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::audit::Head;
+use crate::fsutil::{FileDigest, sha256_file, sha256_hex};
+
+/// Schema identifier of [`Manifest`].
+pub const MANIFEST_SCHEMA: &str = "sealtune.manifest/v1";
+/// Schema identifier of [`Status`].
+pub const STATUS_SCHEMA: &str = "sealtune.status/v1";
+
+/// An external input file and its digest at the time the key was computed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExternalInput {
+    /// The path as resolved from the config.
+    pub path: String,
+    /// Its digest.
+    #[serde(flatten)]
+    pub digest: FileDigest,
+}
+
+/// `<stage>/manifest.json`: written last, so its presence means the stage's
+/// outputs are complete.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Always [`MANIFEST_SCHEMA`].
+    pub schema: String,
+    /// Stage name.
+    pub stage: String,
+    /// The stage key the outputs were produced under.
+    pub key: String,
+    /// The stage's code version.
+    pub code_version: String,
+    /// The sealtune version that wrote it.
+    pub sealtune_version: String,
+    /// Start time (RFC 3339 UTC).
+    pub started: String,
+    /// End time (RFC 3339 UTC).
+    pub finished: String,
+    /// Wall time in seconds.
+    pub duration_s: f64,
+    /// Upstream stage → its `outputs_digest`.
+    pub upstream: BTreeMap<String, String>,
+    /// External input files.
+    pub external: Vec<ExternalInput>,
+    /// Output files (relative to the stage directory) → digest.
+    pub outputs: BTreeMap<String, FileDigest>,
+    /// Digest over all outputs: identifies this stage's result for downstream keys.
+    pub outputs_digest: String,
+    /// Stage-specific summary (counts, metrics).
+    pub summary: serde_json::Value,
+}
+
+/// The combined digest of a set of outputs.
+pub fn outputs_digest(outputs: &BTreeMap<String, FileDigest>) -> String {
+    let mut s = String::new();
+    for (p, d) in outputs {
+        s.push_str(p);
+        s.push('\0');
+        s.push_str(&d.sha256);
+        s.push('\n');
+    }
+    sha256_hex(s.as_bytes())
+}
+
+impl Manifest {
+    /// Read `dir/manifest.json`; `None` when absent or unreadable.
+    pub fn read(dir: &Path) -> Option<Manifest> {
+        let bytes = std::fs::read(dir.join("manifest.json")).ok()?;
+        let m: Manifest = serde_json::from_slice(&bytes).ok()?;
+        (m.schema == MANIFEST_SCHEMA).then_some(m)
+    }
+
+    /// Check that every listed output still has its digest and that no other
+    /// file appeared. Returns the first mismatch, described.
+    pub fn verify_outputs(&self, dir: &Path) -> Result<(), String> {
+        for (rel, want) in &self.outputs {
+            let p = dir.join(rel);
+            match sha256_file(&p) {
+                Ok(got) if got == *want => {}
+                Ok(_) => {
+                    return Err(format!(
+                        "{} was modified after the stage wrote it",
+                        p.display()
+                    ));
+                }
+                Err(e) => return Err(format!("{}: {e}", p.display())),
+            }
+        }
+        if let Ok(files) = crate::fsutil::list_files(dir) {
+            for f in files {
+                if f != "manifest.json" && !self.outputs.contains_key(&f) {
+                    return Err(format!(
+                        "{} is not an output of this stage",
+                        dir.join(f).display()
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The state of a stage, as `sealtune status` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    /// Never run in this run directory.
+    NotStarted,
+    /// Running now (the run lock is held).
+    Running,
+    /// Ran and completed.
+    Done,
+    /// Was up to date and skipped on the last run.
+    Skipped,
+    /// Failed; see `error`.
+    Failed,
+    /// Stopped by a signal, or its process died.
+    Interrupted,
+    /// Completed, but its config, inputs or outputs changed since: it will rerun.
+    Stale,
+}
+
+impl State {
+    /// The name as printed.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::NotStarted => "not started",
+            State::Running => "running",
+            State::Done => "done",
+            State::Skipped => "skipped",
+            State::Failed => "failed",
+            State::Interrupted => "interrupted",
+            State::Stale => "stale",
+        }
+    }
+}
+
+/// One stage's entry in `status.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StageStatus {
+    /// State at the last transition.
+    pub state: State,
+    /// Stage key of the last attempt.
+    #[serde(default)]
+    pub key: Option<String>,
+    /// Start of the last attempt.
+    #[serde(default)]
+    pub started: Option<String>,
+    /// End of the last attempt.
+    #[serde(default)]
+    pub finished: Option<String>,
+    /// Wall time of the last completed run, seconds.
+    #[serde(default)]
+    pub duration_s: Option<f64>,
+    /// Output digest of the completed result.
+    #[serde(default)]
+    pub outputs_digest: Option<String>,
+    /// Error message of a failed attempt.
+    #[serde(default)]
+    pub error: Option<String>,
+    /// Exit code of a failed attempt.
+    #[serde(default)]
+    pub exit_code: Option<u8>,
+}
+
+impl StageStatus {
+    /// A stage that never ran.
+    pub fn not_started() -> StageStatus {
+        StageStatus {
+            state: State::NotStarted,
+            key: None,
+            started: None,
+            finished: None,
+            duration_s: None,
+            outputs_digest: None,
+            error: None,
+            exit_code: None,
+        }
+    }
+}
+
+/// The config a run directory was last used with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigRef {
+    /// Path as given on the command line (absolute when possible).
+    pub path: String,
+    /// SHA-256 of the file.
+    pub sha256: String,
+}
+
+/// `status.json`: machine-readable state of every stage, kept current.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Status {
+    /// Always [`STATUS_SCHEMA`].
+    pub schema: String,
+    /// Run identifier.
+    pub run_id: String,
+    /// The config last used.
+    pub config: Option<ConfigRef>,
+    /// Last update (RFC 3339 UTC).
+    pub updated: String,
+    /// Head of the audit log after the last entry, to detect truncation.
+    pub audit_head: Option<Head>,
+    /// Stage name → state.
+    pub stages: BTreeMap<String, StageStatus>,
+}
+
+impl Status {
+    /// Read `dir/status.json`.
+    pub fn read(dir: &Path) -> Option<Status> {
+        let bytes = std::fs::read(dir.join("status.json")).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    /// Write `dir/status.json` atomically.
+    pub fn write(&self, dir: &Path) -> std::io::Result<()> {
+        let bytes = serde_json::to_vec_pretty(self).expect("status serializes");
+        crate::fsutil::atomic_write(&dir.join("status.json"), &bytes)
+    }
+}

@@ -1,0 +1,102 @@
+//! Bad configs: exit 78, naming the key (and line), never echoing a secret.
+
+use crate::util::*;
+
+fn expect_config_error(extra_toml: &str, key: &str) -> Ran {
+    let d = Dir::new();
+    d.write("data/a.jsonl", chat_lines(3));
+    d.write(
+        "cfg.toml",
+        format!("[run]\nid = \"t\"\ndir = \"run\"\n\n[data]\ninputs = [\"data/*\"]\nformat = \"chat\"\n{extra_toml}"),
+    );
+    let r = d.run(&["run", "cfg.toml"]);
+    r.assert_code(78).assert_stderr_has(key);
+    assert!(!d.exists("run/ingest"), "nothing may run on a bad config");
+    let v = d.run(&["validate", "cfg.toml"]);
+    v.assert_code(78).assert_stderr_has(key);
+    r
+}
+
+#[test]
+fn unknown_key() {
+    let r = expect_config_error("eval_fractoin = 0.2\n", "data.eval_fractoin");
+    r.assert_stderr_has("cfg.toml:8")
+        .assert_stderr_has("unknown field");
+}
+
+#[test]
+fn out_of_range_values() {
+    expect_config_error("eval_fraction = 1.5\n", "data.eval_fraction")
+        .assert_stderr_has("less than 1");
+    expect_config_error("max_record_bytes = 10\n", "data.max_record_bytes");
+    expect_config_error("on_invalid = \"ignore\"\n", "data.on_invalid");
+}
+
+#[test]
+fn inline_secret_is_refused_and_not_echoed() {
+    let secret = "Zr3LkP0vN2xW7yT5uB1mC4aD9eF6gHq8";
+    let r = expect_config_error(
+        &format!("\n[run.keys]\nhmac_key = \"{secret}\"\n"),
+        "run.keys.hmac_key",
+    );
+    assert!(!r.stderr.contains(secret));
+    let r = expect_config_error(&format!("key_file = \"{secret}\"\n"), "data.key_file");
+    assert!(!r.stderr.contains(secret));
+    r.assert_stderr_has("looks like the secret itself");
+}
+
+#[test]
+fn unknown_and_future_sections() {
+    expect_config_error("\n[trian]\nx = 1\n", "trian").assert_stderr_has("unknown section");
+    expect_config_error("\n[train]\nepochs = 1\n", "train").assert_stderr_has("does not include");
+}
+
+#[test]
+fn csv_mapping_must_be_consistent() {
+    let d = Dir::new();
+    d.write("data/a.csv", "q,a\nx,y\n");
+    d.config("csv", "[data.csv]\ntext = \"q\"\nuser = \"q\"\n");
+    d.run(&["validate", "cfg.toml"])
+        .assert_code(78)
+        .assert_stderr_has("data.csv");
+    d.config("chat", "[data.csv]\nuser = \"q\"\n");
+    d.run(&["validate", "cfg.toml"])
+        .assert_code(78)
+        .assert_stderr_has("only used with format = \"csv\"");
+}
+
+#[test]
+fn toml_syntax_error_has_line() {
+    let d = Dir::new();
+    d.write("cfg.toml", "[data]\ninputs = [\"a\"\nformat = \"chat\"\n");
+    d.run(&["validate", "cfg.toml"])
+        .assert_code(78)
+        .assert_stderr_has("cfg.toml:");
+}
+
+#[test]
+fn missing_inputs_are_66() {
+    let d = Dir::new();
+    d.write(
+        "cfg.toml",
+        "[data]\ninputs = [\"nope/*.jsonl\"]\nformat = \"chat\"\n",
+    );
+    d.run(&["validate", "cfg.toml"])
+        .assert_code(66)
+        .assert_stderr_has("matched no file");
+    d.run(&["run", "cfg.toml"])
+        .assert_code(66)
+        .assert_stderr_has("matched no file");
+}
+
+#[test]
+fn validate_accepts_the_shipped_quickstart() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let out = std::process::Command::new(BIN)
+        .args(["validate", "configs/quickstart.toml"])
+        .current_dir(&root)
+        .output()
+        .unwrap();
+    let r: Ran = out.into();
+    r.assert_code(0).assert_stderr_has("valid");
+}

@@ -1,0 +1,10 @@
+//! End-to-end tests: each one builds a fresh temporary directory, writes a
+//! config and data, and drives the `sealtune` binary.
+
+mod util;
+
+mod audit;
+mod cli;
+mod config;
+mod ingest;
+mod runs;

@@ -1,0 +1,172 @@
+//! A temporary project directory and a command runner for the binary.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_sealtune");
+
+/// A fresh directory with a config and data in it.
+pub struct Dir {
+    pub tmp: tempfile::TempDir,
+}
+
+/// What a command did.
+#[derive(Debug)]
+pub struct Ran {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Ran {
+    pub fn assert_code(&self, code: i32) -> &Ran {
+        assert_eq!(
+            self.code, code,
+            "unexpected exit code\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    pub fn assert_stderr_has(&self, needle: &str) -> &Ran {
+        assert!(
+            self.stderr.contains(needle),
+            "stderr lacks {needle:?}:\n{}",
+            self.stderr
+        );
+        self
+    }
+
+    /// JSON events from stdout.
+    pub fn events(&self) -> Vec<serde_json::Value> {
+        self.stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+            .collect()
+    }
+}
+
+impl From<Output> for Ran {
+    fn from(o: Output) -> Ran {
+        Ran {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+impl Dir {
+    pub fn new() -> Dir {
+        Dir {
+            tmp: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.tmp.path()
+    }
+
+    pub fn write(&self, rel: &str, content: impl AsRef<[u8]>) -> PathBuf {
+        let p = self.path().join(rel);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        std::fs::write(&p, content).unwrap();
+        p
+    }
+
+    pub fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.path().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+    }
+
+    pub fn exists(&self, rel: &str) -> bool {
+        self.path().join(rel).exists()
+    }
+
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(BIN);
+        c.args(args).current_dir(self.path()).stdin(Stdio::null());
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Ran {
+        self.cmd(args).output().expect("run sealtune").into()
+    }
+
+    pub fn spawn(&self, args: &[&str]) -> Child {
+        self.cmd(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn sealtune")
+    }
+
+    /// A config for the data in `data/`, with extra `[data]` lines.
+    pub fn config(&self, format: &str, extra: &str) -> PathBuf {
+        self.write(
+            "cfg.toml",
+            format!("[run]\nid = \"t\"\ndir = \"run\"\n\n[data]\ninputs = [\"data/*\"]\nformat = \"{format}\"\n{extra}"),
+        )
+    }
+}
+
+pub fn chat_line(i: usize) -> String {
+    format!(
+        "{{\"messages\":[{{\"role\":\"user\",\"content\":\"question {i}\"}},{{\"role\":\"assistant\",\"content\":\"answer {i}\"}}]}}\n"
+    )
+}
+
+pub fn chat_lines(n: usize) -> String {
+    (0..n).map(chat_line).collect()
+}
+
+/// Wait until `cond` holds or `secs` pass.
+pub fn wait_for(secs: f64, mut cond: impl FnMut() -> bool) -> bool {
+    let t0 = std::time::Instant::now();
+    while t0.elapsed().as_secs_f64() < secs {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    false
+}
+
+/// Write a large chat JSONL file (about `mb` megabytes) efficiently.
+pub fn write_large(path: &Path, mb: usize) {
+    use std::io::Write;
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).unwrap();
+    }
+    let mut w = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    let filler = "lorem ipsum dolor sit amet ".repeat(8);
+    let mut written = 0usize;
+    let mut i = 0usize;
+    while written < mb * 1_000_000 {
+        let line = format!(
+            "{{\"messages\":[{{\"role\":\"user\",\"content\":\"q{i} {filler}\"}},{{\"role\":\"assistant\",\"content\":\"a{i} {filler}\"}}]}}\n"
+        );
+        written += line.len();
+        w.write_all(line.as_bytes()).unwrap();
+        i += 1;
+    }
+    w.flush().unwrap();
+}
+
+pub fn status_json(d: &Dir) -> serde_json::Value {
+    let r = d.run(&["status", "--run-dir", "run", "--json"]);
+    r.assert_code(0);
+    serde_json::from_str(&r.stdout).unwrap()
+}
+
+pub fn stage_state(d: &Dir, stage: &str) -> String {
+    let v = status_json(d);
+    v["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["stage"] == stage)
+        .map(|s| s["state"].as_str().unwrap().to_string())
+        .unwrap()
+}
