@@ -32,3 +32,15 @@ fn completions_and_usage_errors() {
     d.run(&["frobnicate"]).assert_code(64);
     d.run(&["run"]).assert_code(64);
 }
+
+#[test]
+fn readme_lists_every_exit_code_as_the_binary_does() {
+    let readme = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md"),
+    )
+    .unwrap();
+    for e in sealtune_pipeline::Exit::ALL {
+        let row = format!("| {} |", e.code());
+        assert!(readme.contains(&row), "README lacks exit code {}", e.code());
+    }
+}

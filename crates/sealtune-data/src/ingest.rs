@@ -23,7 +23,7 @@ use sealtune_pipeline::{Config, ConfigError, Exit, Stage, StageContext, StageErr
 use crate::config::{CsvConfig, CsvKind, DataConfig, Format, OnInvalid};
 use crate::index::{IndexEntry, IndexWriter, IndexedFile, Split};
 use crate::reader::{HashingReader, Line, LineReader};
-use crate::record::{JsonKind, Message, Record, Role, is_eval, validate_json};
+use crate::record::{JsonKind, Message, Record, Role, fast_digest, is_eval, validate_json};
 
 /// Per-file counts in `report.json`.
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
@@ -241,8 +241,22 @@ impl State<'_> {
         line: u64,
         offset: u64,
     ) -> Result<(), StageError> {
+        let (h, n) = (rec.content_hash(), rec.char_len());
+        self.accept_digest(fr, file_idx, h, n, ordinal, line, offset)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn accept_digest(
+        &mut self,
+        fr: &mut FileReport,
+        file_idx: u32,
+        h: [u8; 32],
+        chars: usize,
+        ordinal: u64,
+        line: u64,
+        offset: u64,
+    ) -> Result<(), StageError> {
         fr.read += 1;
-        let h = rec.content_hash();
         let short: [u8; 16] = h[..16].try_into().expect("16");
         if self.data.dedup && !self.seen.insert(short) {
             fr.duplicates += 1;
@@ -256,8 +270,7 @@ impl State<'_> {
             self.totals.train += 1;
             Split::Train
         };
-        self.lengths
-            .push(rec.char_len().min(u32::MAX as usize) as u32);
+        self.lengths.push(chars.min(u32::MAX as usize) as u32);
         self.index
             .push(&IndexEntry {
                 file: file_idx,
@@ -506,6 +519,12 @@ fn read_jsonl(
                 }
                 let this = ordinal;
                 ordinal += 1;
+                if let Some((h, n)) = fast_digest(bytes, kind) {
+                    st.accept_digest(fr, fi, h, n, this, line_no, offset)?;
+                    continue;
+                }
+                // Slow path: find out exactly what is wrong (or accept what the
+                // fast path leaves to it, such as duplicate keys).
                 if let Some(r) = utf8_reason(bytes) {
                     st.problem(fr, line_no, r)?;
                     continue;

@@ -227,12 +227,8 @@ impl Record {
     /// A 32-byte digest of the record's content, independent of JSON layout,
     /// field order and the `id` field: the dedup and split key.
     pub fn content_hash(&self) -> [u8; 32] {
-        let mut h = Sha256::new();
-        let mut field = |tag: u8, s: &str| {
-            h.update([tag]);
-            h.update((s.len() as u64).to_le_bytes());
-            h.update(s.as_bytes());
-        };
+        let mut h = ContentHasher::new();
+        let mut field = |tag: u8, s: &str| h.field(tag, s);
         match self {
             Record::Chat { messages } => {
                 field(b'C', "");
@@ -258,7 +254,7 @@ impl Record {
             }
             Record::Text { text } => field(b'T', text),
         }
-        h.finalize().into()
+        h.finish()
     }
 
     /// Number of characters of content (all string fields).
@@ -277,6 +273,137 @@ impl Record {
             Record::Text { text } => text.chars().count(),
         }
     }
+}
+
+/// Builds [`Record::content_hash`] field by field.
+struct ContentHasher(Sha256);
+
+impl ContentHasher {
+    fn new() -> ContentHasher {
+        ContentHasher(Sha256::new())
+    }
+    fn field(&mut self, tag: u8, s: &str) {
+        self.0.update([tag]);
+        self.0.update((s.len() as u64).to_le_bytes());
+        self.0.update(s.as_bytes());
+    }
+    fn finish(self) -> [u8; 32] {
+        self.0.finalize().into()
+    }
+}
+
+mod raw {
+    //! Borrowing views of valid records, for the fast path.
+    use std::borrow::Cow;
+
+    use serde::Deserialize;
+
+    /// An absent `id` reads as this (valid) value; a present `null` stays null
+    /// and is refused, as the slow path does.
+    pub fn absent() -> serde_json::Value {
+        serde_json::Value::String(String::new())
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Msg<'a> {
+        #[serde(borrow)]
+        pub role: Cow<'a, str>,
+        #[serde(borrow)]
+        pub content: Cow<'a, str>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Chat<'a> {
+        #[serde(borrow)]
+        pub messages: Vec<Msg<'a>>,
+        #[serde(default = "absent")]
+        pub id: serde_json::Value,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Instruction<'a> {
+        #[serde(borrow)]
+        pub instruction: Cow<'a, str>,
+        #[serde(borrow, default)]
+        pub input: Option<Cow<'a, str>>,
+        #[serde(borrow)]
+        pub output: Cow<'a, str>,
+        #[serde(default = "absent")]
+        pub id: serde_json::Value,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Text<'a> {
+        #[serde(borrow)]
+        pub text: Cow<'a, str>,
+        #[serde(default = "absent")]
+        pub id: serde_json::Value,
+    }
+}
+
+fn id_ok(id: &Value) -> bool {
+    matches!(id, Value::String(_) | Value::Number(_))
+}
+
+/// The fast path of ingest: parse a line without building a [`Record`] and
+/// return its content hash and character length. Returns `None` whenever the
+/// line is not a valid record, and then [`validate_json`] says why; whenever
+/// it returns `Some`, `validate_json` accepts the line with the same hash.
+pub fn fast_digest(line: &[u8], kind: JsonKind) -> Option<([u8; 32], usize)> {
+    let mut h = ContentHasher::new();
+    let mut chars = 0usize;
+    let mut field = |tag: u8, s: &str| {
+        h.field(tag, s);
+        chars += s.chars().count();
+    };
+    match kind {
+        JsonKind::Chat => {
+            let c: raw::Chat<'_> = serde_json::from_slice(line).ok()?;
+            if c.messages.is_empty() || !id_ok(&c.id) {
+                return None;
+            }
+            let mut has_answer = false;
+            field(b'C', "");
+            for (i, m) in c.messages.iter().enumerate() {
+                let tag = match m.role.as_ref() {
+                    "system" if i == 0 => b's',
+                    "user" => b'u',
+                    "assistant" => {
+                        has_answer |= !m.content.trim().is_empty();
+                        b'a'
+                    }
+                    _ => return None,
+                };
+                field(tag, &m.content);
+            }
+            if !has_answer {
+                return None;
+            }
+        }
+        JsonKind::Instruction => {
+            let r: raw::Instruction<'_> = serde_json::from_slice(line).ok()?;
+            if r.instruction.trim().is_empty() || r.output.trim().is_empty() || !id_ok(&r.id) {
+                return None;
+            }
+            field(b'I', &r.instruction);
+            if let Some(i) = &r.input {
+                field(b'i', i);
+            }
+            field(b'o', &r.output);
+        }
+        JsonKind::Text => {
+            let r: raw::Text<'_> = serde_json::from_slice(line).ok()?;
+            if r.text.trim().is_empty() || !id_ok(&r.id) {
+                return None;
+            }
+            field(b'T', &r.text);
+        }
+    }
+    Some((h.finish(), chars))
 }
 
 /// Deterministic split: true when the record goes to the eval split.
@@ -344,6 +471,124 @@ mod tests {
             let e = validate_json(v, k).unwrap_err();
             assert!(e.contains(want), "{e}");
             assert!(!e.contains("Patient"), "{e}");
+        }
+    }
+
+    #[test]
+    fn fast_path_agrees_with_validation() {
+        let cases = [
+            (
+                r#"{"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"yo"}]}"#,
+                JsonKind::Chat,
+            ),
+            (
+                r#"{"id":"x1","messages":[{"role":"system","content":"s"},{"role":"user","content":"h\u00e9\n"},{"role":"assistant","content":"é"}]}"#,
+                JsonKind::Chat,
+            ),
+            (
+                r#"{"messages":[{"role":"user","content":"hi"},{"role":"system","content":"late"},{"role":"assistant","content":"yo"}]}"#,
+                JsonKind::Chat,
+            ),
+            (
+                r#"{"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"  "}]}"#,
+                JsonKind::Chat,
+            ),
+            (r#"{"messages":[]}"#, JsonKind::Chat),
+            (
+                r#"{"messages":[{"role":"user","content":"hi","name":"x"},{"role":"assistant","content":"yo"}]}"#,
+                JsonKind::Chat,
+            ),
+            (
+                r#"{"id":[1],"messages":[{"role":"assistant","content":"yo"}]}"#,
+                JsonKind::Chat,
+            ),
+            (r#"{"id":null,"text":"t"}"#, JsonKind::Text),
+            (r#"{"text":"t","text":"u"}"#, JsonKind::Text),
+            (r#"{"text":""}"#, JsonKind::Text),
+            (r#"{"instruction":"i","output":"o"}"#, JsonKind::Instruction),
+            (
+                r#"{"instruction":"i","input":null,"output":"o"}"#,
+                JsonKind::Instruction,
+            ),
+            (
+                r#"{"instruction":"i","input":"x","output":"o"}"#,
+                JsonKind::Instruction,
+            ),
+            (
+                r#"{"instruction":"i","input":3,"output":"o"}"#,
+                JsonKind::Instruction,
+            ),
+            (r#"{"instruction":" ","output":"o"}"#, JsonKind::Instruction),
+            (r#"[1,2]"#, JsonKind::Text),
+        ];
+        for (line, kind) in cases {
+            let slow = serde_json::from_str::<Value>(line)
+                .map_err(|e| e.to_string())
+                .and_then(|v| validate_json(v, kind));
+            match fast_digest(line.as_bytes(), kind) {
+                Some((h, n)) => {
+                    let rec =
+                        slow.unwrap_or_else(|e| panic!("fast accepted, slow refused {line}: {e}"));
+                    assert_eq!(rec.content_hash(), h, "{line}");
+                    assert_eq!(rec.char_len(), n, "{line}");
+                }
+                None => {
+                    // Duplicate keys are the one case the fast path leaves to the slow one.
+                    if !line.contains(r#""text":"t","text""#) {
+                        assert!(slow.is_err(), "fast refused, slow accepted {line}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Mutated records and random bytes never panic either path, and the two
+    /// paths never disagree on acceptance.
+    #[test]
+    fn arbitrary_lines_never_panic_or_disagree() {
+        let seeds = [
+            r#"{"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"yo"}]}"#,
+            r#"{"instruction":"i","input":"x","output":"o","id":3}"#,
+            r#"{"text":"t\u00e9\n"}"#,
+        ];
+        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for round in 0..30_000 {
+            let seed = seeds[round % 3].as_bytes();
+            let mut b = seed.to_vec();
+            for _ in 0..(1 + next() % 4) {
+                let i = (next() as usize) % b.len().max(1);
+                match next() % 4 {
+                    0 => b[i] = next() as u8,
+                    1 => {
+                        b.remove(i);
+                    }
+                    2 => b.insert(i, b"{}[]\",:0 \xff"[(next() % 10) as usize]),
+                    _ => b.truncate(i),
+                }
+                if b.is_empty() {
+                    break;
+                }
+            }
+            for kind in [JsonKind::Chat, JsonKind::Instruction, JsonKind::Text] {
+                let fast = fast_digest(&b, kind);
+                let slow = serde_json::from_slice::<Value>(&b)
+                    .map_err(|e| e.to_string())
+                    .and_then(|v| validate_json(v, kind));
+                if let Some((h, _)) = fast {
+                    assert_eq!(
+                        slow.as_ref().map(|r| r.content_hash()).ok(),
+                        Some(h),
+                        "{}",
+                        String::from_utf8_lossy(&b)
+                    );
+                }
+            }
         }
     }
 

@@ -270,7 +270,7 @@ pub fn verify(path: &Path) -> Result<Option<Head>, AuditError> {
             return Err(malformed("not a complete entry (truncated write?)"));
         }
         let split = text.len() - TAIL;
-        if !text[split..].starts_with(",\"hash\":\"") {
+        if !text.is_char_boundary(split) || !text[split..].starts_with(",\"hash\":\"") {
             return Err(malformed("the hash is not the last field"));
         }
         let stored_hash = &text[split + 9..text.len() - 2];
@@ -397,6 +397,31 @@ mod tests {
             verify(&p).unwrap_err(),
             AuditError::Broken { line: 2, .. }
         ));
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic() {
+        let d = tempfile::tempdir().unwrap();
+        let p = sample(d.path());
+        let good = std::fs::read(&p).unwrap();
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..1_000 {
+            let mut b = good.clone();
+            for _ in 0..(1 + next() % 3) {
+                let i = (next() as usize) % b.len();
+                b[i] = [b'"', b'}', b'\n', 0xC3, 0xA9, b'0', b'a'][(next() % 7) as usize];
+            }
+            std::fs::write(&p, &b).unwrap();
+            if verify(&p).is_ok() {
+                let _ = read_entries(&p).unwrap();
+            }
+        }
     }
 
     #[test]

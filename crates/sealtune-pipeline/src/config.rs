@@ -675,6 +675,41 @@ mod tests {
         .unwrap();
     }
 
+    /// Mutated configs never panic the loader or the section parser.
+    #[test]
+    fn arbitrary_configs_never_panic() {
+        let seed = "[run]\nid = \"x\"\n[data]\ninputs = [\"a/*.jsonl\"]\nkey_file = \"k\"\neval_fraction = 0.1\n";
+        let mut x: u64 = 88172645463325252;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..5_000 {
+            let mut b: Vec<char> = seed.chars().collect();
+            for _ in 0..(1 + next() % 5) {
+                let i = (next() as usize) % b.len().max(1);
+                let c = ['[', ']', '=', '"', '\n', '.', 'é', '#', ' ', '0'][(next() % 10) as usize];
+                match next() % 3 {
+                    0 => b[i] = c,
+                    1 => b.insert(i, c),
+                    _ => {
+                        b.remove(i);
+                    }
+                }
+                if b.is_empty() {
+                    break;
+                }
+            }
+            let text: String = b.into_iter().collect();
+            if let Ok(c) = Config::from_str(Path::new("f.toml"), text, &["data"]) {
+                let _ = c.section::<Data>("data");
+                let _ = c.default_run_dir();
+            }
+        }
+    }
+
     #[test]
     fn syntax_error_has_line() {
         let e = load("[data]\ninputs = [\n").unwrap_err();
