@@ -496,13 +496,23 @@ fn read_jsonl(
     );
     let mut ordinal = 0u64;
     let mut last_bytes = 0u64;
-    loop {
+    let mut pos = 0u64;
+    for iteration in 1u64.. {
+        // A safe point every 1024 lines: progress, and stop when asked.
+        if iteration.is_multiple_of(1024) {
+            if cancelled() {
+                return Err(StageError::interrupted());
+            }
+            on_bytes(pos - last_bytes);
+            last_bytes = pos;
+        }
         let next = lines
             .next_line()
             .map_err(|e| StageError::io("cannot read input", path, e))?;
         let Some((line_no, offset, line)) = next else {
             break;
         };
+        pos = offset;
         match line {
             Line::TooLong { len } => {
                 let reason = format!(
@@ -537,13 +547,6 @@ fn read_jsonl(
                     Err(reason) => st.problem(fr, line_no, reason)?,
                 }
             }
-        }
-        if ordinal.is_multiple_of(4096) {
-            if cancelled() {
-                return Err(StageError::interrupted());
-            }
-            on_bytes(offset - last_bytes);
-            last_bytes = offset;
         }
     }
     let reader = lines.into_inner().into_inner();
@@ -654,6 +657,14 @@ fn read_csv(
     let mut ordinal = 0u64;
     let mut last = 0u64;
     loop {
+        if ordinal.is_multiple_of(1024) {
+            if cancelled() {
+                return Err(StageError::interrupted());
+            }
+            let at = rdr.position().byte();
+            on_bytes(at - last);
+            last = at;
+        }
         mark.set(0);
         let pos_before = rdr.position().clone();
         match rdr.read_byte_record(&mut rec) {
@@ -757,13 +768,6 @@ fn read_csv(
             (Some(r), None) => st.accept(fr, fi, &r, this, line, offset)?,
             (_, Some(reason)) => st.problem(fr, line, reason)?,
             (None, None) => st.problem(fr, line, "record is incomplete".into())?,
-        }
-        if ordinal.is_multiple_of(4096) {
-            if cancelled() {
-                return Err(StageError::interrupted());
-            }
-            on_bytes(offset - last);
-            last = offset;
         }
     }
     let inner = rdr.into_inner().inner;
