@@ -11,7 +11,7 @@
 
 use std::collections::HashSet;
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Write};
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -20,10 +20,10 @@ use serde_json::{Value, json};
 
 use sealtune_pipeline::{Config, ConfigError, Exit, Stage, StageContext, StageError};
 
-use crate::config::{CsvConfig, CsvKind, DataConfig, Format, OnInvalid};
+use crate::config::{DataConfig, OnInvalid};
 use crate::index::{IndexEntry, IndexWriter, IndexedFile, Split};
-use crate::reader::{HashingReader, Line, LineReader};
-use crate::record::{JsonKind, Message, Record, Role, fast_digest, is_eval, validate_json};
+use crate::record::is_eval;
+use crate::source::{Item, Scan, scan_file};
 
 /// Per-file counts in `report.json`.
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
@@ -232,19 +232,6 @@ impl State<'_> {
         Ok(())
     }
 
-    fn accept(
-        &mut self,
-        fr: &mut FileReport,
-        file_idx: u32,
-        rec: &Record,
-        ordinal: u64,
-        line: u64,
-        offset: u64,
-    ) -> Result<(), StageError> {
-        let (h, n) = (rec.content_hash(), rec.char_len());
-        self.accept_digest(fr, file_idx, h, n, ordinal, line, offset)
-    }
-
     #[allow(clippy::too_many_arguments)]
     fn accept_digest(
         &mut self,
@@ -284,30 +271,6 @@ impl State<'_> {
     }
 }
 
-fn utf8_reason(bytes: &[u8]) -> Option<String> {
-    match std::str::from_utf8(bytes) {
-        Ok(_) => None,
-        Err(e) => Some(format!(
-            "not valid UTF-8 (invalid byte at column {})",
-            e.valid_up_to() + 1
-        )),
-    }
-}
-
-fn json_reason(e: &serde_json::Error) -> String {
-    let msg = e.to_string();
-    let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
-    format!("invalid JSON at column {}: {msg}", e.column())
-}
-
-fn json_kind(f: Format) -> JsonKind {
-    match f {
-        Format::Chat => JsonKind::Chat,
-        Format::Instruction => JsonKind::Instruction,
-        _ => JsonKind::Text,
-    }
-}
-
 /// Run ingest into `run.out_dir`. Returns the report and a summary.
 pub fn ingest(run: IngestRun<'_>) -> Result<Report, StageError> {
     let data = run.data;
@@ -339,43 +302,37 @@ pub fn ingest(run: IngestRun<'_>) -> Result<Report, StageError> {
             .get(fi)
             .cloned()
             .unwrap_or_else(|| path.display().to_string());
-        let file = File::open(path).map_err(|e| StageError::io("cannot open input", path, e))?;
         let mut fr = FileReport {
             path: shown.clone(),
             ..Default::default()
         };
         st.file_index = fi;
-        let sha = match data.format {
-            Format::Csv => {
-                let csv_cfg = data
-                    .csv
-                    .as_ref()
-                    .ok_or_else(|| StageError::internal("csv mapping missing"))?;
-                read_csv(
-                    &mut st,
-                    &mut fr,
-                    fi as u32,
-                    path,
-                    &path.display().to_string(),
-                    file,
-                    csv_cfg,
-                    &mut *run.on_bytes,
-                    run.cancelled,
-                )?
-            }
-            f => read_jsonl(
-                &mut st,
+        let actual = path.display().to_string();
+        let scan = Scan {
+            data,
+            want_records: false,
+            on_bytes: &mut *run.on_bytes,
+            cancelled: run.cancelled,
+        };
+        let sha = scan_file(path, &actual, scan, &mut |item| match item {
+            Item::Valid {
+                pos, hash, chars, ..
+            } => st.accept_digest(
                 &mut fr,
                 fi as u32,
-                path,
-                file,
-                json_kind(f),
-                &mut *run.on_bytes,
-                run.cancelled,
-            )?,
-        };
+                hash,
+                chars,
+                pos.ordinal,
+                pos.line,
+                pos.offset,
+            ),
+            Item::Invalid { pos, reason } => st.problem(&mut fr, pos.line, reason),
+            Item::Blank => {
+                fr.blank_lines += 1;
+                Ok(())
+            }
+        })?;
         let sha_hex = hex::encode(sha.0);
-        let actual = path.display().to_string();
         if let Some(exp) = run.expected_sha256.and_then(|e| e.get(fi))
             && *exp != sha_hex
         {
@@ -476,304 +433,6 @@ fn length_stats(v: &mut [u32]) -> LengthStats {
         p50: pct(0.5),
         p95: pct(0.95),
     }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn read_jsonl(
-    st: &mut State<'_>,
-    fr: &mut FileReport,
-    fi: u32,
-    path: &Path,
-    file: File,
-    kind: JsonKind,
-    on_bytes: &mut dyn FnMut(u64),
-    cancelled: &dyn Fn() -> bool,
-) -> Result<([u8; 32], u64), StageError> {
-    let hashing = HashingReader::new(file);
-    let mut lines = LineReader::new(
-        BufReader::with_capacity(1 << 20, hashing),
-        st.data.max_record_bytes as usize,
-    );
-    let mut ordinal = 0u64;
-    let mut last_bytes = 0u64;
-    let mut pos = 0u64;
-    for iteration in 1u64.. {
-        // A safe point every 1024 lines: progress, and stop when asked.
-        if iteration.is_multiple_of(1024) {
-            if cancelled() {
-                return Err(StageError::interrupted());
-            }
-            on_bytes(pos - last_bytes);
-            last_bytes = pos;
-        }
-        let next = lines
-            .next_line()
-            .map_err(|e| StageError::io("cannot read input", path, e))?;
-        let Some((line_no, offset, line)) = next else {
-            break;
-        };
-        pos = offset;
-        match line {
-            Line::TooLong { len } => {
-                let reason = format!(
-                    "record is {len} bytes, over data.max_record_bytes = {}; it was not read (raise the limit or split the record)",
-                    st.data.max_record_bytes
-                );
-                ordinal += 1;
-                st.problem(fr, line_no, reason)?;
-            }
-            Line::Ok(bytes) => {
-                if bytes.iter().all(|b| b.is_ascii_whitespace()) {
-                    fr.blank_lines += 1;
-                    continue;
-                }
-                let this = ordinal;
-                ordinal += 1;
-                if let Some((h, n)) = fast_digest(bytes, kind) {
-                    st.accept_digest(fr, fi, h, n, this, line_no, offset)?;
-                    continue;
-                }
-                // Slow path: find out exactly what is wrong (or accept what the
-                // fast path leaves to it, such as duplicate keys).
-                if let Some(r) = utf8_reason(bytes) {
-                    st.problem(fr, line_no, r)?;
-                    continue;
-                }
-                let parsed = serde_json::from_slice::<Value>(bytes)
-                    .map_err(|e| json_reason(&e))
-                    .and_then(|v| validate_json(v, kind));
-                match parsed {
-                    Ok(rec) => st.accept(fr, fi, &rec, this, line_no, offset)?,
-                    Err(reason) => st.problem(fr, line_no, reason)?,
-                }
-            }
-        }
-    }
-    let reader = lines.into_inner().into_inner();
-    let total = reader.bytes();
-    on_bytes(total - last_bytes);
-    Ok((reader.finish(), total))
-}
-
-/// Guards CSV reads: fails when one record grows past the limit, because the
-/// csv parser buffers a whole record.
-struct LimitedRecords<R> {
-    inner: HashingReader<R>,
-    since_mark: std::rc::Rc<std::cell::Cell<u64>>,
-    limit: u64,
-}
-
-impl<R: std::io::Read> std::io::Read for LimitedRecords<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        let s = self.since_mark.get() + n as u64;
-        self.since_mark.set(s);
-        if s > self.limit {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                "record over the size limit",
-            ));
-        }
-        Ok(n)
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn read_csv(
-    st: &mut State<'_>,
-    fr: &mut FileReport,
-    fi: u32,
-    path: &Path,
-    shown: &str,
-    file: File,
-    c: &CsvConfig,
-    on_bytes: &mut dyn FnMut(u64),
-    cancelled: &dyn Fn() -> bool,
-) -> Result<([u8; 32], u64), StageError> {
-    let kind = c
-        .kind()
-        .map_err(|(k, m)| StageError::new(Exit::Config, format!("{k}: {m}")))?;
-    let delim = c
-        .delimiter_byte()
-        .map_err(|(k, m)| StageError::new(Exit::Config, format!("{k}: {m}")))?;
-    let mark = std::rc::Rc::new(std::cell::Cell::new(0u64));
-    // The parser reads ahead by its buffer; allow for it.
-    let slack = 256 * 1024;
-    let guarded = LimitedRecords {
-        inner: HashingReader::new(file),
-        since_mark: mark.clone(),
-        limit: st.data.max_record_bytes + slack,
-    };
-    let mut rdr = csv::ReaderBuilder::new()
-        .delimiter(delim)
-        .has_headers(true)
-        .flexible(true)
-        .from_reader(guarded);
-    let oversize = |line: u64| {
-        StageError::data(format!(
-            "{shown}:{line}: a CSV record is longer than data.max_record_bytes = {} (or a quote is never closed); raise the limit or fix the quoting",
-            st.data.max_record_bytes
-        ))
-    };
-    let headers = match rdr.byte_headers() {
-        Ok(h) => h.clone(),
-        Err(e) => {
-            if let csv::ErrorKind::Io(io) = e.kind()
-                && io.kind() == std::io::ErrorKind::InvalidData
-            {
-                return Err(oversize(1));
-            }
-            return Err(StageError::data(format!(
-                "{shown}:1: cannot read the CSV header: {e}"
-            )));
-        }
-    };
-    let header_names: Vec<String> = headers
-        .iter()
-        .map(|h| String::from_utf8_lossy(h).trim().to_string())
-        .collect();
-    let col = |key: &str, name: &Option<String>| -> Result<Option<usize>, StageError> {
-        match name {
-            None => Ok(None),
-            Some(n) => header_names.iter().position(|h| h == n).map(Some).ok_or_else(|| {
-                StageError::data(format!(
-                    "{shown}:1: the header has no column {n:?} (data.csv.{key}); columns are: {}",
-                    header_names.join(", ")
-                ))
-            }),
-        }
-    };
-    let cols = [
-        col("text", &c.text)?,
-        col("instruction", &c.instruction)?,
-        col("input", &c.input)?,
-        col("output", &c.output)?,
-        col("system", &c.system)?,
-        col("user", &c.user)?,
-        col("assistant", &c.assistant)?,
-    ];
-    let n_cols = headers.len();
-    let mut rec = csv::ByteRecord::new();
-    let mut ordinal = 0u64;
-    let mut last = 0u64;
-    loop {
-        if ordinal.is_multiple_of(1024) {
-            if cancelled() {
-                return Err(StageError::interrupted());
-            }
-            let at = rdr.position().byte();
-            on_bytes(at - last);
-            last = at;
-        }
-        mark.set(0);
-        let pos_before = rdr.position().clone();
-        match rdr.read_byte_record(&mut rec) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => {
-                let line = pos_before.line() + 1;
-                if let csv::ErrorKind::Io(io) = e.kind() {
-                    if io.kind() == std::io::ErrorKind::InvalidData {
-                        return Err(oversize(line));
-                    }
-                    return Err(StageError::io(
-                        "cannot read input",
-                        path,
-                        std::io::Error::new(io.kind(), io.to_string()),
-                    ));
-                }
-                return Err(StageError::data(format!(
-                    "{shown}:{line}: cannot parse CSV: {e}"
-                )));
-            }
-        }
-        let pos = rec.position().cloned().unwrap_or(pos_before);
-        let (line, offset) = (pos.line(), pos.byte());
-        let this = ordinal;
-        ordinal += 1;
-        if rec.len() != n_cols {
-            st.problem(
-                fr,
-                line,
-                format!(
-                    "expected {n_cols} fields as in the header, found {}",
-                    rec.len()
-                ),
-            )?;
-            continue;
-        }
-        let mut bad = None;
-        let mut get = |i: Option<usize>, key: &str, required: bool| -> Option<String> {
-            let i = i?;
-            let b = &rec[i];
-            match std::str::from_utf8(b) {
-                Err(e) => {
-                    bad.get_or_insert(format!(
-                        "column {key:?}: not valid UTF-8 (invalid byte at column {})",
-                        e.valid_up_to() + 1
-                    ));
-                    None
-                }
-                Ok(s) if required && s.trim().is_empty() => {
-                    bad.get_or_insert(format!("column for data.csv.{key} is empty"));
-                    None
-                }
-                Ok("") => None,
-                Ok(s) => Some(s.to_string()),
-            }
-        };
-        let record = match kind {
-            CsvKind::Text => get(cols[0], "text", true).map(|text| Record::Text { text }),
-            CsvKind::Instruction => {
-                let instruction = get(cols[1], "instruction", true);
-                let input = get(cols[2], "input", false);
-                let output = get(cols[3], "output", true);
-                match (instruction, output) {
-                    (Some(instruction), Some(output)) => Some(Record::Instruction {
-                        instruction,
-                        input,
-                        output,
-                    }),
-                    _ => None,
-                }
-            }
-            CsvKind::Chat => {
-                let system = get(cols[4], "system", false);
-                let user = get(cols[5], "user", true);
-                let assistant = get(cols[6], "assistant", true);
-                match (user, assistant) {
-                    (Some(u), Some(a)) => {
-                        let mut messages = Vec::new();
-                        if let Some(s) = system {
-                            messages.push(Message {
-                                role: Role::System,
-                                content: s,
-                            });
-                        }
-                        messages.push(Message {
-                            role: Role::User,
-                            content: u,
-                        });
-                        messages.push(Message {
-                            role: Role::Assistant,
-                            content: a,
-                        });
-                        Some(Record::Chat { messages })
-                    }
-                    _ => None,
-                }
-            }
-        };
-        match (record, bad) {
-            (Some(r), None) => st.accept(fr, fi, &r, this, line, offset)?,
-            (_, Some(reason)) => st.problem(fr, line, reason)?,
-            (None, None) => st.problem(fr, line, "record is incomplete".into())?,
-        }
-    }
-    let inner = rdr.into_inner().inner;
-    let total = inner.bytes();
-    on_bytes(total.saturating_sub(last));
-    Ok((inner.finish(), total))
 }
 
 /// The ingest stage.

@@ -11,6 +11,7 @@ pub mod index;
 pub mod ingest;
 pub mod reader;
 pub mod record;
+pub mod source;
 
 pub use config::DataConfig;
 pub use ingest::IngestStage;
