@@ -304,14 +304,52 @@ mod raw {
         serde_json::Value::String(String::new())
     }
 
-    #[derive(Deserialize)]
-    #[serde(deny_unknown_fields)]
+    /// A chat message. Deserialized by hand so that only a JSON object is
+    /// accepted (derived impls also take `["user", "hi"]`).
     pub struct Msg<'a> {
-        #[serde(borrow)]
         pub role: Cow<'a, str>,
-        #[serde(borrow)]
         pub content: Cow<'a, str>,
     }
+
+    impl<'de: 'a, 'a> Deserialize<'de> for Msg<'a> {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V<'a>(std::marker::PhantomData<&'a ()>);
+            impl<'de: 'a, 'a> serde::de::Visitor<'de> for V<'a> {
+                type Value = Msg<'a>;
+                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str("a message object")
+                }
+                fn visit_map<M: serde::de::MapAccess<'de>>(
+                    self,
+                    mut m: M,
+                ) -> Result<Msg<'a>, M::Error> {
+                    #[derive(Deserialize)]
+                    struct Field<'k>(#[serde(borrow)] Cow<'k, str>);
+                    let mut role: Option<Cow<'a, str>> = None;
+                    let mut content: Option<Cow<'a, str>> = None;
+                    while let Some(Field(k)) = m.next_key::<Field<'de>>()? {
+                        let slot = match k.as_ref() {
+                            "role" => &mut role,
+                            "content" => &mut content,
+                            _ => return Err(serde::de::Error::custom("unknown field")),
+                        };
+                        if slot.is_some() {
+                            return Err(serde::de::Error::custom("duplicate field"));
+                        }
+                        *slot = Some(m.next_value::<Borrowed<'de>>()?.0);
+                    }
+                    match (role, content) {
+                        (Some(role), Some(content)) => Ok(Msg { role, content }),
+                        _ => Err(serde::de::Error::custom("missing field")),
+                    }
+                }
+            }
+            d.deserialize_map(V(std::marker::PhantomData))
+        }
+    }
+
+    #[derive(Deserialize)]
+    struct Borrowed<'a>(#[serde(borrow)] Cow<'a, str>);
 
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
@@ -354,6 +392,11 @@ fn id_ok(id: &Value) -> bool {
 /// line is not a valid record, and then [`validate_json`] says why; whenever
 /// it returns `Some`, `validate_json` accepts the line with the same hash.
 pub fn fast_digest(line: &[u8], kind: JsonKind) -> Option<([u8; 32], usize)> {
+    // Derived deserializers also accept a struct written as a JSON array
+    // (`["text"]`); records are objects only.
+    if line.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return None;
+    }
     let mut h = ContentHasher::new();
     let mut chars = 0usize;
     let mut field = |tag: u8, s: &str| {
@@ -520,6 +563,12 @@ mod tests {
             ),
             (r#"{"instruction":" ","output":"o"}"#, JsonKind::Instruction),
             (r#"[1,2]"#, JsonKind::Text),
+            (r#"["[["]"#, JsonKind::Text),
+            (r#" ["i","x","o"]"#, JsonKind::Instruction),
+            (
+                r#"{"messages":[["user","hi"],["assistant","yo"]]}"#,
+                JsonKind::Chat,
+            ),
         ];
         for (line, kind) in cases {
             let slow = serde_json::from_str::<Value>(line)

@@ -245,10 +245,15 @@ pub fn verify(path: &Path) -> Result<Option<Head>, AuditError> {
         path: path.to_path_buf(),
         source,
     })?;
+    verify_reader(path, BufReader::new(f))
+}
+
+/// Verify a log read from `r`; `path` only names it in errors.
+pub fn verify_reader(path: &Path, r: impl BufRead) -> Result<Option<Head>, AuditError> {
     let mut prev_hash = GENESIS.to_string();
     let mut head = None;
     let p = path.to_path_buf();
-    for (expect_seq, (i, line)) in (1u64..).zip(BufReader::new(f).split(b'\n').enumerate()) {
+    for (expect_seq, (i, line)) in (1u64..).zip(r.split(b'\n').enumerate()) {
         let lineno = i + 1;
         let bytes = line.map_err(|source| AuditError::Io {
             path: p.clone(),
