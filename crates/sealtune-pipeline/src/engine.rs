@@ -50,6 +50,13 @@ pub trait Stage: Send + Sync {
     /// model). Their SHA-256 is part of the key.
     fn external_inputs(&self, cfg: &Config) -> Result<Vec<PathBuf>, StageError>;
 
+    /// Anything else the outputs depend on that is neither a config section
+    /// nor a file, such as the id of a key (never the key itself). Part of the
+    /// stage key. Default: nothing.
+    fn extra_key(&self, _cfg: &Config) -> Result<Value, StageError> {
+        Ok(Value::Null)
+    }
+
     /// Do the work, writing outputs under `ctx.out_dir()`. Returns a summary
     /// for the manifest. Must check `ctx.checkpoint()` at safe points.
     fn run(&self, ctx: &StageContext<'_>) -> Result<Value, StageError>;
@@ -352,6 +359,7 @@ impl<'a> Engine<'a> {
             "sections": sections,
             "upstream": upstream,
             "external": external.iter().map(|e| &e.digest.sha256).collect::<Vec<_>>(),
+            "extra": s.extra_key(self.cfg)?,
         });
         Ok((
             sha256_hex(material.to_string().as_bytes()),
