@@ -1,14 +1,39 @@
 //! Encryption, key management and signing for sealtune releases.
+//!
+//! - [`format`]: the sealed file format (chunked AES-256-GCM, key
+//!   commitment, header bound into HKDF-SHA-512), documented in
+//!   `docs/FORMAT.md`; [`seal_file`], [`unseal_file`], [`open_sealed`] and
+//!   [`verify_sealed`] apply it to files.
+//! - [`keys`]: KEKs, passphrases, KMS commands, [`keygen`] and the
+//!   `[release]` recipient configuration [`RecipientConfig`].
+//! - [`oms`]: OpenSSF Model Signing v1.0 bundles (`model.sig`).
+//! - [`dsse`]: DSSE-signed in-toto statements (provenance, test results).
+//! - [`release`]: [`sign_release`] and [`verify_release`] over a directory.
+//!
+//! ```
+//! use sealtune_seal::{format, Kek, KeySource};
+//! let kek = KeySource::Kek(Kek::from_bytes([7; 32]));
+//! let mut sealed = Vec::new();
+//! format::encrypt(&b"weights"[..], 7, &mut sealed, &[kek.clone()], "application/octet-stream")?;
+//! let (plain, _info) = format::decrypt_to_vec(&sealed[..], &[kek], None)?;
+//! assert_eq!(&plain[..], b"weights");
+//! # Ok::<(), sealtune_seal::FormatError>(())
+//! ```
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
+pub mod dsse;
 pub mod error;
 pub mod format;
 mod fsutil;
 pub mod keys;
+pub mod oms;
+pub mod release;
+pub mod seal;
 
 pub use error::{FailureCategory, FormatError, Mismatch, SealError};
-pub use keys::{Argon2Settings, Kek, KeySource, KmsCommand, Passphrase, RecipientConfig, keygen};
-pub mod dsse;
-pub mod oms;
-pub mod seal;
+pub use keys::{
+    Argon2Settings, Kek, KeySource, KeygenOutput, KmsCommand, Passphrase, RecipientConfig, keygen,
+};
+pub use release::{VerifyReport, sign_release, verify_release};
 pub use seal::{open_sealed, seal_file, unseal_file, verify_sealed};
