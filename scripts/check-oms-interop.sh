@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Proves that sealtune's OMS v1.0 signatures interoperate with the stock
-# OpenSSF `model_signing` tool, in both directions, for both serializations.
+# OpenSSF `model_signing` tool, in both directions, for both serializations,
+# and that an independent decryptor written from docs/FORMAT.md reads the
+# sealed-format test vectors.
 # Needs network access to PyPI (once) and a Rust toolchain.
 set -euo pipefail
 
@@ -89,6 +91,14 @@ for mode in "" "--shard-size 100000"; do
     expect_fail "sealtune rejects a modified file ($label)" "$verify" "$m" "$work/pub.pem"
 done
 
+openssl ecparam -name prime256v1 -genkey -noout 2>/dev/null | openssl ec -pubout -out "$work/other.pem" 2>/dev/null
+m="$work/signer"
+make_model "$m"
+"$sign" "$m" "$work/key.pem" 2>/dev/null
+expect_fail "model_signing rejects sealtune's signature under another public key" \
+    "$ms" verify key "$m" --signature "$m/model.sig" --public_key "$work/other.pem"
+expect_fail "sealtune rejects its signature under another public key" "$verify" "$m" "$work/other.pem"
+
 m="$work/theirs"
 make_model "$m"
 check "model_signing signs" "$ms" sign key "$m" --private_key "$work/key.pem" --signature "$m/model.sig"
@@ -111,5 +121,10 @@ cfg.set_hashing_config(
 cfg.sign(m, m + "/model.sig")
 PY
 check "sealtune verifies model_signing's signature (shards)" "$verify" "$m" "$work/pub.pem"
+
+# The sealed format, read by an independent decryptor written from
+# docs/FORMAT.md alone (Python `cryptography`, installed with model-signing).
+check "independent decryptor agrees with every test vector" \
+    "$venv/bin/python" crates/sealtune-seal/tests/independent_decrypt.py crates/sealtune-seal/tests/vectors
 
 exit "$fail"
