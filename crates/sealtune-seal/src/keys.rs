@@ -5,7 +5,8 @@ use std::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use p256::ecdsa::{SigningKey, VerifyingKey};
+/// The ECDSA P-256 key types used for signing and verification.
+pub use p256::ecdsa::{SigningKey, VerifyingKey};
 use p256::pkcs8::{
     DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey, LineEnding,
 };
