@@ -111,11 +111,32 @@ impl AtomicFile {
         file.sync_all().map_err(|e| SealError::io(&self.tmp, e))?;
         drop(file);
         // A hard link fails when the target exists, unlike rename.
-        std::fs::hard_link(&self.tmp, &self.target).map_err(|source| SealError::CreateOutput {
-            path: self.target.clone(),
-            source,
-        })?;
-        let _ = std::fs::remove_file(&self.tmp);
+        match std::fs::hard_link(&self.tmp, &self.target) {
+            Ok(()) => {
+                let _ = std::fs::remove_file(&self.tmp);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(SealError::CreateOutput {
+                    path: self.target.clone(),
+                    source: e,
+                });
+            }
+            // File systems without hard links: check, then rename.
+            Err(_) => {
+                if self.target.symlink_metadata().is_ok() {
+                    return Err(SealError::CreateOutput {
+                        path: self.target.clone(),
+                        source: std::io::Error::from(std::io::ErrorKind::AlreadyExists),
+                    });
+                }
+                std::fs::rename(&self.tmp, &self.target).map_err(|source| {
+                    SealError::CreateOutput {
+                        path: self.target.clone(),
+                        source,
+                    }
+                })?;
+            }
+        }
         if let Some(dir) = self.target.parent() {
             let dir = if dir.as_os_str().is_empty() {
                 Path::new(".")

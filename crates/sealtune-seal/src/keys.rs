@@ -157,9 +157,9 @@ impl Argon2Settings {
     };
     /// Largest settings accepted when opening (bounds the work a header can demand).
     pub const MAX_OPEN: Self = Self {
-        memory_kib: 4 * 1024 * 1024,
-        iterations: 64,
-        parallelism: 64,
+        memory_kib: 1024 * 1024,
+        iterations: 16,
+        parallelism: 16,
     };
 }
 
@@ -225,6 +225,26 @@ pub enum KeySource {
     },
     /// External KMS program.
     Kms(KmsCommand),
+}
+
+impl KeySource {
+    /// `--kek FILE`: loads a KEK file (refused when group/others can read it).
+    pub fn kek_file(path: &Path) -> Result<Self, SealError> {
+        Kek::load(path).map(Self::Kek)
+    }
+
+    /// `--passphrase-env VAR`: a passphrase from the environment, default Argon2id cost.
+    pub fn passphrase_env(var: &str) -> Result<Self, SealError> {
+        Ok(Self::Passphrase {
+            passphrase: Passphrase::from_env(var)?,
+            settings: Argon2Settings::default(),
+        })
+    }
+
+    /// `--kms-command CMD`: a KMS program, split on whitespace, run without a shell.
+    pub fn kms_command(cmd: &str) -> Result<Self, SealError> {
+        KmsCommand::parse(cmd).map(Self::Kms)
+    }
 }
 
 /// One recipient in the `[release]` configuration. Exactly one field is set;

@@ -53,13 +53,7 @@ pub fn seal_file(
             recipients,
             content_type.unwrap_or(DEFAULT_CONTENT_TYPE),
         )
-        .map_err(|e| match e {
-            FormatError::Io(source) => SealError::Io {
-                path: tmp.clone(),
-                source,
-            },
-            other => sealed_err(input)(other),
-        })?;
+        .map_err(sealed_err(input))?;
         w.flush().map_err(|e| SealError::io(&tmp, e))?;
         info
     };

@@ -245,3 +245,25 @@ fn provenance_signed_by_another_key_fails_verify() {
         "{e}"
     );
 }
+
+#[test]
+fn high_s_signatures_are_accepted_like_other_verifiers() {
+    use p256::ecdsa::Signature;
+    use p256::ecdsa::signature::Signer as _;
+    let key = SigningKey::from_slice(&[5u8; 32]).unwrap();
+    let msg = dsse::pae(dsse::IN_TOTO_PAYLOAD_TYPE, b"{}");
+    let sig: Signature = key.sign(&msg);
+    let (r, s) = sig.split_scalars();
+    let flipped = Signature::from_scalars(r, -*s).unwrap();
+    for sig in [sig, flipped] {
+        let env = dsse::Envelope {
+            payload: base64_encode(b"{}"),
+            payload_type: dsse::IN_TOTO_PAYLOAD_TYPE.into(),
+            signatures: vec![dsse::EnvelopeSignature {
+                sig: base64_encode(sig.to_der().as_bytes()),
+                keyid: String::new(),
+            }],
+        };
+        dsse::verify_envelope(&env, key.verifying_key(), dsse::IN_TOTO_PAYLOAD_TYPE).unwrap();
+    }
+}
