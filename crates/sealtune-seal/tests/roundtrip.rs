@@ -84,3 +84,48 @@ fn input_length_must_match() {
         FormatError::NoRecipients
     ));
 }
+
+#[test]
+fn header_parser_is_strict() {
+    let ok = r#"{"version":1,"suite":"HKDF-SHA-512/AES-256-GCM/16KiB","chunk_size":16384,"plaintext_size":5,"content_type":"x","recipients":[{"type":"aes-kw","kek_id":"00","wrapped_key":"AA=="}]}"#;
+    format::parse_header(ok.as_bytes()).unwrap();
+    let cases = [
+        (
+            ok.replace(r#""kek_id""#, r#""extra":1,"kek_id""#),
+            "unknown recipient member",
+        ),
+        (
+            ok.replace(r#""type":"aes-kw""#, r#""type":"rsa""#),
+            "unknown recipient type",
+        ),
+        (
+            ok.replace(r#""chunk_size":16384"#, r#""chunk_size":4096"#),
+            "chunk size",
+        ),
+        (ok.replace("16KiB", "8KiB"), "suite"),
+        (
+            ok.replace(
+                r#""content_type":"x","#,
+                r#""content_type":"x","content_type":"y","#,
+            ),
+            "duplicate member",
+        ),
+        (
+            ok.replace(
+                r#"[{"type":"aes-kw","kek_id":"00","wrapped_key":"AA=="}]"#,
+                "[]",
+            ),
+            "no recipients",
+        ),
+    ];
+    for (json, what) in cases {
+        let e = format::parse_header(json.as_bytes()).unwrap_err();
+        assert!(
+            matches!(e, FormatError::HeaderInvalid { .. }),
+            "{what}: {e:?}"
+        );
+    }
+    let e = format::parse_header(ok.replace(r#""version":1"#, r#""version":7"#).as_bytes())
+        .unwrap_err();
+    assert!(matches!(e, FormatError::UnsupportedVersion { found: 7 }));
+}
