@@ -10,6 +10,21 @@
 //! - [`dsse`]: DSSE-signed in-toto statements (provenance, test results).
 //! - [`release`]: [`sign_release`] and [`verify_release`] over a directory.
 //!
+//! # Threat model, briefly
+//!
+//! - Sealed files may be copied, truncated, reordered or edited by anyone:
+//!   the header is bound into key derivation, the key commitment is checked
+//!   (constant time) before any chunk, and each chunk's nonce carries its
+//!   index and a last-chunk flag. Plaintext is released only after every
+//!   chunk verified; in memory it lives in zeroizing buffers.
+//! - Key files must be private (mode 0600); readable ones are refused, so a
+//!   leaked-by-permissions key is noticed rather than used.
+//! - KMS programs run without a shell; their output is trusted only through
+//!   the key commitment.
+//! - Signature verification fails closed: a wrong key hint, a bad signature,
+//!   a changed, missing or unsigned file, a symlink or a malformed bundle
+//!   are all errors that name the file.
+//!
 //! ```
 //! use sealtune_seal::{format, Kek, KeySource};
 //! let kek = KeySource::Kek(Kek::from_bytes([7; 32]));
