@@ -1,6 +1,6 @@
 //! Encryption, key management and signing for sealtune releases.
 //!
-//! - [`format`]: the sealed file format (chunked AES-256-GCM, key
+//! - [`format`](mod@format): the sealed file format (chunked AES-256-GCM, key
 //!   commitment, header bound into HKDF-SHA-512), documented in
 //!   `docs/FORMAT.md`; [`seal_file`], [`unseal_file`], [`open_sealed`] and
 //!   [`verify_sealed`] apply it to files.
