@@ -273,6 +273,15 @@ fn hash_dir(dir: &Path, ignore: &[String], ser: Serialization) -> Result<HashedD
             reason: "empty files cannot be covered by the shards serialization; remove it or sign with files".into(),
         });
     }
+    if let (Serialization::Shards { .. }, Some((rel, _))) =
+        (ser, files.iter().find(|(r, _)| r.contains(':')))
+    {
+        return Err(SealError::UnsupportedEntry {
+            path: dir.join(rel),
+            reason: "`:` in a file name is ambiguous in shard names (path:start:end); rename it or sign with files"
+                .into(),
+        });
+    }
     let items = items_for(&files, ser);
     let digests = items
         .par_iter()

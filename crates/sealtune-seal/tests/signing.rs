@@ -165,6 +165,20 @@ fn shards_cover_large_files_and_sort_by_components() {
     )
     .unwrap();
     oms::verify_dir(&dir, &dir.join("model.sig"), key.verifying_key(), &pk_path).unwrap();
+    std::fs::write(dir.join("a:1"), "z").unwrap();
+    let e = oms::sign_dir(
+        &dir,
+        &key,
+        &SignOptions {
+            serialization: Serialization::Shards { shard_size: 1000 },
+            ..Default::default()
+        },
+    );
+    assert!(
+        matches!(e, Err(SealError::UnsupportedEntry { .. })),
+        "{e:?}"
+    );
+    std::fs::remove_file(dir.join("a:1")).unwrap();
     std::fs::write(dir.join("empty"), "").unwrap();
     let mm = mismatches(
         oms::verify_dir(&dir, &dir.join("model.sig"), key.verifying_key(), &pk_path).unwrap_err(),
