@@ -281,3 +281,51 @@ fn high_s_signatures_are_accepted_like_other_verifiers() {
         dsse::verify_envelope(&env, key.verifying_key(), dsse::IN_TOTO_PAYLOAD_TYPE).unwrap();
     }
 }
+
+#[test]
+fn verify_with_kek_authenticates_every_chunk_of_signed_sealed_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let keys = keygen(&tmp.path().join("k"), "k").unwrap();
+    let dir = release_dir(tmp.path());
+    let input = tmp.path().join("w.bin");
+    std::fs::write(&input, vec![9u8; 50_000]).unwrap();
+    let kek = KeySource::Kek(Kek::load(&keys.kek).unwrap());
+    let sealed = dir.join("w.seal");
+    sealtune_seal::seal_file(&input, &sealed, &[kek], None).unwrap();
+    // Damaged before signing: the signature covers it, only the KEK check can tell.
+    let mut bytes = std::fs::read(&sealed).unwrap();
+    let n = bytes.len();
+    bytes[n - 100] ^= 1;
+    std::fs::remove_file(&sealed).unwrap();
+    std::fs::write(&sealed, &bytes).unwrap();
+    sign_release(&dir, &keys.private_key, &SignOptions::default()).unwrap();
+    verify_release(&dir, &keys.public_key, None).unwrap();
+    let e = verify_release(&dir, &keys.public_key, Some(&keys.kek)).unwrap_err();
+    assert!(
+        matches!(&e, SealError::Sealed { path, .. } if *path == sealed),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("w.seal"), "{e}");
+}
+
+#[test]
+fn failed_seal_leaves_nothing_behind() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in.bin");
+    std::fs::write(&input, b"data").unwrap();
+    let bad_kms = sealtune_seal::KmsCommand::parse("/nonexistent/kms").unwrap();
+    let out = tmp.path().join("in.seal");
+    let e = sealtune_seal::seal_file(&input, &out, &[KeySource::Kms(bad_kms)], None).unwrap_err();
+    assert_eq!(e.exit_code(), 77, "{e}");
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 1);
+    let e = sealtune_seal::seal_file(
+        tmp.path(),
+        &out,
+        &[KeySource::Kek(Kek::from_bytes([1; 32]))],
+        None,
+    )
+    .unwrap_err();
+    assert!(matches!(e, SealError::UnsupportedEntry { .. }), "{e}");
+    let e = sealtune_seal::seal_file(&tmp.path().join("absent"), &out, &[], None).unwrap_err();
+    assert_eq!(e.exit_code(), 66);
+}
