@@ -21,6 +21,11 @@ use crate::fsutil;
 /// 64 lowercase hex digits and a newline.
 pub const KEK_TEXT_PREFIX: &str = "sealtune-kek-v1:";
 
+/// Why KEK file content was rejected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct KekFormatError(&'static str);
+
 /// A 256-bit key-encryption key, zeroized on drop.
 #[derive(Clone)]
 pub struct Kek(Zeroizing<[u8; 32]>);
@@ -67,29 +72,32 @@ impl Kek {
     }
 
     /// Parses a KEK file's content: the text form, or exactly 32 raw bytes.
-    pub fn parse(bytes: &[u8]) -> Result<Self, String> {
+    pub fn parse(bytes: &[u8]) -> Result<Self, KekFormatError> {
         if bytes.len() == 32 && !bytes.starts_with(KEK_TEXT_PREFIX.as_bytes()) {
             let mut k = Zeroizing::new([0u8; 32]);
             k.copy_from_slice(bytes);
             return Ok(Self(k));
         }
-        let text = std::str::from_utf8(bytes).map_err(|_| "neither text nor 32 raw bytes")?;
+        let text = std::str::from_utf8(bytes)
+            .map_err(|_| KekFormatError("neither text nor 32 raw bytes"))?;
         let body = text
             .trim_end_matches(['\n', '\r'])
             .strip_prefix(KEK_TEXT_PREFIX)
-            .ok_or("expected `sealtune-kek-v1:` followed by 64 hex digits, or 32 raw bytes")?;
+            .ok_or(KekFormatError(
+                "expected `sealtune-kek-v1:` followed by 64 hex digits, or 32 raw bytes",
+            ))?;
         let mut k = Zeroizing::new([0u8; 32]);
         hex::decode_to_slice(body, &mut k[..])
-            .map_err(|_| "expected 64 hex digits after the prefix")?;
+            .map_err(|_| KekFormatError("expected 64 hex digits after the prefix"))?;
         Ok(Self(k))
     }
 
     /// Loads a KEK file, refusing one that group or others can read.
     pub fn load(path: &Path) -> Result<Self, SealError> {
         let bytes = fsutil::read_secret(path, 4096)?;
-        Self::parse(&bytes).map_err(|reason| SealError::InvalidKey {
+        Self::parse(&bytes).map_err(|e| SealError::InvalidKey {
             path: path.to_path_buf(),
-            reason,
+            reason: e.to_string(),
         })
     }
 }
