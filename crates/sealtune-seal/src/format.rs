@@ -4,6 +4,7 @@
 
 use std::io::{Read, Write};
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use aes_gcm::aead::{AeadInPlace, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce, Tag};
@@ -39,6 +40,8 @@ pub const MAX_RECIPIENTS: usize = 32;
 const BATCH_CHUNKS: usize = 256;
 const SLOT: usize = CHUNK_SIZE + TAG_SIZE;
 const MAX_KMS_BYTES: usize = 8 * 1024;
+/// How long a KMS program may take before it is stopped.
+pub const KMS_TIMEOUT: Duration = Duration::from_secs(120);
 const HKDF_SALT: &[u8] = b"sealtune-seal/v1";
 
 /// The JSON header of a sealed file (format version 1).
@@ -229,15 +232,50 @@ fn run_kms(
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| fail(format!("cannot start it: {e}")))?;
-    let mut stdin = child.stdin.take().ok_or_else(|| fail("no stdin".into()))?;
+    let (Some(mut stdin), Some(stdout), Some(stderr)) =
+        (child.stdin.take(), child.stdout.take(), child.stderr.take())
+    else {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(fail("pipes were not set up".into()));
+    };
+    // Read into buffers sized up front: a growing Vec would leave copies of
+    // an unwrapped key behind in freed memory.
+    let out_reader = std::thread::spawn(move || {
+        let mut v = Zeroizing::new(Vec::with_capacity(MAX_KMS_BYTES + 1));
+        let r = stdout.take(MAX_KMS_BYTES as u64 + 1).read_to_end(&mut v);
+        r.map(|_| v)
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = stderr.take(64 * 1024).read_to_end(&mut v);
+        String::from_utf8_lossy(&v).into_owned()
+    });
+    // The input is at most 8 KiB, below any pipe buffer, so this cannot block.
     let write_result = stdin.write_all(input);
     drop(stdin);
-    let out = child
-        .wait_with_output()
-        .map_err(|e| fail(format!("waiting for it: {e}")))?;
-    let stdout = Zeroizing::new(out.stdout);
-    if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
+    let deadline = Instant::now() + cmd.timeout;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(fail(format!(
+                    "no answer within {:?}; it was stopped",
+                    cmd.timeout
+                )));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+            Err(e) => return Err(fail(format!("waiting for it: {e}"))),
+        }
+    };
+    let stdout = out_reader
+        .join()
+        .map_err(|_| fail("stdout reader panicked".into()))?
+        .map_err(|e| fail(format!("reading its output: {e}")))?;
+    let err = err_reader.join().unwrap_or_default();
+    if !status.success() {
         let tail: String = err
             .chars()
             .rev()
@@ -246,7 +284,7 @@ fn run_kms(
             .into_iter()
             .rev()
             .collect();
-        return Err(fail(format!("{} (stderr: {})", out.status, tail.trim())));
+        return Err(fail(format!("{status} (stderr: {})", tail.trim())));
     }
     write_result.map_err(|e| fail(format!("writing stdin: {e}")))?;
     if stdout.is_empty() || stdout.len() > MAX_KMS_BYTES {

@@ -180,6 +180,9 @@ pub struct KmsCommand {
     pub program: PathBuf,
     /// Arguments placed before `wrap` / `unwrap`.
     pub args: Vec<String>,
+    /// How long the program may run before it is stopped.
+    /// Default [`crate::format::KMS_TIMEOUT`] (120 s).
+    pub timeout: std::time::Duration,
 }
 
 impl KmsCommand {
@@ -193,6 +196,7 @@ impl KmsCommand {
         Ok(Self {
             program: PathBuf::from(program),
             args: it.map(str::to_owned).collect(),
+            timeout: crate::format::KMS_TIMEOUT,
         })
     }
 
@@ -205,6 +209,7 @@ impl KmsCommand {
         Ok(Self {
             program: PathBuf::from(program),
             args: args.to_vec(),
+            timeout: crate::format::KMS_TIMEOUT,
         })
     }
 

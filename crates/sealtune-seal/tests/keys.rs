@@ -121,6 +121,7 @@ fn script(dir: &Path, name: &str, body: &str) -> KmsCommand {
     KmsCommand {
         program: p,
         args: vec!["--key".into(), "test".into()],
+        timeout: std::time::Duration::from_secs(30),
     }
 }
 
@@ -156,6 +157,15 @@ case "$3" in wrap) printf 'W'; cat ;; unwrap) tail -c +2 ;; *) exit 2 ;; esac"#,
     let liar = script(dir.path(), "liar", "cat >/dev/null; head -c 32 /dev/zero");
     let e = format::decrypt_to_vec(&sealed[..], &[KeySource::Kms(liar)], None).unwrap_err();
     assert!(matches!(e, FormatError::CommitmentMismatch), "{e}");
+    let mut slow = script(dir.path(), "slow", "sleep 30");
+    slow.timeout = std::time::Duration::from_millis(300);
+    let t = std::time::Instant::now();
+    let e = format::decrypt_to_vec(&sealed[..], &[KeySource::Kms(slow)], None).unwrap_err();
+    assert!(
+        matches!(&e, FormatError::Kms { reason, .. } if reason.contains("stopped")),
+        "{e}"
+    );
+    assert!(t.elapsed() < std::time::Duration::from_secs(10));
     let missing = KmsCommand::parse("/nonexistent/kms --x").unwrap();
     let e = format::encrypt(
         &b"a"[..],
