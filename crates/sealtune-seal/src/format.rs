@@ -4,6 +4,7 @@
 
 use std::io::{Read, Write};
 use std::process::{Command, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use aes_gcm::aead::{AeadInPlace, KeyInit};
@@ -402,7 +403,7 @@ fn read_full<R: Read>(r: &mut R, buf: &mut [u8]) -> Result<usize, FormatError> {
 /// Encrypts exactly `plaintext_size` bytes from `reader` for `recipients`,
 /// writing the sealed file to `writer`. Chunks are sealed in parallel on the
 /// current rayon pool, 256 at a time, so memory stays bounded.
-pub fn encrypt<R: Read, W: Write>(
+pub fn encrypt<R: Read + Send, W: Write>(
     mut reader: R,
     plaintext_size: u64,
     mut writer: W,
@@ -440,24 +441,27 @@ pub fn encrypt<R: Read, W: Write>(
     writer.write_all(&keys.commitment[..])?;
 
     let n = chunk_count(plaintext_size);
-    let mut buf = Zeroizing::new(vec![0u8; SLOT * (BATCH_CHUNKS.min(n as usize))]);
-    let mut start = 0u64;
-    while start < n {
-        let end = (start + BATCH_CHUNKS as u64).min(n);
+    let changed = || FormatError::InputChanged {
+        expected: plaintext_size,
+    };
+    // A reader thread fills the next batch while this one is sealed and written.
+    let reader = &mut reader;
+    let produce = move |start: u64, end: u64, buf: &mut [u8]| -> Result<Produced, FormatError> {
         let mut total = 0usize;
         for i in start..end {
             let len = chunk_plain_len(plaintext_size, i);
             let off = (i - start) as usize * SLOT;
-            read_exact_or(
-                &mut reader,
-                &mut buf[off..off + len],
-                FormatError::InputChanged {
-                    expected: plaintext_size,
-                },
-            )?;
+            read_exact_or(reader, &mut buf[off..off + len], changed())?;
             total = off + len + TAG_SIZE;
         }
-        let ok = buf[..total]
+        let mut probe = [0u8; 1];
+        if end == n && read_full(reader, &mut probe)? != 0 {
+            return Ok((total, Some(changed())));
+        }
+        Ok((total, None))
+    };
+    pipeline(n, produce, |start, buf| {
+        let ok = buf
             .par_chunks_mut(SLOT)
             .enumerate()
             .map(|(j, slot)| {
@@ -480,17 +484,66 @@ pub fn encrypt<R: Read, W: Write>(
         if ok.contains(&false) {
             return Err(FormatError::Internal("AES-GCM encryption"));
         }
-        writer.write_all(&buf[..total])?;
-        start = end;
-    }
-    let mut probe = [0u8; 1];
-    if read_full(&mut reader, &mut probe)? != 0 {
-        return Err(FormatError::InputChanged {
-            expected: plaintext_size,
-        });
-    }
+        writer.write_all(buf)?;
+        Ok(())
+    })?;
     writer.flush()?;
     Ok(SealInfo { header, chunks: n })
+}
+
+/// Bytes of a batch buffer in use, and an error to raise after consuming it.
+type Produced = (usize, Option<FormatError>);
+
+/// Runs `produce` (filling batch buffers from the input) on a scoped thread
+/// one batch ahead of `consume` (sealing or opening them on the rayon pool),
+/// with two zeroizing 4 MiB buffers in flight. Batches cover chunk indices
+/// `start..end` of `n`; `produce` returns the bytes used in the buffer and
+/// possibly an error to report once that batch was consumed (data after the
+/// end). The first error from either side stops both; errors are reported in
+/// file order (a produce error for batch k only after batch k-1 was consumed).
+fn pipeline(
+    n: u64,
+    mut produce: impl FnMut(u64, u64, &mut [u8]) -> Result<Produced, FormatError> + Send,
+    mut consume: impl FnMut(u64, &mut [u8]) -> Result<(), FormatError>,
+) -> Result<(), FormatError> {
+    type Filled = Result<(u64, Produced, Zeroizing<Vec<u8>>), FormatError>;
+    let cap = SLOT * BATCH_CHUNKS.min(usize::try_from(n).unwrap_or(BATCH_CHUNKS));
+    std::thread::scope(|scope| {
+        let (full_tx, full_rx) = mpsc::sync_channel::<Filled>(1);
+        let (free_tx, free_rx) = mpsc::sync_channel::<Zeroizing<Vec<u8>>>(2);
+        for _ in 0..2 {
+            free_tx
+                .send(Zeroizing::new(vec![0u8; cap]))
+                .map_err(|_| FormatError::Internal("buffer channel"))?;
+        }
+        scope.spawn(move || {
+            let mut start = 0u64;
+            while start < n {
+                let Ok(mut buf) = free_rx.recv() else { return };
+                let end = (start + BATCH_CHUNKS as u64).min(n);
+                let msg = produce(start, end, &mut buf).map(|p| (start, p, buf));
+                let stop = msg.is_err();
+                if full_tx.send(msg).is_err() || stop {
+                    return;
+                }
+                start = end;
+            }
+        });
+        let mut done = 0u64;
+        while done < n {
+            let (start, (total, after), mut buf) = full_rx
+                .recv()
+                .map_err(|_| FormatError::Internal("reader thread stopped"))??;
+            consume(start, &mut buf[..total])?;
+            if let Some(e) = after {
+                return Err(e);
+            }
+            done = (start + BATCH_CHUNKS as u64).min(n);
+            // The reader may already have finished; a closed channel is fine.
+            let _ = free_tx.send(buf);
+        }
+        Ok(())
+    })
 }
 
 /// A header whose key commitment has been checked, ready to decrypt chunks.
@@ -649,7 +702,7 @@ pub fn open_header<R: Read>(
 /// plaintext to `sink`. The sink sees plaintext only from chunks that passed
 /// authentication, but a later chunk may still fail: callers that must not
 /// expose partial plaintext buffer it (as [`decrypt_to_vec`] does).
-pub fn decrypt_body<R: Read>(
+pub fn decrypt_body<R: Read + Send>(
     reader: &mut R,
     opened: &OpenedHeader,
     mut sink: impl FnMut(&[u8]) -> Result<(), FormatError>,
@@ -657,19 +710,12 @@ pub fn decrypt_body<R: Read>(
     let size = opened.header.plaintext_size;
     let n = chunk_count(size);
     let expected = body_len(size);
-    let mut buf = Zeroizing::new(vec![
-        0u8;
-        SLOT * BATCH_CHUNKS
-            .min(n.min(BATCH_CHUNKS as u64) as usize)
-    ]);
     let mut consumed = 0u64;
-    let mut start = 0u64;
-    while start < n {
-        let end = (start + BATCH_CHUNKS as u64).min(n);
-        let mut total = 0usize;
-        for i in start..end {
-            total += chunk_plain_len(size, i) + TAG_SIZE;
-        }
+    // A reader thread fills the next batch while this one is checked.
+    let produce = move |start: u64, end: u64, buf: &mut [u8]| -> Result<Produced, FormatError> {
+        let total: usize = (start..end)
+            .map(|i| chunk_plain_len(size, i) + TAG_SIZE)
+            .sum();
         let got = read_full(reader, &mut buf[..total])?;
         consumed += got as u64;
         if got < total {
@@ -678,13 +724,21 @@ pub fn decrypt_body<R: Read>(
                 found: consumed,
             });
         }
-        let ok = buf[..total]
+        let mut probe = [0u8; 1];
+        if end == n && read_full(reader, &mut probe)? != 0 {
+            return Ok((total, Some(FormatError::TrailingData)));
+        }
+        Ok((total, None))
+    };
+    pipeline(n, produce, |start, buf| {
+        let ok = buf
             .par_chunks_mut(SLOT)
             .enumerate()
             .map(|(j, slot)| {
                 let i = start + j as u64;
                 let len = slot.len() - TAG_SIZE;
                 let (ct, tag) = slot.split_at_mut(len);
+                let tag = <[u8; TAG_SIZE]>::try_from(&*tag).expect("tag slot is 16 bytes");
                 opened
                     .keys
                     .cipher
@@ -692,9 +746,7 @@ pub fn decrypt_body<R: Read>(
                         &Nonce::from(nonce(i, i + 1 == n)),
                         b"",
                         ct,
-                        &Tag::from(
-                            <[u8; TAG_SIZE]>::try_from(&*tag).expect("tag slot is 16 bytes"),
-                        ),
+                        &Tag::from(tag),
                     )
                     .is_ok()
             })
@@ -704,15 +756,11 @@ pub fn decrypt_body<R: Read>(
                 index: start + j as u64,
             });
         }
-        for slot in buf[..total].chunks(SLOT) {
+        for slot in buf.chunks(SLOT) {
             sink(&slot[..slot.len() - TAG_SIZE])?;
         }
-        start = end;
-    }
-    let mut probe = [0u8; 1];
-    if read_full(reader, &mut probe)? != 0 {
-        return Err(FormatError::TrailingData);
-    }
+        Ok(())
+    })?;
     Ok(SealInfo {
         header: opened.header.clone(),
         chunks: n,
@@ -723,7 +771,7 @@ pub fn decrypt_body<R: Read>(
 /// after every chunk verified; on any failure it is zeroized and dropped.
 /// `size_hint` (the sealed file's length, when known) bounds the allocation a
 /// header can request.
-pub fn decrypt_to_vec<R: Read>(
+pub fn decrypt_to_vec<R: Read + Send>(
     mut reader: R,
     identities: &[KeySource],
     size_hint: Option<u64>,
@@ -768,7 +816,10 @@ impl ZeroizingBuf {
 }
 
 /// Decrypts and authenticates every chunk, discarding the plaintext.
-pub fn verify<R: Read>(mut reader: R, identities: &[KeySource]) -> Result<SealInfo, FormatError> {
+pub fn verify<R: Read + Send>(
+    mut reader: R,
+    identities: &[KeySource],
+) -> Result<SealInfo, FormatError> {
     let opened = open_header(&mut reader, identities)?;
     decrypt_body(&mut reader, &opened, |_| Ok(()))
 }

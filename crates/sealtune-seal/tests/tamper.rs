@@ -240,3 +240,36 @@ fn unseal_creates_private_file_and_refuses_overwrite() {
     assert_eq!(&pt[..], b"secret weights");
     sealtune_seal::verify_sealed(&sealed_path, &[kek(1)]).unwrap();
 }
+
+#[test]
+fn errors_across_batches_are_reported_in_file_order() {
+    // 600 chunks: three batches of up to 256 chunks each.
+    let (s, hs) = sealed(600 * CHUNK_SIZE - 3, &[kek(1)]);
+    let mut m = s.clone();
+    m[hs + 10 * SLOT + 1] ^= 1;
+    m.truncate(hs + 520 * SLOT);
+    assert!(matches!(
+        open(&m, &[kek(1)]),
+        Err(FormatError::ChunkAuthentication { index: 10 })
+    ));
+    let mut m = s.clone();
+    m[hs + 300 * SLOT + 1] ^= 1;
+    m.extend_from_slice(b"extra");
+    assert!(matches!(
+        open(&m, &[kek(1)]),
+        Err(FormatError::ChunkAuthentication { index: 300 })
+    ));
+    assert!(matches!(
+        open(&s[..hs + 520 * SLOT + 3], &[kek(1)]),
+        Err(FormatError::Truncated { .. })
+    ));
+    let mut m = s.clone();
+    m.push(0);
+    assert!(matches!(
+        open(&m, &[kek(1)]),
+        Err(FormatError::TrailingData)
+    ));
+    let (pt, info) = format::decrypt_to_vec(&s[..], &[kek(1)], None).unwrap();
+    assert_eq!(pt.len(), 600 * CHUNK_SIZE - 3);
+    assert_eq!(info.chunks, 600);
+}
