@@ -8,3 +8,4 @@ mod cli;
 mod config;
 mod ingest;
 mod runs;
+mod seal;

@@ -126,11 +126,111 @@ enum Command {
         #[arg(long)]
         show: bool,
     },
+    /// Write a signing key pair (NAME.key.pem, NAME.pub.pem) and a key-encryption key (NAME.kek).
+    Keygen {
+        /// Directory for the keys (created if missing; existing files are never overwritten).
+        #[arg(long)]
+        out: PathBuf,
+        /// File name stem.
+        #[arg(long, default_value = "sealtune")]
+        name: String,
+    },
+    /// Encrypt a file in the sealed format for one or more recipients.
+    Seal {
+        /// File to encrypt.
+        #[arg(long = "in", value_name = "FILE")]
+        input: PathBuf,
+        /// Sealed output (never overwritten).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        #[command(flatten)]
+        keys: KeyArgs,
+        /// Content type recorded in the header.
+        #[arg(long)]
+        content_type: Option<String>,
+    },
+    /// Decrypt a sealed file. Plaintext is written only to --out, mode 0600, after every chunk verified.
+    Unseal {
+        /// Sealed file.
+        file: PathBuf,
+        /// Plaintext output (required unless --check).
+        #[arg(long, value_name = "FILE", required_unless_present = "check")]
+        out: Option<PathBuf>,
+        /// Only check that every chunk authenticates; write nothing.
+        #[arg(long, conflicts_with = "out")]
+        check: bool,
+        #[command(flatten)]
+        keys: KeyArgs,
+    },
+    /// Sign every file in a directory with an OpenSSF Model Signing bundle (DIR/model.sig).
+    Sign {
+        /// Directory to sign.
+        dir: PathBuf,
+        /// Private key (PKCS#8 PEM, mode 0600), from `sealtune keygen`.
+        #[arg(long)]
+        key: PathBuf,
+    },
+    /// Verify a signed directory: signature, every file digest, no extra or missing file, provenance; with --kek every sealed chunk.
+    Verify {
+        /// Directory holding model.sig.
+        dir: PathBuf,
+        /// The signer's public key (SPKI PEM).
+        #[arg(long)]
+        public_key: PathBuf,
+        /// Also authenticate every chunk of every .seal file (writes nothing).
+        #[arg(long)]
+        kek: Option<PathBuf>,
+    },
     /// Print a shell completion script.
     Completions {
         /// Shell.
         shell: clap_complete::Shell,
     },
+}
+
+/// Who can open a sealed file: repeatable, any mix.
+#[derive(clap::Args, Debug)]
+struct KeyArgs {
+    /// A key-encryption-key file (from `sealtune keygen`).
+    #[arg(long, value_name = "FILE")]
+    kek: Vec<PathBuf>,
+    /// The name of an environment variable holding a passphrase (Argon2id).
+    #[arg(long, value_name = "VAR")]
+    passphrase_env: Vec<String>,
+    /// An external KMS program, run without a shell with `wrap` or `unwrap` (key on stdin and stdout).
+    #[arg(long, value_name = "CMD")]
+    kms_command: Vec<String>,
+}
+
+impl KeyArgs {
+    fn sources(&self) -> Result<Vec<sealtune_seal::KeySource>, Fail> {
+        use sealtune_seal::KeySource;
+        let mut v = Vec::new();
+        for k in &self.kek {
+            v.push(KeySource::kek_file(k).map_err(seal_fail)?);
+        }
+        for p in &self.passphrase_env {
+            v.push(KeySource::passphrase_env(p).map_err(seal_fail)?);
+        }
+        for c in &self.kms_command {
+            v.push(KeySource::kms_command(c).map_err(seal_fail)?);
+        }
+        if v.is_empty() {
+            return Err(Fail {
+                exit: Exit::Usage,
+                message: "give at least one of --kek FILE, --passphrase-env VAR, --kms-command CMD"
+                    .into(),
+            });
+        }
+        Ok(v)
+    }
+}
+
+fn seal_fail(e: sealtune_seal::SealError) -> Fail {
+    Fail {
+        exit: Exit::from_code(e.exit_code()).unwrap_or(Exit::Software),
+        message: e.to_string(),
+    }
 }
 
 /// An error with its exit code decided.
@@ -270,6 +370,84 @@ fn run(cli: Cli) -> Result<Exit, Fail> {
             Ok(Exit::Success)
         }
         Command::Audit { run_dir, show } => audit_cmd(&run_dir, show),
+        Command::Keygen { out, name } => {
+            let k = sealtune_seal::keygen(&out, &name).map_err(seal_fail)?;
+            println!("private key  {} (mode 0600)", k.private_key.display());
+            println!("public key   {}", k.public_key.display());
+            println!("KEK          {} (mode 0600)", k.kek.display());
+            println!("key hint     {}", k.public_key_hint);
+            Ok(Exit::Success)
+        }
+        Command::Seal {
+            input,
+            out,
+            keys,
+            content_type,
+        } => {
+            let info =
+                sealtune_seal::seal_file(&input, &out, &keys.sources()?, content_type.as_deref())
+                    .map_err(seal_fail)?;
+            eprintln!(
+                "{}: sealed into {} ({} chunks)",
+                input.display(),
+                out.display(),
+                info.chunks
+            );
+            Ok(Exit::Success)
+        }
+        Command::Unseal {
+            file,
+            out,
+            check,
+            keys,
+        } => {
+            let sources = keys.sources()?;
+            if check {
+                let info = sealtune_seal::verify_sealed(&file, &sources).map_err(seal_fail)?;
+                eprintln!(
+                    "{}: all {} chunks authenticate; nothing written",
+                    file.display(),
+                    info.chunks
+                );
+            } else if let Some(out) = out {
+                let info = sealtune_seal::unseal_file(&file, &out, &sources).map_err(seal_fail)?;
+                eprintln!(
+                    "{}: {} chunks verified; plaintext written to {} (mode 0600)",
+                    file.display(),
+                    info.chunks,
+                    out.display()
+                );
+            }
+            Ok(Exit::Success)
+        }
+        Command::Sign { dir, key } => {
+            let m =
+                sealtune_seal::sign_release(&dir, &key, &Default::default()).map_err(seal_fail)?;
+            println!(
+                "{}: signed {} file(s); root digest {}",
+                dir.join("model.sig").display(),
+                m.files.len(),
+                m.root_digest
+            );
+            Ok(Exit::Success)
+        }
+        Command::Verify {
+            dir,
+            public_key,
+            kek,
+        } => {
+            let r = sealtune_seal::verify_release(&dir, &public_key, kek.as_deref())
+                .map_err(seal_fail)?;
+            println!(
+                "{}: signature valid; {} file(s) match; {} provenance statement(s) verified; {} sealed file(s) fully authenticated",
+                dir.display(),
+                r.manifest.files.len(),
+                r.provenance_statements,
+                r.sealed_checked.len()
+            );
+            println!("root digest {}", r.manifest.root_digest);
+            Ok(Exit::Success)
+        }
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             clap_complete::generate(shell, &mut cmd, "sealtune", &mut std::io::stdout());
