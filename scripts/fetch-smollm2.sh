@@ -32,5 +32,5 @@ PY
     mv "$gguf.part" "$gguf"
 fi
 echo "GGUF: $gguf ($(sha256sum "$gguf" | cut -d' ' -f1))" >&2
-cargo run --release -q -p sealtune-model --example smollm2 -- import "$gguf" "$out"
+cargo run -q -p sealtune-model --example smollm2 -- import "$gguf" "$out"
 echo "imported into $out" >&2

@@ -6,6 +6,8 @@ The Rust tests (crates/sealtune-model/tests/golden.rs) compare against these wit
 
     python3 -m venv .venv && .venv/bin/pip install torch transformers safetensors
     .venv/bin/python scripts/make-llama-fixtures.py
+    # SmolLM2 reference (needs `pip install gguf` and scripts/fetch-smollm2.sh first):
+    .venv/bin/python scripts/make-llama-fixtures.py --smollm2 models/smollm2-135m-instruct.gguf
 """
 import json
 import os
@@ -95,6 +97,69 @@ def make(name, spec):
     print(f"{name}: wrote {d}", file=sys.stderr)
 
 
+SMOL_PROMPTS = [
+    "The capital of France is",
+    "def fibonacci(n):\n    ",
+    "<|im_start|>user\nName three primary colours.<|im_end|>\n<|im_start|>assistant\n",
+    "In 1969, Neil Armstrong",
+]
+SMOL_TEXTS = [
+    "Hello, world!",
+    "  leading and trailing spaces   ",
+    "tabs\tand\nnewlines\r\n\n\nmany",
+    "digits 1234567890 and 3.14159, 1e-5",
+    "unicode: naïve café, Zürich, Ελληνικά, 日本語, emoji 🎉🚀",
+    "<|im_start|>system\nYou are helpful.<|im_end|>\n<|im_start|>user\nhi<|im_end|>",
+    "code: fn main() { println!(\"{}\", x); } // comment",
+    "MiXeD CaSe and    whitespace\u00a0runs",
+    "",
+]
+
+
+def smollm2(gguf_path):
+    """Reference values for SmolLM2 computed by transformers from the same GGUF file."""
+    import time
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    d, f = os.path.split(os.path.abspath(gguf_path))
+    tok = AutoTokenizer.from_pretrained(d, gguf_file=f)
+    model = AutoModelForCausalLM.from_pretrained(d, gguf_file=f, dtype=torch.float32)
+    model.eval()
+    prompts = []
+    for text in SMOL_PROMPTS:
+        ids = tok(text, add_special_tokens=False)["input_ids"]
+        with torch.no_grad():
+            logits = model(torch.tensor([ids])).logits[0]
+            gen = model.generate(torch.tensor([ids]), max_new_tokens=32, do_sample=False,
+                                 attention_mask=torch.ones(1, len(ids), dtype=torch.long))
+        top = torch.topk(logits[-1], 64)
+        prompts.append(dict(text=text, ids=ids, top1=logits.argmax(-1).tolist(),
+                            last_top_ids=top.indices.tolist(), last_top_logits=top.values.tolist(),
+                            greedy32=gen[0, len(ids):].tolist()))
+    texts = [dict(text=t, ids=tok(t, add_special_tokens=False)["input_ids"]) for t in SMOL_TEXTS]
+    # CPU forward throughput on the same 128-token input the Rust bench uses.
+    vocab = model.config.vocab_size
+    seq = torch.tensor([[(i * 7919 + 13) % vocab for i in range(128)]])
+    with torch.no_grad():
+        model(seq)
+        t0 = time.perf_counter()
+        for _ in range(3):
+            model(seq)
+        secs = (time.perf_counter() - t0) / 3
+    import resource
+    bench = dict(tokens=128, forward_s=secs, tokens_per_s=128 / secs, threads=torch.get_num_threads(),
+                 peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    out = os.path.join(OUT, "smollm2_reference.json")
+    with open(out, "w") as fh:
+        json.dump(dict(prompts=prompts, texts=texts, transformers=__import__("transformers").__version__,
+                       torch=torch.__version__), fh, indent=1)
+    print(json.dumps(dict(pytorch_bench=bench)))
+    print(f"wrote {out}", file=sys.stderr)
+
+
 if __name__ == "__main__":
-    for name, spec in CASES.items():
-        make(name, spec)
+    if len(sys.argv) == 3 and sys.argv[1] == "--smollm2":
+        smollm2(sys.argv[2])
+    else:
+        for name, spec in CASES.items():
+            make(name, spec)
