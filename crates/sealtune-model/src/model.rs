@@ -21,16 +21,30 @@ use crate::safetensors::{Checkpoint, OwnedTensor};
 /// Value added to masked attention scores (transformers uses the dtype minimum).
 const MASKED: f32 = -1.0e30;
 
-/// A projection without bias, `y = x Wᵀ`, with HF's `[out, in]` weight layout.
+/// A projection without bias, `y = x Wᵀ`, with HF's `[out, in]` weight layout, and an
+/// optional LoRA branch computed on activations: `y = x Wᵀ + s·((x Aᵀ) Bᵀ)`.
+///
+/// `W` never takes part in autodiff (it stays on the plain device), so a backward pass
+/// through this layer computes the input gradient and the small A/B gradients only.
 #[derive(Debug, Clone)]
 pub struct Linear {
     /// `[out, in]`, outside autodiff.
     pub(crate) weight: Tensor<2>,
+    /// LoRA adapter, if attached.
+    pub(crate) lora: Option<crate::lora::LoraLayer>,
 }
 
 impl Linear {
+    pub(crate) fn new(weight: Tensor<2>) -> Self {
+        Self { weight, lora: None }
+    }
+
     fn forward2(&self, x: Tensor<2>) -> Tensor<2> {
-        x.matmul(self.weight.clone().transpose())
+        let base = x.clone().matmul(self.weight.clone().transpose());
+        match &self.lora {
+            Some(l) if !l.merged => base + l.delta(x),
+            _ => base,
+        }
     }
 
     fn forward3(&self, x: Tensor<3>) -> Tensor<3> {
@@ -57,14 +71,16 @@ pub(crate) struct Layer {
 /// A Llama causal language model with loaded weights.
 #[derive(Debug, Clone)]
 pub struct Llama {
-    config: LlamaConfig,
+    pub(crate) config: LlamaConfig,
     device: Device,
     embed: Tensor<2>,
-    layers: Vec<Layer>,
+    pub(crate) layers: Vec<Layer>,
     norm: Tensor<1>,
     /// `None` when tied to `embed`.
     lm_head: Option<Tensor<2>>,
     inv_freq: Vec<f32>,
+    /// Config of the attached LoRA adapter.
+    pub(crate) lora: Option<crate::lora::LoraConfig>,
 }
 
 /// Per-layer key/value cache for incremental decoding.
@@ -255,9 +271,13 @@ impl Llama {
         for i in 0..c.num_layers {
             let p = format!("model.layers.{i}");
             let mut lin = |ck: &mut Checkpoint, n: &str, shape: [usize; 2]| -> Result<Linear> {
-                Ok(Linear {
-                    weight: load(ck, &mut used, &format!("{p}.{n}.weight"), shape, device)?,
-                })
+                Ok(Linear::new(load(
+                    ck,
+                    &mut used,
+                    &format!("{p}.{n}.weight"),
+                    shape,
+                    device,
+                )?))
             };
             let q = lin(ck, "self_attn.q_proj", [q_out, h])?;
             let k = lin(ck, "self_attn.k_proj", [kv_out, h])?;
@@ -313,6 +333,7 @@ impl Llama {
             norm,
             lm_head,
             inv_freq,
+            lora: None,
         })
     }
 
@@ -568,7 +589,12 @@ impl Llama {
         for (i, l) in self.layers.iter().enumerate() {
             let p = format!("model.layers.{i}");
             for (n, lin) in l.linears() {
-                push(&mut out, format!("{p}.{n}.weight"), &lin.weight)?;
+                // Exports the effective weight: W, or W + s·BA when an adapter is attached.
+                let w = match &lin.lora {
+                    Some(lora) if !lora.merged => lin.weight.clone() + lora.delta_weight(),
+                    _ => lin.weight.clone(),
+                };
+                push(&mut out, format!("{p}.{n}.weight"), &w)?;
             }
             push(
                 &mut out,
@@ -618,6 +644,19 @@ impl Layer {
             ("mlp.gate_proj", &self.gate),
             ("mlp.up_proj", &self.up),
             ("mlp.down_proj", &self.down),
+        ]
+    }
+
+    /// Mutable access to the projections, in the same order as [`Layer::linears`].
+    pub(crate) fn linears_mut(&mut self) -> [(&'static str, &mut Linear); 7] {
+        [
+            ("self_attn.q_proj", &mut self.q),
+            ("self_attn.k_proj", &mut self.k),
+            ("self_attn.v_proj", &mut self.v),
+            ("self_attn.o_proj", &mut self.o),
+            ("mlp.gate_proj", &mut self.gate),
+            ("mlp.up_proj", &mut self.up),
+            ("mlp.down_proj", &mut self.down),
         ]
     }
 }
