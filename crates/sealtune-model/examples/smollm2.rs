@@ -4,7 +4,12 @@
 //! cargo run --release -p sealtune-model --example smollm2 -- import FILE.gguf OUT_DIR
 //! cargo run --release -p sealtune-model --example smollm2 -- generate DIR "prompt" [--chat] [--max N]
 //! cargo run --release -p sealtune-model --example smollm2 -- bench DIR [TOKENS] [REPEATS]
+//! cargo run --release -p sealtune-model --example smollm2 -- lora-demo MODEL_DIR OUT_DIR
 //! ```
+//!
+//! `lora-demo` attaches a rank-4 adapter with random B to the model, writes it in PEFT layout
+//! (`OUT_DIR/adapter`), the merged model (`OUT_DIR/merged`) and the logits of a fixed batch
+//! (`OUT_DIR/logits.json`) for `scripts/check-peft-compat.py`.
 // A command-line tool: its output is the point.
 #![allow(clippy::print_stdout)]
 
@@ -89,9 +94,43 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 peak_rss_mib().unwrap_or(0.0)
             );
         }
+        Some("lora-demo") if args.len() == 3 => {
+            let dir = Path::new(&args[1]);
+            let out = Path::new(&args[2]);
+            let mut model = Llama::load_dir(dir, &device)?;
+            let cfg = sealtune_model::LoraConfig {
+                rank: 4,
+                alpha: 8.0,
+                dropout: 0.0,
+                ..Default::default()
+            };
+            model.add_lora(&cfg)?;
+            model.map_lora(|k, t| {
+                if k.contains("lora_B") {
+                    burn::Tensor::random(
+                        t.dims(),
+                        burn::tensor::Distribution::Normal(0.0, 0.05),
+                        &t.device(),
+                    )
+                } else {
+                    t
+                }
+            });
+            let vocab = model.config().vocab_size as u32;
+            let seqs: Vec<Vec<u32>> = (0..2u32)
+                .map(|r| (0..12u32).map(|i| (r * 31 + i * 7 + 3) % vocab).collect())
+                .collect();
+            let batch = sealtune_model::Batch::padded(&seqs, 0);
+            let logits = sealtune_model::model::read_f32(model.forward(&batch, None)?)?;
+            model.save_peft_adapter(&out.join("adapter"), &dir.display().to_string())?;
+            model.save_merged(dir, &out.join("merged"))?;
+            let json = serde_json::json!({ "input_ids": seqs, "logits": logits });
+            std::fs::write(out.join("logits.json"), serde_json::to_vec(&json)?)?;
+            println!("wrote {}", out.display());
+        }
         _ => {
             eprintln!(
-                "usage: smollm2 import FILE.gguf OUT_DIR | generate DIR PROMPT [--chat] [--max N] | bench DIR [TOKENS] [REPEATS]"
+                "usage: smollm2 import FILE.gguf OUT_DIR | generate DIR PROMPT [--chat] [--max N] | bench DIR [TOKENS] [REPEATS] | lora-demo MODEL_DIR OUT_DIR"
             );
             std::process::exit(64);
         }
