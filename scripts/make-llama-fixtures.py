@@ -97,6 +97,130 @@ def make(name, spec):
     print(f"{name}: wrote {d}", file=sys.stderr)
 
 
+def bytes_to_unicode():
+    """GPT-2's printable mapping of the 256 byte values."""
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return dict(zip(bs, map(chr, cs)))
+
+
+def make_gguf():
+    """A tiny llama GGUF (several quantisation types, llama.cpp q/k permutation, byte-level
+    BPE tokenizer) and the reference transformers computes from it, plus dequantisation
+    vectors for every supported block type from gguf-py."""
+    import numpy as np
+    import gguf
+    from gguf import GGMLQuantizationType as Q
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    rng = np.random.default_rng(7)
+    d = os.path.join(OUT, "gguf_tiny")
+    os.makedirs(d, exist_ok=True)
+    # Dequantisation vectors: random blocks with sane f16 scales.
+    vectors = []
+    scale_offsets = {Q.Q4_0: [0], Q.Q4_1: [0, 2], Q.Q5_0: [0], Q.Q5_1: [0, 2], Q.Q8_0: [0],
+                     Q.Q4_K: [0, 2], Q.Q6_K: [208]}
+    for qt, offs in scale_offsets.items():
+        bsize, tsize = gguf.GGML_QUANT_SIZES[qt]
+        raw = rng.integers(0, 256, size=2 * tsize, dtype=np.uint8)
+        for blk in range(2):
+            for o in offs:
+                v = np.float16(rng.uniform(0.01, 0.5)).tobytes()
+                raw[blk * tsize + o: blk * tsize + o + 2] = np.frombuffer(v, dtype=np.uint8)
+        vals = gguf.quants.dequantize(raw, qt).astype(np.float32).flatten()
+        vectors.append(dict(type=qt.name, bytes=raw.tobytes().hex(), values=vals.tolist()))
+
+    # Tokenizer: 256 byte symbols, a few merges, two control tokens.
+    b2u = bytes_to_unicode()
+    tokens = [b2u[b] for b in range(256)]
+    merges = ["Ġ t", "h e", "Ġt he", "i n", "Ġ a"]
+    for m in merges:
+        tokens.append(m.replace(" ", ""))
+    tokens += ["<|im_start|>", "<|im_end|>"]
+    types = [1] * (len(tokens) - 2) + [3, 3]
+    vocab = len(tokens)
+    hidden, inter, n_head, n_kv, n_layer = 32, 64, 4, 2, 2
+    cfg = LlamaConfig(vocab_size=vocab, hidden_size=hidden, intermediate_size=inter,
+                      num_hidden_layers=n_layer, num_attention_heads=n_head, num_key_value_heads=n_kv,
+                      rms_norm_eps=1e-5, rope_theta=10000.0, max_position_embeddings=64,
+                      tie_word_embeddings=False, initializer_range=0.2)
+    torch.manual_seed(99)
+    model = LlamaForCausalLM(cfg)
+    sd = {k: v.detach().numpy().astype(np.float32) for k, v in model.state_dict().items()}
+
+    def permute(w, heads):
+        return w.reshape(heads, 2, w.shape[0] // heads // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
+
+    w = gguf.GGUFWriter(os.path.join(d, "tiny.gguf"), "llama")
+    w.add_block_count(n_layer)
+    w.add_context_length(64)
+    w.add_embedding_length(hidden)
+    w.add_feed_forward_length(inter)
+    w.add_head_count(n_head)
+    w.add_head_count_kv(n_kv)
+    w.add_layer_norm_rms_eps(1e-5)
+    w.add_rope_freq_base(10000.0)
+    w.add_rope_dimension_count(hidden // n_head)
+    w.add_vocab_size(vocab)
+    w.add_tokenizer_model("gpt2")
+    w.add_tokenizer_pre("smollm")
+    w.add_token_list(tokens)
+    w.add_token_types(types)
+    w.add_token_merges(merges)
+    w.add_bos_token_id(vocab - 2)
+    w.add_eos_token_id(vocab - 1)
+    w.add_pad_token_id(vocab - 1)
+    w.add_add_bos_token(False)
+    w.add_chat_template("{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}")
+
+    def put(name, arr, qt):
+        if qt == Q.F32:
+            w.add_tensor(name, arr.astype(np.float32))
+        elif qt == Q.F16:
+            w.add_tensor(name, arr.astype(np.float16))
+        else:
+            w.add_tensor(name, gguf.quants.quantize(arr, qt), raw_dtype=qt)
+
+    put("token_embd.weight", sd["model.embed_tokens.weight"], Q.Q8_0)
+    put("output_norm.weight", sd["model.norm.weight"], Q.F32)
+    put("output.weight", sd["lm_head.weight"], Q.F16)
+    kinds = dict(q=Q.Q4_0, k=Q.Q4_1, v=Q.Q5_0, o=Q.Q5_1, gate=Q.Q8_0, up=Q.F16, down=Q.Q8_0)
+    for i in range(n_layer):
+        p = f"model.layers.{i}."
+        put(f"blk.{i}.attn_norm.weight", sd[p + "input_layernorm.weight"], Q.F32)
+        put(f"blk.{i}.ffn_norm.weight", sd[p + "post_attention_layernorm.weight"], Q.F32)
+        put(f"blk.{i}.attn_q.weight", permute(sd[p + "self_attn.q_proj.weight"], n_head), kinds["q"])
+        put(f"blk.{i}.attn_k.weight", permute(sd[p + "self_attn.k_proj.weight"], n_kv), kinds["k"])
+        put(f"blk.{i}.attn_v.weight", sd[p + "self_attn.v_proj.weight"], kinds["v"])
+        put(f"blk.{i}.attn_output.weight", sd[p + "self_attn.o_proj.weight"], kinds["o"])
+        put(f"blk.{i}.ffn_gate.weight", sd[p + "mlp.gate_proj.weight"], kinds["gate"])
+        put(f"blk.{i}.ffn_up.weight", sd[p + "mlp.up_proj.weight"], kinds["up"])
+        put(f"blk.{i}.ffn_down.weight", sd[p + "mlp.down_proj.weight"], kinds["down"])
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+
+    ref = AutoModelForCausalLM.from_pretrained(d, gguf_file="tiny.gguf", dtype=torch.float32)
+    ref.eval()
+    tok = AutoTokenizer.from_pretrained(d, gguf_file="tiny.gguf")
+    texts = ["the theme in a hat", " then\n\nthe 42", "<|im_start|>user\nhi the<|im_end|>"]
+    tok_ids = [tok(t, add_special_tokens=False)["input_ids"] for t in texts]
+    seq = tok_ids[0]
+    with torch.no_grad():
+        logits = ref(torch.tensor([seq])).logits[0].flatten().tolist()
+    with open(os.path.join(d, "reference.json"), "w") as fh:
+        json.dump(dict(dequant=vectors, texts=texts, text_ids=tok_ids, seq=seq, logits=logits,
+                       vocab_size=vocab), fh)
+    print(f"gguf_tiny: wrote {d}", file=sys.stderr)
+
+
 SMOL_PROMPTS = [
     "The capital of France is",
     "def fibonacci(n):\n    ",
@@ -163,3 +287,4 @@ if __name__ == "__main__":
     else:
         for name, spec in CASES.items():
             make(name, spec)
+        make_gguf()
