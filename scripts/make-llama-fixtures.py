@@ -8,6 +8,8 @@ The Rust tests (crates/sealtune-model/tests/golden.rs) compare against these wit
     .venv/bin/python scripts/make-llama-fixtures.py
     # SmolLM2 reference (needs `pip install gguf` and scripts/fetch-smollm2.sh first):
     .venv/bin/python scripts/make-llama-fixtures.py --smollm2 models/smollm2-135m-instruct.gguf
+    # CPU forward benchmark, sealtune next to transformers in one run:
+    .venv/bin/python scripts/make-llama-fixtures.py --bench models/smollm2-135m-instruct.gguf
 """
 import json
 import os
@@ -281,9 +283,44 @@ def smollm2(gguf_path):
     print(f"wrote {out}", file=sys.stderr)
 
 
+def bench(gguf_path, tokens=128, repeats=3):
+    """CPU forward throughput of transformers and of sealtune on the same input, one after
+    the other in one run, plus sealtune's GGUF import time."""
+    import resource
+    import subprocess
+    import time
+    from transformers import AutoModelForCausalLM
+
+    root = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+    model_dir = os.path.join(root, "models", "smollm2-135m-instruct")
+    cargo = ["cargo", "run", "-q", "-p", "sealtune-model", "--example", "smollm2", "--"]
+    subprocess.run(["cargo", "build", "-q", "-p", "sealtune-model", "--example", "smollm2"], check=True, cwd=root)
+    imp = subprocess.run(cargo + ["import", os.path.abspath(gguf_path), model_dir], check=True, cwd=root,
+                         capture_output=True, text=True).stdout.strip()
+    ours = json.loads(subprocess.run(cargo + ["bench", model_dir, str(tokens), str(repeats)], check=True,
+                                     cwd=root, capture_output=True, text=True).stdout)
+    d, f = os.path.split(os.path.abspath(gguf_path))
+    model = AutoModelForCausalLM.from_pretrained(d, gguf_file=f, dtype=torch.float32)
+    model.eval()
+    vocab = model.config.vocab_size
+    seq = torch.tensor([[(i * 7919 + 13) % vocab for i in range(tokens)]])
+    with torch.no_grad():
+        model(seq)
+        t0 = time.perf_counter()
+        for _ in range(repeats):
+            model(seq)
+        secs = (time.perf_counter() - t0) / repeats
+    torch_res = dict(tokens=tokens, forward_s=secs, tokens_per_s=tokens / secs, threads=torch.get_num_threads(),
+                     peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                     torch=torch.__version__)
+    print(json.dumps(dict(sealtune_import=imp, sealtune=ours, pytorch=torch_res), indent=1))
+
+
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--smollm2":
         smollm2(sys.argv[2])
+    elif len(sys.argv) == 3 and sys.argv[1] == "--bench":
+        bench(sys.argv[2])
     else:
         for name, spec in CASES.items():
             make(name, spec)

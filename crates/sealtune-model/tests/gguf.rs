@@ -116,3 +116,77 @@ fn truncated_or_corrupt_files_are_errors() {
         let _ = import_gguf(&p, &tmp.path().join("out2"));
     }
 }
+
+#[test]
+fn chat_templates_render_and_mask_assistant_tokens() {
+    use sealtune_model::tokenizer::{ChatTemplate, Message, Role};
+    let out = tempfile::tempdir().unwrap();
+    import_gguf(&dir().join("tiny.gguf"), out.path()).unwrap();
+    let tok = Tokenizer::from_dir(out.path()).unwrap();
+    assert_eq!(
+        tok.template(),
+        Some(&ChatTemplate::ChatMl {
+            default_system: None
+        })
+    );
+    let chat = [
+        Message {
+            role: Role::System,
+            content: "Be brief.".into(),
+        },
+        Message {
+            role: Role::User,
+            content: "Hi the".into(),
+        },
+        Message {
+            role: Role::Assistant,
+            content: " the hat".into(),
+        },
+    ];
+    let r = tok.render_chat(&chat, false).unwrap();
+    let text: String = tok
+        .render_chat_text(&chat, false)
+        .unwrap()
+        .into_iter()
+        .map(|(s, _)| s)
+        .collect();
+    assert_eq!(
+        text,
+        "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi the<|im_end|>\n<|im_start|>assistant\n the hat<|im_end|>\n"
+    );
+    assert_eq!(r.ids, tok.encode(&text, false).unwrap());
+    let masked: Vec<u32> = r
+        .ids
+        .iter()
+        .zip(&r.assistant_mask)
+        .filter(|(_, m)| **m)
+        .map(|(i, _)| *i)
+        .collect();
+    assert_eq!(tok.decode(&masked, false).unwrap(), " the hat<|im_end|>");
+    let prompt = tok.render_chat_text(&chat[..2], true).unwrap();
+    assert!(
+        prompt
+            .iter()
+            .map(|(s, _)| s.as_str())
+            .collect::<String>()
+            .ends_with("<|im_start|>assistant\n")
+    );
+
+    // Llama 3.1 layout with its pinned date (text level: this toy vocabulary lacks the
+    // Llama 3 special tokens).
+    let llama = tok.with_template(ChatTemplate::Llama3 {
+        date: "26 Jul 2024".into(),
+    });
+    let pieces = llama.render_chat_text(&chat, true).unwrap();
+    let text: String = pieces.iter().map(|(s, _)| s.as_str()).collect();
+    assert_eq!(
+        text,
+        "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\nBe brief.<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nHi the<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\nthe hat<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n"
+    );
+    let assistant: String = pieces
+        .iter()
+        .filter(|(_, a)| *a)
+        .map(|(s, _)| s.as_str())
+        .collect();
+    assert_eq!(assistant, "the hat<|eot_id|>");
+}
