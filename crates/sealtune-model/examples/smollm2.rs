@@ -9,7 +9,7 @@
 //!
 //! `lora-demo` attaches a rank-4 adapter with random B to the model, writes it in PEFT layout
 //! (`OUT_DIR/adapter`), the merged model (`OUT_DIR/merged`) and the logits of a fixed batch
-//! (`OUT_DIR/logits.json`) for `scripts/check-peft-compat.py`.
+//! with and without the adapter (`OUT_DIR/logits.json`) for `scripts/check-peft-compat.py`.
 // A command-line tool: its output is the point.
 #![allow(clippy::print_stdout)]
 
@@ -98,6 +98,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let dir = Path::new(&args[1]);
             let out = Path::new(&args[2]);
             let mut model = Llama::load_dir(dir, &device)?;
+            let vocab = model.config().vocab_size as u32;
+            let seqs: Vec<Vec<u32>> = (0..2u32)
+                .map(|r| (0..12u32).map(|i| (r * 31 + i * 7 + 3) % vocab).collect())
+                .collect();
+            let batch = sealtune_model::Batch::padded(&seqs, 0);
+            let base_logits = sealtune_model::model::read_f32(model.forward(&batch, None)?)?;
             let cfg = sealtune_model::LoraConfig {
                 rank: 4,
                 alpha: 8.0,
@@ -116,15 +122,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     t
                 }
             });
-            let vocab = model.config().vocab_size as u32;
-            let seqs: Vec<Vec<u32>> = (0..2u32)
-                .map(|r| (0..12u32).map(|i| (r * 31 + i * 7 + 3) % vocab).collect())
-                .collect();
-            let batch = sealtune_model::Batch::padded(&seqs, 0);
             let logits = sealtune_model::model::read_f32(model.forward(&batch, None)?)?;
             model.save_peft_adapter(&out.join("adapter"), &dir.display().to_string())?;
             model.save_merged(dir, &out.join("merged"))?;
-            let json = serde_json::json!({ "input_ids": seqs, "logits": logits });
+            let json = serde_json::json!({
+                "input_ids": seqs,
+                "logits": logits,
+                "base_logits": base_logits,
+            });
             std::fs::write(out.join("logits.json"), serde_json::to_vec(&json)?)?;
             println!("wrote {}", out.display());
         }
