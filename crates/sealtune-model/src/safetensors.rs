@@ -405,6 +405,60 @@ mod tests {
     }
 
     #[test]
+    fn sharded_index_loads_and_checks_placement() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = |name: &str, v: f32| OwnedTensor {
+            name: name.into(),
+            shape: vec![2],
+            data: vec![v, -v],
+        };
+        write_safetensors(
+            &dir.path().join("model-00001-of-00002.safetensors"),
+            &[t("a", 1.0)],
+        )
+        .unwrap();
+        write_safetensors(
+            &dir.path().join("model-00002-of-00002.safetensors"),
+            &[t("b", 2.0), t("c", 3.0)],
+        )
+        .unwrap();
+        let index = |map: serde_json::Value| {
+            let v = serde_json::json!({ "metadata": {"total_size": 24}, "weight_map": map });
+            std::fs::write(
+                dir.path().join("model.safetensors.index.json"),
+                v.to_string(),
+            )
+            .unwrap();
+        };
+        index(serde_json::json!({
+            "a": "model-00001-of-00002.safetensors",
+            "b": "model-00002-of-00002.safetensors",
+            "c": "model-00002-of-00002.safetensors",
+        }));
+        let mut ck = Checkpoint::open_dir(dir.path()).unwrap();
+        assert_eq!(ck.names().count(), 3);
+        assert_eq!(ck.read("c", &[2]).unwrap(), vec![3.0, -3.0]);
+        assert_eq!(ck.read("a", &[2]).unwrap(), vec![1.0, -1.0]);
+        index(serde_json::json!({
+            "a": "model-00002-of-00002.safetensors",
+            "b": "model-00002-of-00002.safetensors",
+            "c": "model-00002-of-00002.safetensors",
+        }));
+        let e = Checkpoint::open_dir(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("`a`"), "{e}");
+        index(serde_json::json!({ "a": "../model-00001-of-00002.safetensors" }));
+        assert!(Checkpoint::open_dir(dir.path()).is_err());
+    }
+
+    #[test]
+    fn f16_and_bf16_convert() {
+        let f16 = half::f16::from_f32(1.5).to_le_bytes();
+        let bf16 = half::bf16::from_f32(-2.25).to_le_bytes();
+        assert_eq!(bytes_to_f32(&f16, StoredDtype::F16), vec![1.5]);
+        assert_eq!(bytes_to_f32(&bf16, StoredDtype::BF16), vec![-2.25]);
+    }
+
+    #[test]
     fn arbitrary_bytes_never_panic() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("x.safetensors");

@@ -127,3 +127,58 @@ fn score_matches_log_softmax_of_golden() {
         }
     }
 }
+
+#[test]
+fn extra_missing_and_misshaped_tensors_are_named() {
+    use sealtune_model::safetensors::{Checkpoint, OwnedTensor, write_safetensors};
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/gqa_llama3_untied");
+    let mut ck = Checkpoint::open_dir(&src).unwrap();
+    let names: Vec<String> = ck.names().cloned().collect();
+    let mut tensors = Vec::new();
+    for n in &names {
+        let shape = ck.shape(n).unwrap().to_vec();
+        let data = ck.read(n, &shape).unwrap();
+        tensors.push(OwnedTensor {
+            name: n.clone(),
+            shape,
+            data,
+        });
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::copy(src.join("config.json"), tmp.path().join("config.json")).unwrap();
+    let load = |ts: &[OwnedTensor]| {
+        write_safetensors(&tmp.path().join("model.safetensors"), ts).unwrap();
+        Llama::load_dir(tmp.path(), &Device::flex())
+            .map(|_| ())
+            .unwrap_err()
+            .to_string()
+    };
+    let mut extra = tensors.clone();
+    extra.push(OwnedTensor {
+        name: "model.layers.2.mlp.up_proj.weight".into(),
+        shape: vec![1],
+        data: vec![0.0],
+    });
+    assert!(load(&extra).contains("model.layers.2.mlp.up_proj.weight"));
+    let missing: Vec<OwnedTensor> = tensors
+        .iter()
+        .filter(|t| t.name != "lm_head.weight")
+        .cloned()
+        .collect();
+    let e = load(&missing);
+    assert!(
+        e.contains("lm_head.weight") && e.contains("tie_word_embeddings"),
+        "{e}"
+    );
+    let mut bad = tensors.clone();
+    let t = bad
+        .iter_mut()
+        .find(|t| t.name == "model.layers.1.self_attn.k_proj.weight")
+        .unwrap();
+    t.shape = vec![t.shape[1], t.shape[0]];
+    let e = load(&bad);
+    assert!(
+        e.contains("model.layers.1.self_attn.k_proj.weight") && e.contains("shape"),
+        "{e}"
+    );
+}
