@@ -4,6 +4,7 @@
 //! cargo run --release -p sealtune-model --example smollm2 -- import FILE.gguf OUT_DIR
 //! cargo run --release -p sealtune-model --example smollm2 -- generate DIR "prompt" [--chat] [--max N]
 //! cargo run --release -p sealtune-model --example smollm2 -- bench DIR [TOKENS] [REPEATS]
+//! cargo run --release -p sealtune-model --example smollm2 -- bench-lora DIR [TOKENS] [REPEATS]
 //! cargo run --release -p sealtune-model --example smollm2 -- lora-demo MODEL_DIR OUT_DIR
 //! ```
 //!
@@ -94,6 +95,44 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 peak_rss_mib().unwrap_or(0.0)
             );
         }
+        Some("bench-lora") if args.len() >= 2 => {
+            // Forward alone vs forward + backward with rank-16 adapters on all projections
+            // (A and B tracked by autodiff, W frozen outside it).
+            let dir = Path::new(&args[1]);
+            let n: usize = args.get(2).map(|s| s.parse()).transpose()?.unwrap_or(128);
+            let reps: usize = args.get(3).map(|s| s.parse()).transpose()?.unwrap_or(3);
+            let mut model = Llama::load_dir(dir, &device)?;
+            model.add_lora(&sealtune_model::LoraConfig {
+                dropout: 0.0,
+                ..Default::default()
+            })?;
+            model.map_lora(|_, t| t.autodiff().require_grad());
+            let vocab = model.config().vocab_size as u32;
+            let seq: Vec<u32> = (0..n as u32).map(|i| (i * 7919 + 13) % vocab).collect();
+            let batch = sealtune_model::Batch::padded(&[seq], 0);
+            let step = |backward: bool| -> Result<f64, Box<dyn std::error::Error>> {
+                let t = Instant::now();
+                let logits = model.forward(&batch, None)?;
+                if backward {
+                    let grads = logits.mean().backward();
+                    let (_, a) = &model.lora_tensors()[0];
+                    let g = a.grad(&grads).ok_or("no gradient for lora_A")?;
+                    let _ = sealtune_model::model::read_f32(g)?;
+                } else {
+                    let _ = sealtune_model::model::read_f32(logits.without_autodiff())?;
+                }
+                Ok(t.elapsed().as_secs_f64())
+            };
+            step(true)?;
+            let fwd: f64 = (0..reps).map(|_| step(false)).sum::<Result<f64, _>>()? / reps as f64;
+            let train: f64 = (0..reps).map(|_| step(true)).sum::<Result<f64, _>>()? / reps as f64;
+            println!(
+                "{{\"tokens\": {n}, \"lora_forward_s\": {fwd:.4}, \"lora_forward_backward_s\": {train:.4}, \"ratio\": {:.2}, \"train_tokens_per_s\": {:.1}, \"peak_rss_mib\": {:.0}}}",
+                train / fwd,
+                n as f64 / train,
+                peak_rss_mib().unwrap_or(0.0)
+            );
+        }
         Some("lora-demo") if args.len() == 3 => {
             let dir = Path::new(&args[1]);
             let out = Path::new(&args[2]);
@@ -135,7 +174,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         _ => {
             eprintln!(
-                "usage: smollm2 import FILE.gguf OUT_DIR | generate DIR PROMPT [--chat] [--max N] | bench DIR [TOKENS] [REPEATS] | lora-demo MODEL_DIR OUT_DIR"
+                "usage: smollm2 import FILE.gguf OUT_DIR | generate DIR PROMPT [--chat] [--max N] | bench DIR [TOKENS] [REPEATS] | bench-lora DIR [TOKENS] [REPEATS] | lora-demo MODEL_DIR OUT_DIR"
             );
             std::process::exit(64);
         }
