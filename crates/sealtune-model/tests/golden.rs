@@ -182,3 +182,53 @@ fn extra_missing_and_misshaped_tensors_are_named() {
         "{e}"
     );
 }
+
+#[test]
+fn generation_with_cache_equals_generation_without() {
+    use sealtune_model::{SamplingConfig, generate};
+    let (model, _) = fixture("tied_headdim_bf16");
+    for cfg in [
+        SamplingConfig {
+            max_new_tokens: 12,
+            ..SamplingConfig::default()
+        },
+        SamplingConfig {
+            max_new_tokens: 12,
+            temperature: 0.9,
+            top_k: Some(20),
+            top_p: Some(0.95),
+            seed: 42,
+            ..SamplingConfig::default()
+        },
+    ] {
+        let cached = generate(&model, &[1, 17, 5, 33], &cfg).unwrap();
+        let uncached = generate(
+            &model,
+            &[1, 17, 5, 33],
+            &SamplingConfig {
+                use_cache: false,
+                ..cfg.clone()
+            },
+        )
+        .unwrap();
+        assert_eq!(cached, uncached);
+        assert_eq!(cached.tokens.len(), 12);
+    }
+    let stop = SamplingConfig {
+        max_new_tokens: 12,
+        ..SamplingConfig::default()
+    };
+    let first = generate(&model, &[1, 17, 5, 33], &stop).unwrap().tokens[2];
+    let stopped = generate(
+        &model,
+        &[1, 17, 5, 33],
+        &SamplingConfig {
+            stop_tokens: vec![first],
+            ..stop
+        },
+    )
+    .unwrap();
+    assert_eq!(stopped.stop, sealtune_model::StopReason::StopToken);
+    assert_eq!(*stopped.tokens.last().unwrap(), first);
+    assert!(stopped.tokens.len() <= 3);
+}
