@@ -612,6 +612,42 @@ impl Llama {
     }
 }
 
+/// Every tensor a checkpoint for `c` holds, with its shape (HF names; `lm_head.weight`
+/// included even when tied, where it is optional).
+pub fn expected_tensors(c: &LlamaConfig) -> Vec<(String, Vec<usize>)> {
+    let (h, q_out, kv_out, ff) = (
+        c.hidden_size,
+        c.num_heads * c.head_dim,
+        c.num_kv_heads * c.head_dim,
+        c.intermediate_size,
+    );
+    let mut out = vec![
+        (
+            "model.embed_tokens.weight".to_owned(),
+            vec![c.vocab_size, h],
+        ),
+        ("lm_head.weight".to_owned(), vec![c.vocab_size, h]),
+        ("model.norm.weight".to_owned(), vec![h]),
+    ];
+    for i in 0..c.num_layers {
+        let p = format!("model.layers.{i}");
+        for (n, shape) in [
+            ("input_layernorm", vec![h]),
+            ("post_attention_layernorm", vec![h]),
+            ("self_attn.q_proj", vec![q_out, h]),
+            ("self_attn.k_proj", vec![kv_out, h]),
+            ("self_attn.v_proj", vec![kv_out, h]),
+            ("self_attn.o_proj", vec![h, q_out]),
+            ("mlp.gate_proj", vec![ff, h]),
+            ("mlp.up_proj", vec![ff, h]),
+            ("mlp.down_proj", vec![h, ff]),
+        ] {
+            out.push((format!("{p}.{n}.weight"), shape));
+        }
+    }
+    out
+}
+
 fn load<const D: usize>(
     ck: &mut Checkpoint,
     used: &mut std::collections::BTreeSet<String>,
