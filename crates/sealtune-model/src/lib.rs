@@ -5,7 +5,7 @@
 //! - [`model`]: the decoder, KV cache, batched scoring.
 //! - [`tokenizer`]: `tokenizer.json`, special tokens, ChatML and Llama 3 chat templates with
 //!   assistant-token masks.
-//! - [`generate`]: greedy and sampled decoding.
+//! - [`generate`](mod@generate): greedy and sampled decoding.
 //! - [`lora`]: LoRA on activations, PEFT adapter export/import, merging.
 //! - [`gguf`]: GGUF reading, dequantisation and [`import_gguf`].
 //! - [`error`]: [`ModelError`] and its exit codes.
