@@ -210,7 +210,8 @@ impl<R: Read> Cursor<'_, R> {
                 if n > MAX_ITEMS || n > self.remaining {
                     return Err(self.err(format!("array of {n} items exceeds the file")));
                 }
-                let mut out = Vec::with_capacity(n as usize);
+                // Grow with what is actually parsed, not with what the header claims.
+                let mut out = Vec::with_capacity((n as usize).min(1 << 16));
                 for _ in 0..n {
                     out.push(self.value(inner, depth + 1)?);
                 }
@@ -260,7 +261,7 @@ impl GgufFile {
             ty: u32,
             offset: u64,
         }
-        let mut raws = Vec::with_capacity(n_tensors as usize);
+        let mut raws = Vec::with_capacity((n_tensors as usize).min(1 << 16));
         for _ in 0..n_tensors {
             let name = c.string()?;
             let nd = c.u32()?;
