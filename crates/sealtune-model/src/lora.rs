@@ -1,0 +1,517 @@
+//! LoRA adapters computed on activations, PEFT-compatible export and import, merging.
+//!
+//! Each targeted projection gets `A: [r, in]` and `B: [out, r]` (PEFT's shapes) and computes
+//! `y = x Wᵀ + s·((dropout(x) Aᵀ) Bᵀ)` with `s = alpha / r` (or `alpha / √r` with rsLoRA).
+//! The base weight `W` is never part of autodiff: to train, move only A and B onto an
+//! autodiff device with [`Llama::map_lora`].
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use burn::prelude::*;
+use burn::tensor::Distribution;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ModelError, Result, read_err, write_err};
+use crate::model::{Llama, read_f32};
+use crate::safetensors::{Checkpoint, OwnedTensor, write_safetensors};
+
+/// A projection LoRA can adapt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LoraTarget {
+    /// Attention query.
+    QProj,
+    /// Attention key.
+    KProj,
+    /// Attention value.
+    VProj,
+    /// Attention output.
+    OProj,
+    /// MLP gate.
+    GateProj,
+    /// MLP up.
+    UpProj,
+    /// MLP down.
+    DownProj,
+}
+
+impl LoraTarget {
+    /// Every target, in layer order.
+    pub const ALL: [LoraTarget; 7] = [
+        LoraTarget::QProj,
+        LoraTarget::KProj,
+        LoraTarget::VProj,
+        LoraTarget::OProj,
+        LoraTarget::GateProj,
+        LoraTarget::UpProj,
+        LoraTarget::DownProj,
+    ];
+
+    /// PEFT's module name (`q_proj`, ...).
+    pub fn module_name(self) -> &'static str {
+        match self {
+            LoraTarget::QProj => "q_proj",
+            LoraTarget::KProj => "k_proj",
+            LoraTarget::VProj => "v_proj",
+            LoraTarget::OProj => "o_proj",
+            LoraTarget::GateProj => "gate_proj",
+            LoraTarget::UpProj => "up_proj",
+            LoraTarget::DownProj => "down_proj",
+        }
+    }
+
+    fn from_module_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.module_name() == name)
+    }
+}
+
+/// LoRA hyper-parameters (the `[train.lora]` section of a pipeline config).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoraConfig {
+    /// Rank r of A and B. Default 16; must be 1..=1024.
+    #[serde(default = "default_rank")]
+    pub rank: usize,
+    /// Scaling numerator alpha. Default 32.
+    #[serde(default = "default_alpha")]
+    pub alpha: f64,
+    /// Dropout on the LoRA branch's input while training. Default 0.05; must be in [0, 1).
+    #[serde(default = "default_dropout")]
+    pub dropout: f64,
+    /// rsLoRA scaling `alpha / sqrt(rank)` instead of `alpha / rank`. Default false.
+    #[serde(default)]
+    pub use_rslora: bool,
+    /// Projections to adapt. Default: all seven (q, k, v, o, gate, up, down).
+    #[serde(default = "default_targets")]
+    pub targets: Vec<LoraTarget>,
+    /// Seed of the initialisation of A. Default 0.
+    #[serde(default)]
+    pub seed: u64,
+}
+
+fn default_rank() -> usize {
+    16
+}
+fn default_alpha() -> f64 {
+    32.0
+}
+fn default_dropout() -> f64 {
+    0.05
+}
+fn default_targets() -> Vec<LoraTarget> {
+    LoraTarget::ALL.to_vec()
+}
+
+impl Default for LoraConfig {
+    fn default() -> Self {
+        Self {
+            rank: default_rank(),
+            alpha: default_alpha(),
+            dropout: default_dropout(),
+            use_rslora: false,
+            targets: default_targets(),
+            seed: 0,
+        }
+    }
+}
+
+impl LoraConfig {
+    /// The scale `s` applied to the LoRA branch.
+    pub fn scale(&self) -> f64 {
+        if self.use_rslora {
+            self.alpha / (self.rank as f64).sqrt()
+        } else {
+            self.alpha / self.rank as f64
+        }
+    }
+
+    /// Checks ranges; errors name the key.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |name, message: String| Err(ModelError::Argument { name, message });
+        if !(1..=1024).contains(&self.rank) {
+            return bad("lora.rank", format!("{} must be 1..=1024", self.rank));
+        }
+        if !(self.alpha > 0.0 && self.alpha.is_finite()) {
+            return bad("lora.alpha", format!("{} must be > 0", self.alpha));
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return bad(
+                "lora.dropout",
+                format!("{} must be in [0, 1)", self.dropout),
+            );
+        }
+        if self.targets.is_empty() {
+            return bad("lora.targets", "needs at least one projection".into());
+        }
+        Ok(())
+    }
+}
+
+/// One projection's adapter.
+#[derive(Debug, Clone)]
+pub struct LoraLayer {
+    /// `[r, in]`.
+    pub a: Tensor<2>,
+    /// `[out, r]`.
+    pub b: Tensor<2>,
+    /// `alpha / r` or `alpha / sqrt(r)`.
+    pub scale: f64,
+    /// Dropout probability, applied only while [`Llama::set_training`] is on.
+    pub dropout: f64,
+    pub(crate) training: bool,
+    pub(crate) merged: bool,
+}
+
+impl LoraLayer {
+    /// `s·((dropout(x) Aᵀ) Bᵀ)` for `x: [n, in]`.
+    pub(crate) fn delta(&self, x: Tensor<2>) -> Tensor<2> {
+        let x = if self.training && self.dropout > 0.0 {
+            let keep = 1.0 - self.dropout;
+            let mask = Tensor::<2>::random(x.dims(), Distribution::Bernoulli(keep), &x.device());
+            x * mask.div_scalar(keep)
+        } else {
+            x
+        };
+        x.matmul(self.a.clone().transpose())
+            .matmul(self.b.clone().transpose())
+            .mul_scalar(self.scale)
+    }
+
+    /// `s·BA`, shaped like the base weight `[out, in]`.
+    pub(crate) fn delta_weight(&self) -> Tensor<2> {
+        self.b
+            .clone()
+            .without_autodiff()
+            .matmul(self.a.clone().without_autodiff())
+            .mul_scalar(self.scale)
+    }
+}
+
+/// SplitMix64 for reproducible initialisation.
+fn uniform(seed: u64, n: usize, bound: f32) -> Vec<f32> {
+    let mut state = seed;
+    (0..n)
+        .map(|_| {
+            state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^= z >> 31;
+            let u = (z >> 40) as f32 / (1u64 << 24) as f32;
+            (2.0 * u - 1.0) * bound
+        })
+        .collect()
+}
+
+/// PEFT's key prefix for a projection's adapter.
+fn peft_key(layer: usize, module: &str) -> String {
+    let group = if module.ends_with("_proj") && ["q", "k", "v", "o"].contains(&&module[..1]) {
+        "self_attn"
+    } else {
+        "mlp"
+    };
+    format!("base_model.model.model.layers.{layer}.{group}.{module}")
+}
+
+/// PEFT `adapter_config.json` (the keys sealtune reads and writes).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PeftAdapterConfig {
+    /// Must be `LORA`.
+    pub peft_type: String,
+    /// `CAUSAL_LM`.
+    #[serde(default)]
+    pub task_type: Option<String>,
+    /// Rank.
+    pub r: usize,
+    /// Alpha.
+    pub lora_alpha: f64,
+    /// Dropout.
+    #[serde(default)]
+    pub lora_dropout: f64,
+    /// rsLoRA scaling.
+    #[serde(default)]
+    pub use_rslora: bool,
+    /// Module names (`q_proj`, ...).
+    pub target_modules: Vec<String>,
+    /// Must be `none`.
+    #[serde(default = "bias_none")]
+    pub bias: String,
+    /// Must be false (weights are `[out, in]`).
+    #[serde(default)]
+    pub fan_in_fan_out: bool,
+    /// Must be false.
+    #[serde(default)]
+    pub use_dora: bool,
+    /// Must be null: every layer is adapted.
+    #[serde(default)]
+    pub layers_to_transform: Option<serde_json::Value>,
+    /// Base model reference.
+    #[serde(default)]
+    pub base_model_name_or_path: Option<String>,
+    /// Inference mode flag (true on export).
+    #[serde(default)]
+    pub inference_mode: bool,
+    /// PEFT's init flag.
+    #[serde(default)]
+    pub init_lora_weights: serde_json::Value,
+}
+
+fn bias_none() -> String {
+    "none".into()
+}
+
+impl Llama {
+    /// Attaches fresh adapters with PEFT's initialisation: A Kaiming-uniform
+    /// (bound `1/sqrt(in)`), B zero, so the model's output is unchanged until trained.
+    pub fn add_lora(&mut self, cfg: &LoraConfig) -> Result<()> {
+        cfg.validate()?;
+        let device = self.device().clone();
+        let mut seed = cfg.seed;
+        for layer in &mut self.layers {
+            for (name, lin) in layer.linears_mut() {
+                let module = name.rsplit('.').next().unwrap_or(name);
+                let Some(target) = LoraTarget::from_module_name(module) else {
+                    continue;
+                };
+                if !cfg.targets.contains(&target) {
+                    continue;
+                }
+                let [out, inp] = lin.weight.dims();
+                let bound = 1.0 / (inp as f32).sqrt();
+                seed = seed.wrapping_add(0x632b_e59b_d9b4_e019);
+                let a = uniform(seed, cfg.rank * inp, bound);
+                lin.lora = Some(LoraLayer {
+                    a: Tensor::from_data(TensorData::new(a, [cfg.rank, inp]), &device),
+                    b: Tensor::zeros([out, cfg.rank], &device),
+                    scale: cfg.scale(),
+                    dropout: cfg.dropout,
+                    training: false,
+                    merged: false,
+                });
+            }
+        }
+        self.lora = Some(cfg.clone());
+        Ok(())
+    }
+
+    /// The attached adapter's config, if any.
+    pub fn lora_config(&self) -> Option<&LoraConfig> {
+        self.lora.as_ref()
+    }
+
+    /// Turns LoRA dropout on (training) or off (evaluation, generation).
+    pub fn set_training(&mut self, training: bool) {
+        for layer in &mut self.layers {
+            for (_, lin) in layer.linears_mut() {
+                if let Some(l) = &mut lin.lora {
+                    l.training = training;
+                }
+            }
+        }
+    }
+
+    /// Applies `f(peft_key, tensor)` to every LoRA tensor (`...q_proj.lora_A.weight`), e.g. to
+    /// move A and B onto an autodiff device with `require_grad`, or to write optimiser updates.
+    pub fn map_lora(&mut self, mut f: impl FnMut(&str, Tensor<2>) -> Tensor<2>) {
+        for (i, layer) in self.layers.iter_mut().enumerate() {
+            for (name, lin) in layer.linears_mut() {
+                if let Some(l) = &mut lin.lora {
+                    let module = name.rsplit('.').next().unwrap_or(name);
+                    let key = peft_key(i, module);
+                    l.a = f(&format!("{key}.lora_A.weight"), l.a.clone());
+                    l.b = f(&format!("{key}.lora_B.weight"), l.b.clone());
+                }
+            }
+        }
+    }
+
+    /// Every LoRA tensor with its PEFT key, in a stable order.
+    pub fn lora_tensors(&self) -> Vec<(String, Tensor<2>)> {
+        let mut out = Vec::new();
+        for (i, layer) in self.layers.iter().enumerate() {
+            for (name, lin) in layer.linears() {
+                if let Some(l) = &lin.lora {
+                    let module = name.rsplit('.').next().unwrap_or(name);
+                    let key = peft_key(i, module);
+                    out.push((format!("{key}.lora_A.weight"), l.a.clone()));
+                    out.push((format!("{key}.lora_B.weight"), l.b.clone()));
+                }
+            }
+        }
+        out
+    }
+
+    /// Folds every adapter into its base weight (`W += s·BA`); forward then skips the
+    /// LoRA branch. Idempotent.
+    pub fn merge_lora(&mut self) {
+        for layer in &mut self.layers {
+            for (_, lin) in layer.linears_mut() {
+                if let Some(l) = &mut lin.lora
+                    && !l.merged
+                {
+                    lin.weight = lin.weight.clone() + l.delta_weight();
+                    l.merged = true;
+                }
+            }
+        }
+    }
+
+    /// Undoes [`Llama::merge_lora`] (`W -= s·BA`). Idempotent.
+    pub fn unmerge_lora(&mut self) {
+        for layer in &mut self.layers {
+            for (_, lin) in layer.linears_mut() {
+                if let Some(l) = &mut lin.lora
+                    && l.merged
+                {
+                    lin.weight = lin.weight.clone() - l.delta_weight();
+                    l.merged = false;
+                }
+            }
+        }
+    }
+
+    /// Writes the adapter in PEFT's layout: `adapter_config.json` and
+    /// `adapter_model.safetensors` (`lora_A [r, in]`, `lora_B [out, r]`, f32).
+    pub fn save_peft_adapter(&self, dir: &Path, base_model: &str) -> Result<()> {
+        let cfg = self.lora.as_ref().ok_or_else(|| ModelError::Argument {
+            name: "adapter",
+            message: "the model has no LoRA adapter to save".into(),
+        })?;
+        std::fs::create_dir_all(dir).map_err(write_err(dir))?;
+        let mut tensors = Vec::new();
+        for (name, t) in self.lora_tensors() {
+            tensors.push(OwnedTensor {
+                name,
+                shape: t.dims().to_vec(),
+                data: read_f32(t.without_autodiff())?,
+            });
+        }
+        write_safetensors(&dir.join("adapter_model.safetensors"), &tensors)?;
+        let mut targets: Vec<LoraTarget> = cfg.targets.clone();
+        targets.sort();
+        targets.dedup();
+        let config = PeftAdapterConfig {
+            peft_type: "LORA".into(),
+            task_type: Some("CAUSAL_LM".into()),
+            r: cfg.rank,
+            lora_alpha: cfg.alpha,
+            lora_dropout: cfg.dropout,
+            use_rslora: cfg.use_rslora,
+            target_modules: targets.iter().map(|t| t.module_name().to_owned()).collect(),
+            bias: "none".into(),
+            fan_in_fan_out: false,
+            use_dora: false,
+            layers_to_transform: None,
+            base_model_name_or_path: Some(base_model.to_owned()),
+            inference_mode: true,
+            init_lora_weights: serde_json::Value::Bool(true),
+        };
+        let p = dir.join("adapter_config.json");
+        let text = serde_json::to_string_pretty(&config).map_err(|source| ModelError::Json {
+            path: p.clone(),
+            source,
+        })?;
+        crate::io::write_bytes_atomic(&p, text.as_bytes()).map_err(write_err(&p))
+    }
+
+    /// Loads a PEFT LoRA adapter directory onto this model (replacing any attached one).
+    /// Every adapted projection must have both tensors with PEFT's shapes; unknown keys,
+    /// DoRA, biases and per-layer selections are rejected.
+    pub fn load_peft_adapter(&mut self, dir: &Path) -> Result<()> {
+        let cfg_path = dir.join("adapter_config.json");
+        let text = std::fs::read_to_string(&cfg_path).map_err(read_err(&cfg_path))?;
+        let pc: PeftAdapterConfig =
+            serde_json::from_str(&text).map_err(|source| ModelError::Json {
+                path: cfg_path.clone(),
+                source,
+            })?;
+        let cfg_err = |field: &'static str, message: String| ModelError::Config {
+            path: cfg_path.clone(),
+            field,
+            message,
+        };
+        if pc.peft_type != "LORA" {
+            return Err(cfg_err(
+                "peft_type",
+                format!("`{}`: only LORA adapters load", pc.peft_type),
+            ));
+        }
+        if pc.use_dora || pc.fan_in_fan_out || pc.bias != "none" || pc.layers_to_transform.is_some()
+        {
+            return Err(cfg_err(
+                "use_dora",
+                "DoRA, fan_in_fan_out, LoRA biases and layers_to_transform are not supported"
+                    .into(),
+            ));
+        }
+        let mut targets = Vec::new();
+        for m in &pc.target_modules {
+            targets.push(LoraTarget::from_module_name(m).ok_or_else(|| {
+                cfg_err("target_modules", format!("`{m}` is not a Llama projection"))
+            })?);
+        }
+        let cfg = LoraConfig {
+            rank: pc.r,
+            alpha: pc.lora_alpha,
+            dropout: pc.lora_dropout,
+            use_rslora: pc.use_rslora,
+            targets,
+            seed: 0,
+        };
+        cfg.validate().map_err(|e| cfg_err("r", e.to_string()))?;
+        let mut ck = Checkpoint::open_file(&dir.join("adapter_model.safetensors"))?;
+        let device = self.device().clone();
+        let mut loaded: BTreeMap<String, Tensor<2>> = BTreeMap::new();
+        for (i, layer) in self.layers.iter().enumerate() {
+            for (name, lin) in layer.linears() {
+                let module = name.rsplit('.').next().unwrap_or(name);
+                if !LoraTarget::from_module_name(module).is_some_and(|t| cfg.targets.contains(&t)) {
+                    continue;
+                }
+                let [out, inp] = lin.weight.dims();
+                let key = peft_key(i, module);
+                for (suffix, shape) in [
+                    ("lora_A.weight", [cfg.rank, inp]),
+                    ("lora_B.weight", [out, cfg.rank]),
+                ] {
+                    let k = format!("{key}.{suffix}");
+                    let data = ck.read(&k, &shape)?;
+                    loaded.insert(k, Tensor::from_data(TensorData::new(data, shape), &device));
+                }
+            }
+        }
+        if let Some(extra) = ck.names().find(|n| !loaded.contains_key(*n)) {
+            return Err(ModelError::Tensor {
+                path: dir.join("adapter_model.safetensors"),
+                tensor: extra.clone(),
+                message: "not an adapter tensor of this model and adapter_config.json".into(),
+            });
+        }
+        self.add_lora(&cfg)?;
+        self.map_lora(|k, t| loaded.remove(k).unwrap_or(t));
+        Ok(())
+    }
+
+    /// Writes the model with adapters folded in as a HF directory: `model.safetensors`
+    /// (f32), `config.json`, and the tokenizer files copied from `source_dir`.
+    pub fn save_merged(&self, source_dir: &Path, out_dir: &Path) -> Result<()> {
+        std::fs::create_dir_all(out_dir).map_err(write_err(out_dir))?;
+        write_safetensors(&out_dir.join("model.safetensors"), &self.to_hf_tensors()?)?;
+        for name in [
+            "config.json",
+            "tokenizer.json",
+            "tokenizer_config.json",
+            "generation_config.json",
+            "special_tokens_map.json",
+        ] {
+            let src = source_dir.join(name);
+            if src.exists() {
+                let bytes = std::fs::read(&src).map_err(read_err(&src))?;
+                let dst = out_dir.join(name);
+                crate::io::write_bytes_atomic(&dst, &bytes).map_err(write_err(&dst))?;
+            }
+        }
+        Ok(())
+    }
+}

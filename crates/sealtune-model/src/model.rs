@@ -1,0 +1,708 @@
+//! The Llama decoder in burn: loading HF weights, the forward pass, the KV cache and scoring.
+//!
+//! Numerics follow transformers' `LlamaForCausalLM` in f32: RMSNorm with the weight applied
+//! after normalising, rotate_half RoPE whose cos/sin are computed in f32 from (optionally
+//! llama3-scaled) inverse frequencies, grouped-query attention, SwiGLU MLP.
+//!
+//! Attention masks are described per token by a *segment id*: a query sees a key when both
+//! carry the same non-zero segment id and the key is not in the future. One segment per row
+//! is plain causal attention; segment 0 marks padding; several segments in a row are packed
+//! examples (block-diagonal causal mask), whose position ids restart per example.
+
+use std::path::Path;
+
+use burn::prelude::*;
+use burn::tensor::activation;
+
+use crate::config::LlamaConfig;
+use crate::error::{ModelError, Result};
+use crate::safetensors::{Checkpoint, OwnedTensor};
+
+/// Value added to masked attention scores (transformers uses the dtype minimum).
+const MASKED: f32 = -1.0e30;
+
+/// A projection without bias, `y = x Wᵀ`, with HF's `[out, in]` weight layout, and an
+/// optional LoRA branch computed on activations: `y = x Wᵀ + s·((x Aᵀ) Bᵀ)`.
+///
+/// `W` never takes part in autodiff (it stays on the plain device), so a backward pass
+/// through this layer computes the input gradient and the small A/B gradients only.
+#[derive(Debug, Clone)]
+pub struct Linear {
+    /// `[out, in]`, outside autodiff.
+    pub(crate) weight: Tensor<2>,
+    /// LoRA adapter, if attached.
+    pub(crate) lora: Option<crate::lora::LoraLayer>,
+}
+
+impl Linear {
+    pub(crate) fn new(weight: Tensor<2>) -> Self {
+        Self { weight, lora: None }
+    }
+
+    fn forward2(&self, x: Tensor<2>) -> Tensor<2> {
+        let base = x.clone().matmul(self.weight.clone().transpose());
+        match &self.lora {
+            Some(l) if !l.merged => base + l.delta(x),
+            _ => base,
+        }
+    }
+
+    fn forward3(&self, x: Tensor<3>) -> Tensor<3> {
+        let [b, t, h] = x.dims();
+        let out = self.weight.dims()[0];
+        self.forward2(x.reshape([b * t, h])).reshape([b, t, out])
+    }
+}
+
+/// One decoder layer's weights.
+#[derive(Debug, Clone)]
+pub(crate) struct Layer {
+    pub(crate) input_norm: Tensor<1>,
+    pub(crate) post_norm: Tensor<1>,
+    pub(crate) q: Linear,
+    pub(crate) k: Linear,
+    pub(crate) v: Linear,
+    pub(crate) o: Linear,
+    pub(crate) gate: Linear,
+    pub(crate) up: Linear,
+    pub(crate) down: Linear,
+}
+
+/// A Llama causal language model with loaded weights.
+#[derive(Debug, Clone)]
+pub struct Llama {
+    pub(crate) config: LlamaConfig,
+    device: Device,
+    embed: Tensor<2>,
+    pub(crate) layers: Vec<Layer>,
+    norm: Tensor<1>,
+    /// `None` when tied to `embed`.
+    lm_head: Option<Tensor<2>>,
+    inv_freq: Vec<f32>,
+    /// Config of the attached LoRA adapter.
+    pub(crate) lora: Option<crate::lora::LoraConfig>,
+}
+
+/// Per-layer key/value cache for incremental decoding.
+#[derive(Debug, Clone)]
+pub struct KvCache {
+    layers: Vec<Option<(Tensor<4>, Tensor<4>)>>,
+    /// Segment id of every cached token, row-major `[batch][past]`.
+    segments: Vec<Vec<u32>>,
+}
+
+impl KvCache {
+    /// An empty cache for `model`.
+    pub fn new(model: &Llama) -> Self {
+        Self {
+            layers: vec![None; model.config.num_layers],
+            segments: Vec::new(),
+        }
+    }
+
+    /// Number of cached positions.
+    pub fn len(&self) -> usize {
+        self.segments.first().map_or(0, Vec::len)
+    }
+
+    /// Whether nothing is cached yet.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A rectangular batch of token ids with their positions and segment ids.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Batch {
+    /// Rows of equal length.
+    pub tokens: Vec<Vec<u32>>,
+    /// Position id of every token (same shape as `tokens`).
+    pub positions: Vec<Vec<u32>>,
+    /// Segment id of every token; 0 is padding (same shape as `tokens`).
+    pub segments: Vec<Vec<u32>>,
+}
+
+impl Batch {
+    /// Right-pads sequences of different lengths; positions count from 0 in each row.
+    pub fn padded(seqs: &[Vec<u32>], pad_id: u32) -> Self {
+        let t = seqs.iter().map(Vec::len).max().unwrap_or(0);
+        let mut out = Batch {
+            tokens: Vec::new(),
+            positions: Vec::new(),
+            segments: Vec::new(),
+        };
+        for s in seqs {
+            let mut tok = s.clone();
+            tok.resize(t, pad_id);
+            out.tokens.push(tok);
+            out.positions.push((0..t as u32).collect());
+            out.segments
+                .push((0..t).map(|i| u32::from(i < s.len())).collect());
+        }
+        out
+    }
+
+    /// Packs several examples into one row each: `rows[r]` lists the examples of row `r`.
+    /// Positions restart at 0 for every example and attention stays inside an example.
+    /// Rows are right-padded to the longest row.
+    pub fn packed(rows: &[Vec<Vec<u32>>], pad_id: u32) -> Self {
+        let t = rows
+            .iter()
+            .map(|r| r.iter().map(Vec::len).sum::<usize>())
+            .max()
+            .unwrap_or(0);
+        let mut out = Batch {
+            tokens: Vec::new(),
+            positions: Vec::new(),
+            segments: Vec::new(),
+        };
+        for row in rows {
+            let (mut tok, mut pos, mut seg) = (Vec::new(), Vec::new(), Vec::new());
+            for (i, ex) in row.iter().enumerate() {
+                tok.extend_from_slice(ex);
+                pos.extend(0..ex.len() as u32);
+                seg.extend(std::iter::repeat_n(i as u32 + 1, ex.len()));
+            }
+            tok.resize(t, pad_id);
+            pos.resize(t, 0);
+            seg.resize(t, 0);
+            out.tokens.push(tok);
+            out.positions.push(pos);
+            out.segments.push(seg);
+        }
+        out
+    }
+
+    fn shape(&self) -> Result<(usize, usize)> {
+        let b = self.tokens.len();
+        let t = self.tokens.first().map_or(0, Vec::len);
+        let bad = |m: &str| ModelError::Argument {
+            name: "batch",
+            message: m.to_owned(),
+        };
+        if b == 0 || t == 0 {
+            return Err(bad("needs at least one row and one token"));
+        }
+        if self.positions.len() != b || self.segments.len() != b {
+            return Err(bad(
+                "tokens, positions and segments need the same number of rows",
+            ));
+        }
+        for r in 0..b {
+            if self.tokens[r].len() != t
+                || self.positions[r].len() != t
+                || self.segments[r].len() != t
+            {
+                return Err(bad("all rows need the same length"));
+            }
+        }
+        Ok((b, t))
+    }
+}
+
+/// Per-sequence result of [`Llama::score`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct SequenceScore {
+    /// `log p(x_t | x_<t)` for t = 1..n (the first token has no prediction).
+    pub token_logprobs: Vec<f32>,
+    /// For each scored position, `E_{z~p}[log p(z)]`, when requested.
+    pub expected_logprob: Option<Vec<f32>>,
+    /// For each scored position, `Var_{z~p}[log p(z)]`, when requested (Min-K%++).
+    pub logprob_variance: Option<Vec<f32>>,
+}
+
+fn tensor_err(ck: &Checkpoint, name: &str, message: String) -> ModelError {
+    ModelError::Tensor {
+        path: ck.root().to_path_buf(),
+        tensor: name.to_owned(),
+        message,
+    }
+}
+
+impl Llama {
+    /// Loads `config.json` and the safetensors weights of a HF model directory.
+    pub fn load_dir(dir: &Path, device: &Device) -> Result<Self> {
+        let config = LlamaConfig::from_dir(dir)?;
+        let mut ck = Checkpoint::open_dir(dir)?;
+        Self::from_checkpoint(config, &mut ck, device)
+    }
+
+    /// Builds the model from an opened checkpoint. Every tensor the config implies must be
+    /// present with its shape, and the checkpoint may hold no other tensor (besides rotary
+    /// caches some exporters write).
+    pub fn from_checkpoint(
+        config: LlamaConfig,
+        ck: &mut Checkpoint,
+        device: &Device,
+    ) -> Result<Self> {
+        let c = &config;
+        let (h, q_out, kv_out) = (
+            c.hidden_size,
+            c.num_heads * c.head_dim,
+            c.num_kv_heads * c.head_dim,
+        );
+        let mut used = std::collections::BTreeSet::new();
+        let embed = load(
+            ck,
+            &mut used,
+            "model.embed_tokens.weight",
+            [c.vocab_size, h],
+            device,
+        )?;
+        let lm_head = if ck.contains("lm_head.weight") {
+            // Tied checkpoints sometimes store a copy of the embedding; use it as stored.
+            Some(load(
+                ck,
+                &mut used,
+                "lm_head.weight",
+                [c.vocab_size, h],
+                device,
+            )?)
+        } else if c.tie_word_embeddings {
+            None
+        } else {
+            return Err(tensor_err(
+                ck,
+                "lm_head.weight",
+                "missing, and config.json has tie_word_embeddings = false".into(),
+            ));
+        };
+        let mut layers = Vec::with_capacity(c.num_layers);
+        for i in 0..c.num_layers {
+            let p = format!("model.layers.{i}");
+            let mut lin = |ck: &mut Checkpoint, n: &str, shape: [usize; 2]| -> Result<Linear> {
+                Ok(Linear::new(load(
+                    ck,
+                    &mut used,
+                    &format!("{p}.{n}.weight"),
+                    shape,
+                    device,
+                )?))
+            };
+            let q = lin(ck, "self_attn.q_proj", [q_out, h])?;
+            let k = lin(ck, "self_attn.k_proj", [kv_out, h])?;
+            let v = lin(ck, "self_attn.v_proj", [kv_out, h])?;
+            let o = lin(ck, "self_attn.o_proj", [h, q_out])?;
+            let gate = lin(ck, "mlp.gate_proj", [c.intermediate_size, h])?;
+            let up = lin(ck, "mlp.up_proj", [c.intermediate_size, h])?;
+            let down = lin(ck, "mlp.down_proj", [h, c.intermediate_size])?;
+            let input_norm = load(
+                ck,
+                &mut used,
+                &format!("{p}.input_layernorm.weight"),
+                [h],
+                device,
+            )?;
+            let post_norm = load(
+                ck,
+                &mut used,
+                &format!("{p}.post_attention_layernorm.weight"),
+                [h],
+                device,
+            )?;
+            layers.push(Layer {
+                input_norm,
+                post_norm,
+                q,
+                k,
+                v,
+                o,
+                gate,
+                up,
+                down,
+            });
+        }
+        let norm = load(ck, &mut used, "model.norm.weight", [h], device)?;
+        if let Some(extra) = ck
+            .names()
+            .find(|n| !used.contains(*n) && !n.ends_with("rotary_emb.inv_freq"))
+        {
+            return Err(tensor_err(
+                ck,
+                extra,
+                "not a tensor of this Llama config (wrong num_hidden_layers or not a Llama checkpoint?)"
+                    .into(),
+            ));
+        }
+        let inv_freq = config.inv_freq();
+        Ok(Self {
+            config,
+            device: device.clone(),
+            embed,
+            layers,
+            norm,
+            lm_head,
+            inv_freq,
+            lora: None,
+        })
+    }
+
+    /// The validated configuration.
+    pub fn config(&self) -> &LlamaConfig {
+        &self.config
+    }
+
+    /// The device the weights live on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    fn rms_norm<const D: usize>(&self, x: Tensor<D>, w: &Tensor<1>) -> Tensor<D> {
+        let var = x.clone().square().mean_dim(D - 1);
+        let x = x * var.add_scalar(self.config.rms_norm_eps).sqrt().recip();
+        x * w.clone().unsqueeze::<D>()
+    }
+
+    /// cos and sin of shape `[b, 1, t, head_dim]`, computed in f32.
+    fn rope_tables(&self, positions: &[Vec<u32>]) -> (Tensor<4>, Tensor<4>) {
+        let b = positions.len();
+        let t = positions[0].len();
+        let d = self.config.head_dim;
+        let half = d / 2;
+        let mut cos = Vec::with_capacity(b * t * d);
+        let mut sin = Vec::with_capacity(b * t * d);
+        for row in positions {
+            for &p in row {
+                let start = cos.len();
+                for f in &self.inv_freq {
+                    let a = p as f32 * f;
+                    cos.push(a.cos());
+                    sin.push(a.sin());
+                }
+                cos.extend_from_within(start..start + half);
+                sin.extend_from_within(start..start + half);
+            }
+        }
+        let shape = [b, 1, t, d];
+        (
+            Tensor::from_data(TensorData::new(cos, shape), &self.device),
+            Tensor::from_data(TensorData::new(sin, shape), &self.device),
+        )
+    }
+
+    fn apply_rope(x: Tensor<4>, cos: &Tensor<4>, sin: &Tensor<4>) -> Tensor<4> {
+        let d = x.dims()[3];
+        let x1 = x.clone().narrow(3, 0, d / 2);
+        let x2 = x.clone().narrow(3, d / 2, d / 2);
+        let rotated = Tensor::cat(vec![x2.neg(), x1], 3);
+        x * cos.clone() + rotated * sin.clone()
+    }
+
+    /// Runs the decoder and returns logits `[batch, seq, vocab]`.
+    ///
+    /// With a cache, `batch` holds only the new tokens; their keys and values are appended.
+    pub fn forward(&self, batch: &Batch, cache: Option<&mut KvCache>) -> Result<Tensor<3>> {
+        let hidden = self.hidden_states(batch, cache)?;
+        Ok(self.logits(hidden))
+    }
+
+    /// Final hidden states after the last norm, `[batch, seq, hidden]`.
+    pub fn hidden_states(&self, batch: &Batch, cache: Option<&mut KvCache>) -> Result<Tensor<3>> {
+        let (b, t) = batch.shape()?;
+        let c = &self.config;
+        for (r, row) in batch.tokens.iter().enumerate() {
+            if let Some(&bad) = row.iter().find(|&&id| id as usize >= c.vocab_size) {
+                return Err(ModelError::Argument {
+                    name: "tokens",
+                    message: format!("row {r}: token id {bad} >= vocab_size {}", c.vocab_size),
+                });
+            }
+        }
+        // Key segments: cached ones followed by the new ones.
+        let (past, key_segments): (usize, Vec<Vec<u32>>) = match &cache {
+            Some(cache) if !cache.segments.is_empty() => {
+                if cache.segments.len() != b {
+                    return Err(ModelError::Argument {
+                        name: "cache",
+                        message: format!(
+                            "holds {} rows but the batch has {b}",
+                            cache.segments.len()
+                        ),
+                    });
+                }
+                let past = cache.len();
+                let segs = cache
+                    .segments
+                    .iter()
+                    .zip(&batch.segments)
+                    .map(|(p, n)| p.iter().chain(n).copied().collect())
+                    .collect();
+                (past, segs)
+            }
+            _ => (0, batch.segments.clone()),
+        };
+        let tk = past + t;
+        let mut bias = Vec::with_capacity(b * t * tk);
+        for (q_segs, k_segs) in batch.segments.iter().zip(&key_segments) {
+            for (i, &qs) in q_segs.iter().enumerate() {
+                for (j, &ks) in k_segs.iter().enumerate() {
+                    let visible = j <= past + i && qs != 0 && ks == qs;
+                    bias.push(if visible { 0.0 } else { MASKED });
+                }
+            }
+        }
+        let bias: Tensor<4> = Tensor::from_data(TensorData::new(bias, [b, 1, t, tk]), &self.device);
+        let (cos, sin) = self.rope_tables(&batch.positions);
+
+        let ids: Vec<i64> = batch
+            .tokens
+            .iter()
+            .flatten()
+            .map(|&x| i64::from(x))
+            .collect();
+        let ids = Tensor::<1, Int>::from_data(TensorData::new(ids, [b * t]), &self.device);
+        let mut x: Tensor<3> = self
+            .embed
+            .clone()
+            .select(0, ids)
+            .reshape([b, t, c.hidden_size]);
+
+        let (nh, nkv, hd) = (c.num_heads, c.num_kv_heads, c.head_dim);
+        let rep = nh / nkv;
+        let scale = 1.0 / (hd as f64).sqrt();
+        let mut cache = cache;
+        for (li, layer) in self.layers.iter().enumerate() {
+            let hn = self.rms_norm(x.clone(), &layer.input_norm);
+            let q = layer
+                .q
+                .forward3(hn.clone())
+                .reshape([b, t, nh, hd])
+                .swap_dims(1, 2);
+            let k = layer
+                .k
+                .forward3(hn.clone())
+                .reshape([b, t, nkv, hd])
+                .swap_dims(1, 2);
+            let v = layer
+                .v
+                .forward3(hn)
+                .reshape([b, t, nkv, hd])
+                .swap_dims(1, 2);
+            let q = Self::apply_rope(q, &cos, &sin);
+            let mut k = Self::apply_rope(k, &cos, &sin);
+            let mut v = v;
+            if let Some(cache) = cache.as_deref_mut() {
+                if let Some((pk, pv)) = cache.layers[li].take() {
+                    k = Tensor::cat(vec![pk, k], 2);
+                    v = Tensor::cat(vec![pv, v], 2);
+                }
+                cache.layers[li] = Some((k.clone(), v.clone()));
+            }
+            let (k, v) = if rep > 1 {
+                (
+                    k.unsqueeze_dim::<5>(2)
+                        .expand([b, nkv, rep, tk, hd])
+                        .reshape([b, nh, tk, hd]),
+                    v.unsqueeze_dim::<5>(2)
+                        .expand([b, nkv, rep, tk, hd])
+                        .reshape([b, nh, tk, hd]),
+                )
+            } else {
+                (k, v)
+            };
+            let scores = q.matmul(k.swap_dims(2, 3)).mul_scalar(scale) + bias.clone();
+            let probs = activation::softmax(scores, 3);
+            let attn = probs.matmul(v).swap_dims(1, 2).reshape([b, t, nh * hd]);
+            x = x + layer.o.forward3(attn);
+            let hn = self.rms_norm(x.clone(), &layer.post_norm);
+            let g = activation::silu(layer.gate.forward3(hn.clone()));
+            let u = layer.up.forward3(hn);
+            x = x + layer.down.forward3(g * u);
+        }
+        if let Some(cache) = cache {
+            if cache.segments.is_empty() {
+                cache.segments = batch.segments.clone();
+            } else {
+                for (p, n) in cache.segments.iter_mut().zip(&batch.segments) {
+                    p.extend_from_slice(n);
+                }
+            }
+        }
+        Ok(self.rms_norm(x, &self.norm))
+    }
+
+    /// Projects hidden states to vocabulary logits.
+    pub fn logits(&self, hidden: Tensor<3>) -> Tensor<3> {
+        let [b, t, h] = hidden.dims();
+        let w = self.lm_head.as_ref().unwrap_or(&self.embed).clone();
+        hidden
+            .reshape([b * t, h])
+            .matmul(w.transpose())
+            .reshape([b, t, self.config.vocab_size])
+    }
+
+    /// Scores sequences: per-token log-probabilities of each sequence under the model, in
+    /// one right-padded batch. With `vocab_stats`, also the mean and variance of `log p(z)`
+    /// under the predicted distribution at each position (the Min-K%++ statistics).
+    pub fn score(&self, seqs: &[Vec<u32>], vocab_stats: bool) -> Result<Vec<SequenceScore>> {
+        if seqs.iter().any(|s| s.len() < 2) {
+            return Err(ModelError::Argument {
+                name: "seqs",
+                message: "every sequence needs at least 2 tokens to be scored".into(),
+            });
+        }
+        let pad = self.config.pad_token_id.unwrap_or(0);
+        let batch = Batch::padded(seqs, pad);
+        let (b, t) = batch.shape()?;
+        let logits = self.forward(&batch, None)?;
+        let logp = activation::log_softmax(logits.narrow(1, 0, t - 1), 2);
+        let targets: Vec<i64> = batch
+            .tokens
+            .iter()
+            .flat_map(|r| r[1..].iter().map(|&x| i64::from(x)))
+            .collect();
+        let targets =
+            Tensor::<3, Int>::from_data(TensorData::new(targets, [b, t - 1, 1]), &self.device);
+        let picked = read_f32(logp.clone().gather(2, targets))?;
+        let (mean, var) = if vocab_stats {
+            let p = logp.clone().exp();
+            let mean = (p.clone() * logp.clone()).sum_dim(2);
+            let second = (p * logp.square()).sum_dim(2);
+            let var = second - mean.clone().square();
+            (Some(read_f32(mean)?), Some(read_f32(var)?))
+        } else {
+            (None, None)
+        };
+        Ok(seqs
+            .iter()
+            .enumerate()
+            .map(|(r, s)| {
+                let range = r * (t - 1)..r * (t - 1) + s.len() - 1;
+                SequenceScore {
+                    token_logprobs: picked[range.clone()].to_vec(),
+                    expected_logprob: mean.as_ref().map(|m| m[range.clone()].to_vec()),
+                    logprob_variance: var
+                        .as_ref()
+                        .map(|v| v[range.clone()].iter().map(|x| x.max(0.0)).collect()),
+                }
+            })
+            .collect())
+    }
+
+    /// The weights as HF-named f32 tensors (for export).
+    pub fn to_hf_tensors(&self) -> Result<Vec<OwnedTensor>> {
+        let mut out = Vec::new();
+        push(&mut out, "model.embed_tokens.weight".into(), &self.embed)?;
+        if let Some(h) = &self.lm_head {
+            push(&mut out, "lm_head.weight".into(), h)?;
+        }
+        for (i, l) in self.layers.iter().enumerate() {
+            let p = format!("model.layers.{i}");
+            for (n, lin) in l.linears() {
+                // Exports the effective weight: W, or W + s·BA when an adapter is attached.
+                let w = match &lin.lora {
+                    Some(lora) if !lora.merged => lin.weight.clone() + lora.delta_weight(),
+                    _ => lin.weight.clone(),
+                };
+                push(&mut out, format!("{p}.{n}.weight"), &w)?;
+            }
+            push(
+                &mut out,
+                format!("{p}.input_layernorm.weight"),
+                &l.input_norm,
+            )?;
+            push(
+                &mut out,
+                format!("{p}.post_attention_layernorm.weight"),
+                &l.post_norm,
+            )?;
+        }
+        push(&mut out, "model.norm.weight".into(), &self.norm)?;
+        Ok(out)
+    }
+}
+
+/// Every tensor a checkpoint for `c` holds, with its shape (HF names; `lm_head.weight`
+/// included even when tied, where it is optional).
+pub fn expected_tensors(c: &LlamaConfig) -> Vec<(String, Vec<usize>)> {
+    let (h, q_out, kv_out, ff) = (
+        c.hidden_size,
+        c.num_heads * c.head_dim,
+        c.num_kv_heads * c.head_dim,
+        c.intermediate_size,
+    );
+    let mut out = vec![
+        (
+            "model.embed_tokens.weight".to_owned(),
+            vec![c.vocab_size, h],
+        ),
+        ("lm_head.weight".to_owned(), vec![c.vocab_size, h]),
+        ("model.norm.weight".to_owned(), vec![h]),
+    ];
+    for i in 0..c.num_layers {
+        let p = format!("model.layers.{i}");
+        for (n, shape) in [
+            ("input_layernorm", vec![h]),
+            ("post_attention_layernorm", vec![h]),
+            ("self_attn.q_proj", vec![q_out, h]),
+            ("self_attn.k_proj", vec![kv_out, h]),
+            ("self_attn.v_proj", vec![kv_out, h]),
+            ("self_attn.o_proj", vec![h, q_out]),
+            ("mlp.gate_proj", vec![ff, h]),
+            ("mlp.up_proj", vec![ff, h]),
+            ("mlp.down_proj", vec![h, ff]),
+        ] {
+            out.push((format!("{p}.{n}.weight"), shape));
+        }
+    }
+    out
+}
+
+fn load<const D: usize>(
+    ck: &mut Checkpoint,
+    used: &mut std::collections::BTreeSet<String>,
+    name: &str,
+    shape: [usize; D],
+    device: &Device,
+) -> Result<Tensor<D>> {
+    let data = ck.read(name, &shape)?;
+    used.insert(name.to_owned());
+    Ok(Tensor::from_data(TensorData::new(data, shape), device))
+}
+
+fn push<const D: usize>(out: &mut Vec<OwnedTensor>, name: String, t: &Tensor<D>) -> Result<()> {
+    out.push(OwnedTensor {
+        name,
+        shape: t.dims().to_vec(),
+        data: read_f32(t.clone())?,
+    });
+    Ok(())
+}
+
+impl Layer {
+    /// The seven projections with their HF module paths inside a layer.
+    pub(crate) fn linears(&self) -> [(&'static str, &Linear); 7] {
+        [
+            ("self_attn.q_proj", &self.q),
+            ("self_attn.k_proj", &self.k),
+            ("self_attn.v_proj", &self.v),
+            ("self_attn.o_proj", &self.o),
+            ("mlp.gate_proj", &self.gate),
+            ("mlp.up_proj", &self.up),
+            ("mlp.down_proj", &self.down),
+        ]
+    }
+
+    /// Mutable access to the projections, in the same order as [`Layer::linears`].
+    pub(crate) fn linears_mut(&mut self) -> [(&'static str, &mut Linear); 7] {
+        [
+            ("self_attn.q_proj", &mut self.q),
+            ("self_attn.k_proj", &mut self.k),
+            ("self_attn.v_proj", &mut self.v),
+            ("self_attn.o_proj", &mut self.o),
+            ("mlp.gate_proj", &mut self.gate),
+            ("mlp.up_proj", &mut self.up),
+            ("mlp.down_proj", &mut self.down),
+        ]
+    }
+}
+
+/// Reads a tensor back to host f32 values.
+pub fn read_f32<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>> {
+    t.into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .map_err(|e| ModelError::Internal {
+            message: format!("cannot read a tensor back as f32: {e:?}"),
+        })
+}
