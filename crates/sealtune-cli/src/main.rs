@@ -181,6 +181,47 @@ enum Command {
         #[arg(long)]
         kek: Option<PathBuf>,
     },
+    /// Import a Llama GGUF file (F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q6_K) as HF safetensors, config.json and tokenizer.json.
+    ImportGguf {
+        /// The GGUF file.
+        file: PathBuf,
+        /// Output directory (created; existing model files are replaced).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Generate a continuation with a model directory (and optionally a PEFT adapter): a smoke test.
+    Generate {
+        /// HF-layout model directory (config.json, safetensors, tokenizer.json).
+        #[arg(long)]
+        model: PathBuf,
+        /// PEFT adapter directory (adapter_config.json, adapter_model.safetensors).
+        #[arg(long)]
+        adapter: Option<PathBuf>,
+        /// The prompt.
+        #[arg(long)]
+        prompt: String,
+        /// Render the prompt as a user turn with the model's chat template.
+        #[arg(long)]
+        chat: bool,
+        /// Most tokens to generate.
+        #[arg(long, default_value_t = 128)]
+        max_new_tokens: usize,
+        /// Greedy decoding (the default when no --temperature is given).
+        #[arg(long, conflicts_with_all = ["temperature", "top_p", "top_k"])]
+        greedy: bool,
+        /// Sampling temperature (> 0).
+        #[arg(long)]
+        temperature: Option<f32>,
+        /// Nucleus sampling: keep the most likely tokens up to this probability mass.
+        #[arg(long, requires = "temperature")]
+        top_p: Option<f32>,
+        /// Keep only the k most likely tokens.
+        #[arg(long, requires = "temperature")]
+        top_k: Option<usize>,
+        /// Sampling seed.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
     /// Print a shell completion script.
     Completions {
         /// Shell.
@@ -223,6 +264,13 @@ impl KeyArgs {
             });
         }
         Ok(v)
+    }
+}
+
+fn model_fail(e: sealtune_model::ModelError) -> Fail {
+    Fail {
+        exit: Exit::from_code(e.exit_code()).unwrap_or(Exit::Software),
+        message: e.to_string(),
     }
 }
 
@@ -446,6 +494,77 @@ fn run(cli: Cli) -> Result<Exit, Fail> {
                 r.sealed_checked.len()
             );
             println!("root digest {}", r.manifest.root_digest);
+            Ok(Exit::Success)
+        }
+        Command::ImportGguf { file, out } => {
+            let t0 = std::time::Instant::now();
+            let sum = sealtune_model::import_gguf(&file, &out).map_err(model_fail)?;
+            let types: Vec<String> = sum
+                .source_types
+                .iter()
+                .map(|(k, v)| format!("{k}×{v}"))
+                .collect();
+            eprintln!(
+                "{}: imported {} tensors ({} parameters; {}) into {} in {:.1}s",
+                file.display(),
+                sum.tensors,
+                sum.parameters,
+                types.join(", "),
+                out.display(),
+                t0.elapsed().as_secs_f64()
+            );
+            Ok(Exit::Success)
+        }
+        Command::Generate {
+            model,
+            adapter,
+            prompt,
+            chat,
+            max_new_tokens,
+            greedy,
+            temperature,
+            top_p,
+            top_k,
+            seed,
+        } => {
+            use burn::prelude::Device;
+            let device = Device::flex();
+            let mut m = sealtune_model::Llama::load_dir(&model, &device).map_err(model_fail)?;
+            if let Some(a) = &adapter {
+                m.load_peft_adapter(a).map_err(model_fail)?;
+                m.merge_lora();
+            }
+            let tok = sealtune_model::tokenizer::Tokenizer::from_dir(&model).map_err(model_fail)?;
+            let temperature = if greedy {
+                0.0
+            } else {
+                temperature.unwrap_or(0.0)
+            };
+            if temperature < 0.0 || !temperature.is_finite() {
+                return Err(Fail {
+                    exit: Exit::Usage,
+                    message: "--temperature must be a finite number ≥ 0".into(),
+                });
+            }
+            if let Some(p) = top_p
+                && !(p > 0.0 && p <= 1.0)
+            {
+                return Err(Fail {
+                    exit: Exit::Usage,
+                    message: "--top-p must be in (0, 1]".into(),
+                });
+            }
+            let cfg = sealtune_model::SamplingConfig {
+                max_new_tokens,
+                temperature,
+                top_k,
+                top_p,
+                seed,
+                ..Default::default()
+            };
+            let text =
+                sealtune_model::generate_text(&m, &tok, &prompt, chat, &cfg).map_err(model_fail)?;
+            println!("{text}");
             Ok(Exit::Success)
         }
         Command::Completions { shell } => {

