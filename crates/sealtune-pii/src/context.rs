@@ -63,10 +63,16 @@ pub fn cue_of(word: &str) -> Option<Cue> {
         | "quantity" | "page" | "serial" | "model" | "part" | "batch" | "lot" | "room" | "bed"
         | "ext" | "extension" | "case" | "incident" | "shipment" | "package" | "sn"
         | "firmware" | "step" | "dose" | "mg" | "ml" | "kg" | "units" | "rev" | "issue" | "pr"
-        | "commit" | "job" | "request" | "session" | "error" | "code" | "port" | "pid" | "uuid"
-        | "guid" | "hash" => Cue::Negative,
+        | "commit" | "job" | "request" | "session" | "error" | "port" | "pid" | "uuid" | "guid"
+        | "hash" => Cue::Negative,
         _ => return None,
     })
+}
+
+/// Word bytes for context scanning: ASCII alphanumerics and any non-ASCII byte,
+/// so that "Vávain" is one word, not "V" and "vain".
+fn is_w(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c >= 0x80
 }
 
 /// Scans up to `window` words before byte `pos` and returns the nearest cue.
@@ -78,7 +84,7 @@ pub fn cue_before(text: &str, pos: usize, window: usize) -> Option<Cue> {
     while seen < window && i > 0 {
         // Skip non-word bytes; a newline paragraph break ends the context.
         let mut newlines = 0;
-        while i > 0 && !b[i - 1].is_ascii_alphanumeric() {
+        while i > 0 && !is_w(b[i - 1]) {
             if b[i - 1] == b'\n' {
                 newlines += 1;
                 if newlines > 1 {
@@ -88,7 +94,7 @@ pub fn cue_before(text: &str, pos: usize, window: usize) -> Option<Cue> {
             i -= 1;
         }
         let end = i;
-        while i > 0 && b[i - 1].is_ascii_alphanumeric() {
+        while i > 0 && is_w(b[i - 1]) {
             i -= 1;
         }
         if end == i {
@@ -118,14 +124,14 @@ pub fn cue_after(text: &str, pos: usize, window: usize) -> Option<Cue> {
     let mut seen = 0;
     let mut buf = [0u8; 16];
     while seen < window && i < b.len() {
-        while i < b.len() && !b[i].is_ascii_alphanumeric() {
+        while i < b.len() && !is_w(b[i]) {
             if b[i] == b'\n' {
                 return None;
             }
             i += 1;
         }
         let start = i;
-        while i < b.len() && b[i].is_ascii_alphanumeric() {
+        while i < b.len() && is_w(b[i]) {
             i += 1;
         }
         if start == i {

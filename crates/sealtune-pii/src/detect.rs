@@ -25,10 +25,15 @@ const P_IPV6: usize = 6;
 const P_AGE: usize = 7;
 const P_TEXTDATE: usize = 8;
 const P_ADDRESS: usize = 9;
-const P_NUMERIC: usize = 10;
-const P_ALNUM: usize = 11;
+const P_ALNUM: usize = 10;
+const P_NUMERIC: usize = 11;
 
-fn patterns() -> Vec<String> {
+/// The built-in candidate patterns, in priority order (for benchmarks and tools).
+pub fn pattern_strings() -> Vec<String> {
+    patterns()
+}
+
+pub(crate) fn patterns() -> Vec<String> {
     let month = r"(?i:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)";
     let full_month =
         r"(?:January|February|March|April|June|July|August|September|October|November|December)";
@@ -39,7 +44,7 @@ fn patterns() -> Vec<String> {
         r"(?-u:\b)(?:(?:sk|pk|rk)_(?:live|test)_[A-Za-z0-9]{10,}|gh[pousr]_[A-Za-z0-9]{20,}|xox[baprs]-[A-Za-z0-9-]{10,}|AKIA[0-9A-Z]{16}|AIza[0-9A-Za-z_-]{35}|eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,})".to_string(),
         r#"(?i:api[_-]?key|secret|token|password|passwd|pwd|access[_-]?key|client[_-]?secret)["']?\s*(?:[:=]|is)\s*["']?[^\s"',;]{8,}"#.to_string(),
         r#"(?i:https?://|www\.)[^\s<>"'\]\)]+"#.to_string(),
-        r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}".to_string(),
+        r"[\p{L}\p{N}._%+-]+@[\p{L}\p{N}-]+(?:\.[\p{L}\p{N}-]+)*\.\p{L}{2,}".to_string(),
         r"(?-u:\b)(?:[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{2}(?:-[0-9A-Fa-f]{2}){5}|[0-9a-fA-F]{4}\.[0-9a-fA-F]{4}\.[0-9a-fA-F]{4})(?-u:\b)".to_string(),
         r"(?:(?-u:\b)[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{0,4}){2,7}|::(?:[0-9A-Fa-f]{1,4}:?){1,7})(?:\d{1,3}(?:\.\d{1,3}){3})?".to_string(),
         r"(?-u:\b)(?:9\d|1[0-2]\d)(?:[ -](?i:years?|yrs?)(?:[ -](?i:old))?|[ -]?(?i:yo|y/o|y\.o\.)(?-u:\b))".to_string(),
@@ -47,10 +52,10 @@ fn patterns() -> Vec<String> {
             r"(?-u:\b)(?:{month}\.? \d{{1,2}}{ord},? \d{{4}}|\d{{1,2}}{ord}(?: of)? {month}\.?,? \d{{4}}|{month}\.?,? \d{{4}}|{full_month} \d{{1,2}}{ord})(?-u:\b)"
         ),
         format!(
-            r"(?-u:\b)(?:\d{{1,6}}(?:-?[A-Za-z])? (?:[\p{{L}}\d][\p{{L}}'’.-]* ){{1,4}}{suffix}(?-u:\b)\.?(?:,? (?i:apt|apartment|suite|ste|unit|fl|floor|rm|room)\.? ?#?[A-Za-z0-9-]+|,? #[A-Za-z0-9-]+)?(?:,\s?\p{{Lu}}[\p{{L}}'.-]*(?: \p{{Lu}}[\p{{L}}'.-]*){{0,2}},? [A-Z]{{2}}(?: \d{{5}}(?:-\d{{4}})?)?)?|(?i:p\.?\s?o\.?\s?box) \d+)"
+            r"(?-u:\b)(?:\d{{1,6}}(?:-?[A-Za-z])? (?:\p{{Lu}}[\p{{L}}\d'’.-]*|\d{{1,3}}(?i:st|nd|rd|th)) (?:[\p{{L}}\d][\p{{L}}\d'’.-]* ){{0,3}}{suffix}(?-u:\b)\.?(?:,? (?i:apt|apartment|suite|ste|unit|fl|floor|rm|room)\.? ?#?[A-Za-z0-9-]+|,? #[A-Za-z0-9-]+)?(?:,\s?\p{{Lu}}[\p{{L}}'.-]*(?: \p{{Lu}}[\p{{L}}'.-]*){{0,2}},? [A-Z]{{2}}(?: \d{{5}}(?:-\d{{4}})?)?)?|(?i:p\.?\s?o\.?\s?box) \d+)"
         ),
-        r"(?:\+\d{1,3}[ .-]?(?:\(\d{1,4}\)[ .-]?)?|\(\d{2,4}\)[ .-]?|(?-u:\b))\d+(?:[ ./-]\d+)*(?-u:\b)".to_string(),
         r"(?-u:\b)[A-Za-z0-9]*(?:[A-Za-z][0-9]|[0-9][A-Za-z])[A-Za-z0-9]*(?:-[A-Za-z0-9]+)*(?-u:\b)".to_string(),
+        r"(?:\+\d{1,3}[ .-]?(?:\(\d{1,4}\)[ .-]?)?|\(\d{2,4}\)[ .-]?|(?-u:\b))\d+(?:[ ./-]\d+)*".to_string(),
     ]
 }
 
@@ -250,8 +255,24 @@ impl Detector {
                     e
                 }
                 P_ADDRESS => {
-                    self.push(out, s, e, EntityType::StreetAddress, 0.85);
-                    e
+                    let hit = &text[s..e];
+                    let mut end = e;
+                    // A sentence period after a unit-less address is not part of it.
+                    if let Some(p) = hit.find(". ")
+                        && !hit[p + 2..].starts_with(|c: char| c.is_ascii_digit())
+                        && hit[..p].rsplit(' ').next().is_some_and(|w| w.len() >= 4)
+                    {
+                        end = s + p;
+                    } else if hit.ends_with('.')
+                        && hit[..hit.len() - 1]
+                            .rsplit(' ')
+                            .next()
+                            .is_some_and(|w| w.len() >= 4)
+                    {
+                        end = e - 1;
+                    }
+                    self.push(out, s, end, EntityType::StreetAddress, 0.85);
+                    end
                 }
                 P_NUMERIC => self.numeric(text, s, e, out),
                 P_ALNUM => self.alnum(text, s, e, out),
@@ -415,15 +436,27 @@ impl Detector {
             && v::credit_card(&d)
         {
             let score = match cue {
-                Some(Cue::Card) => 0.98,
-                Some(Cue::Negative) => 0.45,
-                Some(Cue::Account | Cue::Mrn | Cue::Insurance | Cue::Npi | Cue::Phone) => 0.5,
-                _ => 0.9,
+                Some(Cue::Card) => Some(0.98),
+                Some(Cue::Negative) => Some(0.45),
+                // Another identifier's context: let the cue rules below decide.
+                Some(
+                    Cue::Account
+                    | Cue::Mrn
+                    | Cue::Insurance
+                    | Cue::Npi
+                    | Cue::Phone
+                    | Cue::License
+                    | Cue::Passport,
+                ) => None,
+                _ => Some(0.9),
             };
-            return Some(Some((EntityType::CreditCard, score)));
+            if let Some(score) = score {
+                return Some(Some((EntityType::CreditCard, score)));
+            }
         }
         // Phones.
-        let phone_cue = cue == Some(Cue::Phone) || cue_after(text, e, 2) == Some(Cue::Phone);
+        let phone_cue =
+            cue == Some(Cue::Phone) || (cue.is_none() && cue_after(text, e, 2) == Some(Cue::Phone));
         if plus && g >= 2 && v::e164(&d) {
             return Some(Some((EntityType::Phone, if neg { 0.4 } else { 0.9 })));
         }
@@ -446,7 +479,13 @@ impl Detector {
         if g == 2 && glen == [3, 4] && phone_cue {
             return Some(Some((EntityType::Phone, 0.75)));
         }
-        if phone_cue && !plus && g >= 2 && (8..=15).contains(&n) && b[s] == b'0' {
+        if cue == Some(Cue::Phone)
+            && !plus
+            && g >= 2
+            && sep != Some(b'.')
+            && (8..=15).contains(&n)
+            && b[s] == b'0'
+        {
             // National trunk-prefix forms like "020 7946 0958".
             return Some(Some((EntityType::Phone, 0.8)));
         }
@@ -816,6 +855,41 @@ const LABELS: &[&str] = &[
     "payee",
     "nok",
 ];
+/// Labels that introduce a name without a colon ("patient Maria Lopez").
+const BARE_LABELS: &[&str] = &[
+    "patient",
+    "pt",
+    "attending",
+    "physician",
+    "surgeon",
+    "guarantor",
+    "cardholder",
+    "subscriber",
+    "insured",
+    "caller",
+    "resident",
+    "mrs",
+    "witness",
+];
+/// Prepositions and verbs often followed by a name: two capitalised words after them count.
+const WEAK: &[&str] = &[
+    "for",
+    "with",
+    "by",
+    "from",
+    "and",
+    "regarding",
+    "re",
+    "about",
+    "called",
+    "named",
+    "saw",
+    "visited",
+    "of",
+    "per",
+    "cc",
+    "via",
+];
 const SALUTATIONS: &[&str] = &[
     "dear",
     "hi",
@@ -834,6 +908,13 @@ const SALUTATIONS: &[&str] = &[
     "welcome",
 ];
 const STOP: &[&str] = &[
+    "dr",
+    "mr",
+    "mrs",
+    "ms",
+    "mx",
+    "miss",
+    "prof",
     "the",
     "a",
     "an",
@@ -882,6 +963,15 @@ const STOP: &[&str] = &[
     "np",
     "pa",
     "dds",
+    "care",
+    "review",
+    "claim",
+    "claims",
+    "ticket",
+    "new",
+    "logged",
+    "take",
+    "questions",
     "january",
     "february",
     "march",
@@ -999,7 +1089,10 @@ impl Detector {
                 if gp == ". " && ws[j - 1].end - ws[j - 1].start != 1 {
                     break;
                 }
-                if namey(w)
+                let initial =
+                    w.end - w.start == 1 && w.case == Case::Upper && b.get(w.end) == Some(&b'.');
+                if initial
+                    || namey(w)
                     || (lower_ok
                         && w.case == Case::Lower
                         && g.lookup(txt) & (FIRST | LAST) != 0
@@ -1036,11 +1129,22 @@ impl Detector {
                     && (pg == ":" || pg == "-" || pg == ":\t" || pg == "=")
                 {
                     cue_score = 0.9;
-                } else if in_list(prev_txt, LABELS)
+                } else if in_list(prev_txt, BARE_LABELS)
                     && pg.is_empty()
                     && matches!(w.case, Case::Cap | Case::Upper)
                 {
                     cue_score = 0.7;
+                } else if in_list(prev_txt, WEAK)
+                    && pg.is_empty()
+                    && matches!(w.case, Case::Cap | Case::Upper)
+                {
+                    let two = ws
+                        .get(i + 1)
+                        .is_some_and(|nx| gap(&w, nx) == " " && namey(nx))
+                        && !in_list(txt, STOP);
+                    if two {
+                        cue_score = 0.6;
+                    }
                 } else if in_list(prev_txt, SALUTATIONS) && !pg.contains("\n\n") {
                     cue_score = 0.85;
                 } else if i >= 2
@@ -1068,12 +1172,25 @@ impl Detector {
                     let nf = g.lookup(word(nx));
                     gap(&w, nx) == " " && nf & LAST != 0 && nf & WORD == 0
                 });
-                let ok = namey(&w)
+                let ok = (cue_score >= 0.95
+                    && matches!(w.case, Case::Cap | Case::Upper)
+                    && !in_list(txt, TITLES))
+                    || namey(&w)
                     || (w.case == Case::Lower
                         && flags & (FIRST | LAST) != 0
                         && (flags & WORD == 0 || next_is_surname));
                 if ok {
-                    let end = extend(i, w.case == Case::Lower);
+                    let mut end = extend(i, w.case == Case::Lower);
+                    // "Patient: GARCIA, MARIA": a surname-first header after a label.
+                    if end == i + 1
+                        && let Some(nx) = ws.get(i + 1)
+                        && gap(&w, nx) == ", "
+                        && namey(nx)
+                        && (w.case == Case::Upper || flags & LAST != 0)
+                        && (nx.case == w.case || g.lookup(word(nx)) & FIRST != 0)
+                    {
+                        end = extend(i + 1, false);
+                    }
                     let mut score = cue_score;
                     if w.case == Case::Lower {
                         score = score.min(0.8);
@@ -1124,6 +1241,11 @@ impl Detector {
                     && nf & WORD == 0;
                 if cap_pair || initial {
                     let end = extend(i, false);
+                    let nf = if initial && end > i + 2 {
+                        g.lookup(word(&ws[end - 1])) | LAST
+                    } else {
+                        nf
+                    };
                     let mut score: f32 = if nf & LAST != 0 { 0.9 } else { 0.75 };
                     if flags & WORD != 0 {
                         score -= 0.15;
@@ -1145,6 +1267,18 @@ impl Detector {
                 }
             }
             i += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod pattern_debug {
+    #[test]
+    fn address_pattern() {
+        let p = super::patterns();
+        let re = regex::Regex::new(&p[super::P_ADDRESS]).unwrap();
+        for t in ["10127 65th Ave., Womack, MA 79245.", "3505 S 60th Parkway."] {
+            assert!(re.is_match(t), "{t}");
         }
     }
 }

@@ -20,6 +20,7 @@
 
 pub mod config;
 pub mod context;
+pub mod corpus;
 pub mod detect;
 pub mod error;
 pub mod fingerprint;
