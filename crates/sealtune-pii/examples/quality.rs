@@ -54,7 +54,15 @@ fn main() {
                     .iter()
                     .any(|g| p.entity == g.entity && p.start < g.end && g.start < p.end)
                 {
-                    let _ = writeln!(err, "FP {} {:?}", p.entity, &d.text[p.start..p.end]);
+                    let lo = d.text.floor_char_boundary(p.start.saturating_sub(30));
+                    let hi = d.text.ceil_char_boundary((p.end + 20).min(d.text.len()));
+                    let _ = writeln!(
+                        err,
+                        "FP {} {:?} in {:?}",
+                        p.entity,
+                        &d.text[p.start..p.end],
+                        &d.text[lo..hi]
+                    );
                 }
             }
         }

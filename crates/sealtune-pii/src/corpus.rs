@@ -477,6 +477,119 @@ impl Gen<'_> {
         }
     }
 
+    /// Narrative sentences with no PII: most of a real note or message is prose.
+    fn narrative(&mut self, d: &mut Doc, max: usize) {
+        const SYMPTOM: &[&str] = &[
+            "shortness of breath",
+            "intermittent chest pain",
+            "a productive cough",
+            "low back pain",
+            "dizziness on standing",
+            "fatigue",
+            "nausea after meals",
+            "swelling of both ankles",
+            "headaches",
+            "poor sleep",
+        ];
+        const DRUG: &[&str] = &[
+            "Lisinopril",
+            "Metformin",
+            "Atorvastatin",
+            "Amoxicillin",
+            "Furosemide",
+            "Apixaban",
+            "Levothyroxine",
+            "Omeprazole",
+            "Albuterol",
+            "Sertraline",
+        ];
+        const UNIT: &[&str] = &[
+            "Cardiology",
+            "the Emergency Department",
+            "Physical Therapy",
+            "Internal Medicine",
+            "the ICU",
+            "Radiology",
+            "Orthopedics",
+            "the Wound Care Clinic",
+        ];
+        const TEST: &[&str] = &[
+            "CBC",
+            "BMP",
+            "chest X-ray",
+            "ECG",
+            "HbA1c",
+            "lipid panel",
+            "CT of the abdomen",
+            "urinalysis",
+            "echocardiogram",
+            "TSH",
+        ];
+        const BANK: &[&str] = &[
+            "checking account",
+            "savings account",
+            "credit line",
+            "mortgage escrow",
+            "debit card",
+            "online banking profile",
+            "wire transfer",
+            "overdraft protection",
+            "mobile app",
+            "statement",
+        ];
+        let n = 1 + self.r.below(max);
+        for _ in 0..n {
+            let sym = self.r.pick(SYMPTOM);
+            let drug = self.r.pick(DRUG);
+            let unit = self.r.pick(UNIT);
+            let test = self.r.pick(TEST);
+            let bank = self.r.pick(BANK);
+            let s = match self.r.below(16) {
+                0 => format!(
+                    "Reports {sym} for the past {} weeks, worse with exertion. ",
+                    self.r.range(1, 8)
+                ),
+                1 => {
+                    format!("{drug} was started at a low dose and will be titrated as tolerated. ")
+                }
+                2 => format!("Referred to {unit} for further evaluation of {sym}. "),
+                3 => format!(
+                    "The {test} was unremarkable apart from a mild elevation noted last visit. "
+                ),
+                4 => "Denies fever, chills, or recent travel. Appetite is stable. ".to_string(),
+                5 => format!(
+                    "Plan: continue {drug}, repeat {test} in {} months, return sooner if {sym} worsens. ",
+                    self.r.range(1, 6)
+                ),
+                6 => "Assessment: symptoms consistent with a viral illness; supportive care advised. ".to_string(),
+                7 => {
+                    "Vitals were within normal limits and the exam was otherwise benign. ".to_string()
+                }
+                8 => format!(
+                    "The customer asked why the {bank} showed a pending hold after the deposit. "
+                ),
+                9 => format!(
+                    "We reviewed the fee schedule for the {bank} and waived the most recent charge. "
+                ),
+                10 => format!(
+                    "Please allow {} to {} business days for the change to take effect. ",
+                    self.r.range(1, 3),
+                    self.r.range(4, 10)
+                ),
+                11 => format!("Our records show the {bank} was updated online last week. "),
+                12 => format!(
+                    "Member Services can explain coverage for {test} and other outpatient tests. "
+                ),
+                13 => format!(
+                    "Prior authorization is required before {unit} can schedule the procedure. "
+                ),
+                14 => format!("Discussed risks and benefits of {drug}; questions were answered. "),
+                _ => "No acute distress. Lungs clear to auscultation, heart regular. ".to_string(),
+            };
+            d.s(&s);
+        }
+    }
+
     // Hard negatives.
     fn negative(&mut self, d: &mut Doc) {
         match self.r.below(14) {
@@ -642,10 +755,12 @@ fn one(g: &mut Gen<'_>) -> Doc {
             }
             d.s("presenting with chest pain since yesterday. ");
             g.negative(&mut d);
+            g.narrative(&mut d, 4);
             d.s("Seen by Dr. ").p(E::Person, &doctor).s(" (NPI ");
             let npi = g.npi();
             d.p(E::Npi, &npi).s("). ");
             g.negative(&mut d);
+            g.narrative(&mut d, 4);
             d.s("Contact: ");
             let ph = g.phone();
             d.p(E::Phone, &ph).s(". Lives at ");
@@ -672,7 +787,9 @@ fn one(g: &mut Gen<'_>) -> Doc {
             );
             d.p(E::InsuranceId, &mid).s("\nCourse: uneventful. ");
             g.negative(&mut d);
+            g.narrative(&mut d, 4);
             g.negative(&mut d);
+            g.narrative(&mut d, 4);
             d.s("Follow up with ")
                 .p(E::Person, &g.full(true))
                 .s(" in two weeks. Email results to ");
@@ -690,6 +807,7 @@ fn one(g: &mut Gen<'_>) -> Doc {
             let rt = g.routing();
             d.p(E::UsBankRouting, &rt).s(". ");
             g.negative(&mut d);
+            g.narrative(&mut d, 4);
             d.s("The card ending in your profile, ");
             let c = g.card(true);
             d.p(E::CreditCard, &c)
@@ -697,6 +815,7 @@ fn one(g: &mut Gen<'_>) -> Doc {
             let ib = g.iban();
             d.p(E::Iban, &ib).s(".\n");
             g.negative(&mut d);
+            g.narrative(&mut d, 4);
             d.s("Questions? Call us at ");
             let ph = g.phone();
             d.p(E::Phone, &ph)
@@ -716,6 +835,7 @@ fn one(g: &mut Gen<'_>) -> Doc {
             let addr = g.address();
             d.p(E::StreetAddress, &addr).s(". ");
             g.negative(&mut d);
+            g.narrative(&mut d, 4);
             d.s("Driver's license ");
             let dl = format!(
                 "{}{}",
@@ -726,6 +846,7 @@ fn one(g: &mut Gen<'_>) -> Doc {
             let pp = g.r.digits(9);
             d.p(E::Passport, &pp).s(". ");
             g.negative(&mut d);
+            g.narrative(&mut d, 4);
             d.s("\n");
         }
         4 => {
@@ -738,7 +859,9 @@ fn one(g: &mut Gen<'_>) -> Doc {
             let mac = g.mac();
             d.p(E::MacAddress, &mac).s("). ");
             g.negative(&mut d);
+            g.narrative(&mut d, 4);
             g.negative(&mut d);
+            g.narrative(&mut d, 4);
             d.s("They pasted their key by mistake: api_key=");
             let sec = g.secret();
             d.p(E::Secret, &sec).s(" - rotate it. Profile: ");
@@ -755,10 +878,12 @@ fn one(g: &mut Gen<'_>) -> Doc {
             let c = g.card(true);
             d.p(E::CreditCard, &c).s(" got declined again?? ");
             g.negative(&mut d);
+            g.narrative(&mut d, 4);
             d.s("you can text me at ");
             let ph = g.phone();
             d.p(E::Phone, &ph).s("\nassistant: Sorry about that! ");
             g.negative(&mut d);
+            g.narrative(&mut d, 4);
             d.s("I have sent a reset link to ");
             let em = g.email(&first, &last);
             d.p(E::Email, &em).s(".\n");
@@ -779,6 +904,7 @@ fn one(g: &mut Gen<'_>) -> Doc {
                     .s(" she remains independent. ");
             }
             g.negative(&mut d);
+            g.narrative(&mut d, 4);
             d.s("Her social security number is ");
             let ssn = g.ssn();
             d.p(E::UsSsn, &ssn).s(" and her ZIP code is ");
@@ -799,11 +925,14 @@ fn one(g: &mut Gen<'_>) -> Doc {
             let ph = g.phone();
             d.p(E::Phone, &ph).s(" asking about refills. ");
             g.negative(&mut d);
+            g.narrative(&mut d, 4);
             g.negative(&mut d);
+            g.narrative(&mut d, 4);
             d.s("Medical record number ");
             let mrn = g.r.digits(7);
             d.p(E::MedicalRecordNumber, &mrn).s(". ");
             g.negative(&mut d);
+            g.narrative(&mut d, 4);
             d.s("\n");
         }
     }

@@ -11,7 +11,6 @@ use regex_automata::meta;
 use crate::config::{MaskConfig, Validator};
 use crate::context::{Cue, cue_after, cue_before};
 use crate::error::PiiError;
-use crate::names::{FIRST, Gazetteer, LAST, WORD};
 use crate::types::{EntityType, Span};
 use crate::validate as v;
 
@@ -25,6 +24,7 @@ const P_IPV6: usize = 6;
 const P_AGE: usize = 7;
 const P_TEXTDATE: usize = 8;
 const P_ADDRESS: usize = 9;
+const MAX_GROUPS: usize = 24;
 const P_ALNUM: usize = 10;
 const P_NUMERIC: usize = 11;
 
@@ -34,28 +34,32 @@ pub fn pattern_strings() -> Vec<String> {
 }
 
 pub(crate) fn patterns() -> Vec<String> {
+    // ASCII digit and space classes and a Latin letter class keep the lazy DFA
+    // small; Unicode-wide classes make it thrash on mixed-script text.
     let month = r"(?i:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)";
     let full_month =
         r"(?:January|February|March|April|June|July|August|September|October|November|December)";
     let ord = r"(?:st|nd|rd|th)?";
     let suffix = r"(?i:street|st|avenue|ave|road|rd|boulevard|blvd|lane|ln|drive|dr|court|ct|way|place|pl|terrace|ter|circle|cir|parkway|pkwy|highway|hwy|square|sq|trail|trl|alley|crescent|close|plaza|loop|pike)";
+    let l = "A-Za-zÀ-ÖØ-öø-ɏ";
+    let lu = "A-ZÀ-ÖØ-ÞĀ-ɏ";
     vec![
-        r"-----BEGIN[A-Z ]*PRIVATE KEY-----[A-Za-z0-9+/=\s]*-----END[A-Z ]*PRIVATE KEY-----".to_string(),
+        r"-----BEGIN[A-Z ]*PRIVATE KEY-----[A-Za-z0-9+/= \t\r\n]*-----END[A-Z ]*PRIVATE KEY-----".to_string(),
         r"(?-u:\b)(?:(?:sk|pk|rk)_(?:live|test)_[A-Za-z0-9]{10,}|gh[pousr]_[A-Za-z0-9]{20,}|xox[baprs]-[A-Za-z0-9-]{10,}|AKIA[0-9A-Z]{16}|AIza[0-9A-Za-z_-]{35}|eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,})".to_string(),
-        r#"(?i:api[_-]?key|secret|token|password|passwd|pwd|access[_-]?key|client[_-]?secret)["']?\s*(?:[:=]|is)\s*["']?[^\s"',;]{8,}"#.to_string(),
-        r#"(?i:https?://|www\.)[^\s<>"'\]\)]+"#.to_string(),
-        r"[\p{L}\p{N}._%+-]+@[\p{L}\p{N}-]+(?:\.[\p{L}\p{N}-]+)*\.\p{L}{2,}".to_string(),
+        r#"(?i:api[_-]?key|secret|token|password|passwd|pwd|access[_-]?key|client[_-]?secret)["']?[ \t]*(?:[:=]|is)[ \t]*["']?[^ \t\r\n"',;]{8,}"#.to_string(),
+        r#"(?i:https?://|www\.)[^ \t\r\n<>"'\]\)]+"#.to_string(),
+        format!(r"[{l}0-9._%+-]+@[{l}0-9-]+(?:\.[{l}0-9-]+)*\.[A-Za-z]{{2,}}"),
         r"(?-u:\b)(?:[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{2}(?:-[0-9A-Fa-f]{2}){5}|[0-9a-fA-F]{4}\.[0-9a-fA-F]{4}\.[0-9a-fA-F]{4})(?-u:\b)".to_string(),
-        r"(?:(?-u:\b)[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{0,4}){2,7}|::(?:[0-9A-Fa-f]{1,4}:?){1,7})(?:\d{1,3}(?:\.\d{1,3}){3})?".to_string(),
-        r"(?-u:\b)(?:9\d|1[0-2]\d)(?:[ -](?i:years?|yrs?)(?:[ -](?i:old))?|[ -]?(?i:yo|y/o|y\.o\.)(?-u:\b))".to_string(),
+        r"(?:(?-u:\b)[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{0,4}){2,7}|::(?:[0-9A-Fa-f]{1,4}:?){1,7})(?:[0-9]{1,3}(?:\.[0-9]{1,3}){3})?".to_string(),
+        r"(?-u:\b)(?:9[0-9]|1[0-2][0-9])(?:[ -](?i:years?|yrs?)(?:[ -](?i:old))?|[ -]?(?i:yo|y/o|y\.o\.)(?-u:\b))".to_string(),
         format!(
-            r"(?-u:\b)(?:{month}\.? \d{{1,2}}{ord},? \d{{4}}|\d{{1,2}}{ord}(?: of)? {month}\.?,? \d{{4}}|{month}\.?,? \d{{4}}|{full_month} \d{{1,2}}{ord})(?-u:\b)"
+            r"(?-u:\b)(?:{month}\.? [0-9]{{1,2}}{ord},? [0-9]{{4}}|[0-9]{{1,2}}{ord}(?: of)? {month}\.?,? [0-9]{{4}}|{month}\.?,? [0-9]{{4}}|{full_month} [0-9]{{1,2}}{ord})(?-u:\b)"
         ),
         format!(
-            r"(?-u:\b)(?:\d{{1,6}}(?:-?[A-Za-z])? (?:\p{{Lu}}[\p{{L}}\d'’.-]*|\d{{1,3}}(?i:st|nd|rd|th)) (?:[\p{{L}}\d][\p{{L}}\d'’.-]* ){{0,3}}{suffix}(?-u:\b)\.?(?:,? (?i:apt|apartment|suite|ste|unit|fl|floor|rm|room)\.? ?#?[A-Za-z0-9-]+|,? #[A-Za-z0-9-]+)?(?:,\s?\p{{Lu}}[\p{{L}}'.-]*(?: \p{{Lu}}[\p{{L}}'.-]*){{0,2}},? [A-Z]{{2}}(?: \d{{5}}(?:-\d{{4}})?)?)?|(?i:p\.?\s?o\.?\s?box) \d+)"
+            r"(?-u:\b)(?:[0-9]{{1,6}}(?:-?[A-Za-z])? (?:[{lu}][{l}0-9'’.-]*|[0-9]{{1,3}}(?i:st|nd|rd|th)) (?:[{l}0-9][{l}0-9'’.-]* ){{0,3}}{suffix}(?-u:\b)\.?(?:,? (?i:apt|apartment|suite|ste|unit|fl|floor|rm|room)\.? ?#?[A-Za-z0-9-]+|,? #[A-Za-z0-9-]+)?(?:, ?[{lu}][{l}'.-]*(?: [{lu}][{l}'.-]*){{0,2}},? [A-Z]{{2}}(?: [0-9]{{5}}(?:-[0-9]{{4}})?)?)?|(?i:p\.? ?o\.? ?box) [0-9]+)"
         ),
         r"(?-u:\b)[A-Za-z0-9]*(?:[A-Za-z][0-9]|[0-9][A-Za-z])[A-Za-z0-9]*(?:-[A-Za-z0-9]+)*(?-u:\b)".to_string(),
-        r"(?:\+\d{1,3}[ .-]?(?:\(\d{1,4}\)[ .-]?)?|\(\d{2,4}\)[ .-]?|(?-u:\b))\d+(?:[ ./-]\d+)*".to_string(),
+        r"(?:\+[0-9]{1,3}[ .-]?(?:\([0-9]{1,4}\)[ .-]?)?|\([0-9]{2,4}\)[ .-]?|(?-u:\b))[0-9]+(?:[ ./-][0-9]+)*".to_string(),
     ]
 }
 
@@ -76,7 +80,6 @@ pub struct Detector {
     allow: HashSet<String>,
     deny: Option<(AhoCorasick, Vec<EntityType>)>,
     custom: Vec<Custom>,
-    names: &'static Gazetteer,
 }
 
 impl std::fmt::Debug for Detector {
@@ -100,7 +103,7 @@ impl Detector {
         let re = meta::Regex::builder()
             .configure(
                 meta::Config::new()
-                    .hybrid_cache_capacity(16 << 20)
+                    .hybrid_cache_capacity(32 << 20)
                     .nfa_size_limit(Some(64 << 20)),
             )
             .build_many(&pats)
@@ -156,7 +159,6 @@ impl Detector {
             allow,
             deny,
             custom,
-            names: Gazetteer::get(),
         })
     }
 
@@ -165,7 +167,11 @@ impl Detector {
     pub fn detect(&self, text: &str) -> Vec<Span> {
         let mut cands: Vec<Span> = Vec::new();
         self.structured(text, &mut cands);
-        self.person_names(text, &mut cands);
+        if self.enabled[idx(EntityType::Person)] {
+            crate::person::find(text, |s, e, score| {
+                self.push(&mut cands, s, e, EntityType::Person, score)
+            });
+        }
         self.deny_list(text, &mut cands);
         self.custom(text, &mut cands);
         self.resolve(text, cands)
@@ -286,37 +292,51 @@ impl Detector {
     /// sub-runs, left to right.
     fn numeric(&self, text: &str, s: usize, e: usize, out: &mut Vec<Span>) -> usize {
         let b = text.as_bytes();
+        // Fast path: a lone short number (a dose, a count, a vital sign) is only
+        // ever an age of 90 or more.
+        if e - s <= 4 && b[s..e].iter().all(u8::is_ascii_digit) {
+            if e - s >= 2 && matches!(b[s], b'9' | b'1') && cue_before(text, s, 2) == Some(Cue::Age)
+            {
+                let age: u32 = text[s..e].parse().unwrap_or(0);
+                if (90..=130).contains(&age) {
+                    self.push(out, s, e, EntityType::AgeOver89, 0.9);
+                }
+            }
+            return e;
+        }
         // Groups: (start, end) of each digit run; the match may begin with '+' or '('.
-        let mut groups: Vec<(usize, usize)> = Vec::new();
+        let mut groups = [(0usize, 0usize); MAX_GROUPS];
+        let mut ng = 0;
         let mut i = s;
-        while i < e {
+        while i < e && ng < MAX_GROUPS {
             if b[i].is_ascii_digit() {
                 let st = i;
                 while i < e && b[i].is_ascii_digit() {
                     i += 1;
                 }
-                groups.push((st, i));
+                groups[ng] = (st, i);
+                ng += 1;
             } else {
                 i += 1;
             }
         }
-        if groups.len() > 24 {
-            groups.truncate(24);
-        }
+        let groups = &groups[..ng];
         let mut gi = 0;
         let mut last_end = e;
         while gi < groups.len() {
+            // A leading '+' or '(' belongs to the run only when it starts at the first group.
+            let mut st = groups[gi].0;
+            if gi == 0 {
+                st = s;
+            } else if st > 0 && b[st - 1] == b'(' {
+                st -= 1;
+            }
+            let cue = cue_before(text, st, self.window);
             let mut found = false;
-            for gj in (gi + 1..=groups.len()).rev() {
-                // A leading '+' or '(' belongs to the run only when it starts at the first group.
-                let mut st = groups[gi].0;
-                if gi == 0 {
-                    st = s;
-                } else if st > 0 && b[st - 1] == b'(' {
-                    st -= 1;
-                }
+            // No identifier has more than six digit groups.
+            for gj in (gi + 1..=groups.len().min(gi + 6)).rev() {
                 let en = groups[gj - 1].1;
-                if let Some(c) = self.classify_numeric(text, st, en, &groups[gi..gj]) {
+                if let Some(c) = self.classify_numeric(text, st, en, &groups[gi..gj], cue) {
                     if let Some((t, score)) = c {
                         self.push(out, st, en, t, score);
                     }
@@ -342,19 +362,34 @@ impl Detector {
         s: usize,
         e: usize,
         groups: &[(usize, usize)],
+        cue: Option<Cue>,
     ) -> Option<Option<(EntityType, f32)>> {
         let b = text.as_bytes();
         let raw = &text[s..e];
-        let d = v::digits(raw);
-        let n = d.len();
+        let mut dbuf = [0u8; 64];
+        let mut n = 0;
+        for &c in raw.as_bytes() {
+            if c.is_ascii_digit() && n < dbuf.len() {
+                dbuf[n] = c - b'0';
+                n += 1;
+            }
+        }
+        let d = &dbuf[..n];
         let g = groups.len();
-        let glen: Vec<usize> = groups.iter().map(|&(a, z)| z - a).collect();
-        let seps: Vec<u8> = groups.windows(2).map(|w| b[w[0].1]).collect();
+        let mut glen_buf = [0usize; MAX_GROUPS];
+        let mut sep_buf = [0u8; MAX_GROUPS];
+        for (k, &(a, z)) in groups.iter().enumerate() {
+            glen_buf[k] = z - a;
+            if k + 1 < g {
+                sep_buf[k] = b[z];
+            }
+        }
+        let glen = &glen_buf[..g];
+        let seps = &sep_buf[..g.saturating_sub(1)];
         let same_sep = seps.windows(2).all(|w| w[0] == w[1]);
         let sep = seps.first().copied();
         let plus = b[s] == b'+';
         let paren = raw.contains('(');
-        let cue = cue_before(text, s, self.window);
         let neg = cue == Some(Cue::Negative);
         // Multi-group runs joined by spaces must be spaced uniformly to count as one number.
         if g > 1 && seps.contains(&b'/') && !(g == 3 && same_sep) {
@@ -695,584 +730,8 @@ fn has_context_word(text: &str, s: usize, e: usize, window: usize, words: &[Stri
             .any(lw)
 }
 
-// ---------------------------------------------------------------------------
-// Person names.
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Case {
-    Cap,
-    Upper,
-    Lower,
-    Other,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Word {
-    start: usize,
-    end: usize,
-    case: Case,
-}
-
-fn is_word_char(c: char) -> bool {
-    c.is_alphabetic() || c == '\'' || c == '’' || c == '-'
-}
-
-fn words(text: &str) -> Vec<Word> {
-    let b = text.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        let c0 = b[i];
-        if c0.is_ascii_alphabetic() || c0 >= 0x80 {
-            // Decode lazily: ASCII fast path, full char otherwise.
-            let start = i;
-            let mut upper = 0usize;
-            let mut lower = 0usize;
-            let mut first_upper = false;
-            let mut first = true;
-            while i < b.len() {
-                let c = b[i];
-                let (ch, len) = if c < 0x80 {
-                    (c as char, 1)
-                } else {
-                    match text[i..].chars().next() {
-                        Some(ch) => (ch, ch.len_utf8()),
-                        None => break,
-                    }
-                };
-                if !is_word_char(ch) || (first && !ch.is_alphabetic()) {
-                    break;
-                }
-                if ch.is_uppercase() {
-                    upper += 1;
-                    if first {
-                        first_upper = true;
-                    }
-                } else if ch.is_lowercase() {
-                    lower += 1;
-                }
-                first = false;
-                i += len;
-            }
-            if i == start {
-                // A non-letter multi-byte character.
-                i += text[i..].chars().next().map_or(1, char::len_utf8);
-                continue;
-            }
-            let mut end = i;
-            while end > start && matches!(b[end - 1], b'\'' | b'-') {
-                end -= 1;
-            }
-            let case = if first_upper && lower > 0 {
-                Case::Cap
-            } else if upper > 0 && lower == 0 {
-                Case::Upper
-            } else if upper == 0 && lower > 0 {
-                Case::Lower
-            } else {
-                Case::Other
-            };
-            out.push(Word { start, end, case });
-        } else {
-            i += 1;
-        }
-    }
-    out
-}
-
-const TITLES: &[&str] = &[
-    "dr",
-    "mr",
-    "mrs",
-    "ms",
-    "mx",
-    "miss",
-    "prof",
-    "professor",
-    "doctor",
-    "nurse",
-    "sra",
-    "sr",
-    "dra",
-    "herr",
-    "frau",
-    "mme",
-    "mlle",
-    "señor",
-    "señora",
-    "sister",
-    "rev",
-];
-const LABELS: &[&str] = &[
-    "patient",
-    "name",
-    "pt",
-    "member",
-    "insured",
-    "subscriber",
-    "cardholder",
-    "client",
-    "customer",
-    "caller",
-    "guarantor",
-    "contact",
-    "physician",
-    "provider",
-    "attending",
-    "surgeon",
-    "signed",
-    "by",
-    "from",
-    "to",
-    "cc",
-    "guardian",
-    "mother",
-    "father",
-    "spouse",
-    "wife",
-    "husband",
-    "son",
-    "daughter",
-    "referred",
-    "author",
-    "agent",
-    "rep",
-    "representative",
-    "applicant",
-    "beneficiary",
-    "employee",
-    "holder",
-    "owner",
-    "resident",
-    "pcp",
-    "seen",
-    "accompanied",
-    "witness",
-    "requester",
-    "user",
-    "sender",
-    "recipient",
-    "payee",
-    "nok",
-];
-/// Labels that introduce a name without a colon ("patient Maria Lopez").
-const BARE_LABELS: &[&str] = &[
-    "patient",
-    "pt",
-    "attending",
-    "physician",
-    "surgeon",
-    "guarantor",
-    "cardholder",
-    "subscriber",
-    "insured",
-    "caller",
-    "resident",
-    "mrs",
-    "witness",
-];
-/// Prepositions and verbs often followed by a name: two capitalised words after them count.
-const WEAK: &[&str] = &[
-    "for",
-    "with",
-    "by",
-    "from",
-    "and",
-    "regarding",
-    "re",
-    "about",
-    "called",
-    "named",
-    "saw",
-    "visited",
-    "of",
-    "per",
-    "cc",
-    "via",
-];
-const SALUTATIONS: &[&str] = &[
-    "dear",
-    "hi",
-    "hello",
-    "hey",
-    "thanks",
-    "thank",
-    "regards",
-    "sincerely",
-    "cheers",
-    "best",
-    "yours",
-    "cordially",
-    "greetings",
-    "bye",
-    "welcome",
-];
-const STOP: &[&str] = &[
-    "dr",
-    "mr",
-    "mrs",
-    "ms",
-    "mx",
-    "miss",
-    "prof",
-    "the",
-    "a",
-    "an",
-    "and",
-    "or",
-    "of",
-    "to",
-    "in",
-    "on",
-    "for",
-    "with",
-    "at",
-    "is",
-    "was",
-    "has",
-    "had",
-    "our",
-    "your",
-    "my",
-    "this",
-    "that",
-    "team",
-    "customer",
-    "sir",
-    "madam",
-    "all",
-    "colleague",
-    "patient",
-    "doctor",
-    "member",
-    "user",
-    "support",
-    "department",
-    "hospital",
-    "clinic",
-    "center",
-    "centre",
-    "bank",
-    "service",
-    "services",
-    "medical",
-    "md",
-    "rn",
-    "phd",
-    "do",
-    "np",
-    "pa",
-    "dds",
-    "care",
-    "review",
-    "claim",
-    "claims",
-    "ticket",
-    "new",
-    "logged",
-    "take",
-    "questions",
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-    "monday",
-    "tuesday",
-    "wednesday",
-    "thursday",
-    "friday",
-    "saturday",
-    "sunday",
-    "you",
-    "we",
-    "i",
-    "he",
-    "she",
-    "they",
-    "it",
-    "no",
-    "not",
-    "yes",
-    "there",
-    "again",
-    "everyone",
-    "folks",
-    "there",
-    "unit",
-    "room",
-    "ward",
-    "street",
-    "avenue",
-    "road",
-    "st",
-    "ave",
-    "rd",
-    "mrn",
-    "dob",
-    "ssn",
-    "id",
-    "number",
-    "account",
-    "insurance",
-    "policy",
-    "date",
-    "phone",
-    "email",
-    "address",
-    "admitted",
-    "discharged",
-    "discharge",
-    "diagnosis",
-    "history",
-    "note",
-    "summary",
-    "reason",
-    "plan",
-    "assessment",
-    "follow",
-    "pending",
-];
-const PARTICLES: &[&str] = &[
-    "de", "del", "della", "der", "den", "van", "von", "da", "das", "dos", "du", "di", "la", "le",
-    "bin", "ibn", "al", "el", "ter", "ten", "y", "mac",
-];
-
-fn lower_ascii(s: &str, buf: &mut [u8; 24]) -> Option<usize> {
-    if s.len() > buf.len() {
-        return None;
-    }
-    for (d, c) in buf.iter_mut().zip(s.bytes()) {
-        *d = c.to_ascii_lowercase();
-    }
-    Some(s.len())
-}
-
-fn in_list(s: &str, list: &[&str]) -> bool {
-    let mut buf = [0u8; 24];
-    match lower_ascii(s, &mut buf) {
-        Some(n) => std::str::from_utf8(&buf[..n]).is_ok_and(|w| list.contains(&w)),
-        None => false,
-    }
-}
-
-impl Detector {
-    fn person_names(&self, text: &str, out: &mut Vec<Span>) {
-        if !self.enabled[idx(EntityType::Person)] {
-            return;
-        }
-        let ws = words(text);
-        let b = text.as_bytes();
-        let g = self.names;
-        let gap = |a: &Word, z: &Word| &text[a.end..z.start];
-        let word = |w: &Word| &text[w.start..w.end];
-        let namey = |w: &Word| matches!(w.case, Case::Cap | Case::Upper) && !in_list(word(w), STOP);
-        // Extends a name from word i over capitalised words, initials and particles.
-        let extend = |i: usize, lower_ok: bool| -> usize {
-            let mut j = i + 1;
-            let mut last = i + 1;
-            while j < ws.len() && j - i < 5 {
-                let gp = gap(&ws[j - 1], &ws[j]);
-                let sep_ok = gp == " " || gp == ". ";
-                if !sep_ok {
-                    break;
-                }
-                let w = &ws[j];
-                let txt = word(w);
-                if gp == ". " && ws[j - 1].end - ws[j - 1].start != 1 {
-                    break;
-                }
-                let initial =
-                    w.end - w.start == 1 && w.case == Case::Upper && b.get(w.end) == Some(&b'.');
-                if initial
-                    || namey(w)
-                    || (lower_ok
-                        && w.case == Case::Lower
-                        && g.lookup(txt) & (FIRST | LAST) != 0
-                        && g.lookup(txt) & WORD == 0)
-                {
-                    j += 1;
-                    last = j;
-                } else if w.case == Case::Lower
-                    && in_list(txt, PARTICLES)
-                    && j + 1 < ws.len()
-                    && namey(&ws[j + 1])
-                {
-                    j += 1;
-                } else {
-                    break;
-                }
-            }
-            last
-        };
-        let mut i = 0;
-        while i < ws.len() {
-            let w = ws[i];
-            let txt = word(&w);
-            let prev = if i > 0 { Some(ws[i - 1]) } else { None };
-            let prev_txt = prev.map(|p| word(&p)).unwrap_or("");
-            let prev_gap = prev.map(|p| gap(&p, &w)).unwrap_or("");
-            // Cue-driven: title, label, salutation, self-introduction.
-            let mut cue_score = 0.0f32;
-            if prev.is_some() {
-                let pg = prev_gap.trim_matches(' ');
-                if in_list(prev_txt, TITLES) && (pg.is_empty() || pg == ".") {
-                    cue_score = 0.95;
-                } else if in_list(prev_txt, LABELS)
-                    && (pg == ":" || pg == "-" || pg == ":\t" || pg == "=")
-                {
-                    cue_score = 0.9;
-                } else if in_list(prev_txt, BARE_LABELS)
-                    && pg.is_empty()
-                    && matches!(w.case, Case::Cap | Case::Upper)
-                {
-                    cue_score = 0.7;
-                } else if in_list(prev_txt, WEAK)
-                    && pg.is_empty()
-                    && matches!(w.case, Case::Cap | Case::Upper)
-                {
-                    let two = ws
-                        .get(i + 1)
-                        .is_some_and(|nx| gap(&w, nx) == " " && namey(nx))
-                        && !in_list(txt, STOP);
-                    if two {
-                        cue_score = 0.6;
-                    }
-                } else if in_list(prev_txt, SALUTATIONS) && !pg.contains("\n\n") {
-                    cue_score = 0.85;
-                } else if i >= 2
-                    && pg.is_empty()
-                    && (in_list(prev_txt, &["is", "am", "im", "me", "named", "called"])
-                        || prev_txt.eq_ignore_ascii_case("i'm"))
-                {
-                    let pp = word(&ws[i - 2]).to_ascii_lowercase();
-                    if matches!(
-                        pp.as_str(),
-                        "name" | "this" | "i" | "call" | "named" | "called" | "it"
-                    ) || prev_txt.eq_ignore_ascii_case("i'm")
-                    {
-                        cue_score = 0.85;
-                    }
-                }
-            }
-            let flags = if w.case == Case::Other {
-                0
-            } else {
-                g.lookup(txt)
-            };
-            if cue_score > 0.0 {
-                let next_is_surname = ws.get(i + 1).is_some_and(|nx| {
-                    let nf = g.lookup(word(nx));
-                    gap(&w, nx) == " " && nf & LAST != 0 && nf & WORD == 0
-                });
-                let ok = (cue_score >= 0.95
-                    && matches!(w.case, Case::Cap | Case::Upper)
-                    && !in_list(txt, TITLES))
-                    || namey(&w)
-                    || (w.case == Case::Lower
-                        && flags & (FIRST | LAST) != 0
-                        && (flags & WORD == 0 || next_is_surname));
-                if ok {
-                    let mut end = extend(i, w.case == Case::Lower);
-                    // "Patient: GARCIA, MARIA": a surname-first header after a label.
-                    if end == i + 1
-                        && let Some(nx) = ws.get(i + 1)
-                        && gap(&w, nx) == ", "
-                        && namey(nx)
-                        && (w.case == Case::Upper || flags & LAST != 0)
-                        && (nx.case == w.case || g.lookup(word(nx)) & FIRST != 0)
-                    {
-                        end = extend(i + 1, false);
-                    }
-                    let mut score = cue_score;
-                    if w.case == Case::Lower {
-                        score = score.min(0.8);
-                    }
-                    // Salutations pick up non-names too ("Hi Team"): demand a known name or a second word.
-                    if (0.84..0.86).contains(&cue_score)
-                        && end == i + 1
-                        && flags & (FIRST | LAST) == 0
-                    {
-                        score = 0.6;
-                    }
-                    self.push(out, w.start, ws[end - 1].end, EntityType::Person, score);
-                    i = end;
-                    continue;
-                }
-            }
-            // "LAST, FIRST" headers.
-            if matches!(w.case, Case::Cap | Case::Upper) && flags & LAST != 0 && i + 1 < ws.len() {
-                let nx = ws[i + 1];
-                let nf = g.lookup(word(&nx));
-                if gap(&w, &nx) == ", "
-                    && matches!(nx.case, Case::Cap | Case::Upper)
-                    && nf & FIRST != 0
-                    && !in_list(word(&nx), STOP)
-                {
-                    let end = extend(i + 1, false);
-                    let score = if (flags | nf) & WORD != 0 { 0.7 } else { 0.85 };
-                    self.push(out, w.start, ws[end - 1].end, EntityType::Person, score);
-                    i = end;
-                    continue;
-                }
-            }
-            // Gazetteer: a given name followed by another name-like word.
-            if flags & FIRST != 0 && i + 1 < ws.len() && !in_list(txt, STOP) {
-                let nx = ws[i + 1];
-                let gp = gap(&w, &nx);
-                let nf = g.lookup(word(&nx));
-                let cap_pair = matches!(w.case, Case::Cap | Case::Upper) && namey(&nx) && gp == " ";
-                let initial = matches!(w.case, Case::Cap | Case::Upper)
-                    && nx.end - nx.start == 1
-                    && gp == " "
-                    && b.get(nx.end) == Some(&b'.');
-                let lower_pair = w.case == Case::Lower
-                    && nx.case == Case::Lower
-                    && gp == " "
-                    && flags & WORD == 0
-                    && nf & LAST != 0
-                    && nf & WORD == 0;
-                if cap_pair || initial {
-                    let end = extend(i, false);
-                    let nf = if initial && end > i + 2 {
-                        g.lookup(word(&ws[end - 1])) | LAST
-                    } else {
-                        nf
-                    };
-                    let mut score: f32 = if nf & LAST != 0 { 0.9 } else { 0.75 };
-                    if flags & WORD != 0 {
-                        score -= 0.15;
-                    }
-                    if nf & WORD != 0 {
-                        score -= 0.15;
-                    }
-                    if nf == 0 && flags & WORD != 0 {
-                        score = 0.45;
-                    }
-                    self.push(out, w.start, ws[end - 1].end, EntityType::Person, score);
-                    i = end;
-                    continue;
-                }
-                if lower_pair {
-                    self.push(out, w.start, nx.end, EntityType::Person, 0.7);
-                    i += 2;
-                    continue;
-                }
-            }
-            i += 1;
-        }
-    }
-}
-
 #[cfg(test)]
-mod pattern_debug {
+mod pattern_tests {
     #[test]
     fn address_pattern() {
         let p = super::patterns();

@@ -27,6 +27,7 @@ pub mod fingerprint;
 pub mod key;
 pub mod names;
 pub mod ops;
+mod person;
 pub mod record;
 pub mod types;
 pub mod validate;

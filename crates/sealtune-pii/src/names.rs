@@ -77,6 +77,21 @@ impl Gazetteer {
         }
     }
 
+    /// Number of names.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// True when empty (never, for the shipped data).
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Every (name, flags) pair, in no particular order.
+    pub fn entries(&self) -> impl Iterator<Item = (&'static str, u8)> + '_ {
+        self.map.iter().map(|(k, v)| (*k, *v))
+    }
+
     /// Unambiguous given names, in file order (for surrogates).
     pub fn first_names(&self) -> &[&'static str] {
         &self.firsts
@@ -90,7 +105,7 @@ impl Gazetteer {
 
 /// Folds a letter to lower-case ASCII; `Some(0)` for characters to skip
 /// (apostrophes, hyphens), `None` for anything that cannot be in a name.
-fn fold(c: char) -> Option<u8> {
+pub(crate) fn fold(c: char) -> Option<u8> {
     if c.is_ascii_alphabetic() {
         return Some(c.to_ascii_lowercase() as u8);
     }
