@@ -449,7 +449,7 @@ impl Detector {
         if n == 9 {
             let formatted =
                 g == 3 && glen == [3, 2, 4] && same_sep && matches!(sep, Some(b'-' | b' '));
-            if (formatted || g == 1) && v::ssn(&d) {
+            if (formatted || g == 1) && v::ssn(d) {
                 match (formatted, cue) {
                     (_, Some(Cue::Ssn)) => return Some(Some((EntityType::UsSsn, 0.95))),
                     (true, Some(Cue::Negative)) => return Some(Some((EntityType::UsSsn, 0.5))),
@@ -468,7 +468,7 @@ impl Detector {
                 || (same_sep
                     && glen[0] == 4
                     && glen.iter().all(|&l| (4..=6).contains(&l) || l == 3)))
-            && v::credit_card(&d)
+            && v::credit_card(d)
         {
             let score = match cue {
                 Some(Cue::Card) => Some(0.98),
@@ -492,13 +492,13 @@ impl Detector {
         // Phones.
         let phone_cue =
             cue == Some(Cue::Phone) || (cue.is_none() && cue_after(text, e, 2) == Some(Cue::Phone));
-        if plus && g >= 2 && v::e164(&d) {
+        if plus && g >= 2 && v::e164(d) {
             return Some(Some((EntityType::Phone, if neg { 0.4 } else { 0.9 })));
         }
         let nanp_shape = (g == 3 && glen == [3, 3, 4])
             || (g == 4 && glen == [1, 3, 3, 4] && d[0] == 1)
             || (paren && g >= 3 && glen[glen.len() - 1] == 4);
-        if nanp_shape && v::nanp(&d) {
+        if nanp_shape && v::nanp(d) {
             let score = if phone_cue {
                 0.95
             } else if neg {
@@ -508,7 +508,7 @@ impl Detector {
             };
             return Some(Some((EntityType::Phone, score)));
         }
-        if g == 1 && n == 10 && phone_cue && v::nanp(&d) {
+        if g == 1 && n == 10 && phone_cue && v::nanp(d) {
             return Some(Some((EntityType::Phone, 0.85)));
         }
         if g == 2 && glen == [3, 4] && phone_cue {
@@ -525,14 +525,14 @@ impl Detector {
             return Some(Some((EntityType::Phone, 0.8)));
         }
         // Routing, NPI.
-        if g == 1 && n == 9 && v::aba_routing(&d) {
+        if g == 1 && n == 9 && v::aba_routing(d) {
             match cue {
                 Some(Cue::Routing) => return Some(Some((EntityType::UsBankRouting, 0.95))),
                 None => return Some(Some((EntityType::UsBankRouting, 0.3))),
                 _ => {}
             }
         }
-        if g == 1 && n == 10 && v::npi(&d) && cue == Some(Cue::Npi) {
+        if g == 1 && n == 10 && v::npi(d) && cue == Some(Cue::Npi) {
             return Some(Some((EntityType::Npi, 0.95)));
         }
         // ZIP codes.
@@ -563,7 +563,7 @@ impl Detector {
                 Some(Cue::Account) if (6..=17).contains(&n) => Some(EntityType::UsBankAccount),
                 Some(Cue::License) if (5..=13).contains(&n) => Some(EntityType::DriverLicense),
                 Some(Cue::Passport) if (8..=9).contains(&n) => Some(EntityType::Passport),
-                Some(Cue::Ssn) if n == 9 && v::ssn(&d) => Some(EntityType::UsSsn),
+                Some(Cue::Ssn) if n == 9 && v::ssn(d) => Some(EntityType::UsSsn),
                 Some(Cue::Npi) if n == 10 => Some(EntityType::Npi),
                 _ => None,
             };

@@ -536,15 +536,13 @@ pub(crate) fn find(text: &str, mut emit: impl FnMut(usize, usize, f32)) {
                     .is_some_and(|nx| gap(&w, nx) == " " && namey(nx))
             {
                 cue = 0.6;
-            } else if p.flags & SALUT != 0 && !pg.contains("\n\n") {
-                cue = 0.85;
-            } else if i >= 2
-                && pg.is_empty()
-                && p.flags & INTRO != 0
-                && ws[i - 2].flags & INTRO_PREV != 0
+            } else if (p.flags & SALUT != 0 && !pg.contains("\n\n"))
+                || (i >= 2
+                    && pg.is_empty()
+                    && p.flags & INTRO != 0
+                    && ws[i - 2].flags & INTRO_PREV != 0)
+                || (pg.is_empty() && text[p.start..p.end].eq_ignore_ascii_case("i'm"))
             {
-                cue = 0.85;
-            } else if pg.is_empty() && text[p.start..p.end].eq_ignore_ascii_case("i'm") {
                 cue = 0.85;
             }
         }
