@@ -103,7 +103,7 @@ impl Detector {
         let re = meta::Regex::builder()
             .configure(
                 meta::Config::new()
-                    .hybrid_cache_capacity(32 << 20)
+                    .hybrid_cache_capacity(16 << 20)
                     .nfa_size_limit(Some(64 << 20)),
             )
             .build_many(&pats)

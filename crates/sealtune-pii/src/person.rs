@@ -328,13 +328,71 @@ impl Hasher for Fx {
     }
 }
 
-type Map = HashMap<&'static str, u16, BuildHasherDefault<Fx>>;
+/// Lower-case words up to eight bytes are packed into a `u64` key (the common
+/// case: one multiply to hash, one compare to match); longer ones use bytes.
+#[derive(Debug)]
+struct Map {
+    /// One-hash Bloom filter over the short keys: most words are in no list,
+    /// and a bit test is cheaper than a table probe.
+    bloom: Vec<u64>,
+    short: HashMap<u64, u16, BuildHasherDefault<Fx>>,
+    long: HashMap<&'static [u8], u16, BuildHasherDefault<Fx>>,
+}
+
+const BLOOM_BITS: u32 = 18;
+
+fn bloom_bit(k: u64) -> usize {
+    (k.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - BLOOM_BITS)) as usize
+}
+
+impl Map {
+    fn new() -> Self {
+        Map {
+            bloom: vec![0; (1 << BLOOM_BITS) / 64],
+            short: HashMap::default(),
+            long: HashMap::default(),
+        }
+    }
+
+    fn insert(&mut self, w: &'static str, flag: u16) {
+        match pack(w.as_bytes()) {
+            Some(k) => {
+                let bit = bloom_bit(k);
+                self.bloom[bit / 64] |= 1 << (bit % 64);
+                *self.short.entry(k).or_insert(0) |= flag
+            }
+            None => *self.long.entry(w.as_bytes()).or_insert(0) |= flag,
+        }
+    }
+
+    fn get(&self, w: &[u8]) -> u16 {
+        match pack(w) {
+            Some(k) => {
+                let bit = bloom_bit(k);
+                if self.bloom[bit / 64] & (1 << (bit % 64)) == 0 {
+                    return 0;
+                }
+                self.short.get(&k).copied().unwrap_or(0)
+            }
+            None => self.long.get(w).copied().unwrap_or(0),
+        }
+    }
+}
+
+fn pack(w: &[u8]) -> Option<u64> {
+    if w.is_empty() || w.len() > 8 {
+        return None;
+    }
+    let mut b = [0u8; 8];
+    b[..w.len()].copy_from_slice(w);
+    Some(u64::from_le_bytes(b))
+}
 
 fn lexicon() -> &'static Map {
     static L: OnceLock<Map> = OnceLock::new();
     L.get_or_init(|| {
         let g = names::Gazetteer::get();
-        let mut m: Map = HashMap::with_capacity_and_hasher(g.len() + 512, Default::default());
+        let mut m = Map::new();
         for (name, f) in g.entries() {
             m.insert(name, u16::from(f));
         }
@@ -350,7 +408,7 @@ fn lexicon() -> &'static Map {
             (INTRO_PREVS, INTRO_PREV),
         ] {
             for w in list {
-                *m.entry(w).or_insert(0) |= flag;
+                m.insert(w, flag);
             }
         }
         m
@@ -361,16 +419,16 @@ fn lexicon() -> &'static Map {
 fn lookup(map: &Map, w: &str) -> u16 {
     let mut buf = [0u8; 24];
     let mut n = 0;
-    if w.is_ascii() {
-        if w.len() > buf.len() {
+    let bytes = w.as_bytes();
+    if bytes.iter().all(u8::is_ascii) {
+        if bytes.len() > buf.len() {
             return 0;
         }
-        for c in w.bytes() {
-            if c == b'\'' || c == b'-' {
-                continue;
+        for &c in bytes {
+            if c != b'\'' && c != b'-' {
+                buf[n] = c | 0x20;
+                n += 1;
             }
-            buf[n] = c.to_ascii_lowercase();
-            n += 1;
         }
     } else {
         for c in w.chars() {
@@ -385,10 +443,7 @@ fn lookup(map: &Map, w: &str) -> u16 {
             n += 1;
         }
     }
-    std::str::from_utf8(&buf[..n])
-        .ok()
-        .and_then(|s| map.get(s).copied())
-        .unwrap_or(0)
+    map.get(&buf[..n])
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
