@@ -24,6 +24,23 @@ fn vm_hwm_mb() -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
+/// CPU seconds (user + system) from a /proc stat file; USER_HZ is 100 on Linux.
+fn cpu_secs(path: &str) -> f64 {
+    let s = std::fs::read_to_string(path).unwrap_or_default();
+    let f: Vec<&str> = s
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let t = |i: usize| {
+        f.get(i)
+            .and_then(|x| x.parse::<f64>().ok())
+            .unwrap_or(f64::NAN)
+    };
+    (t(11) + t(12)) / 100.0
+}
+
 fn main() {
     let mb: usize = std::env::var("SEALTUNE_BENCH_MB")
         .ok()
@@ -48,15 +65,17 @@ fn main() {
     det.detect("warm up: Patient: Maria Lopez 123-45-6789");
 
     let t = Instant::now();
+    let c = cpu_secs("/proc/thread-self/stat");
     let mut spans = 0usize;
     for d in &docs {
         spans += det.detect(d).len();
     }
     let secs = t.elapsed().as_secs_f64();
+    let cpu = cpu_secs("/proc/thread-self/stat") - c;
     eprintln!(
-        "detect, 1 thread: {:.1} MB/s ({spans} spans, {:.2}s)",
+        "detect, 1 thread: {:.1} MB/s wall, {:.1} MB per CPU-second ({spans} spans, {secs:.2}s)",
         total_mb / secs,
-        secs
+        total_mb / cpu
     );
 
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
@@ -68,12 +87,14 @@ fn main() {
             .build()
             .expect("pool");
         let t = Instant::now();
+        let c = cpu_secs("/proc/self/stat");
         let s: usize = pool.install(|| docs.par_iter().map(|d| det.detect(d).len()).sum());
         let secs = t.elapsed().as_secs_f64();
+        let cpu = cpu_secs("/proc/self/stat") - c;
         eprintln!(
-            "detect, {n} threads: {:.1} MB/s ({s} spans, {:.2}s)",
+            "detect, {n} threads: {:.1} MB/s wall, {:.1} MB per CPU-second ({s} spans, {secs:.2}s)",
             total_mb / secs,
-            secs
+            total_mb / cpu
         );
     }
 

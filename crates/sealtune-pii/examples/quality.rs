@@ -3,7 +3,7 @@
 //! `cargo run --release -p sealtune-pii --example quality -- [DOCS] [SEED]`
 use std::io::Write;
 
-use sealtune_pii::corpus::{Scores, generate};
+use sealtune_pii::corpus::{Scores, generate, generate_holdout};
 use sealtune_pii::{Detector, MaskConfig};
 
 fn main() {
@@ -14,7 +14,13 @@ fn main() {
     let mut sc = Scores::default();
     let verbose = std::env::var_os("SHOW_ERRORS").is_some();
     let mut err = std::io::stderr();
-    for d in generate(seed, n) {
+    let holdout = std::env::var_os("HOLDOUT").is_some();
+    let docs = if holdout {
+        generate_holdout(seed, n)
+    } else {
+        generate(seed, n)
+    };
+    for d in docs {
         let pred = det.detect(&d.text);
         if verbose {
             for g in &d.gold {
@@ -68,5 +74,10 @@ fn main() {
         }
         sc.add(&d.text, &d.gold, &pred);
     }
-    let _ = writeln!(err, "{n} documents, seed {seed}\n\n{}", sc.to_markdown());
+    let _ = writeln!(
+        err,
+        "{n} documents{}, seed {seed}\n\n{}",
+        if holdout { " (hold-out templates)" } else { "" },
+        sc.to_markdown()
+    );
 }

@@ -711,6 +711,115 @@ pub fn generate_bytes(seed: u64, bytes: usize) -> Vec<Doc> {
     out
 }
 
+/// Generates `n` documents from a second set of templates ("hold-out") that
+/// were written after the detector and never used to adjust it: other
+/// phrasings, terse forms, names mid-sentence, no-separator numbers.
+pub fn generate_holdout(seed: u64, n: usize) -> Vec<Doc> {
+    let g = Gazetteer::get();
+    let mut g2 = Gen {
+        r: Rng::new(seed ^ 0x5EA1_7000),
+        firsts: g.first_names(),
+        lasts: g.last_names(),
+    };
+    (0..n).map(|_| holdout_one(&mut g2)).collect()
+}
+
+fn holdout_one(g: &mut Gen<'_>) -> Doc {
+    use EntityType as E;
+    let mut d = Doc::default();
+    let first = g.first();
+    let last = g.last();
+    match g.r.below(6) {
+        0 => {
+            // Terse triage line.
+            d.s("pt name - ")
+                .p(E::Person, &format!("{first} {last}"))
+                .s(" / dob ");
+            let dob = g.date(1935, 2010);
+            d.p(E::DateOfBirth, &dob).s(" / ph: ");
+            // A valid NANP number written without separators (area code not N11).
+            let area = format!("{}{}", g.r.range(2, 9), g.r.digits(2)).replace("11", "21");
+            let ph = format!("{area}{}{}", g.r.range(2, 9), g.r.digits(6));
+            d.p(E::Phone, &ph).s(" / SSN#");
+            let ssn = g.ssn().replace(['-', ' '], "");
+            d.p(E::UsSsn, &ssn)
+                .s("\nc/o abdominal pain x2 days, afebrile. ");
+            g.narrative(&mut d, 3);
+        }
+        1 => {
+            // Running prose with a name after a verb.
+            d.s("I spoke with ")
+                .p(E::Person, &format!("{first} {last}"))
+                .s(" yesterday about the refill. ");
+            g.narrative(&mut d, 3);
+            d.s("She asked us to send the letter to ");
+            let addr = g.address();
+            d.p(E::StreetAddress, &addr).s(" and to copy ");
+            let em = g.email(&first, &last);
+            d.p(E::Email, &em).s(". ");
+            g.negative(&mut d);
+        }
+        2 => {
+            // Payment dispute, other phrasing.
+            d.s("Cardholder ")
+                .p(E::Person, &g.full(true))
+                .s(" disputes a charge on card no. ");
+            let c = g.card(true).replace(' ', "-");
+            d.p(E::CreditCard, &c).s(" dated ");
+            let dt = g.date(2021, 2025);
+            d.p(E::Date, &dt).s(". Refund to IBAN: ");
+            let ib = g.iban();
+            d.p(E::Iban, &ib).s(" (ABA ");
+            let rt = g.routing();
+            d.p(E::UsBankRouting, &rt).s("). ");
+            g.negative(&mut d);
+            g.narrative(&mut d, 2);
+        }
+        3 => {
+            // Chat, self-introduction, lower case, no punctuation.
+            let who = g.full(true).to_lowercase();
+            d.s("hey its ").p(E::Person, &who).s(" again my phone is ");
+            let ph = g.phone();
+            d.p(E::Phone, &ph).s(" and email ");
+            let em = g.email(&first, &last);
+            d.p(E::Email, &em).s(" pls call back\n");
+            g.negative(&mut d);
+        }
+        4 => {
+            // Server log line.
+            d.s("WARN login failure user=");
+            let em = g.email(&first, &last);
+            d.p(E::Email, &em).s(" src=");
+            let ip = g.ipv4();
+            d.p(E::IpAddress, &ip).s(" dst=");
+            let ip2 = g.ipv6();
+            d.p(E::IpAddress, &ip2).s(" build 4.2.1 pid 31337\n");
+            g.negative(&mut d);
+        }
+        _ => {
+            // Insurance card read-back.
+            d.s("Subscriber: ")
+                .p(
+                    E::Person,
+                    &format!("{}, {}", last.to_uppercase(), first.to_uppercase()),
+                )
+                .s("\nGroup #: ");
+            let grp = g.r.digits(6);
+            d.p(E::InsuranceId, &grp).s("\nMember #: ");
+            let mid = format!(
+                "{}{}",
+                char::from(b'A' + g.r.below(26) as u8),
+                g.r.digits(10)
+            );
+            d.p(E::InsuranceId, &mid).s("\nEffective ");
+            let eff = g.date(2020, 2025);
+            d.p(E::Date, &eff).s(". Copay $25.\n");
+            g.negative(&mut d);
+        }
+    }
+    d
+}
+
 fn one(g: &mut Gen<'_>) -> Doc {
     use EntityType as E;
     let mut d = Doc::default();
