@@ -109,8 +109,9 @@ pub struct MaskConfig {
     /// Largest date shift in days, either direction, for `date_shift`. Default 365.
     pub date_shift_max_days: u32,
     /// Top-level record field that names the subject (patient, customer) so that
-    /// `date_shift` offsets and `tag` indices are shared by all of a subject's
-    /// records. Default: none (one dataset-wide date offset, tags per record).
+    /// all of a subject's records share one `date_shift` offset (intervals
+    /// between their dates are kept). `tag` indices are always per record.
+    /// Default: none (one dataset-wide date offset).
     pub subject_field: Option<String>,
     /// Characters left visible by `mask`. Default 4.
     pub mask_keep_last: usize,

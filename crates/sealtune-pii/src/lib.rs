@@ -17,6 +17,7 @@
 //! assert_eq!(kinds, [EntityType::Person, EntityType::UsSsn, EntityType::Phone]);
 //! ```
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
 pub mod config;
 pub mod context;
@@ -37,5 +38,7 @@ pub use detect::Detector;
 pub use error::PiiError;
 pub use fingerprint::FingerprintSet;
 pub use key::MaskKey;
-pub use record::{DetectOutput, MaskedRecord, Masker, RecordKind, detect_jsonl, detect_line};
+pub use record::{
+    DetectOutput, MaskReport, MaskedRecord, Masker, RecordKind, detect_jsonl, detect_line,
+};
 pub use types::{CodePointSpan, EntityType, Span, to_code_points};

@@ -53,6 +53,57 @@ pub struct MaskedRecord {
     pub dropped: Option<EntityType>,
 }
 
+/// Aggregate figures for the mask stage's `report.json`: never a raw value.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MaskReport {
+    /// Records read, per split.
+    pub records_in: BTreeMap<String, u64>,
+    /// Records written, per split.
+    pub records_out: BTreeMap<String, u64>,
+    /// Records dropped by `drop_record`, per split and the type that caused it.
+    pub dropped: BTreeMap<String, BTreeMap<EntityType, u64>>,
+    /// Replacements per split, field and type.
+    pub counts: BTreeMap<String, BTreeMap<String, BTreeMap<EntityType, u64>>>,
+}
+
+impl MaskReport {
+    /// Adds one masked record of `split` (e.g. `train`, `eval`).
+    pub fn add(&mut self, split: &str, r: &MaskedRecord) {
+        *self.records_in.entry(split.to_string()).or_insert(0) += 1;
+        match r.dropped {
+            Some(t) => {
+                *self
+                    .dropped
+                    .entry(split.to_string())
+                    .or_default()
+                    .entry(t)
+                    .or_insert(0) += 1
+            }
+            None => *self.records_out.entry(split.to_string()).or_insert(0) += 1,
+        }
+        let per_field = self.counts.entry(split.to_string()).or_default();
+        for (field, by_type) in &r.counts {
+            let dst = per_field.entry(field.clone()).or_default();
+            for (t, n) in by_type {
+                *dst.entry(*t).or_insert(0) += n;
+            }
+        }
+    }
+
+    /// Total replacements per type over all splits and fields.
+    pub fn totals(&self) -> BTreeMap<EntityType, u64> {
+        let mut out = BTreeMap::new();
+        for fields in self.counts.values() {
+            for by_type in fields.values() {
+                for (t, n) in by_type {
+                    *out.entry(*t).or_insert(0) += n;
+                }
+            }
+        }
+        out
+    }
+}
+
 /// Per-record state: tag indices.
 #[derive(Debug, Default)]
 struct RecordState {
