@@ -104,6 +104,7 @@ impl Detector {
             .configure(
                 meta::Config::new()
                     .hybrid_cache_capacity(16 << 20)
+                    .which_captures(regex_automata::nfa::thompson::WhichCaptures::Implicit)
                     .nfa_size_limit(Some(64 << 20)),
             )
             .build_many(&pats)

@@ -151,4 +151,23 @@ mod tests {
         assert_eq!(g.lookup("Zzyzxq"), 0);
         assert!(g.first_names().len() > 1000 && g.last_names().len() > 10_000);
     }
+
+    #[test]
+    fn data_file_is_sorted_lowercase_ascii_with_known_flags() {
+        let mut prev = "";
+        for line in DATA.lines() {
+            let (name, flags) = line.split_once('\t').expect("name<TAB>flags");
+            assert!(name > prev, "{name} after {prev}: not sorted or duplicated");
+            assert!(
+                !name.is_empty() && name.bytes().all(|c| c.is_ascii_lowercase()),
+                "{name}"
+            );
+            assert!(
+                !flags.is_empty() && flags.bytes().all(|c| b"flw".contains(&c)),
+                "{line}"
+            );
+            assert!(flags.contains('f') || flags.contains('l'), "{line}");
+            prev = name;
+        }
+    }
 }
