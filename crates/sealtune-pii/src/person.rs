@@ -417,10 +417,29 @@ fn lexicon() -> &'static Map {
 
 /// Flags for a word: folds case and Latin diacritics, then one table lookup.
 fn lookup(map: &Map, w: &str) -> u16 {
+    let bytes = w.as_bytes();
+    // Fast path: short ASCII words are packed into the key in registers.
+    if bytes.len() <= 8 && bytes.is_ascii() {
+        let mut k = 0u64;
+        let mut n = 0;
+        for &c in bytes {
+            if c != b'\'' && c != b'-' {
+                k |= u64::from(c | 0x20) << (8 * n);
+                n += 1;
+            }
+        }
+        if n == 0 {
+            return 0;
+        }
+        let bit = bloom_bit(k);
+        if map.bloom[bit / 64] & (1 << (bit % 64)) == 0 {
+            return 0;
+        }
+        return map.short.get(&k).copied().unwrap_or(0);
+    }
     let mut buf = [0u8; 24];
     let mut n = 0;
-    let bytes = w.as_bytes();
-    if bytes.iter().all(u8::is_ascii) {
+    if bytes.is_ascii() {
         if bytes.len() > buf.len() {
             return 0;
         }
