@@ -509,6 +509,11 @@ impl Detector {
             };
             return Some(Some((EntityType::Phone, score)));
         }
+        // Phone-shaped but not a dialable NANP number (e.g. exchange 123 in
+        // made-up numbers): still a phone number as written, masked whole.
+        if nanp_shape && d.len() >= 10 && !neg {
+            return Some(Some((EntityType::Phone, if phone_cue { 0.9 } else { 0.7 })));
+        }
         if g == 1 && n == 10 && phone_cue && v::nanp(d) {
             return Some(Some((EntityType::Phone, 0.85)));
         }

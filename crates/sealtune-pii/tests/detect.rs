@@ -50,6 +50,11 @@ fn structured_identifiers() {
         ("mac 3C-22-FB-0A-11-9E", E::MacAddress, "3C-22-FB-0A-11-9E"),
         ("call +44 20 7946 0958 now", E::Phone, "+44 20 7946 0958"),
         ("call 617.555.0123", E::Phone, "617.555.0123"),
+        (
+            "Contact Dr. Patel at 555-123-4567 ext 12",
+            E::Phone,
+            "555-123-4567",
+        ),
         ("routing number 021000021", E::UsBankRouting, "021000021"),
         ("NPI: 1234567893", E::Npi, "1234567893"),
         ("DEA AB1234563", E::DeaNumber, "AB1234563"),
