@@ -1,0 +1,743 @@
+//! The detector: one multi-pattern automaton pass for structured identifiers,
+//! validators and context words to classify each candidate, a word pass for
+//! person names, then deny/allow lists, custom recognizers, thresholds and
+//! overlap resolution.
+
+use std::collections::HashSet;
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use regex_automata::meta;
+
+use crate::config::{MaskConfig, Validator};
+use crate::context::{Cue, cue_after, cue_before};
+use crate::error::PiiError;
+use crate::types::{EntityType, Span};
+use crate::validate as v;
+
+const P_PEM: usize = 0;
+const P_TOKEN: usize = 1;
+const P_KV_SECRET: usize = 2;
+const P_URL: usize = 3;
+const P_EMAIL: usize = 4;
+const P_MAC: usize = 5;
+const P_IPV6: usize = 6;
+const P_AGE: usize = 7;
+const P_TEXTDATE: usize = 8;
+const P_ADDRESS: usize = 9;
+const MAX_GROUPS: usize = 24;
+const P_ALNUM: usize = 10;
+const P_NUMERIC: usize = 11;
+
+/// The built-in candidate patterns, in priority order (for benchmarks and tools).
+pub fn pattern_strings() -> Vec<String> {
+    patterns()
+}
+
+pub(crate) fn patterns() -> Vec<String> {
+    // ASCII digit and space classes and a Latin letter class keep the lazy DFA
+    // small; Unicode-wide classes make it thrash on mixed-script text.
+    let month = r"(?i:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)";
+    let full_month =
+        r"(?:January|February|March|April|June|July|August|September|October|November|December)";
+    let ord = r"(?:st|nd|rd|th)?";
+    let suffix = r"(?i:street|st|avenue|ave|road|rd|boulevard|blvd|lane|ln|drive|dr|court|ct|way|place|pl|terrace|ter|circle|cir|parkway|pkwy|highway|hwy|square|sq|trail|trl|alley|crescent|close|plaza|loop|pike)";
+    let l = "A-Za-zÀ-ÖØ-öø-ɏ";
+    let lu = "A-ZÀ-ÖØ-ÞĀ-ɏ";
+    vec![
+        r"-----BEGIN[A-Z ]*PRIVATE KEY-----[A-Za-z0-9+/= \t\r\n]*-----END[A-Z ]*PRIVATE KEY-----".to_string(),
+        r"(?-u:\b)(?:(?:sk|pk|rk)_(?:live|test)_[A-Za-z0-9]{10,}|gh[pousr]_[A-Za-z0-9]{20,}|xox[baprs]-[A-Za-z0-9-]{10,}|AKIA[0-9A-Z]{16}|AIza[0-9A-Za-z_-]{35}|eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,})".to_string(),
+        r#"(?i:api[_-]?key|secret|token|password|passwd|pwd|access[_-]?key|client[_-]?secret)["']?[ \t]*(?:[:=]|is)[ \t]*["']?[^ \t\r\n"',;]{8,}"#.to_string(),
+        r#"(?i:https?://|www\.)[^ \t\r\n<>"'\]\)]+"#.to_string(),
+        format!(r"[{l}0-9._%+-]+@[{l}0-9-]+(?:\.[{l}0-9-]+)*\.[A-Za-z]{{2,}}"),
+        r"(?-u:\b)(?:[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{2}(?:-[0-9A-Fa-f]{2}){5}|[0-9a-fA-F]{4}\.[0-9a-fA-F]{4}\.[0-9a-fA-F]{4})(?-u:\b)".to_string(),
+        r"(?:(?-u:\b)[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{0,4}){2,7}|::(?:[0-9A-Fa-f]{1,4}:?){1,7})(?:[0-9]{1,3}(?:\.[0-9]{1,3}){3})?".to_string(),
+        r"(?-u:\b)(?:9[0-9]|1[0-2][0-9])(?:[ -](?i:years?|yrs?)(?:[ -](?i:old))?|[ -]?(?i:yo|y/o|y\.o\.)(?-u:\b))".to_string(),
+        format!(
+            r"(?-u:\b)(?:{month}\.? [0-9]{{1,2}}{ord},? [0-9]{{4}}|[0-9]{{1,2}}{ord}(?: of)? {month}\.?,? [0-9]{{4}}|{month}\.?,? [0-9]{{4}}|{full_month} [0-9]{{1,2}}{ord})(?-u:\b)"
+        ),
+        format!(
+            r"(?-u:\b)(?:[0-9]{{1,6}}(?:-?[A-Za-z])? (?:[{lu}][{l}0-9'’.-]*|[0-9]{{1,3}}(?i:st|nd|rd|th)) (?:[{l}0-9][{l}0-9'’.-]* ){{0,3}}{suffix}(?-u:\b)\.?(?:,? (?i:apt|apartment|suite|ste|unit|fl|floor|rm|room)\.? ?#?[A-Za-z0-9-]+|,? #[A-Za-z0-9-]+)?(?:, ?[{lu}][{l}'.-]*(?: [{lu}][{l}'.-]*){{0,2}},? [A-Z]{{2}}(?: [0-9]{{5}}(?:-[0-9]{{4}})?)?)?|(?i:p\.? ?o\.? ?box) [0-9]+)"
+        ),
+        r"(?-u:\b)[A-Za-z0-9]*(?:[A-Za-z][0-9]|[0-9][A-Za-z])[A-Za-z0-9]*(?:-[A-Za-z0-9]+)*(?-u:\b)".to_string(),
+        r"(?:\+[0-9]{1,3}[ .-]?(?:\([0-9]{1,4}\)[ .-]?)?|\([0-9]{2,4}\)[ .-]?|(?-u:\b))[0-9]+(?:[ ./-][0-9]+)*".to_string(),
+    ]
+}
+
+struct Custom {
+    entity: EntityType,
+    re: regex::Regex,
+    validator: Option<Validator>,
+    context: Vec<String>,
+    score: f32,
+}
+
+/// Finds PII spans in text. Build once, share across threads.
+pub struct Detector {
+    re: meta::Regex,
+    window: usize,
+    thresholds: [f32; 32],
+    enabled: [bool; 32],
+    allow: HashSet<String>,
+    deny: Option<(AhoCorasick, Vec<EntityType>)>,
+    custom: Vec<Custom>,
+}
+
+impl std::fmt::Debug for Detector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Detector")
+            .field("window", &self.window)
+            .field("custom", &self.custom.len())
+            .finish_non_exhaustive()
+    }
+}
+
+fn idx(t: EntityType) -> usize {
+    EntityType::ALL.iter().position(|&x| x == t).unwrap_or(0)
+}
+
+impl Detector {
+    /// Builds a detector from the `[mask]` policy (defaults: `MaskConfig::default()`).
+    pub fn new(cfg: &MaskConfig) -> Result<Self, PiiError> {
+        cfg.validate()?;
+        let pats = patterns();
+        let re = meta::Regex::builder()
+            .configure(
+                meta::Config::new()
+                    .hybrid_cache_capacity(32 << 20)
+                    .nfa_size_limit(Some(64 << 20)),
+            )
+            .build_many(&pats)
+            .map_err(|e| PiiError::Config {
+                key: "built-in patterns".into(),
+                message: format!("internal pattern error: {e}"),
+            })?;
+        let mut thresholds = [1.0f32; 32];
+        let mut enabled = [false; 32];
+        for &t in EntityType::ALL {
+            thresholds[idx(t)] = cfg.threshold(t);
+            enabled[idx(t)] = cfg.entities.as_ref().is_none_or(|e| e.contains(&t));
+        }
+        let allow = cfg.allow.iter().map(|a| a.trim().to_lowercase()).collect();
+        let mut terms = Vec::new();
+        let mut kinds = Vec::new();
+        for (t, vals) in &cfg.deny {
+            for val in vals {
+                terms.push(val.trim().to_string());
+                kinds.push(*t);
+            }
+        }
+        let deny = if terms.is_empty() {
+            None
+        } else {
+            let ac = AhoCorasickBuilder::new()
+                .ascii_case_insensitive(true)
+                .match_kind(MatchKind::LeftmostLongest)
+                .build(&terms)
+                .map_err(|e| PiiError::Config {
+                    key: "deny".into(),
+                    message: format!("cannot build the deny list: {e}"),
+                })?;
+            Some((ac, kinds))
+        };
+        let mut custom = Vec::new();
+        for (i, r) in cfg.recognizers.iter().enumerate() {
+            let re = regex::Regex::new(&r.pattern)
+                .map_err(|source| PiiError::Regex { index: i, source })?;
+            custom.push(Custom {
+                entity: r.entity,
+                re,
+                validator: r.validator,
+                context: r.context.iter().map(|c| c.to_lowercase()).collect(),
+                score: r.score,
+            });
+        }
+        Ok(Detector {
+            re,
+            window: cfg.context_window,
+            thresholds,
+            enabled,
+            allow,
+            deny,
+            custom,
+        })
+    }
+
+    /// Detects spans in `text`: byte offsets, sorted by start, not overlapping,
+    /// each at or above its type's threshold.
+    pub fn detect(&self, text: &str) -> Vec<Span> {
+        let mut cands: Vec<Span> = Vec::new();
+        self.structured(text, &mut cands);
+        if self.enabled[idx(EntityType::Person)] {
+            crate::person::find(text, |s, e, score| {
+                self.push(&mut cands, s, e, EntityType::Person, score)
+            });
+        }
+        self.deny_list(text, &mut cands);
+        self.custom(text, &mut cands);
+        self.resolve(text, cands)
+    }
+
+    fn push(&self, out: &mut Vec<Span>, start: usize, end: usize, entity: EntityType, score: f32) {
+        if end > start && self.enabled[idx(entity)] {
+            out.push(Span {
+                start,
+                end,
+                entity,
+                score: score.clamp(0.0, 1.0),
+            });
+        }
+    }
+
+    fn structured(&self, text: &str, out: &mut Vec<Span>) {
+        let mut consumed = 0usize;
+        for m in self.re.find_iter(text) {
+            if m.start() < consumed {
+                continue;
+            }
+            let (s, e) = (m.start(), m.end());
+            let end = match m.pattern().as_usize() {
+                P_PEM | P_TOKEN => {
+                    self.push(out, s, e, EntityType::Secret, 0.95);
+                    e
+                }
+                P_KV_SECRET => {
+                    let hit = &text[s..e];
+                    let vstart = hit
+                        .char_indices()
+                        .skip_while(|&(_, c)| c != ':' && c != '=' && c != 's')
+                        .skip(1)
+                        .find(|&(_, c)| {
+                            !c.is_whitespace() && c != '"' && c != '\'' && c != ':' && c != '='
+                        })
+                        .map_or(e, |(i, _)| s + i);
+                    if e - vstart >= 8 {
+                        self.push(out, vstart, e, EntityType::Secret, 0.85);
+                    }
+                    e
+                }
+                P_URL => {
+                    let t = text[s..e].trim_end_matches(['.', ',', ';', ':', '!', '?']);
+                    self.push(out, s, s + t.len(), EntityType::Url, 0.9);
+                    e
+                }
+                P_EMAIL => {
+                    self.push(out, s, e, EntityType::Email, 0.95);
+                    e
+                }
+                P_MAC => {
+                    self.push(out, s, e, EntityType::MacAddress, 0.9);
+                    e
+                }
+                P_IPV6 => {
+                    let mut t = &text[s..e];
+                    while t.ends_with(':') && !t.ends_with("::") {
+                        t = &t[..t.len() - 1];
+                    }
+                    if v::ipv6(t) {
+                        let neg = cue_before(text, s, 2) == Some(Cue::Negative);
+                        self.push(
+                            out,
+                            s,
+                            s + t.len(),
+                            EntityType::IpAddress,
+                            if neg { 0.4 } else { 0.9 },
+                        );
+                    }
+                    e
+                }
+                P_AGE => {
+                    let n = text[s..e].bytes().take_while(u8::is_ascii_digit).count();
+                    self.push(out, s, s + n, EntityType::AgeOver89, 0.9);
+                    e
+                }
+                P_TEXTDATE => {
+                    let dob = matches!(cue_before(text, s, self.window), Some(Cue::Dob));
+                    let t = if dob {
+                        EntityType::DateOfBirth
+                    } else {
+                        EntityType::Date
+                    };
+                    self.push(out, s, e, t, 0.85);
+                    e
+                }
+                P_ADDRESS => {
+                    let hit = &text[s..e];
+                    let mut end = e;
+                    // A sentence period after a unit-less address is not part of it.
+                    if let Some(p) = hit.find(". ")
+                        && !hit[p + 2..].starts_with(|c: char| c.is_ascii_digit())
+                        && hit[..p].rsplit(' ').next().is_some_and(|w| w.len() >= 4)
+                    {
+                        end = s + p;
+                    } else if hit.ends_with('.')
+                        && hit[..hit.len() - 1]
+                            .rsplit(' ')
+                            .next()
+                            .is_some_and(|w| w.len() >= 4)
+                    {
+                        end = e - 1;
+                    }
+                    self.push(out, s, end, EntityType::StreetAddress, 0.85);
+                    end
+                }
+                P_NUMERIC => self.numeric(text, s, e, out),
+                P_ALNUM => self.alnum(text, s, e, out),
+                _ => e,
+            };
+            consumed = end.max(e);
+        }
+    }
+
+    /// Splits a digit-group run into groups and classifies the longest valid
+    /// sub-runs, left to right.
+    fn numeric(&self, text: &str, s: usize, e: usize, out: &mut Vec<Span>) -> usize {
+        let b = text.as_bytes();
+        // Fast path: a lone short number (a dose, a count, a vital sign) is only
+        // ever an age of 90 or more.
+        if e - s <= 4 && b[s..e].iter().all(u8::is_ascii_digit) {
+            if e - s >= 2 && matches!(b[s], b'9' | b'1') && cue_before(text, s, 2) == Some(Cue::Age)
+            {
+                let age: u32 = text[s..e].parse().unwrap_or(0);
+                if (90..=130).contains(&age) {
+                    self.push(out, s, e, EntityType::AgeOver89, 0.9);
+                }
+            }
+            return e;
+        }
+        // Groups: (start, end) of each digit run; the match may begin with '+' or '('.
+        let mut groups = [(0usize, 0usize); MAX_GROUPS];
+        let mut ng = 0;
+        let mut i = s;
+        while i < e && ng < MAX_GROUPS {
+            if b[i].is_ascii_digit() {
+                let st = i;
+                while i < e && b[i].is_ascii_digit() {
+                    i += 1;
+                }
+                groups[ng] = (st, i);
+                ng += 1;
+            } else {
+                i += 1;
+            }
+        }
+        let groups = &groups[..ng];
+        let mut gi = 0;
+        let mut last_end = e;
+        while gi < groups.len() {
+            // A leading '+' or '(' belongs to the run only when it starts at the first group.
+            let mut st = groups[gi].0;
+            if gi == 0 {
+                st = s;
+            } else if st > 0 && b[st - 1] == b'(' {
+                st -= 1;
+            }
+            let cue = cue_before(text, st, self.window);
+            let mut found = false;
+            // No identifier has more than six digit groups.
+            for gj in (gi + 1..=groups.len().min(gi + 6)).rev() {
+                let en = groups[gj - 1].1;
+                if let Some(c) = self.classify_numeric(text, st, en, &groups[gi..gj], cue) {
+                    if let Some((t, score)) = c {
+                        self.push(out, st, en, t, score);
+                    }
+                    gi = gj;
+                    found = true;
+                    last_end = en.max(last_end);
+                    break;
+                }
+            }
+            if !found {
+                gi += 1;
+            }
+        }
+        last_end
+    }
+
+    /// `None`: not recognised. `Some(None)`: recognised as a non-PII number
+    /// (timestamp, version) and consumed. `Some(Some(..))`: an entity.
+    #[allow(clippy::option_option)]
+    fn classify_numeric(
+        &self,
+        text: &str,
+        s: usize,
+        e: usize,
+        groups: &[(usize, usize)],
+        cue: Option<Cue>,
+    ) -> Option<Option<(EntityType, f32)>> {
+        let b = text.as_bytes();
+        let raw = &text[s..e];
+        let mut dbuf = [0u8; 64];
+        let mut n = 0;
+        for &c in raw.as_bytes() {
+            if c.is_ascii_digit() && n < dbuf.len() {
+                dbuf[n] = c - b'0';
+                n += 1;
+            }
+        }
+        let d = &dbuf[..n];
+        let g = groups.len();
+        let mut glen_buf = [0usize; MAX_GROUPS];
+        let mut sep_buf = [0u8; MAX_GROUPS];
+        for (k, &(a, z)) in groups.iter().enumerate() {
+            glen_buf[k] = z - a;
+            if k + 1 < g {
+                sep_buf[k] = b[z];
+            }
+        }
+        let glen = &glen_buf[..g];
+        let seps = &sep_buf[..g.saturating_sub(1)];
+        let same_sep = seps.windows(2).all(|w| w[0] == w[1]);
+        let sep = seps.first().copied();
+        let plus = b[s] == b'+';
+        let paren = raw.contains('(');
+        let neg = cue == Some(Cue::Negative);
+        // Multi-group runs joined by spaces must be spaced uniformly to count as one number.
+        if g > 1 && seps.contains(&b'/') && !(g == 3 && same_sep) {
+            return None;
+        }
+
+        // IPv4.
+        if g == 4 && same_sep && sep == Some(b'.') && glen.iter().all(|&l| l <= 3) {
+            if v::ipv4(raw) {
+                let after_v = s > 0 && (b[s - 1] == b'v' || b[s - 1] == b'V');
+                let score = if neg || after_v { 0.3 } else { 0.9 };
+                return Some(Some((EntityType::IpAddress, score)));
+            }
+            return Some(None);
+        }
+        // Numeric dates.
+        if g == 3 && same_sep && matches!(sep, Some(b'/' | b'-' | b'.')) {
+            let nums: Vec<u32> = groups
+                .iter()
+                .map(|&(a, z)| text[a..z].parse().unwrap_or(0))
+                .collect();
+            let ymd = glen[0] == 4
+                && glen[1] <= 2
+                && glen[2] <= 2
+                && (1..=12).contains(&nums[1])
+                && (1..=31).contains(&nums[2]);
+            let mdy = glen[0] <= 2
+                && glen[1] <= 2
+                && (glen[2] == 4 || glen[2] == 2)
+                && ((1..=12).contains(&nums[0]) && (1..=31).contains(&nums[1])
+                    || (1..=12).contains(&nums[1]) && (1..=31).contains(&nums[0]));
+            let year_ok = |y: u32, l: usize| l == 2 || (1900..=2099).contains(&y);
+            if (ymd && year_ok(nums[0], 4)) || (mdy && year_ok(nums[2], glen[2])) {
+                let dob = cue == Some(Cue::Dob);
+                let rest = &b[e..];
+                let timestamp = (rest.len() >= 2
+                    && (rest[0] == b'T' || rest[0] == b't')
+                    && rest[1].is_ascii_digit())
+                    || (rest.len() >= 4
+                        && rest[0] == b' '
+                        && rest[1].is_ascii_digit()
+                        && (rest[2] == b':' || rest[3] == b':'));
+                if dob {
+                    return Some(Some((EntityType::DateOfBirth, 0.95)));
+                }
+                if timestamp || (neg && sep == Some(b'.')) {
+                    return Some(None);
+                }
+                return Some(Some((EntityType::Date, 0.85)));
+            }
+            if sep == Some(b'.') && glen.iter().all(|&l| l <= 3) {
+                // Version-like "2.14.1".
+                return Some(None);
+            }
+        }
+        // SSN.
+        if n == 9 {
+            let formatted =
+                g == 3 && glen == [3, 2, 4] && same_sep && matches!(sep, Some(b'-' | b' '));
+            if (formatted || g == 1) && v::ssn(d) {
+                match (formatted, cue) {
+                    (_, Some(Cue::Ssn)) => return Some(Some((EntityType::UsSsn, 0.95))),
+                    (true, Some(Cue::Negative)) => return Some(Some((EntityType::UsSsn, 0.5))),
+                    (
+                        true,
+                        Some(Cue::Phone | Cue::Routing | Cue::Account | Cue::Mrn | Cue::Insurance),
+                    ) => {}
+                    (true, _) => return Some(Some((EntityType::UsSsn, 0.85))),
+                    _ => {}
+                }
+            }
+        }
+        // Payment card.
+        if (12..=19).contains(&n)
+            && (g == 1
+                || (same_sep
+                    && glen[0] == 4
+                    && glen.iter().all(|&l| (4..=6).contains(&l) || l == 3)))
+            && v::credit_card(d)
+        {
+            let score = match cue {
+                Some(Cue::Card) => Some(0.98),
+                Some(Cue::Negative) => Some(0.45),
+                // Another identifier's context: let the cue rules below decide.
+                Some(
+                    Cue::Account
+                    | Cue::Mrn
+                    | Cue::Insurance
+                    | Cue::Npi
+                    | Cue::Phone
+                    | Cue::License
+                    | Cue::Passport,
+                ) => None,
+                _ => Some(0.9),
+            };
+            if let Some(score) = score {
+                return Some(Some((EntityType::CreditCard, score)));
+            }
+        }
+        // Phones.
+        let phone_cue =
+            cue == Some(Cue::Phone) || (cue.is_none() && cue_after(text, e, 2) == Some(Cue::Phone));
+        if plus && g >= 2 && v::e164(d) {
+            return Some(Some((EntityType::Phone, if neg { 0.4 } else { 0.9 })));
+        }
+        let nanp_shape = (g == 3 && glen == [3, 3, 4])
+            || (g == 4 && glen == [1, 3, 3, 4] && d[0] == 1)
+            || (paren && g >= 3 && glen[glen.len() - 1] == 4);
+        if nanp_shape && v::nanp(d) {
+            let score = if phone_cue {
+                0.95
+            } else if neg {
+                0.4
+            } else {
+                0.85
+            };
+            return Some(Some((EntityType::Phone, score)));
+        }
+        if g == 1 && n == 10 && phone_cue && v::nanp(d) {
+            return Some(Some((EntityType::Phone, 0.85)));
+        }
+        if g == 2 && glen == [3, 4] && phone_cue {
+            return Some(Some((EntityType::Phone, 0.75)));
+        }
+        if cue == Some(Cue::Phone)
+            && !plus
+            && g >= 2
+            && sep != Some(b'.')
+            && (8..=15).contains(&n)
+            && b[s] == b'0'
+        {
+            // National trunk-prefix forms like "020 7946 0958".
+            return Some(Some((EntityType::Phone, 0.8)));
+        }
+        // Routing, NPI.
+        if g == 1 && n == 9 && v::aba_routing(d) {
+            match cue {
+                Some(Cue::Routing) => return Some(Some((EntityType::UsBankRouting, 0.95))),
+                None => return Some(Some((EntityType::UsBankRouting, 0.3))),
+                _ => {}
+            }
+        }
+        if g == 1 && n == 10 && v::npi(d) && cue == Some(Cue::Npi) {
+            return Some(Some((EntityType::Npi, 0.95)));
+        }
+        // ZIP codes.
+        if (g == 1 && n == 5) || (g == 2 && glen == [5, 4] && sep == Some(b'-')) {
+            let state_before = s >= 3
+                && b[s - 1] == b' '
+                && b[s - 2].is_ascii_uppercase()
+                && b[s - 3].is_ascii_uppercase()
+                && (s < 4 || !b[s - 4].is_ascii_alphabetic());
+            if cue == Some(Cue::Zip) || state_before {
+                return Some(Some((EntityType::ZipCode, 0.85)));
+            }
+        }
+        // Ages of 90 and over.
+        if g == 1 && (2..=3).contains(&n) && cue_before(text, s, 2) == Some(Cue::Age) {
+            let age: u32 = raw.parse().unwrap_or(0);
+            if (90..=130).contains(&age) {
+                return Some(Some((EntityType::AgeOver89, 0.9)));
+            }
+            return Some(None);
+        }
+        // Identifiers told apart by context alone.
+        let joined = g == 1 || (same_sep && matches!(sep, Some(b'-' | b' ')));
+        if joined {
+            let t = match cue {
+                Some(Cue::Mrn) if (5..=12).contains(&n) => Some(EntityType::MedicalRecordNumber),
+                Some(Cue::Insurance) if (6..=15).contains(&n) => Some(EntityType::InsuranceId),
+                Some(Cue::Account) if (6..=17).contains(&n) => Some(EntityType::UsBankAccount),
+                Some(Cue::License) if (5..=13).contains(&n) => Some(EntityType::DriverLicense),
+                Some(Cue::Passport) if (8..=9).contains(&n) => Some(EntityType::Passport),
+                Some(Cue::Ssn) if n == 9 && v::ssn(d) => Some(EntityType::UsSsn),
+                Some(Cue::Npi) if n == 10 => Some(EntityType::Npi),
+                _ => None,
+            };
+            if let Some(t) = t {
+                return Some(Some((t, 0.85)));
+            }
+        }
+        None
+    }
+
+    fn alnum(&self, text: &str, s: usize, e: usize, out: &mut Vec<Span>) -> usize {
+        let b = text.as_bytes();
+        let tok = &text[s..e];
+        // UUIDs are never PII by themselves.
+        let parts: Vec<usize> = tok.split('-').map(str::len).collect();
+        if parts == [8, 4, 4, 4, 12] && tok.bytes().all(|c| c.is_ascii_hexdigit() || c == b'-') {
+            return e;
+        }
+        // IBAN, possibly printed in groups of four.
+        if tok.len() >= 4
+            && b[s].is_ascii_uppercase()
+            && b[s + 1].is_ascii_uppercase()
+            && b[s + 2].is_ascii_digit()
+            && b[s + 3].is_ascii_digit()
+            && let Some(len) = v::iban_length(&b[s..s + 2])
+        {
+            let mut compact: Vec<u8> = tok.bytes().filter(|c| *c != b'-').collect();
+            let mut end = e;
+            let mut j = e;
+            while compact.len() < len && j < b.len() && b[j] == b' ' {
+                let st = j + 1;
+                let mut k = st;
+                while k < b.len() && k - st < 4 && b[k].is_ascii_alphanumeric() {
+                    k += 1;
+                }
+                if k == st || (k < b.len() && b[k].is_ascii_alphanumeric()) {
+                    break;
+                }
+                compact.extend(b[st..k].iter().map(u8::to_ascii_uppercase));
+                end = k;
+                j = k;
+            }
+            if compact.len() == len && v::iban(&compact) {
+                self.push(out, s, end, EntityType::Iban, 0.95);
+                return end;
+            }
+        }
+        let cue = cue_before(text, s, self.window);
+        if v::dea(tok) {
+            let score = match cue {
+                Some(Cue::Dea) => 0.95,
+                Some(Cue::Negative) => 0.3,
+                None => 0.7,
+                _ => 0.5,
+            };
+            self.push(out, s, e, EntityType::DeaNumber, score);
+            return e;
+        }
+        let n = tok.len();
+        let t = match cue {
+            Some(Cue::Mrn) if (5..=15).contains(&n) => Some(EntityType::MedicalRecordNumber),
+            Some(Cue::Insurance) if (6..=20).contains(&n) => Some(EntityType::InsuranceId),
+            Some(Cue::Account) if (6..=20).contains(&n) => Some(EntityType::UsBankAccount),
+            Some(Cue::License) if (5..=15).contains(&n) => Some(EntityType::DriverLicense),
+            Some(Cue::Passport) if (6..=10).contains(&n) => Some(EntityType::Passport),
+            _ => None,
+        };
+        if let Some(t) = t {
+            self.push(out, s, e, t, 0.85);
+        }
+        e
+    }
+
+    fn deny_list(&self, text: &str, out: &mut Vec<Span>) {
+        let Some((ac, kinds)) = &self.deny else {
+            return;
+        };
+        let b = text.as_bytes();
+        for m in ac.find_iter(text) {
+            let before_ok = m.start() == 0 || !b[m.start() - 1].is_ascii_alphanumeric();
+            let after_ok = m.end() == b.len() || !b[m.end()].is_ascii_alphanumeric();
+            if before_ok && after_ok {
+                self.push(out, m.start(), m.end(), kinds[m.pattern().as_usize()], 1.0);
+            }
+        }
+    }
+
+    fn custom(&self, text: &str, out: &mut Vec<Span>) {
+        for c in &self.custom {
+            for m in c.re.find_iter(text) {
+                let hit = m.as_str();
+                let ok = match c.validator {
+                    None => true,
+                    Some(Validator::Luhn) => v::luhn(&v::digits(hit)),
+                    Some(Validator::Iban) => v::iban(
+                        &hit.bytes()
+                            .filter(|b| !b.is_ascii_whitespace())
+                            .collect::<Vec<_>>(),
+                    ),
+                    Some(Validator::Aba) => v::aba_routing(&v::digits(hit)),
+                    Some(Validator::Npi) => v::npi(&v::digits(hit)),
+                    Some(Validator::Ssn) => v::ssn(&v::digits(hit)),
+                    Some(Validator::Dea) => v::dea(hit),
+                };
+                if !ok {
+                    continue;
+                }
+                let score = if c.context.is_empty()
+                    || has_context_word(text, m.start(), m.end(), self.window, &c.context)
+                {
+                    c.score
+                } else {
+                    c.score - 0.3
+                };
+                self.push(out, m.start(), m.end(), c.entity, score);
+            }
+        }
+    }
+
+    fn resolve(&self, text: &str, mut cands: Vec<Span>) -> Vec<Span> {
+        cands.retain(|c| c.score >= self.thresholds[idx(c.entity)]);
+        if !self.allow.is_empty() {
+            cands.retain(|c| {
+                !self
+                    .allow
+                    .contains(&text[c.start..c.end].trim().to_lowercase())
+            });
+        }
+        if cands.len() <= 1 {
+            return cands;
+        }
+        // Highest score first, then the longer span; keep what does not overlap.
+        cands.sort_by(|a, b| {
+            b.score
+                .total_cmp(&a.score)
+                .then(b.len().cmp(&a.len()))
+                .then(a.start.cmp(&b.start))
+        });
+        let mut kept: Vec<Span> = Vec::with_capacity(cands.len());
+        for c in cands {
+            if kept.iter().all(|k| c.end <= k.start || c.start >= k.end) {
+                kept.push(c);
+            }
+        }
+        kept.sort_by_key(|s| s.start);
+        kept
+    }
+}
+
+fn has_context_word(text: &str, s: usize, e: usize, window: usize, words: &[String]) -> bool {
+    let before = &text[..s];
+    let after = &text[e..];
+    let lw = |w: &str| words.iter().any(|x| x.eq_ignore_ascii_case(w));
+    before
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .rev()
+        .take(window)
+        .any(lw)
+        || after
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .take(window)
+            .any(lw)
+}
+
+#[cfg(test)]
+mod pattern_tests {
+    #[test]
+    fn address_pattern() {
+        let p = super::patterns();
+        let re = regex::Regex::new(&p[super::P_ADDRESS]).unwrap();
+        for t in ["10127 65th Ave., Womack, MA 79245.", "3505 S 60th Parkway."] {
+            assert!(re.is_match(t), "{t}");
+        }
+    }
+}

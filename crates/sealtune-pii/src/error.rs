@@ -1,0 +1,84 @@
+//! The crate's error type and its mapping to sealtune exit codes.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong while configuring or running the masker.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PiiError {
+    /// A `[mask]` setting is invalid.
+    #[error("config [mask].{key}: {message}")]
+    Config {
+        /// The offending key, e.g. `recognizers[2].pattern`.
+        key: String,
+        /// What was expected and what to do.
+        message: String,
+    },
+    /// A custom recognizer's regular expression does not compile.
+    #[error("config [mask].recognizers[{index}].pattern: invalid regex, fix the pattern")]
+    Regex {
+        /// Index of the recognizer in the config.
+        index: usize,
+        /// The regex compiler's error.
+        #[source]
+        source: regex::Error,
+    },
+    /// The masking key is missing, empty or too short.
+    #[error("masking key: {0}")]
+    Key(String),
+    /// A record is not of the expected shape (e.g. a masked field is not a string).
+    #[error("record {record}: {message}")]
+    Record {
+        /// Record position or id.
+        record: String,
+        /// What is wrong and what to do.
+        message: String,
+    },
+    /// A detect-mode input line is not `{"id":..., "text":...}`.
+    #[error("line {line}: expected a JSON object {{\"id\":..., \"text\": string}}")]
+    DetectLine {
+        /// 1-based line number.
+        line: u64,
+        /// The JSON parser's error, when there is one.
+        #[source]
+        source: Option<serde_json::Error>,
+    },
+    /// A fingerprint file is truncated, tampered with or not a fingerprint file.
+    #[error("{}: corrupt fingerprint file: {message}", path.display())]
+    CorruptFingerprints {
+        /// The file.
+        path: PathBuf,
+        /// What check failed.
+        message: String,
+    },
+    /// Reading or writing a file failed.
+    #[error("{}: {action}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What was being done ("read", "create", ...).
+        action: &'static str,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl PiiError {
+    /// The sealtune exit code for this error (see DESIGN.md).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            PiiError::Config { .. } | PiiError::Regex { .. } => 78,
+            PiiError::Key(_) => 77,
+            PiiError::Record { .. }
+            | PiiError::DetectLine { .. }
+            | PiiError::CorruptFingerprints { .. } => 65,
+            PiiError::Io { source, action, .. } => match source.kind() {
+                std::io::ErrorKind::NotFound if *action == "read" || *action == "open" => 66,
+                std::io::ErrorKind::PermissionDenied => 77,
+                _ if *action == "create" => 73,
+                _ => 74,
+            },
+        }
+    }
+}

@@ -1,0 +1,41 @@
+//! PII detection, validation and masking for sealtune.
+//!
+//! The [`Detector`] finds personally identifying information in text without
+//! any model service: one multi-pattern automaton pass finds candidates,
+//! checksums ([`validate`]) and context words ([`context`]) classify them, a
+//! gazetteer built from public-domain census name tables ([`names`]) plus
+//! context cues finds person names. The [`Masker`] replaces what was found
+//! according to a [`MaskConfig`] policy and records keyed fingerprints of the
+//! original values ([`fingerprint`]).
+//!
+//! ```
+//! use sealtune_pii::{Detector, EntityType, MaskConfig};
+//!
+//! let det = Detector::new(&MaskConfig::default()).unwrap();
+//! let spans = det.detect("Patient: Maria Lopez, SSN 123-45-6789, call (617) 555-0123.");
+//! let kinds: Vec<EntityType> = spans.iter().map(|s| s.entity).collect();
+//! assert_eq!(kinds, [EntityType::Person, EntityType::UsSsn, EntityType::Phone]);
+//! ```
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod context;
+pub mod corpus;
+pub mod detect;
+pub mod error;
+pub mod fingerprint;
+pub mod key;
+pub mod names;
+pub mod ops;
+mod person;
+pub mod record;
+pub mod types;
+pub mod validate;
+
+pub use config::{MaskConfig, Operator, RecognizerConfig, Validator};
+pub use detect::Detector;
+pub use error::PiiError;
+pub use fingerprint::FingerprintSet;
+pub use key::MaskKey;
+pub use record::{DetectOutput, MaskedRecord, Masker, RecordKind, detect_jsonl, detect_line};
+pub use types::{CodePointSpan, EntityType, Span, to_code_points};

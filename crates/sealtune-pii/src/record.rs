@@ -1,0 +1,373 @@
+//! Record-level masking: chat / instruction / text records, batches on rayon
+//! workers with ordered output, and the detect-only JSON Lines interface.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{BufRead, Write};
+use std::path::Path;
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::config::{MaskConfig, Operator};
+use crate::detect::Detector;
+use crate::error::PiiError;
+use crate::key::MaskKey;
+use crate::ops;
+use crate::types::{CodePointSpan, EntityType, Span, to_code_points};
+
+/// The shape of a record, as ingest identified it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum RecordKind {
+    /// `{"messages": [{"role": ..., "content": ...}, ...]}`.
+    Chat,
+    /// `{"instruction": ..., "input": ..., "output": ...}`.
+    Instruction,
+    /// `{"text": ...}`.
+    Text,
+}
+
+impl RecordKind {
+    /// The fields masked by default.
+    pub fn default_fields(self) -> &'static [&'static str] {
+        match self {
+            RecordKind::Chat => &["messages"],
+            RecordKind::Instruction => &["instruction", "input", "output"],
+            RecordKind::Text => &["text"],
+        }
+    }
+}
+
+/// The result of masking one record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MaskedRecord {
+    /// The masked record, or `None` when a `drop_record` type was found.
+    pub record: Option<Value>,
+    /// Replacements per field and type (`messages` counts every message's content).
+    pub counts: BTreeMap<String, BTreeMap<EntityType, u64>>,
+    /// Fingerprints of the normalised original values replaced (unsorted, may repeat).
+    pub fingerprints: Vec<[u8; 32]>,
+    /// The type that caused the record to be dropped.
+    pub dropped: Option<EntityType>,
+}
+
+/// Per-record state: tag indices.
+#[derive(Debug, Default)]
+struct RecordState {
+    tags: HashMap<(EntityType, String), usize>,
+    next: HashMap<EntityType, usize>,
+}
+
+/// Masks records according to a [`MaskConfig`]. Build once, share across threads.
+#[derive(Debug)]
+pub struct Masker {
+    detector: Detector,
+    cfg: MaskConfig,
+    key: MaskKey,
+}
+
+impl Masker {
+    /// Builds a masker from the policy and the key the caller loaded
+    /// (see [`MaskKey::from_config`]).
+    pub fn new(cfg: &MaskConfig, key: MaskKey) -> Result<Self, PiiError> {
+        let detector = Detector::new(cfg)?;
+        Ok(Masker {
+            detector,
+            cfg: cfg.clone(),
+            key,
+        })
+    }
+
+    /// The detector in use.
+    pub fn detector(&self) -> &Detector {
+        &self.detector
+    }
+
+    /// Masks one string. Returns the masked text, the spans found (byte offsets
+    /// into the original), their fingerprints, and whether a drop type was found.
+    fn mask_str(
+        &self,
+        text: &str,
+        subject: &str,
+        st: &mut RecordState,
+        counts: &mut BTreeMap<EntityType, u64>,
+        fps: &mut Vec<[u8; 32]>,
+    ) -> (String, Option<EntityType>) {
+        let spans = self.detector.detect(text);
+        if spans.is_empty() {
+            return (text.to_string(), None);
+        }
+        let mut out = String::with_capacity(text.len() + 16 * spans.len());
+        let mut last = 0;
+        let mut drop = None;
+        for s in &spans {
+            let val = &text[s.start..s.end];
+            out.push_str(&text[last..s.start]);
+            *counts.entry(s.entity).or_insert(0) += 1;
+            fps.push(ops::fingerprint(&self.key, s.entity, val));
+            let rep = match self.cfg.operator(s.entity) {
+                Operator::Redact => ops::redact(s.entity),
+                Operator::Tag => self.tag(st, s, val),
+                Operator::Pseudonymize => match s.entity {
+                    EntityType::Date | EntityType::DateOfBirth => self
+                        .shift(val, subject)
+                        .unwrap_or_else(|| self.tag(st, s, val)),
+                    _ => ops::pseudonymize(&self.key, s.entity, val),
+                },
+                Operator::Mask => ops::mask(val, self.cfg.mask_keep_last),
+                Operator::Hash => ops::hash(&self.key, s.entity, val),
+                Operator::DateShift => self
+                    .shift(val, subject)
+                    .unwrap_or_else(|| self.tag(st, s, val)),
+                Operator::DropRecord => {
+                    drop.get_or_insert(s.entity);
+                    ops::redact(s.entity)
+                }
+            };
+            out.push_str(&rep);
+            last = s.end;
+        }
+        out.push_str(&text[last..]);
+        (out, drop)
+    }
+
+    fn tag(&self, st: &mut RecordState, s: &Span, val: &str) -> String {
+        let key = (s.entity, ops::normalize(s.entity, val));
+        let n = match st.tags.get(&key) {
+            Some(&n) => n,
+            None => {
+                let c = st.next.entry(s.entity).or_insert(0);
+                *c += 1;
+                st.tags.insert(key, *c);
+                *c
+            }
+        };
+        ops::tag(s.entity, n)
+    }
+
+    fn shift(&self, val: &str, subject: &str) -> Option<String> {
+        ops::shift_date(
+            val,
+            ops::date_offset(&self.key, subject, self.cfg.date_shift_max_days),
+        )
+    }
+
+    /// Masks the configured string fields of one record. `label` names the
+    /// record in errors (e.g. `train.jsonl:17`).
+    pub fn mask_record(
+        &self,
+        record: &Value,
+        kind: RecordKind,
+        label: &str,
+    ) -> Result<MaskedRecord, PiiError> {
+        let err = |m: String| PiiError::Record {
+            record: label.to_string(),
+            message: m,
+        };
+        let Value::Object(obj) = record else {
+            return Err(err("expected a JSON object".into()));
+        };
+        let subject = match &self.cfg.subject_field {
+            Some(f) => match obj.get(f) {
+                Some(Value::String(s)) => s.clone(),
+                Some(Value::Number(n)) => n.to_string(),
+                _ => String::new(),
+            },
+            None => String::new(),
+        };
+        let default: Vec<String> = kind
+            .default_fields()
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let fields = self.cfg.fields.as_ref().unwrap_or(&default);
+        let mut out = obj.clone();
+        let mut st = RecordState::default();
+        let mut counts = BTreeMap::new();
+        let mut fps = Vec::new();
+        let mut dropped = None;
+        for f in fields {
+            let Some(val) = out.get_mut(f) else { continue };
+            let mut c = BTreeMap::new();
+            match (f.as_str(), val) {
+                ("messages", Value::Array(msgs)) => {
+                    for (i, m) in msgs.iter_mut().enumerate() {
+                        match m.get_mut("content") {
+                            Some(Value::String(s)) => {
+                                let (masked, d) =
+                                    self.mask_str(s, &subject, &mut st, &mut c, &mut fps);
+                                *s = masked;
+                                dropped = dropped.or(d);
+                            }
+                            Some(Value::Null) | None => {}
+                            Some(_) => {
+                                return Err(err(format!("messages[{i}].content is not a string")));
+                            }
+                        }
+                    }
+                }
+                (_, Value::String(s)) => {
+                    let (masked, d) = self.mask_str(s, &subject, &mut st, &mut c, &mut fps);
+                    *s = masked;
+                    dropped = dropped.or(d);
+                }
+                (_, Value::Null) => {}
+                (name, _) => {
+                    return Err(err(format!(
+                        "field `{name}` is not a string; fix the record or remove `{name}` from [mask].fields"
+                    )));
+                }
+            }
+            if !c.is_empty() {
+                counts.insert(f.clone(), c);
+            }
+        }
+        Ok(MaskedRecord {
+            record: if dropped.is_some() {
+                None
+            } else {
+                Some(Value::Object(out))
+            },
+            counts,
+            fingerprints: fps,
+            dropped,
+        })
+    }
+
+    /// Masks a batch on the rayon pool; results come back in input order.
+    pub fn mask_batch(
+        &self,
+        records: &[Value],
+        kind: RecordKind,
+        first_index: u64,
+    ) -> Vec<Result<MaskedRecord, PiiError>> {
+        records
+            .par_iter()
+            .enumerate()
+            .map(|(i, r)| self.mask_record(r, kind, &format!("record {}", first_index + i as u64)))
+            .collect()
+    }
+
+    /// Streams records through the rayon pool in batches of `batch_size`,
+    /// calling `sink` with each result in input order. At most one batch of
+    /// inputs and one of outputs is held at a time, so memory stays bounded.
+    /// The sink's error stops the stream.
+    pub fn mask_stream<I, S, E>(
+        &self,
+        input: I,
+        kind: RecordKind,
+        batch_size: usize,
+        mut sink: S,
+    ) -> Result<u64, E>
+    where
+        I: IntoIterator<Item = Value>,
+        S: FnMut(u64, Result<MaskedRecord, PiiError>) -> Result<(), E>,
+    {
+        let batch_size = batch_size.max(1);
+        let mut it = input.into_iter();
+        let mut index = 0u64;
+        loop {
+            let batch: Vec<Value> = it.by_ref().take(batch_size).collect();
+            if batch.is_empty() {
+                return Ok(index);
+            }
+            let results = self.mask_batch(&batch, kind, index);
+            drop(batch);
+            for r in results {
+                sink(index, r)?;
+                index += 1;
+            }
+        }
+    }
+}
+
+/// One `--detect` output line.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DetectOutput {
+    /// The input's `id`, copied as is.
+    pub id: Value,
+    /// Spans in Unicode code points, end exclusive, sorted by start.
+    pub spans: Vec<CodePointSpan>,
+}
+
+/// Detects spans in one `{"id":..., "text":...}` line (1-based `line_no` for errors).
+pub fn detect_line(det: &Detector, line: &str, line_no: u64) -> Result<DetectOutput, PiiError> {
+    let v: Value = serde_json::from_str(line).map_err(|e| PiiError::DetectLine {
+        line: line_no,
+        source: Some(e),
+    })?;
+    let Value::Object(mut obj) = v else {
+        return Err(PiiError::DetectLine {
+            line: line_no,
+            source: None,
+        });
+    };
+    let id = obj.remove("id").unwrap_or(Value::Null);
+    let Some(Value::String(text)) = obj.get("text") else {
+        return Err(PiiError::DetectLine {
+            line: line_no,
+            source: None,
+        });
+    };
+    let spans = det.detect(text);
+    Ok(DetectOutput {
+        id,
+        spans: to_code_points(text, &spans),
+    })
+}
+
+/// Runs detect-only mode over JSON Lines: reads `input`, writes one output
+/// line per non-empty input line, in order, `batch` lines at a time on the
+/// rayon pool. Returns the number of lines written.
+pub fn detect_jsonl<R: BufRead, W: Write>(
+    det: &Detector,
+    input: R,
+    in_path: &Path,
+    mut output: W,
+    out_path: &Path,
+    batch: usize,
+) -> Result<u64, PiiError> {
+    let rd = |source| PiiError::Io {
+        path: in_path.to_path_buf(),
+        action: "read",
+        source,
+    };
+    let wr = |source| PiiError::Io {
+        path: out_path.to_path_buf(),
+        action: "write",
+        source,
+    };
+    let mut lines = input.lines();
+    let mut line_no = 0u64;
+    let mut written = 0u64;
+    loop {
+        let mut chunk = Vec::with_capacity(batch.max(1));
+        for l in lines.by_ref() {
+            line_no += 1;
+            let l = l.map_err(rd)?;
+            if l.trim().is_empty() {
+                continue;
+            }
+            chunk.push((line_no, l));
+            if chunk.len() >= batch.max(1) {
+                break;
+            }
+        }
+        if chunk.is_empty() {
+            output.flush().map_err(wr)?;
+            return Ok(written);
+        }
+        let outs: Vec<Result<DetectOutput, PiiError>> = chunk
+            .par_iter()
+            .map(|(n, l)| detect_line(det, l, *n))
+            .collect();
+        for o in outs {
+            let o = o?;
+            serde_json::to_writer(&mut output, &o).map_err(|e| wr(std::io::Error::other(e)))?;
+            output.write_all(b"\n").map_err(wr)?;
+            written += 1;
+        }
+    }
+}

@@ -1,0 +1,280 @@
+//! Detector behaviour: validators, context, hard negatives, config knobs.
+
+use sealtune_pii::{
+    Detector, EntityType as E, MaskConfig, RecognizerConfig, Validator, to_code_points,
+};
+
+fn found(det: &Detector, text: &str) -> Vec<(E, String)> {
+    det.detect(text)
+        .into_iter()
+        .map(|s| (s.entity, text[s.start..s.end].to_string()))
+        .collect()
+}
+
+fn default() -> Detector {
+    Detector::new(&MaskConfig::default()).unwrap()
+}
+
+#[test]
+fn structured_identifiers() {
+    let d = default();
+    let cases: &[(&str, E, &str)] = &[
+        ("ssn 123-45-6789", E::UsSsn, "123-45-6789"),
+        (
+            "Card: 5555 5555 5555 4444.",
+            E::CreditCard,
+            "5555 5555 5555 4444",
+        ),
+        (
+            "card 2223-0000-4841-0010",
+            E::CreditCard,
+            "2223-0000-4841-0010",
+        ),
+        ("amex 3782 822463 10005", E::CreditCard, "3782 822463 10005"),
+        (
+            "IBAN GB82 WEST 1234 5698 7654 32 thanks",
+            E::Iban,
+            "GB82 WEST 1234 5698 7654 32",
+        ),
+        (
+            "iban DE89370400440532013000",
+            E::Iban,
+            "DE89370400440532013000",
+        ),
+        ("from 203.0.113.7 at", E::IpAddress, "203.0.113.7"),
+        (
+            "src 2001:db8::ff00:42:8329 ok",
+            E::IpAddress,
+            "2001:db8::ff00:42:8329",
+        ),
+        ("mac 3C-22-FB-0A-11-9E", E::MacAddress, "3C-22-FB-0A-11-9E"),
+        ("call +44 20 7946 0958 now", E::Phone, "+44 20 7946 0958"),
+        ("call 617.555.0123", E::Phone, "617.555.0123"),
+        ("routing number 021000021", E::UsBankRouting, "021000021"),
+        ("NPI: 1234567893", E::Npi, "1234567893"),
+        ("DEA AB1234563", E::DeaNumber, "AB1234563"),
+        ("MRN: 00482913", E::MedicalRecordNumber, "00482913"),
+        ("member ID XJH123456789", E::InsuranceId, "XJH123456789"),
+        ("DOB 04/12/1948", E::DateOfBirth, "04/12/1948"),
+        ("admitted on March 3, 2021", E::Date, "March 3, 2021"),
+        ("a 94-year-old woman", E::AgeOver89, "94"),
+        (
+            "write to jane.doe+x@mail.example.org",
+            E::Email,
+            "jane.doe+x@mail.example.org",
+        ),
+        (
+            "see https://example.com/a?b=1.",
+            E::Url,
+            "https://example.com/a?b=1",
+        ),
+        (
+            "key AKIAIOSFODNN7EXAMPLE",
+            E::Secret,
+            "AKIAIOSFODNN7EXAMPLE",
+        ),
+        (
+            "Lives at 12 Rue Street, Apt 4, Boston, MA 02110.",
+            E::StreetAddress,
+            "12 Rue Street, Apt 4, Boston, MA 02110",
+        ),
+        ("zip code 02139", E::ZipCode, "02139"),
+        ("driver's license D1234567", E::DriverLicense, "D1234567"),
+        ("passport number 123456789", E::Passport, "123456789"),
+    ];
+    for (text, t, want) in cases {
+        let f = found(&d, text);
+        assert!(f.contains(&(*t, want.to_string())), "{text}: {f:?}");
+    }
+}
+
+#[test]
+fn hard_negatives_are_left_alone() {
+    let d = default();
+    for text in [
+        "Order #ORD-2023-88812 shipped",
+        "request 550e8400-e29b-41d4-a716-446655440000 failed",
+        "at 2024-03-05T10:22:33Z the job ran",
+        "upgraded to version 10.0.19045.2965",
+        "release v1.2.3.4 is out",
+        "total $1,234.56 due",
+        "tracking 4111 1111 1111 1112",
+        "ssn 000-12-3456 is invalid",
+        "a 67-year-old man",
+        "BP 120/80, HR 72",
+        "Ticket INC0012345 escalated",
+        "invoice 123456789 total 12 items",
+    ] {
+        assert!(found(&d, text).is_empty(), "{text}: {:?}", found(&d, text));
+    }
+}
+
+#[test]
+fn context_decides_identifier_type() {
+    let d = default();
+    assert_eq!(
+        found(&d, "account number 12345678"),
+        vec![(E::UsBankAccount, "12345678".into())]
+    );
+    assert_eq!(
+        found(&d, "MRN 12345678"),
+        vec![(E::MedicalRecordNumber, "12345678".into())]
+    );
+    assert_eq!(
+        found(&d, "policy number 12345678"),
+        vec![(E::InsuranceId, "12345678".into())]
+    );
+    assert!(found(&d, "order number 12345678").is_empty());
+    // Window: the cue must be within `context_window` words.
+    let narrow = Detector::new(&MaskConfig {
+        context_window: 1,
+        ..MaskConfig::default()
+    })
+    .unwrap();
+    assert!(found(&narrow, "MRN is listed as 12345678").is_empty());
+    assert_eq!(found(&d, "MRN is listed as 12345678").len(), 1);
+}
+
+#[test]
+fn person_names() {
+    let d = default();
+    let cases: &[(&str, &str)] = &[
+        ("Patient: Maria Lopez", "Maria Lopez"),
+        ("Seen by Dr. Øyvind Kristiansen today", "Øyvind Kristiansen"),
+        ("GARCIA, MARIA was admitted", "GARCIA, MARIA"),
+        ("Dear Nguyễn Thị Hoa,", "Nguyễn Thị Hoa"),
+        ("Regards,\nPriya Raman\nSupport", "Priya Raman"),
+        ("hi this is maria gonzalez, my card", "maria gonzalez"),
+        ("John Q. Public called", "John Q. Public"),
+        ("Name: José Álvarez-Núñez", "José Álvarez-Núñez"),
+    ];
+    for (text, want) in cases {
+        let f = found(&d, text);
+        assert!(f.contains(&(E::Person, want.to_string())), "{text}: {f:?}");
+    }
+    for text in [
+        "The Emergency Department was busy",
+        "Dear Customer,",
+        "Customer Care",
+    ] {
+        assert!(
+            !found(&d, text).iter().any(|(t, _)| *t == E::Person),
+            "{text}: {:?}",
+            found(&d, text)
+        );
+    }
+}
+
+#[test]
+fn allow_deny_thresholds_entities() {
+    let cfg = MaskConfig {
+        allow: vec!["support@example.com".into()],
+        deny: [(E::Person, vec!["Acme Jones".into()])]
+            .into_iter()
+            .collect(),
+        thresholds: [(E::Phone, 0.99)].into_iter().collect(),
+        entities: Some(vec![E::Email, E::Person, E::Phone]),
+        ..MaskConfig::default()
+    };
+    let d = Detector::new(&cfg).unwrap();
+    let f = found(
+        &d,
+        "mail support@example.com or bob@x.org, ask acme jones, call 617-555-0123, ssn 123-45-6789",
+    );
+    assert_eq!(
+        f,
+        vec![
+            (E::Email, "bob@x.org".into()),
+            (E::Person, "acme jones".into())
+        ]
+    );
+}
+
+#[test]
+fn custom_recognizers() {
+    let cfg = MaskConfig {
+        recognizers: vec![
+            RecognizerConfig {
+                name: "employee".into(),
+                entity: E::InsuranceId,
+                pattern: r"\bEMP-\d{6}\b".into(),
+                validator: None,
+                context: vec!["employee".into()],
+                score: 0.9,
+            },
+            RecognizerConfig {
+                name: "luhn".into(),
+                entity: E::MedicalRecordNumber,
+                pattern: r"\bH\d{8}\b".into(),
+                validator: Some(Validator::Luhn),
+                context: vec![],
+                score: 0.8,
+            },
+        ],
+        ..MaskConfig::default()
+    };
+    let d = Detector::new(&cfg).unwrap();
+    assert_eq!(
+        found(&d, "employee EMP-123456"),
+        vec![(E::InsuranceId, "EMP-123456".into())]
+    );
+    // Without a context word the score drops by 0.3 (0.9 -> 0.6), still above the 0.55 default.
+    assert_eq!(found(&d, "badge EMP-123456").len(), 1);
+    assert_eq!(found(&d, "code H00000000").len(), 1);
+    assert!(found(&d, "code H00000001").is_empty());
+    let bad = MaskConfig {
+        recognizers: vec![RecognizerConfig {
+            name: "x".into(),
+            entity: E::Secret,
+            pattern: "(".into(),
+            validator: None,
+            context: vec![],
+            score: 0.5,
+        }],
+        ..MaskConfig::default()
+    };
+    let e = Detector::new(&bad).unwrap_err();
+    assert_eq!(e.exit_code(), 78);
+    assert!(e.to_string().contains("recognizers[0]"), "{e}");
+}
+
+#[test]
+fn code_point_offsets() {
+    let d = default();
+    let text = "Ñandú José: email josé@example.com";
+    let spans = d.detect(text);
+    let cps = to_code_points(text, &spans);
+    let chars: Vec<char> = text.chars().collect();
+    for (s, c) in spans.iter().zip(&cps) {
+        let sub: String = chars[c.start..c.end].iter().collect();
+        assert_eq!(sub, &text[s.start..s.end]);
+    }
+    assert!(!cps.is_empty());
+}
+
+#[test]
+fn arbitrary_input_does_not_panic() {
+    let d = default();
+    let mut x: u64 = 12345;
+    for len in 0..400 {
+        let mut s = String::new();
+        for _ in 0..len {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let c = match x % 8 {
+                0 => char::from_u32((x >> 8) as u32 % 0x3000).unwrap_or('?'),
+                1 => ' ',
+                2..=4 => char::from(b'0' + (x >> 9) as u8 % 10),
+                5 => ['-', '.', '/', '(', ')', ':', '@', '+', ','][(x >> 9) as usize % 9],
+                _ => char::from(b'A' + (x >> 9) as u8 % 58),
+            };
+            s.push(c);
+        }
+        for sp in d.detect(&s) {
+            assert!(
+                s.is_char_boundary(sp.start) && s.is_char_boundary(sp.end) && sp.start < sp.end
+            );
+        }
+    }
+}

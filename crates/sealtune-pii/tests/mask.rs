@@ -1,0 +1,257 @@
+//! Record masking, operators, streaming, detect-only JSON Lines, config parsing.
+
+use std::path::Path;
+
+use serde_json::{Value, json};
+use zeroize::Zeroizing;
+
+use sealtune_pii::{
+    EntityType as E, FingerprintSet, MaskConfig, MaskKey, Masker, Operator, RecordKind,
+    detect_jsonl, ops, validate as v,
+};
+
+fn key() -> MaskKey {
+    MaskKey::new(Zeroizing::new(b"0123456789abcdef0123456789abcdef".to_vec())).unwrap()
+}
+
+fn masker(cfg: MaskConfig) -> Masker {
+    Masker::new(&cfg, key()).unwrap()
+}
+
+#[test]
+fn tag_is_consistent_within_a_record() {
+    let m = masker(MaskConfig::default());
+    let rec = json!({"messages": [
+        {"role": "user", "content": "Patient: Maria Lopez, call 617-555-0123"},
+        {"role": "assistant", "content": "Calling Maria Lopez at (617) 555-0123 now; Dr. Chen will follow up."}
+    ]});
+    let out = m.mask_record(&rec, RecordKind::Chat, "r1").unwrap();
+    let r = out.record.unwrap();
+    assert_eq!(
+        r["messages"][0]["content"],
+        "Patient: <PERSON_1>, call <PHONE_1>"
+    );
+    assert_eq!(
+        r["messages"][1]["content"],
+        "Calling <PERSON_1> at <PHONE_1> now; Dr. <PERSON_2> will follow up."
+    );
+    assert_eq!(r["messages"][0]["role"], "user");
+    assert_eq!(out.counts["messages"][&E::Person], 3);
+    assert_eq!(out.fingerprints.len(), 5);
+    // Same number in two formats: one fingerprint.
+    assert_eq!(out.fingerprints[1], out.fingerprints[3]);
+}
+
+#[test]
+fn operators_per_type() {
+    let cfg = MaskConfig {
+        operators: [
+            (E::UsSsn, Operator::Mask),
+            (E::Email, Operator::Redact),
+            (E::CreditCard, Operator::Pseudonymize),
+            (E::Phone, Operator::Hash),
+            (E::DateOfBirth, Operator::DateShift),
+            (E::Person, Operator::Pseudonymize),
+        ]
+        .into_iter()
+        .collect(),
+        subject_field: Some("patient_id".into()),
+        ..MaskConfig::default()
+    };
+    let m = masker(cfg);
+    let rec = json!({"patient_id": "p-17", "instruction": "Summarise", "input": "Patient: Maria Lopez, SSN 123-45-6789, DOB 03/14/1962, card 4111 1111 1111 1111, email maria@x.org, phone 617-555-0123", "output": "ok"});
+    let out = m.mask_record(&rec, RecordKind::Instruction, "r").unwrap();
+    let text = out.record.unwrap()["input"].as_str().unwrap().to_string();
+    assert!(text.contains("***-**-6789"), "{text}");
+    assert!(text.contains("[EMAIL]"), "{text}");
+    assert!(text.contains("<PHONE:"), "{text}");
+    assert!(
+        !text.contains("Maria")
+            && !text.contains("4111 1111 1111 1111")
+            && !text.contains("03/14/1962"),
+        "{text}"
+    );
+    let card = text
+        .split("card ")
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap();
+    assert!(v::credit_card(&v::digits(card)), "{card}");
+    // Date shifted by the subject's offset, same format.
+    let dob = text
+        .split("DOB ")
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap();
+    let off = ops::date_offset(&key(), "p-17", 365);
+    assert_eq!(ops::shift_date("03/14/1962", off).as_deref(), Some(dob));
+    // Deterministic across records and runs.
+    let again = m.mask_record(&rec, RecordKind::Instruction, "r").unwrap();
+    assert_eq!(again.record.unwrap()["input"].as_str().unwrap(), text);
+}
+
+#[test]
+fn drop_record_and_bad_fields() {
+    let cfg = MaskConfig {
+        operators: [(E::Secret, Operator::DropRecord)].into_iter().collect(),
+        ..MaskConfig::default()
+    };
+    let m = masker(cfg);
+    let out = m
+        .mask_record(
+            &json!({"text": "my key is sk_live_abcdefghijklmnopqrstuv"}),
+            RecordKind::Text,
+            "r",
+        )
+        .unwrap();
+    assert!(out.record.is_none());
+    assert_eq!(out.dropped, Some(E::Secret));
+    let e = m
+        .mask_record(&json!({"text": 5}), RecordKind::Text, "line 9")
+        .unwrap_err();
+    assert_eq!(e.exit_code(), 65);
+    assert!(
+        e.to_string().contains("line 9") && e.to_string().contains("text"),
+        "{e}"
+    );
+    assert!(
+        m.mask_record(
+            &json!({"messages": [{"role": "user", "content": ["x"]}]}),
+            RecordKind::Chat,
+            "r"
+        )
+        .is_err()
+    );
+}
+
+#[test]
+fn stream_keeps_order_and_fingerprints_roundtrip() {
+    let m = masker(MaskConfig::default());
+    let recs: Vec<Value> = (0..257)
+        .map(|i| json!({"text": format!("record {i}: email user{i}@example.org")}))
+        .collect();
+    let mut seen = Vec::new();
+    let mut fps = FingerprintSet::new();
+    let n = m
+        .mask_stream(
+            recs,
+            RecordKind::Text,
+            16,
+            |i, r| -> Result<(), std::convert::Infallible> {
+                let r = r.unwrap();
+                let t = r.record.unwrap()["text"].as_str().unwrap().to_string();
+                assert_eq!(t, format!("record {i}: email <EMAIL_1>"));
+                fps.extend(r.fingerprints);
+                seen.push(i);
+                Ok(())
+            },
+        )
+        .unwrap();
+    assert_eq!(n, 257);
+    assert_eq!(seen, (0..257).collect::<Vec<u64>>());
+    assert_eq!(fps.len(), 257);
+    let want = ops::fingerprint(&key(), E::Email, "USER5@example.org");
+    let bytes = fps.to_bytes();
+    let mut back = FingerprintSet::from_bytes(&bytes, Path::new("mem")).unwrap();
+    assert!(back.contains(&want));
+}
+
+#[test]
+fn detect_jsonl_lines() {
+    let m = masker(MaskConfig::default());
+    let input = "{\"id\": 1, \"text\": \"Ñame: José García, ssn 123-45-6789\"}\n\n{\"id\": \"b\", \"text\": \"nothing here\"}\n";
+    let mut out = Vec::new();
+    let n = detect_jsonl(
+        m.detector(),
+        input.as_bytes(),
+        Path::new("in.jsonl"),
+        &mut out,
+        Path::new("out.jsonl"),
+        1,
+    )
+    .unwrap();
+    assert_eq!(n, 2);
+    let lines: Vec<Value> = String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines[0]["id"], 1);
+    let spans = lines[0]["spans"].as_array().unwrap();
+    assert_eq!(spans[0]["type"], "PERSON");
+    assert_eq!(spans[0]["start"], 6);
+    assert_eq!(spans[0]["end"], 17);
+    assert_eq!(spans[1]["type"], "US_SSN");
+    assert_eq!(lines[1], json!({"id": "b", "spans": []}));
+    let e = detect_jsonl(
+        m.detector(),
+        "{\"id\":1}\n".as_bytes(),
+        Path::new("in"),
+        Vec::new(),
+        Path::new("out"),
+        4,
+    )
+    .unwrap_err();
+    assert_eq!(e.exit_code(), 65);
+    assert!(e.to_string().contains("line 1"));
+}
+
+#[test]
+fn config_parses_and_rejects_unknown_keys() {
+    let cfg: MaskConfig = toml::from_str(
+        r#"
+        key_env = "SEALTUNE_MASK_KEY"
+        default_operator = "redact"
+        operators = { PERSON = "pseudonymize", US_SSN = "mask" }
+        thresholds = { PERSON = 0.7 }
+        context_window = 4
+        allow = ["Acme Clinic"]
+        deny = { PERSON = ["Dr Zed"] }
+        [[recognizers]]
+        name = "employee id"
+        type = "INSURANCE_ID"
+        pattern = 'EMP-\d{6}'
+        context = ["employee"]
+        "#,
+    )
+    .unwrap();
+    assert_eq!(cfg.operator(E::Person), Operator::Pseudonymize);
+    assert_eq!(cfg.operator(E::Email), Operator::Redact);
+    assert_eq!(cfg.recognizers[0].score, 0.8);
+    assert!(toml::from_str::<MaskConfig>("key_fil = \"x\"").is_err());
+    assert!(toml::from_str::<MaskConfig>("operators = { NOT_A_TYPE = \"tag\" }").is_err());
+    let bad = MaskConfig {
+        default_threshold: 1.5,
+        ..MaskConfig::default()
+    };
+    let e = bad.validate().unwrap_err();
+    assert_eq!(e.exit_code(), 78);
+    assert!(e.to_string().contains("default_threshold"));
+}
+
+#[test]
+fn key_sources() {
+    let dir = std::env::temp_dir().join(format!("sealtune-pii-key-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("mask.key");
+    std::fs::write(&f, "ab".repeat(32)).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert_eq!(MaskKey::from_file(&f).unwrap_err().exit_code(), 77);
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    assert!(MaskKey::from_file(&f).is_ok());
+    assert_eq!(
+        MaskKey::from_file(&dir.join("missing"))
+            .unwrap_err()
+            .exit_code(),
+        66
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
