@@ -29,6 +29,7 @@ pub mod names;
 pub mod ops;
 mod person;
 pub mod record;
+pub mod stage;
 pub mod types;
 pub mod validate;
 
@@ -38,4 +39,5 @@ pub use error::PiiError;
 pub use fingerprint::FingerprintSet;
 pub use key::MaskKey;
 pub use record::{DetectOutput, MaskedRecord, Masker, RecordKind, detect_jsonl, detect_line};
+pub use stage::MaskStage;
 pub use types::{CodePointSpan, EntityType, Span, to_code_points};

@@ -66,6 +66,11 @@ impl Exit {
         }
     }
 
+    /// The exit status with this number, if it is one of ours.
+    pub fn from_code(code: u8) -> Option<Exit> {
+        Exit::ALL.into_iter().find(|e| e.code() == code)
+    }
+
     /// A one-line description, as printed by `--help` and the README.
     pub fn meaning(self) -> &'static str {
         match self {
