@@ -23,7 +23,10 @@ use sealtune_pipeline::{
 
 /// The stages this build includes, in pipeline order.
 fn stages() -> Vec<Box<dyn Stage>> {
-    vec![Box::new(sealtune_data::IngestStage)]
+    vec![
+        Box::new(sealtune_data::IngestStage),
+        Box::new(sealtune_pii::MaskStage),
+    ]
 }
 
 fn supported_sections(stages: &[Box<dyn Stage>]) -> Vec<&'static str> {
@@ -221,6 +224,24 @@ enum Command {
         /// Sampling seed.
         #[arg(long, default_value_t = 0)]
         seed: u64,
+    },
+    /// Mask a JSONL file with a config's [mask] policy, or with --detect write the PII spans found.
+    #[command(
+        after_help = "Masking: input lines are chat, instruction or text records (as for ingest), recognised by their fields; output lines are the masked records, in order. Records a `drop_record` rule matches are left out and counted.\n\nDetection: input lines are {\"id\": ..., \"text\": \"...\"}; output lines are {\"id\": ..., \"spans\": [{\"start\", \"end\", \"type\", \"score\"}]} with offsets in Unicode code points, end exclusive."
+    )]
+    Mask {
+        /// Config whose [mask] section gives the policy and key (required unless --detect).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Input JSONL file.
+        #[arg(long = "in", value_name = "FILE")]
+        input: PathBuf,
+        /// Output JSONL file (written atomically; never the input file).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Only detect: write spans instead of masked records.
+        #[arg(long)]
+        detect: bool,
     },
     /// Print a shell completion script.
     Completions {
@@ -567,6 +588,12 @@ fn run(cli: Cli) -> Result<Exit, Fail> {
             println!("{text}");
             Ok(Exit::Success)
         }
+        Command::Mask {
+            config,
+            input,
+            out,
+            detect,
+        } => mask_cmd(&stages, config.as_deref(), &input, &out, detect),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             clap_complete::generate(shell, &mut cmd, "sealtune", &mut std::io::stdout());
@@ -763,5 +790,167 @@ fn audit_cmd(run_dir: &Path, show: bool) -> Result<Exit, Fail> {
         ),
         None => println!("{}: empty", path.display()),
     }
+    Ok(Exit::Success)
+}
+
+fn mask_cmd(
+    stages: &[Box<dyn Stage>],
+    config: Option<&Path>,
+    input: &Path,
+    out: &Path,
+    detect: bool,
+) -> Result<Exit, Fail> {
+    use sealtune_pii::{MaskConfig, MaskKey, Masker, PiiError, RecordKind};
+    let pii = |e: PiiError| Fail {
+        exit: Exit::from_code(e.exit_code()).unwrap_or(Exit::Software),
+        message: e.to_string(),
+    };
+    let same = |a: &Path, b: &Path| match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    };
+    if same(input, out) {
+        return Err(Fail {
+            exit: Exit::Usage,
+            message: "--out must not be the --in file".into(),
+        });
+    }
+    let cfg = match config {
+        Some(p) => Some(load_config(p, stages)?),
+        None => None,
+    };
+    let policy: MaskConfig = match &cfg {
+        Some(c) => sealtune_pii::stage::mask_config(c)?,
+        None if detect => MaskConfig::default(),
+        None => {
+            return Err(Fail {
+                exit: Exit::Usage,
+                message: "masking needs --config CONFIG for its [mask] policy and key (only --detect works without one)".into(),
+            });
+        }
+    };
+    let file = std::fs::File::open(input)
+        .map_err(|e| Fail::from(StageError::io("cannot open", input, e)))?;
+    let reader = std::io::BufReader::with_capacity(1 << 20, file);
+    if detect {
+        let det = sealtune_pii::Detector::new(&policy).map_err(pii)?;
+        let mut n = 0;
+        sealtune_pipeline::fsutil::atomic_write_with(out, |w| {
+            n = sealtune_pii::detect_jsonl(&det, reader, input, w, out, 1024)
+                .map_err(std::io::Error::other)?;
+            Ok(())
+        })
+        .map_err(|e| match e.into_inner() {
+            Some(inner) => match inner.downcast::<PiiError>() {
+                Ok(p) => pii(*p),
+                Err(other) => Fail {
+                    exit: Exit::IoErr,
+                    message: format!("{}: {other}", out.display()),
+                },
+            },
+            None => Fail {
+                exit: Exit::CantCreate,
+                message: format!("{}: cannot write", out.display()),
+            },
+        })?;
+        eprintln!(
+            "{}: {n} line(s) scanned; spans written to {}",
+            input.display(),
+            out.display()
+        );
+        return Ok(Exit::Success);
+    }
+    let key = MaskKey::from_config(&policy).map_err(pii)?;
+    let masker = Masker::new(&policy, key).map_err(pii)?;
+    let mut lines = sealtune_data::reader::LineReader::new(reader, 64 << 20);
+    let mut written = 0u64;
+    let mut dropped = 0u64;
+    let mut by_type: std::collections::BTreeMap<String, u64> = Default::default();
+    let mut failure: Option<Fail> = None;
+    let shown = input.display().to_string();
+    let res = sealtune_pipeline::fsutil::atomic_write_with(out, |w| {
+        loop {
+            let next = lines.next_line()?;
+            let Some((line_no, _, line)) = next else {
+                break;
+            };
+            let bytes = match line {
+                sealtune_data::reader::Line::TooLong { len } => {
+                    failure = Some(Fail {
+                        exit: Exit::DataErr,
+                        message: format!(
+                            "{shown}:{line_no}: record is {len} bytes, over the 64 MiB limit"
+                        ),
+                    });
+                    return Err(std::io::Error::other("bad record"));
+                }
+                sealtune_data::reader::Line::Ok(b) => b,
+            };
+            if bytes.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            let parsed = serde_json::from_slice::<serde_json::Value>(bytes)
+                .map_err(|e| format!("invalid JSON at column {}", e.column()))
+                .and_then(|v| {
+                    let kind = if v.get("messages").is_some() {
+                        (sealtune_data::record::JsonKind::Chat, RecordKind::Chat)
+                    } else if v.get("instruction").is_some() {
+                        (
+                            sealtune_data::record::JsonKind::Instruction,
+                            RecordKind::Instruction,
+                        )
+                    } else {
+                        (sealtune_data::record::JsonKind::Text, RecordKind::Text)
+                    };
+                    let rec = sealtune_data::record::validate_json(v, kind.0)?;
+                    let v = serde_json::to_value(&rec).map_err(|e| e.to_string())?;
+                    masker
+                        .mask_record(&v, kind.1, &format!("{shown}:{line_no}"))
+                        .map_err(|e| e.to_string())
+                });
+            let m = match parsed {
+                Ok(m) => m,
+                Err(reason) => {
+                    failure = Some(Fail {
+                        exit: Exit::DataErr,
+                        message: format!("{shown}:{line_no}: {reason}"),
+                    });
+                    return Err(std::io::Error::other("bad record"));
+                }
+            };
+            for types in m.counts.values() {
+                for (t, n) in types {
+                    *by_type.entry(t.to_string()).or_default() += n;
+                }
+            }
+            match m.record {
+                Some(v) => {
+                    serde_json::to_writer(&mut *w, &v)?;
+                    w.write_all(b"\n")?;
+                    written += 1;
+                }
+                None => dropped += 1,
+            }
+        }
+        Ok(())
+    });
+    if let Some(f) = failure {
+        return Err(f);
+    }
+    res.map_err(|e| Fail {
+        exit: Exit::IoErr,
+        message: format!("{}: {e}", out.display()),
+    })?;
+    let summary: Vec<String> = by_type.iter().map(|(t, n)| format!("{t}={n}")).collect();
+    eprintln!(
+        "{}: {written} record(s) masked into {}, {dropped} dropped; replacements: {}",
+        input.display(),
+        out.display(),
+        if summary.is_empty() {
+            "none".to_string()
+        } else {
+            summary.join(", ")
+        }
+    );
     Ok(Exit::Success)
 }

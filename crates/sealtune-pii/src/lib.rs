@@ -30,6 +30,7 @@ pub mod names;
 pub mod ops;
 mod person;
 pub mod record;
+pub mod stage;
 pub mod types;
 pub mod validate;
 
@@ -41,4 +42,5 @@ pub use key::MaskKey;
 pub use record::{
     DetectOutput, MaskReport, MaskedRecord, Masker, RecordKind, detect_jsonl, detect_line,
 };
+pub use stage::MaskStage;
 pub use types::{CodePointSpan, EntityType, Span, to_code_points};
