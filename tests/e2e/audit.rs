@@ -12,7 +12,7 @@ fn run_dir_with_history() -> Dir {
     let r = d.run(&["audit", "--run-dir", "run"]);
     r.assert_code(0);
     assert!(
-        r.stdout.contains("7 entries, hash chain intact"),
+        r.stdout.contains("10 entries, hash chain intact"),
         "{}",
         r.stdout
     );

@@ -77,9 +77,10 @@ fn toml_syntax_error_has_line() {
 #[test]
 fn missing_inputs_are_66() {
     let d = Dir::new();
+    d.mask_key("mask.key", 1);
     d.write(
         "cfg.toml",
-        "[data]\ninputs = [\"nope/*.jsonl\"]\nformat = \"chat\"\n",
+        "[data]\ninputs = [\"nope/*.jsonl\"]\nformat = \"chat\"\n[mask]\nkey_file = \"mask.key\"\n",
     );
     d.run(&["validate", "cfg.toml"])
         .assert_code(66)

@@ -7,5 +7,6 @@ mod audit;
 mod cli;
 mod config;
 mod ingest;
+mod mask;
 mod runs;
 mod seal;

@@ -15,58 +15,79 @@ fn rerun_skips_and_changes_make_stale() {
     let d = Dir::new();
     d.write("data/a.jsonl", chat_lines(20));
     d.config("chat", "");
+    let edit = |from: &str, to: &str| d.write("cfg.toml", d.read("cfg.toml").replace(from, to));
     let r = d.run(&["run", "cfg.toml", "--json"]);
     r.assert_code(0);
-    assert_eq!(events_of(&r, "stage_end").len(), 1);
+    assert_eq!(events_of(&r, "stage_end").len(), 2);
     assert_eq!(stage_state(&d, "ingest"), "done");
+    assert_eq!(stage_state(&d, "mask"), "done");
     let index_before = std::fs::read(d.path().join("run/ingest/index.bin")).unwrap();
 
     let r = d.run(&["run", "cfg.toml", "--json"]);
     r.assert_code(0);
-    assert_eq!(events_of(&r, "stage_skipped").len(), 1);
+    assert_eq!(events_of(&r, "stage_skipped").len(), 2);
     assert_eq!(stage_state(&d, "ingest"), "skipped");
 
-    // A section ingest does not read leaves it up to date.
-    d.write(
-        "cfg.toml",
-        d.read("cfg.toml")
-            .replace("id = \"t\"", "id = \"t\"\ndescription = \"x\""),
-    );
+    // A section no stage reads leaves everything up to date.
+    edit("id = \"t\"", "id = \"t\"\ndescription = \"x\"");
     assert_eq!(stage_state(&d, "ingest"), "skipped");
-    d.run(&["run", "cfg.toml", "--json"]).assert_code(0);
-    assert_eq!(stage_state(&d, "ingest"), "skipped");
+    let r = d.run(&["run", "cfg.toml", "--json"]);
+    assert_eq!(events_of(&r, "stage_skipped").len(), 2);
 
-    // Changing an input makes it stale, and a run reruns it.
+    // Changing an input makes ingest and every stage after it stale.
     d.write("data/a.jsonl", chat_lines(21));
     assert_eq!(stage_state(&d, "ingest"), "stale");
+    assert_eq!(stage_state(&d, "mask"), "stale");
     let r = d.run(&["run", "cfg.toml", "--json"]);
-    assert_eq!(events_of(&r, "stage_end").len(), 1);
+    assert_eq!(events_of(&r, "stage_end").len(), 2);
     assert_ne!(
         index_before,
         std::fs::read(d.path().join("run/ingest/index.bin")).unwrap()
     );
 
-    // Changing its config section does too.
-    d.write(
-        "cfg.toml",
-        d.read("cfg.toml").replace(
-            "format = \"chat\"",
-            "format = \"chat\"\neval_fraction = 0.5",
-        ),
+    // Changing mask's section reruns mask only.
+    edit("key_file", "default_operator = \"redact\"\nkey_file");
+    assert_eq!(stage_state(&d, "ingest"), "done");
+    assert_eq!(stage_state(&d, "mask"), "stale");
+    let r = d.run(&["run", "cfg.toml", "--json"]);
+    let ends = events_of(&r, "stage_end");
+    assert_eq!(ends.len(), 1);
+    assert_eq!(ends[0]["data"]["stage"], "mask");
+
+    // Changing ingest's section reruns both.
+    edit(
+        "format = \"chat\"",
+        "format = \"chat\"\neval_fraction = 0.5",
     );
     assert_eq!(stage_state(&d, "ingest"), "stale");
     let r = d.run(&["run", "cfg.toml", "--json"]);
+    assert_eq!(events_of(&r, "stage_end").len(), 2);
+
+    // Another masking key reruns mask: its one-way id is part of the key.
+    d.mask_key("mask.key", 9);
+    assert_eq!(stage_state(&d, "mask"), "stale");
+    let r = d.run(&["run", "cfg.toml", "--json"]);
     assert_eq!(events_of(&r, "stage_end").len(), 1);
 
-    // Editing an output makes it stale as well.
+    // An edited output makes its stage stale; rerunning ingest restores the
+    // same bytes, so mask stays up to date.
     d.write("run/ingest/report.json", "{}");
     assert_eq!(stage_state(&d, "ingest"), "stale");
-    d.run(&["run", "cfg.toml"]).assert_code(0);
+    let r = d.run(&["run", "cfg.toml", "--json"]);
+    r.assert_code(0);
+    assert_eq!(events_of(&r, "stage_end").len(), 1);
+    assert_eq!(events_of(&r, "stage_skipped")[0]["data"]["stage"], "mask");
     assert_eq!(stage_state(&d, "ingest"), "done");
 
-    // --force reruns an up-to-date stage.
-    let r = d.run(&["run", "cfg.toml", "--json", "--force", "ingest"]);
+    // --force reruns an up-to-date stage; --to stops early.
+    let r = d.run(&["run", "cfg.toml", "--json", "--force", "mask"]);
     assert_eq!(events_of(&r, "stage_end").len(), 1);
+    let r = d.run(&[
+        "run", "cfg.toml", "--json", "--to", "ingest", "--force", "ingest",
+    ]);
+    let ends = events_of(&r, "stage_end");
+    assert_eq!(ends.len(), 1);
+    assert_eq!(ends[0]["data"]["stage"], "ingest");
     d.run(&["audit", "--run-dir", "run"]).assert_code(0);
 }
 
@@ -96,9 +117,27 @@ fn stage_command_and_usage_errors() {
         "--json",
     ]);
     assert_eq!(events_of(&r, "stage_skipped").len(), 1);
+    d.run(&[
+        "stage",
+        "train",
+        "--config",
+        "cfg.toml",
+        "--run-dir",
+        "run2",
+    ])
+    .assert_code(64)
+    .assert_stderr_has("unknown stage `train`");
+    // The scheduler entry refuses a stage whose input stage has not run...
+    d.run(&["stage", "mask", "--config", "cfg.toml", "--run-dir", "run3"])
+        .assert_code(66)
+        .assert_stderr_has("stage mask needs stage ingest");
     d.run(&["stage", "mask", "--config", "cfg.toml", "--run-dir", "run2"])
-        .assert_code(64)
-        .assert_stderr_has("unknown stage `mask`");
+        .assert_code(0);
+    // ... or is stale.
+    d.write("data/a.jsonl", chat_lines(6));
+    d.run(&["stage", "mask", "--config", "cfg.toml", "--run-dir", "run2"])
+        .assert_code(66)
+        .assert_stderr_has("not up to date");
     d.run(&["run", "cfg.toml", "--from", "nope"])
         .assert_code(64);
     d.run(&["run", "cfg.toml", "--frm", "x"]).assert_code(64);
@@ -121,7 +160,10 @@ fn json_events_have_the_envelope() {
         assert!(e["data"].is_object(), "{e}");
         assert_eq!(e.as_object().unwrap().len(), 2, "{e}");
     }
-    let end = ev.iter().find(|e| e["type"] == "stage_end").unwrap();
+    let end = ev
+        .iter()
+        .find(|e| e["type"] == "stage_end" && e["data"]["stage"] == "ingest")
+        .unwrap();
     assert_eq!(end["data"]["summary"]["totals"]["accepted"], 5);
     // Errors too are JSON on stdout in --json mode.
     d.write("data/a.jsonl", "oops\n");

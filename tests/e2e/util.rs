@@ -102,12 +102,24 @@ impl Dir {
             .expect("spawn sealtune")
     }
 
-    /// A config for the data in `data/`, with extra `[data]` lines.
+    /// A config for the data in `data/`, with extra `[data]` lines, and a
+    /// `[mask]` section whose key file (mode 0600) it creates.
     pub fn config(&self, format: &str, extra: &str) -> PathBuf {
+        self.mask_key("mask.key", 7);
         self.write(
             "cfg.toml",
-            format!("[run]\nid = \"t\"\ndir = \"run\"\n\n[data]\ninputs = [\"data/*\"]\nformat = \"{format}\"\n{extra}"),
+            format!(
+                "[run]\nid = \"t\"\ndir = \"run\"\n\n[data]\ninputs = [\"data/*\"]\nformat = \"{format}\"\n{extra}\n[mask]\nkey_file = \"mask.key\"\n"
+            ),
         )
+    }
+
+    /// Write a 32-byte masking key file, mode 0600.
+    pub fn mask_key(&self, rel: &str, fill: u8) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let p = self.write(rel, [fill; 32]);
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+        p
     }
 }
 

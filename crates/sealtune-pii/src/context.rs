@@ -38,7 +38,7 @@ pub enum Cue {
 /// The cue a lower-case word carries, if any.
 pub fn cue_of(word: &str) -> Option<Cue> {
     Some(match word {
-        "ssn" | "ss" | "social" | "ssns" => Cue::Ssn,
+        "ssn" | "ss" | "social" | "ssns" | "itin" | "tin" | "taxpayer" => Cue::Ssn,
         "card" | "visa" | "mastercard" | "amex" | "cc" | "credit" | "debit" | "discover"
         | "pan" => Cue::Card,
         "phone" | "tel" | "telephone" | "cell" | "mobile" | "fax" | "call" | "text" | "ph"

@@ -450,6 +450,13 @@ impl Detector {
         if n == 9 {
             let formatted =
                 g == 3 && glen == [3, 2, 4] && same_sep && matches!(sep, Some(b'-' | b' '));
+            // Area 9xx is never issued as an SSN but is the ITIN range, and a
+            // number someone calls their SSN or TIN is a taxpayer identifier
+            // either way: mask it when the context says so.
+            let taxpayer_shaped = d[0] == 9 && d[3..5] != [0, 0] && d[5..] != [0, 0, 0, 0];
+            if (formatted || g == 1) && taxpayer_shaped && cue == Some(Cue::Ssn) {
+                return Some(Some((EntityType::UsSsn, 0.9)));
+            }
             if (formatted || g == 1) && v::ssn(d) {
                 match (formatted, cue) {
                     (_, Some(Cue::Ssn)) => return Some(Some((EntityType::UsSsn, 0.95))),

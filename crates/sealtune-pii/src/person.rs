@@ -620,6 +620,22 @@ pub(crate) fn find(text: &str, mut emit: impl FnMut(usize, usize, f32)) {
                 cue = 0.85;
             }
         }
+        // A signature: "— First Last" (or "-- ", "– ") closing a line.
+        if cue == 0.0 && namey(&w) {
+            let before = text[..w.start].trim_end_matches(' ');
+            let dash = before.ends_with('—') || before.ends_with('–') || before.ends_with("--");
+            if dash
+                && let Some(nx) = ws.get(i + 1)
+                && gap(&w, nx) == " "
+                && namey(nx)
+            {
+                let end = extend(i, false);
+                let tail = text[ws[end - 1].end..].trim_start_matches([' ', '.', ',']);
+                if tail.is_empty() || tail.starts_with('\n') {
+                    cue = 0.8;
+                }
+            }
+        }
         if cue > 0.0 {
             let next_is_surname = ws
                 .get(i + 1)
@@ -637,7 +653,9 @@ pub(crate) fn find(text: &str, mut emit: impl FnMut(usize, usize, f32)) {
                     && gap(&w, nx) == ", "
                     && namey(nx)
                     && (w.case == Case::Upper || w.flags & LAST != 0)
-                    && (nx.case == w.case || nx.flags & FIRST != 0)
+                    && (nx.case == w.case
+                        || nx.flags & FIRST != 0
+                        || (w.case == Case::Upper && nx.case == Case::Cap))
                 {
                     end = extend(i + 1, false);
                 }
