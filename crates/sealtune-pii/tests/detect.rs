@@ -294,45 +294,33 @@ fn taxpayer_numbers_in_the_itin_range_are_masked_when_called_ssn_or_tin() {
     ] {
         let spans = det.detect(text);
         assert!(
-            spans
-                .iter()
-                .any(|s| s.entity == sealtune_pii::EntityType::UsSsn),
+            spans.iter().any(|s| s.entity == E::UsSsn),
             "{text}: {spans:?}"
         );
     }
     // Without the cue, a 9xx number is not called an SSN.
     let spans = det.detect("Order 912-34-5678 shipped.");
-    assert!(
-        !spans
-            .iter()
-            .any(|s| s.entity == sealtune_pii::EntityType::UsSsn),
-        "{spans:?}"
-    );
+    assert!(!spans.iter().any(|s| s.entity == E::UsSsn), "{spans:?}");
 }
 
 #[test]
 fn surname_first_headers_and_dash_signatures() {
-    let det = sealtune_pii::Detector::new(&sealtune_pii::MaskConfig::default()).unwrap();
+    let det = Detector::new(&MaskConfig::default()).unwrap();
     let text = "Patient: OKAFOR, Amara\nDOB: 04/12/1961";
     let spans = det.detect(text);
     let p = spans
         .iter()
-        .find(|s| s.entity == sealtune_pii::EntityType::Person)
+        .find(|s| s.entity == E::Person)
         .expect("person");
     assert_eq!(&text[p.start..p.end], "OKAFOR, Amara");
     let text = "I moved. Phone (617) 555-0123. — Priya Rahman";
     let spans = det.detect(text);
     let p = spans
         .iter()
-        .find(|s| s.entity == sealtune_pii::EntityType::Person)
+        .find(|s| s.entity == E::Person)
         .expect("person");
     assert_eq!(&text[p.start..p.end], "Priya Rahman");
     // A dash before ordinary capitalised words mid-sentence is not a signature.
     let spans = det.detect("Results -- Blood Pressure stable today.");
-    assert!(
-        !spans
-            .iter()
-            .any(|s| s.entity == sealtune_pii::EntityType::Person),
-        "{spans:?}"
-    );
+    assert!(!spans.iter().any(|s| s.entity == E::Person), "{spans:?}");
 }
