@@ -548,8 +548,7 @@ fn run(cli: Cli) -> Result<Exit, Fail> {
             top_k,
             seed,
         } => {
-            use burn::prelude::Device;
-            let device = Device::flex();
+            let device = sealtune_model::Device::flex();
             let mut m = sealtune_model::Llama::load_dir(&model, &device).map_err(model_fail)?;
             if let Some(a) = &adapter {
                 m.load_peft_adapter(a).map_err(model_fail)?;

@@ -42,6 +42,8 @@ pub mod model;
 pub mod safetensors;
 pub mod tokenizer;
 
+/// The burn device type, re-exported so callers need no burn dependency.
+pub use burn::prelude::Device;
 pub use config::{HfConfig, LlamaConfig};
 pub use error::{ModelError, Result};
 pub use generate::{Generation, SamplingConfig, StopReason, generate, generate_text};
