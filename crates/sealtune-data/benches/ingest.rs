@@ -24,15 +24,7 @@ use sealtune_data::config::{DataConfig, Format, OnInvalid};
 use sealtune_data::ingest::{IngestRun, ingest};
 
 fn peak_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
+    sealtune_pipeline::proc::peak_rss_kib().unwrap_or(0)
 }
 
 fn generate(path: &Path, mb: usize) -> u64 {

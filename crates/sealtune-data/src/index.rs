@@ -152,8 +152,8 @@ impl Index {
             return Err(bad("truncated (no end marker)"));
         }
         let t = b.len() - 8;
-        let n_files = u32::from_le_bytes(b[t - 4..t].try_into().expect("4")) as usize;
-        let n = u64::from_le_bytes(b[t - 12..t - 4].try_into().expect("8"));
+        let n_files = le_u32(&b[t - 4..]) as usize;
+        let n = le_u64(&b[t - 12..]);
         let entries_end =
             n.checked_mul(48)
                 .and_then(|x| x.checked_add(8))
@@ -179,7 +179,7 @@ impl Index {
         }
         let mut entries = Vec::with_capacity(n as usize);
         for c in b[8..entries_end].chunks_exact(48) {
-            let file = u32::from_le_bytes(c[0..4].try_into().expect("4"));
+            let file = le_u32(c);
             if file as usize >= files.len() {
                 return Err(bad("entry refers to an unknown file"));
             }
@@ -191,10 +191,10 @@ impl Index {
             entries.push(IndexEntry {
                 file,
                 split,
-                ordinal: u64::from_le_bytes(c[8..16].try_into().expect("8")),
-                line: u64::from_le_bytes(c[16..24].try_into().expect("8")),
-                offset: u64::from_le_bytes(c[24..32].try_into().expect("8")),
-                hash: c[32..48].try_into().expect("16"),
+                ordinal: le_u64(&c[8..]),
+                line: le_u64(&c[16..]),
+                offset: le_u64(&c[24..]),
+                hash: first_16(&c[32..]),
             });
         }
         Ok(Index { files, entries })
@@ -204,6 +204,28 @@ impl Index {
     pub fn read(path: &std::path::Path) -> io::Result<Index> {
         Index::parse(&std::fs::read(path)?)
     }
+}
+
+/// Little-endian u32 from the first 4 bytes. Callers slice within bounds
+/// they checked, so a short slice is a bug in this module.
+fn le_u32(b: &[u8]) -> u32 {
+    let mut a = [0u8; 4];
+    a.copy_from_slice(&b[..4]);
+    u32::from_le_bytes(a)
+}
+
+/// Little-endian u64 from the first 8 bytes (bounds checked by the caller).
+fn le_u64(b: &[u8]) -> u64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b[..8]);
+    u64::from_le_bytes(a)
+}
+
+/// The first 16 bytes (bounds checked by the caller).
+fn first_16(b: &[u8]) -> [u8; 16] {
+    let mut a = [0u8; 16];
+    a.copy_from_slice(&b[..16]);
+    a
 }
 
 fn read_u32(r: &mut impl Read) -> io::Result<u32> {

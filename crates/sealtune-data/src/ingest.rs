@@ -244,7 +244,8 @@ impl State<'_> {
         offset: u64,
     ) -> Result<(), StageError> {
         fr.read += 1;
-        let short: [u8; 16] = h[..16].try_into().expect("16");
+        let mut short = [0u8; 16];
+        short.copy_from_slice(&h[..16]);
         if self.data.dedup && !self.seen.insert(short) {
             fr.duplicates += 1;
             return Ok(());

@@ -459,7 +459,9 @@ pub fn is_eval(content_hash: &[u8; 32], seed: u64, eval_fraction: f64) -> bool {
     h.update(seed.to_le_bytes());
     h.update(content_hash);
     let d = h.finalize();
-    let u = u64::from_le_bytes(d[..8].try_into().expect("8 bytes"));
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&d[..8]);
+    let u = u64::from_le_bytes(first);
     // u / 2^64 < fraction
     (u as f64) < eval_fraction * 18_446_744_073_709_551_616.0
 }

@@ -443,7 +443,6 @@ pub fn read_indexed(
                 path.display()
             ))
         };
-        let mut failure: Option<StageError> = None;
         let (sha, _) = scan_file(
             path,
             shown,
@@ -469,16 +468,12 @@ pub fn read_indexed(
                 };
                 entries.next();
                 if hash[..16] != e.hash {
-                    failure = Some(changed());
                     return Err(changed());
                 }
                 let rec = record.ok_or_else(|| StageError::internal("record not built"))?;
                 visit(e, rec)
             },
         )?;
-        if let Some(f) = failure {
-            return Err(f);
-        }
         if entries.peek().is_some_and(|e| e.file as usize == fi) || sha != index.files[fi].sha256 {
             return Err(changed());
         }

@@ -13,15 +13,7 @@ use serde_json::json;
 use zeroize::Zeroizing;
 
 fn vm_hwm_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|k| k.parse::<f64>().ok())
-        })
-        .map_or(f64::NAN, |kb| kb / 1024.0)
+    sealtune_pipeline::proc::peak_rss_kib().map_or(f64::NAN, |kb| kb as f64 / 1024.0)
 }
 
 /// CPU seconds (user + system) from a /proc stat file; USER_HZ is 100 on Linux.

@@ -146,7 +146,8 @@ pub enum AuditError {
 
 /// Serialize an entry and compute its hash; returns the full line (no newline) and hash.
 fn seal_entry(e: &Entry) -> (String, String) {
-    let body = serde_json::to_string(e).expect("audit entries always serialize");
+    // Strings, integers and a `serde_json::Value` only: serialization cannot fail.
+    let body = serde_json::to_string(e).expect("an audit entry is plain JSON data");
     let hash = chain_hash(&e.prev, &body);
     let mut line = body;
     line.pop(); // the closing '}'

@@ -254,6 +254,14 @@ struct Session {
 }
 
 impl Session {
+    /// The status entry of one stage, created on first use.
+    fn stage_mut(&mut self, name: &str) -> &mut StageStatus {
+        self.status
+            .stages
+            .entry(name.to_string())
+            .or_insert_with(StageStatus::not_started)
+    }
+
     fn record(&mut self, event: &str, stage: Option<&str>, data: Value) -> Result<(), StageError> {
         let head = self
             .audit
@@ -610,45 +618,36 @@ impl<'a> Engine<'a> {
             }
         };
         let dir = self.stage_dir(name);
-        if let Some(m) = Manifest::read(&dir).filter(|_| !force) {
-            {
-                if m.key == key && m.verify_outputs(&dir).is_ok() {
-                    let st = session
-                        .status
-                        .stages
-                        .entry(name.into())
-                        .or_insert_with(StageStatus::not_started);
-                    st.state = State::Skipped;
-                    st.key = Some(key.clone());
-                    st.outputs_digest = Some(m.outputs_digest.clone());
-                    st.duration_s = Some(m.duration_s);
-                    st.started = Some(m.started.clone());
-                    st.finished = Some(m.finished.clone());
-                    st.error = None;
-                    st.exit_code = None;
-                    session.record(
-                        "stage.skip",
-                        Some(name),
-                        json!({ "key": key, "outputs_digest": m.outputs_digest }),
-                    )?;
-                    self.events.emit(
-                        "stage_skipped",
-                        json!({ "stage": name, "key": key, "reason": "up to date" }),
-                        Some(format!("  {name:<8} skipped (up to date)")),
-                    );
-                    return Ok(StageOutcome::Skipped);
-                }
-            }
+        if let Some(m) = Manifest::read(&dir).filter(|_| !force)
+            && m.key == key
+            && m.verify_outputs(&dir).is_ok()
+        {
+            let st = session.stage_mut(name);
+            st.state = State::Skipped;
+            st.key = Some(key.clone());
+            st.outputs_digest = Some(m.outputs_digest.clone());
+            st.duration_s = Some(m.duration_s);
+            st.started = Some(m.started.clone());
+            st.finished = Some(m.finished.clone());
+            st.error = None;
+            st.exit_code = None;
+            session.record(
+                "stage.skip",
+                Some(name),
+                json!({ "key": key, "outputs_digest": m.outputs_digest }),
+            )?;
+            self.events.emit(
+                "stage_skipped",
+                json!({ "stage": name, "key": key, "reason": "up to date" }),
+                Some(format!("  {name:<8} skipped (up to date)")),
+            );
+            return Ok(StageOutcome::Skipped);
         }
         // Run it.
         let started_at = now_rfc3339();
         let t0 = Instant::now();
         {
-            let st = session
-                .status
-                .stages
-                .entry(name.into())
-                .or_insert_with(StageStatus::not_started);
+            let st = session.stage_mut(name);
             st.state = State::Running;
             st.key = Some(key.clone());
             st.started = Some(started_at.clone());
@@ -710,11 +709,7 @@ impl<'a> Engine<'a> {
         match result {
             Ok(m) => {
                 let _ = std::fs::remove_dir_all(&work);
-                let st = session
-                    .status
-                    .stages
-                    .entry(name.into())
-                    .or_insert_with(StageStatus::not_started);
+                let st = session.stage_mut(name);
                 st.state = State::Done;
                 st.finished = Some(m.finished.clone());
                 st.duration_s = Some(m.duration_s);
@@ -825,11 +820,7 @@ impl<'a> Engine<'a> {
         e: &StageError,
     ) -> Result<(), StageError> {
         let interrupted = e.exit() == Exit::TempFail && self.cancel.is_cancelled();
-        let st = session
-            .status
-            .stages
-            .entry(name.into())
-            .or_insert_with(StageStatus::not_started);
+        let st = session.stage_mut(name);
         st.state = if interrupted {
             State::Interrupted
         } else {

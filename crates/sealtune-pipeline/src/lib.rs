@@ -26,6 +26,7 @@ pub mod exit;
 pub mod fsutil;
 pub mod lock;
 pub mod manifest;
+pub mod proc;
 pub mod time;
 
 pub use cancel::CancelToken;

@@ -108,7 +108,8 @@ impl RunLock {
             command: std::env::args().collect::<Vec<_>>().join(" "),
             since: crate::time::now_rfc3339(),
         };
-        let body = serde_json::to_string(&info).expect("lock info serializes");
+        // Strings and an integer: serialization cannot fail.
+        let body = serde_json::to_string(&info).expect("lock info is plain JSON data");
         file.set_len(0).map_err(io)?;
         file.seek(SeekFrom::Start(0)).map_err(io)?;
         file.write_all(body.as_bytes()).map_err(io)?;

@@ -219,7 +219,8 @@ impl Status {
 
     /// Write `dir/status.json` atomically.
     pub fn write(&self, dir: &Path) -> std::io::Result<()> {
-        let bytes = serde_json::to_vec_pretty(self).expect("status serializes");
+        // Strings, numbers and maps with string keys: serialization cannot fail.
+        let bytes = serde_json::to_vec_pretty(self).expect("status is plain JSON data");
         crate::fsutil::atomic_write(&dir.join("status.json"), &bytes)
     }
 }

@@ -19,14 +19,7 @@ fn gbps(bytes: u64, secs: f64) -> f64 {
 }
 
 fn peak_rss_mib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
-        })
-        .map_or(0, |kib| kib / 1024)
+    sealtune_pipeline::proc::peak_rss_kib().map_or(0, |kib| kib / 1024)
 }
 
 fn write_input(path: &Path, bytes: u64) {
