@@ -101,3 +101,12 @@ fn validate_accepts_the_shipped_quickstart() {
     let r: Ran = out.into();
     r.assert_code(0).assert_stderr_has("valid");
 }
+
+#[test]
+fn missing_config_file_is_66() {
+    let d = Dir::new();
+    d.run(&["run", "nope.toml"])
+        .assert_code(66)
+        .assert_stderr_has("nope.toml: no such config file");
+    d.run(&["validate", "nope.toml"]).assert_code(66);
+}

@@ -255,3 +255,19 @@ fn sigterm_stops_at_a_safe_point_with_75_and_rerun_continues() {
     d.run(&["run", "cfg.toml"]).assert_code(0);
     assert_eq!(stage_state(&d, "ingest"), "done");
 }
+
+#[test]
+fn corrupt_status_json_is_reported_then_rebuilt() {
+    let d = Dir::new();
+    d.write("data/a.jsonl", chat_lines(5));
+    d.config("chat", "");
+    d.run(&["run", "cfg.toml"]).assert_code(0);
+    d.write("run/status.json", "{bad");
+    d.run(&["status", "--run-dir", "run"])
+        .assert_code(65)
+        .assert_stderr_has("not a valid status file");
+    d.run(&["run", "cfg.toml"])
+        .assert_code(0)
+        .assert_stderr_has("rebuilding it");
+    assert_eq!(stage_state(&d, "ingest"), "skipped");
+}

@@ -361,6 +361,12 @@ fn main() -> ExitCode {
 }
 
 fn load_config(path: &Path, stages: &[Box<dyn Stage>]) -> Result<Config, Fail> {
+    if !path.is_file() {
+        return Err(Fail {
+            exit: Exit::NoInput,
+            message: format!("{}: no such config file", path.display()),
+        });
+    }
     let cfg = Config::load(path, &supported_sections(stages))?;
     Ok(cfg)
 }
@@ -619,7 +625,10 @@ fn status(
     config: Option<&Path>,
     json_out: bool,
 ) -> Result<Exit, Fail> {
-    let st = Status::read(run_dir);
+    let st = Status::read_checked(run_dir).map_err(|why| Fail {
+        exit: Exit::DataErr,
+        message: format!("{why}; it is rewritten by the next `sealtune run` on this directory"),
+    })?;
     if st.is_none() && !run_dir.join("audit.jsonl").exists() {
         return Err(Fail {
             exit: Exit::NoInput,

@@ -411,7 +411,16 @@ impl<'a> Engine<'a> {
             .map_err(|e| StageError::cant_create(&self.run_dir, e))?;
         let lock = RunLock::acquire(&self.run_dir)?;
         let audit = AuditLog::open(&self.run_dir.join("audit.jsonl"))?;
-        let mut status = Status::read(&self.run_dir).unwrap_or_else(|| Status {
+        let existing = match Status::read_checked(&self.run_dir) {
+            Ok(s) => s,
+            Err(why) => {
+                // Manifests and the audit log are the record; status.json is a
+                // view of them, so it is rebuilt rather than trusted.
+                self.events.warn(&format!("{why}; rebuilding it"));
+                None
+            }
+        };
+        let mut status = existing.unwrap_or_else(|| Status {
             schema: STATUS_SCHEMA.into(),
             run_id: self.cfg.run_id(),
             config: None,

@@ -211,10 +211,24 @@ pub struct Status {
 }
 
 impl Status {
-    /// Read `dir/status.json`.
+    /// Read `dir/status.json`; `None` when absent or unreadable (see
+    /// [`Status::read_checked`] to tell the two apart).
     pub fn read(dir: &Path) -> Option<Status> {
-        let bytes = std::fs::read(dir.join("status.json")).ok()?;
-        serde_json::from_slice(&bytes).ok()
+        Status::read_checked(dir).ok().flatten()
+    }
+
+    /// Read `dir/status.json`: `Ok(None)` when absent, `Err` (what is wrong)
+    /// when present but not a valid status file.
+    pub fn read_checked(dir: &Path) -> Result<Option<Status>, String> {
+        let path = dir.join("status.json");
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(format!("{}: {e}", path.display())),
+        };
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| format!("{}: not a valid status file: {e}", path.display()))
     }
 
     /// Write `dir/status.json` atomically.
