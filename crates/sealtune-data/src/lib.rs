@@ -6,6 +6,7 @@
 
 #![deny(missing_docs)]
 
+pub mod canary;
 pub mod config;
 pub mod index;
 pub mod ingest;
