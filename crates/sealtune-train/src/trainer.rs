@@ -1,0 +1,420 @@
+//! The training step: forward, masked cross-entropy, backward through the frozen model into
+//! the LoRA parameters, gradient accumulation, clipping and the AdamW update.
+//!
+//! The trainable parameters live on the host as flat f32 buffers (the optimiser's master
+//! copy). Before each forward they are installed into the model as autodiff leaves; the
+//! frozen weights never enter the autodiff graph.
+
+use burn::prelude::*;
+use burn::tensor::activation;
+use sealtune_model::model::read_f32;
+use sealtune_model::{Llama, LoraConfig, ModelError, Result};
+
+use crate::collate::MicroBatch;
+use crate::config::OptimConfig;
+use crate::optim::{AdamW, clip};
+
+/// What one optimiser step did.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepStats {
+    /// Mean cross-entropy over the step's counted tokens.
+    pub loss: f64,
+    /// Global gradient norm before clipping.
+    pub grad_norm: f64,
+    /// Counted (target) tokens.
+    pub loss_tokens: usize,
+    /// All real tokens processed.
+    pub tokens: usize,
+}
+
+/// A model with a LoRA adapter and its optimiser.
+#[derive(Debug)]
+pub struct Trainer {
+    model: Llama,
+    names: Vec<String>,
+    shapes: Vec<[usize; 2]>,
+    /// Trainable parameters, in [`Trainer::names`] order.
+    pub params: Vec<Vec<f32>>,
+    /// Optimiser state.
+    pub opt: AdamW,
+    pad: u32,
+}
+
+impl Trainer {
+    /// Attaches fresh adapters (`lora`) to `model`.
+    pub fn new(mut model: Llama, lora: &LoraConfig) -> Result<Self> {
+        model.add_lora(lora)?;
+        let mut names = Vec::new();
+        let mut shapes = Vec::new();
+        let mut params = Vec::new();
+        for (name, t) in model.lora_tensors() {
+            let [r, c] = t.dims();
+            names.push(name);
+            shapes.push([r, c]);
+            params.push(read_f32(t)?);
+        }
+        let lens: Vec<usize> = params.iter().map(Vec::len).collect();
+        let pad = model.config().pad_token_id.unwrap_or(0);
+        Ok(Self {
+            model,
+            names,
+            shapes,
+            params,
+            opt: AdamW::new(&lens),
+            pad,
+        })
+    }
+
+    /// PEFT names of the parameters.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// Shapes of the parameters.
+    pub fn shapes(&self) -> &[[usize; 2]] {
+        &self.shapes
+    }
+
+    /// Number of trainable parameters.
+    pub fn trainable_parameters(&self) -> usize {
+        self.params.iter().map(Vec::len).sum()
+    }
+
+    /// The padding id batches use.
+    pub fn pad_id(&self) -> u32 {
+        self.pad
+    }
+
+    /// The model with the current parameters installed (no autodiff), e.g. to save.
+    pub fn model(&mut self) -> &Llama {
+        self.install(false);
+        &self.model
+    }
+
+    /// Copies the host parameters into the model; `track` makes them autodiff leaves.
+    fn install(&mut self, track: bool) {
+        let device = self.model.device().clone();
+        let mut i = 0;
+        let (params, shapes) = (&self.params, &self.shapes);
+        self.model.map_lora(|_, _| {
+            let t = Tensor::<2>::from_data(TensorData::new(params[i].clone(), shapes[i]), &device);
+            i += 1;
+            if track {
+                t.autodiff().require_grad()
+            } else {
+                t
+            }
+        });
+    }
+
+    /// Summed negative log-likelihood of the counted targets of a micro-batch, as a
+    /// one-element tensor (autodiff when the parameters are tracked).
+    fn nll_sum(&self, mb: &MicroBatch, per_token: bool) -> Result<(Tensor<1>, Option<Tensor<2>>)> {
+        let logits = self.model.forward(&mb.batch, None)?;
+        let [b, t, _] = logits.dims();
+        let device = self.model.device().clone();
+        if t < 2 {
+            return Err(ModelError::Argument {
+                name: "batch",
+                message: "rows need at least 2 tokens".into(),
+            });
+        }
+        let logp = activation::log_softmax(logits.narrow(1, 0, t - 1), 2);
+        let targets: Vec<i64> = mb.targets.iter().map(|&x| i64::from(x)).collect();
+        let targets = Tensor::<3, Int>::from_data(TensorData::new(targets, [b, t - 1, 1]), &device);
+        let picked = logp.gather(2, targets).reshape([b, t - 1]);
+        let weights =
+            Tensor::<2>::from_data(TensorData::new(mb.weights.clone(), [b, t - 1]), &device);
+        let nll = picked.mul(weights).neg();
+        let per = per_token.then(|| nll.clone());
+        Ok((nll.sum(), per))
+    }
+
+    /// Accumulates the gradients of `sum(nll) / norm` over one micro-batch into `grads`
+    /// and returns that micro-batch's share of the loss. `dropout_seed` seeds LoRA dropout.
+    pub fn accumulate(
+        &mut self,
+        mb: &MicroBatch,
+        norm: f64,
+        grads: &mut [Vec<f32>],
+        dropout_seed: u64,
+    ) -> Result<f64> {
+        self.install(true);
+        self.model.set_training(true);
+        self.model.device().seed(dropout_seed);
+        let (sum, _) = self.nll_sum(mb, false)?;
+        let loss = sum.div_scalar(norm);
+        let value = read_f32(loss.clone().without_autodiff())?[0];
+        let g = loss.backward();
+        for (i, (name, t)) in self.model.lora_tensors().into_iter().enumerate() {
+            let gi = match t.grad(&g) {
+                Some(gi) => read_f32(gi)?,
+                // B starts at zero, which can leave A without a gradient path only if the
+                // projection is unused; treat it as zero.
+                None => {
+                    let _ = name;
+                    vec![0.0; grads[i].len()]
+                }
+            };
+            for (acc, x) in grads[i].iter_mut().zip(gi) {
+                *acc += x;
+            }
+        }
+        self.model.set_training(false);
+        Ok(f64::from(value))
+    }
+
+    /// Gradients of the mean loss over all micro-batches of one step (normalised by the
+    /// total count of counted tokens across them), without updating anything.
+    pub fn gradients(&mut self, micro: &[MicroBatch], seed: u64) -> Result<(f64, Vec<Vec<f32>>)> {
+        let norm = micro.iter().map(|m| m.loss_tokens).sum::<usize>().max(1) as f64;
+        let mut grads: Vec<Vec<f32>> = self.params.iter().map(|p| vec![0.0; p.len()]).collect();
+        let mut loss = 0.0;
+        for (i, mb) in micro.iter().enumerate() {
+            let s = seed ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            loss += self.accumulate(mb, norm, &mut grads, s)?;
+        }
+        Ok((loss, grads))
+    }
+
+    /// One optimiser step over `micro` with learning rate `lr`.
+    pub fn step(
+        &mut self,
+        micro: &[MicroBatch],
+        cfg: &OptimConfig,
+        lr: f64,
+        seed: u64,
+    ) -> Result<StepStats> {
+        let (loss, mut grads) = self.gradients(micro, seed)?;
+        let grad_norm = clip(&mut grads, cfg.clip_norm);
+        if !grad_norm.is_finite() || !loss.is_finite() {
+            return Err(ModelError::Internal {
+                message: format!(
+                    "the loss or gradient became non-finite (loss {loss}, grad norm {grad_norm}); lower [train.optim] learning_rate or set clip_norm"
+                ),
+            });
+        }
+        self.opt.update(&mut self.params, &grads, cfg, lr);
+        Ok(StepStats {
+            loss,
+            grad_norm,
+            loss_tokens: micro.iter().map(|m| m.loss_tokens).sum(),
+            tokens: micro.iter().map(|m| m.tokens).sum(),
+        })
+    }
+
+    /// Mean loss over the counted tokens of `micro` (no dropout, no autodiff), and that
+    /// token count.
+    pub fn eval_loss(&mut self, micro: &[MicroBatch]) -> Result<(f64, usize)> {
+        self.install(false);
+        let mut total = 0.0f64;
+        let mut n = 0usize;
+        for mb in micro {
+            let (sum, _) = self.nll_sum(mb, false)?;
+            total += f64::from(read_f32(sum)?[0]);
+            n += mb.loss_tokens;
+        }
+        Ok((total / n.max(1) as f64, n))
+    }
+
+    /// Per-position negative log-likelihoods `[rows × (len - 1)]` (0 where not counted).
+    pub fn token_nll(&mut self, mb: &MicroBatch) -> Result<Vec<f32>> {
+        self.install(false);
+        let (_, per) = self.nll_sum(mb, true)?;
+        per.map_or_else(|| Ok(Vec::new()), read_f32)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::collate::{Example, Origin, micro_batch};
+    use crate::config::Schedule;
+
+    /// burn's CPU random generator is process-global and every training step reseeds it
+    /// (LoRA dropout): tests that train hold this lock so they do not reseed each other.
+    static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    fn rng_lock() -> std::sync::MutexGuard<'static, ()> {
+        RNG.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn tiny() -> Llama {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../sealtune-model/tests/fixtures/gqa_llama3_untied");
+        Llama::load_dir(&dir, &Device::flex()).expect("fixture loads")
+    }
+
+    fn lora() -> LoraConfig {
+        LoraConfig {
+            rank: 4,
+            alpha: 8.0,
+            dropout: 0.0,
+            ..LoraConfig::default()
+        }
+    }
+
+    fn example(ids: &[u32], from: usize) -> Example {
+        Example {
+            ids: ids.to_vec(),
+            target: (0..ids.len()).map(|i| i >= from).collect(),
+            origin: Origin::Record(1),
+        }
+    }
+
+    fn examples() -> Vec<Example> {
+        vec![
+            example(&[1, 5, 9, 13, 17, 21, 25], 3),
+            example(&[2, 6, 10, 14, 18], 1),
+            example(&[3, 7, 11, 15, 19, 23], 2),
+            example(&[4, 8, 12, 16], 1),
+        ]
+    }
+
+    /// Randomises B so that gradients of A are non-zero.
+    fn perturbed(t: &mut Trainer) {
+        let mut s = 1u64;
+        for p in &mut t.params {
+            for x in p.iter_mut() {
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                *x += ((s >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 0.2;
+            }
+        }
+    }
+
+    #[test]
+    fn loss_goes_down() {
+        let _g = rng_lock();
+        let mut t = Trainer::new(tiny(), &lora()).expect("lora");
+        let ex = examples();
+        let mb = micro_batch(&ex, &[vec![0, 1], vec![2, 3]], t.pad_id());
+        let cfg = OptimConfig {
+            learning_rate: 1e-2,
+            schedule: Schedule::Constant,
+            ..OptimConfig::default()
+        };
+        let first = t.eval_loss(std::slice::from_ref(&mb)).expect("eval").0;
+        for s in 0..30 {
+            t.step(std::slice::from_ref(&mb), &cfg, 1e-2, s)
+                .expect("step");
+        }
+        let last = t.eval_loss(std::slice::from_ref(&mb)).expect("eval").0;
+        assert!(last < first * 0.7, "loss {first} -> {last}");
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        let _g = rng_lock();
+        let mut t = Trainer::new(tiny(), &lora()).expect("lora");
+        perturbed(&mut t);
+        let ex = examples();
+        let mb = vec![micro_batch(&ex, &[vec![0, 1]], t.pad_id())];
+        let (_, grads) = t.gradients(&mb, 0).expect("grads");
+        let eps = 1e-2f32;
+        let mut checked = 0;
+        // A few coordinates of A and B in the first and last adapted projection.
+        for pi in [0, 1, t.params.len() - 2, t.params.len() - 1] {
+            for &k in &[0usize, 3, 7] {
+                let k = k % t.params[pi].len();
+                let orig = t.params[pi][k];
+                t.params[pi][k] = orig + eps;
+                let plus = t.eval_loss(&mb).expect("loss").0;
+                t.params[pi][k] = orig - eps;
+                let minus = t.eval_loss(&mb).expect("loss").0;
+                t.params[pi][k] = orig;
+                let fd = (plus - minus) / (2.0 * f64::from(eps));
+                let g = f64::from(grads[pi][k]);
+                assert!(
+                    (fd - g).abs() <= 2e-3 + 0.05 * g.abs().max(fd.abs()),
+                    "{} [{k}]: autodiff {g}, finite difference {fd}",
+                    t.names()[pi]
+                );
+                checked += usize::from(g.abs() > 1e-4);
+            }
+        }
+        assert!(checked >= 4, "too few non-zero gradients were compared");
+    }
+
+    #[test]
+    fn packed_tokens_score_like_each_example_alone() {
+        let mut t = Trainer::new(tiny(), &lora()).expect("lora");
+        perturbed(&mut t);
+        let ex = examples();
+        let packed = micro_batch(&ex, &[vec![0, 1, 2]], t.pad_id());
+        let nll = t.token_nll(&packed).expect("packed");
+        let mut offset = 0;
+        for i in 0..3 {
+            let alone = micro_batch(&ex, &[vec![i]], t.pad_id());
+            let a = t.token_nll(&alone).expect("alone");
+            let n = ex[i].ids.len();
+            // Positions offset..offset+n-1 of the packed row predict this example's tokens
+            // 1..n (the last position of the example predicts the next example: weight 0).
+            for p in 0..n - 1 {
+                let x = nll[offset + p];
+                assert!(
+                    (x - a[p]).abs() < 1e-4,
+                    "example {i} position {p}: packed {x}, alone {}",
+                    a[p]
+                );
+            }
+            offset += n;
+        }
+    }
+
+    #[test]
+    fn accumulation_equals_one_big_batch() {
+        let _g = rng_lock();
+        let ex = examples();
+        let mut one = Trainer::new(tiny(), &lora()).expect("lora");
+        perturbed(&mut one);
+        let mut four = Trainer::new(tiny(), &lora()).expect("lora");
+        four.params.clone_from(&one.params);
+        let pad = one.pad_id();
+        let big = vec![micro_batch(&ex, &[vec![0], vec![1], vec![2], vec![3]], pad)];
+        let small: Vec<_> = (0..4).map(|i| micro_batch(&ex, &[vec![i]], pad)).collect();
+        let (l1, g1) = one.gradients(&big, 0).expect("big");
+        let (l4, g4) = four.gradients(&small, 0).expect("small");
+        assert!((l1 - l4).abs() < 1e-5, "loss {l1} vs {l4}");
+        let diff: f64 = g1
+            .iter()
+            .flatten()
+            .zip(g4.iter().flatten())
+            .map(|(a, b)| f64::from((a - b).abs()))
+            .fold(0.0, f64::max);
+        let scale = crate::optim::global_norm(&g1);
+        assert!(scale > 0.0);
+        assert!(diff < 1e-5 * scale.max(1.0), "max difference {diff}");
+    }
+
+    #[test]
+    fn training_is_reproducible() {
+        let _g = rng_lock();
+        let ex = examples();
+        let run = || {
+            let mut t = Trainer::new(
+                tiny(),
+                &LoraConfig {
+                    dropout: 0.1,
+                    ..lora()
+                },
+            )
+            .expect("lora");
+            let mb = micro_batch(&ex, &[vec![0, 1], vec![2, 3]], t.pad_id());
+            for s in 0..3 {
+                t.step(std::slice::from_ref(&mb), &OptimConfig::default(), 1e-3, s)
+                    .expect("step");
+            }
+            t.params
+        };
+        let (a, b) = (run(), run());
+        assert!(
+            a == b,
+            "two runs with the same seed gave different parameters"
+        );
+    }
+}
