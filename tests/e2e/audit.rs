@@ -7,8 +7,8 @@ fn run_dir_with_history() -> Dir {
     let d = Dir::new();
     d.write("data/a.jsonl", chat_lines(5));
     d.config("chat", "");
-    d.run(&["run", "cfg.toml"]).assert_code(0);
-    d.run(&["run", "cfg.toml"]).assert_code(0);
+    d.run(&["run", "cfg.toml", "--to", "mask"]).assert_code(0);
+    d.run(&["run", "cfg.toml", "--to", "mask"]).assert_code(0);
     let r = d.run(&["audit", "--run-dir", "run"]);
     r.assert_code(0);
     assert!(
@@ -40,7 +40,7 @@ fn edited_entry_is_named() {
         .assert_code(65)
         .assert_stderr_has("audit.jsonl:3: entry seq 3 was modified");
     // And no new run appends to a broken log.
-    d.run(&["run", "cfg.toml"])
+    d.run(&["run", "cfg.toml", "--to", "mask"])
         .assert_code(65)
         .assert_stderr_has("audit log must be intact");
 }

@@ -9,7 +9,7 @@ fn expect_config_error(extra_toml: &str, key: &str) -> Ran {
         "cfg.toml",
         format!("[run]\nid = \"t\"\ndir = \"run\"\n\n[data]\ninputs = [\"data/*\"]\nformat = \"chat\"\n{extra_toml}"),
     );
-    let r = d.run(&["run", "cfg.toml"]);
+    let r = d.run(&["run", "cfg.toml", "--to", "mask"]);
     r.assert_code(78).assert_stderr_has(key);
     assert!(!d.exists("run/ingest"), "nothing may run on a bad config");
     let v = d.run(&["validate", "cfg.toml"]);
@@ -48,7 +48,7 @@ fn inline_secret_is_refused_and_not_echoed() {
 #[test]
 fn unknown_and_future_sections() {
     expect_config_error("\n[trian]\nx = 1\n", "trian").assert_stderr_has("unknown section");
-    expect_config_error("\n[train]\nepochs = 1\n", "train").assert_stderr_has("does not include");
+    expect_config_error("\n[eval]\nsamples = 1\n", "eval").assert_stderr_has("does not include");
 }
 
 #[test]
@@ -85,7 +85,7 @@ fn missing_inputs_are_66() {
     d.run(&["validate", "cfg.toml"])
         .assert_code(66)
         .assert_stderr_has("matched no file");
-    d.run(&["run", "cfg.toml"])
+    d.run(&["run", "cfg.toml", "--to", "mask"])
         .assert_code(66)
         .assert_stderr_has("matched no file");
 }

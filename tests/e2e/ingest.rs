@@ -7,7 +7,7 @@ fn fails_with(content: &[u8], needle: &str) {
     let d = Dir::new();
     d.write("data/a.jsonl", content);
     d.config("chat", "");
-    let r = d.run(&["run", "cfg.toml"]);
+    let r = d.run(&["run", "cfg.toml", "--to", "mask"]);
     r.assert_code(65).assert_stderr_has(needle);
     assert!(!d.exists("run/ingest/manifest.json"));
     assert_eq!(stage_state(&d, "ingest"), "failed");
@@ -46,7 +46,7 @@ fn oversized_line_is_refused_without_reading_it() {
         format!("{{\"text\":\"ok\"}}\n{big}{{\"text\":\"ok2\"}}\n"),
     );
     d.config("text", "");
-    let r = d.run(&["run", "cfg.toml"]);
+    let r = d.run(&["run", "cfg.toml", "--to", "mask"]);
     r.assert_code(65).assert_stderr_has(
         "a.jsonl:2: record is 10485771 bytes, over data.max_record_bytes = 1048576",
     );
@@ -66,7 +66,7 @@ fn quarantine_counts_add_up_and_never_hold_content() {
     s.push_str(&format!("{{\"messages\":[],\"extra\":\"{secret}\"}}\n"));
     d.write("data/a.jsonl", s);
     d.config("chat", "on_invalid = \"quarantine\"\n");
-    let r = d.run(&["run", "cfg.toml"]);
+    let r = d.run(&["run", "cfg.toml", "--to", "mask"]);
     r.assert_code(0)
         .assert_stderr_has("3 invalid record(s) quarantined");
     let report: serde_json::Value =
@@ -116,7 +116,7 @@ fn fail_mode_lists_first_errors_and_total() {
     }
     d.write("data/a.jsonl", s);
     d.config("chat", "max_errors_listed = 3\n");
-    let r = d.run(&["run", "cfg.toml"]);
+    let r = d.run(&["run", "cfg.toml", "--to", "mask"]);
     r.assert_code(65)
         .assert_stderr_has("30 invalid record(s); the first 3:")
         .assert_stderr_has("a.jsonl:5:");
@@ -128,7 +128,7 @@ fn index_matches_report_and_split_is_deterministic() {
     let d = Dir::new();
     d.write("data/a.jsonl", chat_lines(500));
     d.config("chat", "eval_fraction = 0.2\nsplit_seed = 7\n");
-    d.run(&["run", "cfg.toml"]).assert_code(0);
+    d.run(&["run", "cfg.toml", "--to", "mask"]).assert_code(0);
     let idx = sealtune_data::index::Index::read(&d.path().join("run/ingest/index.bin")).unwrap();
     assert_eq!(idx.entries.len(), 500);
     assert_eq!(idx.files[0].path, "data/a.jsonl");
@@ -144,7 +144,7 @@ fn index_matches_report_and_split_is_deterministic() {
     let d2 = Dir::new();
     d2.write("data/a.jsonl", chat_lines(500));
     d2.config("chat", "eval_fraction = 0.2\nsplit_seed = 7\n");
-    d2.run(&["run", "cfg.toml"]).assert_code(0);
+    d2.run(&["run", "cfg.toml", "--to", "mask"]).assert_code(0);
     assert_eq!(
         first,
         std::fs::read(d2.path().join("run/ingest/index.bin")).unwrap()
@@ -159,7 +159,7 @@ fn csv_instruction_and_text_formats() {
         "question,context,answer\n\"What is, in short\",ctx,\"multi\nline\"\nq2,,a2\nq3,ctx3,\n",
     );
     d.config("csv", "on_invalid = \"quarantine\"\n[data.csv]\ninstruction = \"question\"\ninput = \"context\"\noutput = \"answer\"\n");
-    d.run(&["run", "cfg.toml"]).assert_code(0);
+    d.run(&["run", "cfg.toml", "--to", "mask"]).assert_code(0);
     let report: serde_json::Value =
         serde_json::from_str(&d.read("run/ingest/report.json")).unwrap();
     assert_eq!(report["totals"]["accepted"], 2);
@@ -169,16 +169,16 @@ fn csv_instruction_and_text_formats() {
     let d = Dir::new();
     d.write("data/a.csv", "note\nhello\n");
     d.config("csv", "[data.csv]\ntext = \"nope\"\n");
-    d.run(&["run", "cfg.toml"])
+    d.run(&["run", "cfg.toml", "--to", "mask"])
         .assert_code(65)
         .assert_stderr_has("a.csv:1: the header has no column \"nope\"");
 
     let d = Dir::new();
     d.write("data/a.jsonl", "{\"instruction\":\"i\",\"output\":\"o\"}\n{\"instruction\":\"i\",\"input\":\"x\",\"output\":\"o\"}\n");
     d.config("instruction", "");
-    d.run(&["run", "cfg.toml"]).assert_code(0);
+    d.run(&["run", "cfg.toml", "--to", "mask"]).assert_code(0);
     d.write("data/a.jsonl", "{\"instruction\":\"i\"}\n");
-    d.run(&["run", "cfg.toml"])
+    d.run(&["run", "cfg.toml", "--to", "mask"])
         .assert_code(65)
         .assert_stderr_has("missing field `output`");
 }

@@ -10,3 +10,4 @@ mod ingest;
 mod mask;
 mod runs;
 mod seal;
+mod train;

@@ -26,7 +26,7 @@ fn mask_stage_writes_masked_splits_report_and_fingerprints() {
     data.push_str(PII_LINES);
     d.write("data/a.jsonl", &data);
     d.config("chat", "eval_fraction = 0.25\n");
-    d.run(&["run", "cfg.toml"]).assert_code(0);
+    d.run(&["run", "cfg.toml", "--to", "mask"]).assert_code(0);
     let train = d.read("run/mask/train.jsonl");
     let eval = d.read("run/mask/eval.jsonl");
     let ingest: serde_json::Value =
@@ -69,7 +69,7 @@ fn mask_needs_a_private_key_file() {
     d.write("data/a.jsonl", chat_lines(3));
     d.config("chat", "");
     std::fs::remove_file(d.path().join("mask.key")).unwrap();
-    d.run(&["run", "cfg.toml"]).assert_code(66);
+    d.run(&["run", "cfg.toml", "--to", "mask"]).assert_code(66);
     d.write("mask.key", [1u8; 32]);
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(
@@ -77,7 +77,7 @@ fn mask_needs_a_private_key_file() {
         std::fs::Permissions::from_mode(0o644),
     )
     .unwrap();
-    d.run(&["run", "cfg.toml"])
+    d.run(&["run", "cfg.toml", "--to", "mask"])
         .assert_code(77)
         .assert_stderr_has("chmod 600");
     // No [mask] section: masking is never skipped silently.

@@ -16,14 +16,14 @@ fn rerun_skips_and_changes_make_stale() {
     d.write("data/a.jsonl", chat_lines(20));
     d.config("chat", "");
     let edit = |from: &str, to: &str| d.write("cfg.toml", d.read("cfg.toml").replace(from, to));
-    let r = d.run(&["run", "cfg.toml", "--json"]);
+    let r = d.run(&["run", "cfg.toml", "--json", "--to", "mask"]);
     r.assert_code(0);
     assert_eq!(events_of(&r, "stage_end").len(), 2);
     assert_eq!(stage_state(&d, "ingest"), "done");
     assert_eq!(stage_state(&d, "mask"), "done");
     let index_before = std::fs::read(d.path().join("run/ingest/index.bin")).unwrap();
 
-    let r = d.run(&["run", "cfg.toml", "--json"]);
+    let r = d.run(&["run", "cfg.toml", "--json", "--to", "mask"]);
     r.assert_code(0);
     assert_eq!(events_of(&r, "stage_skipped").len(), 2);
     assert_eq!(stage_state(&d, "ingest"), "skipped");
@@ -31,14 +31,14 @@ fn rerun_skips_and_changes_make_stale() {
     // A section no stage reads leaves everything up to date.
     edit("id = \"t\"", "id = \"t\"\ndescription = \"x\"");
     assert_eq!(stage_state(&d, "ingest"), "skipped");
-    let r = d.run(&["run", "cfg.toml", "--json"]);
+    let r = d.run(&["run", "cfg.toml", "--json", "--to", "mask"]);
     assert_eq!(events_of(&r, "stage_skipped").len(), 2);
 
     // Changing an input makes ingest and every stage after it stale.
     d.write("data/a.jsonl", chat_lines(21));
     assert_eq!(stage_state(&d, "ingest"), "stale");
     assert_eq!(stage_state(&d, "mask"), "stale");
-    let r = d.run(&["run", "cfg.toml", "--json"]);
+    let r = d.run(&["run", "cfg.toml", "--json", "--to", "mask"]);
     assert_eq!(events_of(&r, "stage_end").len(), 2);
     assert_ne!(
         index_before,
@@ -49,7 +49,7 @@ fn rerun_skips_and_changes_make_stale() {
     edit("key_file", "default_operator = \"redact\"\nkey_file");
     assert_eq!(stage_state(&d, "ingest"), "done");
     assert_eq!(stage_state(&d, "mask"), "stale");
-    let r = d.run(&["run", "cfg.toml", "--json"]);
+    let r = d.run(&["run", "cfg.toml", "--json", "--to", "mask"]);
     let ends = events_of(&r, "stage_end");
     assert_eq!(ends.len(), 1);
     assert_eq!(ends[0]["data"]["stage"], "mask");
@@ -60,27 +60,29 @@ fn rerun_skips_and_changes_make_stale() {
         "format = \"chat\"\neval_fraction = 0.5",
     );
     assert_eq!(stage_state(&d, "ingest"), "stale");
-    let r = d.run(&["run", "cfg.toml", "--json"]);
+    let r = d.run(&["run", "cfg.toml", "--json", "--to", "mask"]);
     assert_eq!(events_of(&r, "stage_end").len(), 2);
 
     // Another masking key reruns mask: its one-way id is part of the key.
     d.mask_key("mask.key", 9);
     assert_eq!(stage_state(&d, "mask"), "stale");
-    let r = d.run(&["run", "cfg.toml", "--json"]);
+    let r = d.run(&["run", "cfg.toml", "--json", "--to", "mask"]);
     assert_eq!(events_of(&r, "stage_end").len(), 1);
 
     // An edited output makes its stage stale; rerunning ingest restores the
     // same bytes, so mask stays up to date.
     d.write("run/ingest/report.json", "{}");
     assert_eq!(stage_state(&d, "ingest"), "stale");
-    let r = d.run(&["run", "cfg.toml", "--json"]);
+    let r = d.run(&["run", "cfg.toml", "--json", "--to", "mask"]);
     r.assert_code(0);
     assert_eq!(events_of(&r, "stage_end").len(), 1);
     assert_eq!(events_of(&r, "stage_skipped")[0]["data"]["stage"], "mask");
     assert_eq!(stage_state(&d, "ingest"), "done");
 
     // --force reruns an up-to-date stage; --to stops early.
-    let r = d.run(&["run", "cfg.toml", "--json", "--force", "mask"]);
+    let r = d.run(&[
+        "run", "cfg.toml", "--json", "--force", "mask", "--to", "mask",
+    ]);
     assert_eq!(events_of(&r, "stage_end").len(), 1);
     let r = d.run(&[
         "run", "cfg.toml", "--json", "--to", "ingest", "--force", "ingest",
@@ -149,7 +151,7 @@ fn json_events_have_the_envelope() {
     let d = Dir::new();
     d.write("data/a.jsonl", chat_lines(5));
     d.config("chat", "");
-    let r = d.run(&["run", "cfg.toml", "--json"]);
+    let r = d.run(&["run", "cfg.toml", "--json", "--to", "mask"]);
     r.assert_code(0);
     let ev = r.events();
     let kinds: Vec<&str> = ev.iter().map(|e| e["type"].as_str().unwrap()).collect();
@@ -167,7 +169,7 @@ fn json_events_have_the_envelope() {
     assert_eq!(end["data"]["summary"]["totals"]["accepted"], 5);
     // Errors too are JSON on stdout in --json mode.
     d.write("data/a.jsonl", "oops\n");
-    let r = d.run(&["run", "cfg.toml", "--json"]);
+    let r = d.run(&["run", "cfg.toml", "--json", "--to", "mask"]);
     r.assert_code(65);
     let ev = r.events();
     assert!(
@@ -182,7 +184,7 @@ fn json_events_have_the_envelope() {
 fn start_big_run(d: &Dir) -> std::process::Child {
     write_large(&d.path().join("data/big.jsonl"), 400);
     d.config("chat", "");
-    let child = d.spawn(&["run", "cfg.toml"]);
+    let child = d.spawn(&["run", "cfg.toml", "--to", "mask"]);
     let staging = d.path().join("run/.staging-ingest");
     assert!(wait_for(60.0, || staging.exists()), "ingest never started");
     std::thread::sleep(std::time::Duration::from_millis(150));
@@ -203,7 +205,7 @@ fn kill_9_mid_ingest_then_rerun_finishes_cleanly_and_lock_refuses_a_second_run()
     let mut child = start_big_run(&d);
 
     // While it runs, a second run on the same directory is refused.
-    let r = d.run(&["run", "cfg.toml"]);
+    let r = d.run(&["run", "cfg.toml", "--to", "mask"]);
     r.assert_code(75)
         .assert_stderr_has("is locked by pid")
         .assert_stderr_has(&child.id().to_string());
@@ -218,7 +220,7 @@ fn kill_9_mid_ingest_then_rerun_finishes_cleanly_and_lock_refuses_a_second_run()
     );
     assert_eq!(stage_state(&d, "ingest"), "interrupted");
 
-    let r = d.run(&["run", "cfg.toml"]);
+    let r = d.run(&["run", "cfg.toml", "--to", "mask"]);
     r.assert_code(0)
         .assert_stderr_has("ended without releasing");
     assert_eq!(stage_state(&d, "ingest"), "done");
@@ -252,7 +254,7 @@ fn sigterm_stops_at_a_safe_point_with_75_and_rerun_continues() {
     assert_eq!(stage_state(&d, "ingest"), "interrupted");
     assert!(d.read("run/audit.jsonl").contains("stage.interrupted"));
     d.run(&["audit", "--run-dir", "run"]).assert_code(0);
-    d.run(&["run", "cfg.toml"]).assert_code(0);
+    d.run(&["run", "cfg.toml", "--to", "mask"]).assert_code(0);
     assert_eq!(stage_state(&d, "ingest"), "done");
 }
 
@@ -261,12 +263,12 @@ fn corrupt_status_json_is_reported_then_rebuilt() {
     let d = Dir::new();
     d.write("data/a.jsonl", chat_lines(5));
     d.config("chat", "");
-    d.run(&["run", "cfg.toml"]).assert_code(0);
+    d.run(&["run", "cfg.toml", "--to", "mask"]).assert_code(0);
     d.write("run/status.json", "{bad");
     d.run(&["status", "--run-dir", "run"])
         .assert_code(65)
         .assert_stderr_has("not a valid status file");
-    d.run(&["run", "cfg.toml"])
+    d.run(&["run", "cfg.toml", "--to", "mask"])
         .assert_code(0)
         .assert_stderr_has("rebuilding it");
     assert_eq!(stage_state(&d, "ingest"), "skipped");

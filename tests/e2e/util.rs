@@ -102,14 +102,15 @@ impl Dir {
             .expect("spawn sealtune")
     }
 
-    /// A config for the data in `data/`, with extra `[data]` lines, and a
-    /// `[mask]` section whose key file (mode 0600) it creates.
+    /// A config for the data in `data/`, with extra `[data]` lines, a `[mask]`
+    /// section whose key file (mode 0600) it creates, and a `[model]` section
+    /// (tests that do not train run `--to mask`).
     pub fn config(&self, format: &str, extra: &str) -> PathBuf {
         self.mask_key("mask.key", 7);
         self.write(
             "cfg.toml",
             format!(
-                "[run]\nid = \"t\"\ndir = \"run\"\n\n[data]\ninputs = [\"data/*\"]\nformat = \"{format}\"\n{extra}\n[mask]\nkey_file = \"mask.key\"\n"
+                "[run]\nid = \"t\"\ndir = \"run\"\n\n[data]\ninputs = [\"data/*\"]\nformat = \"{format}\"\n{extra}\n[mask]\nkey_file = \"mask.key\"\n\n[model]\npath = \"model\"\n"
             ),
         )
     }
@@ -181,4 +182,77 @@ pub fn stage_state(d: &Dir, stage: &str) -> String {
         .find(|s| s["stage"] == stage)
         .map(|s| s["state"].as_str().unwrap().to_string())
         .unwrap()
+}
+
+/// The fetched SmolLM2 directory (`scripts/fetch-smollm2.sh`). `None`, with a message, when
+/// it is absent, unless `SEALTUNE_REQUIRE_MODEL` is set (CI), which makes it a failure.
+pub fn smollm2_dir() -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/smollm2-135m-instruct");
+    if dir.join("tokenizer.json").is_file() {
+        return Some(dir);
+    }
+    assert!(
+        std::env::var_os("SEALTUNE_REQUIRE_MODEL").is_none(),
+        "SEALTUNE_REQUIRE_MODEL is set but {} is missing; run scripts/fetch-smollm2.sh",
+        dir.display()
+    );
+    eprintln!(
+        "skipped: {} is missing (scripts/fetch-smollm2.sh)",
+        dir.display()
+    );
+    None
+}
+
+/// A tiny random Llama (2 layers, hidden 64) with SmolLM2's real tokenizer and chat
+/// template, written to `dst`: fast enough to train in tests.
+pub fn tiny_chat_model(src: &Path, dst: &Path) {
+    std::fs::create_dir_all(dst).unwrap();
+    for f in ["tokenizer.json", "tokenizer_config.json"] {
+        std::fs::copy(src.join(f), dst.join(f)).unwrap();
+    }
+    let mut cfg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(src.join("config.json")).unwrap()).unwrap();
+    for (k, v) in [
+        ("hidden_size", 64),
+        ("intermediate_size", 128),
+        ("num_hidden_layers", 2),
+        ("num_attention_heads", 4),
+        ("num_key_value_heads", 2),
+        ("head_dim", 16),
+        ("max_position_embeddings", 2048),
+    ] {
+        cfg[k] = v.into();
+    }
+    std::fs::write(dst.join("config.json"), cfg.to_string()).unwrap();
+    let lc = sealtune_model::LlamaConfig::from_file(&dst.join("config.json")).unwrap();
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let tensors: Vec<sealtune_model::safetensors::OwnedTensor> =
+        sealtune_model::model::expected_tensors(&lc)
+            .into_iter()
+            .map(|(name, shape)| {
+                let n: usize = shape.iter().product();
+                let data = if name.contains("norm") {
+                    vec![1.0; n]
+                } else {
+                    (0..n)
+                        .map(|_| {
+                            state ^= state << 13;
+                            state ^= state >> 7;
+                            state ^= state << 17;
+                            ((state >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 0.08
+                        })
+                        .collect()
+                };
+                sealtune_model::safetensors::OwnedTensor { name, shape, data }
+            })
+            .collect();
+    sealtune_model::safetensors::write_safetensors(&dst.join("model.safetensors"), &tensors)
+        .unwrap();
+}
+
+/// SHA-256 of a file, hex.
+pub fn sha256_hex(path: &Path) -> String {
+    sealtune_pipeline::fsutil::sha256_file(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .sha256
 }

@@ -26,6 +26,7 @@ fn stages() -> Vec<Box<dyn Stage>> {
     vec![
         Box::new(sealtune_data::IngestStage),
         Box::new(sealtune_pii::MaskStage),
+        Box::new(sealtune_train::TrainStage),
     ]
 }
 

@@ -172,16 +172,16 @@ impl TrainConfig {
                 format!("{} must be between 8 and 131072", t.max_seq_len),
             );
         }
-        if let Some(b) = t.batch_tokens {
-            if b < t.max_seq_len {
-                return bad(
-                    "batch_tokens",
-                    format!(
-                        "{b} is smaller than max_seq_len ({}); a micro-batch holds at least one row",
-                        t.max_seq_len
-                    ),
-                );
-            }
+        if let Some(b) = t.batch_tokens
+            && b < t.max_seq_len
+        {
+            return bad(
+                "batch_tokens",
+                format!(
+                    "{b} is smaller than max_seq_len ({}); a micro-batch holds at least one row",
+                    t.max_seq_len
+                ),
+            );
         }
         if t.grad_accum == 0 {
             return bad("grad_accum", "must be at least 1".into());
@@ -199,19 +199,19 @@ impl TrainConfig {
         if o.betas.iter().any(|b| !(0.0..1.0).contains(b)) {
             return bad("optim.betas", "each beta must be in [0, 1)".into());
         }
-        if !(o.eps > 0.0) {
+        if o.eps.is_nan() || o.eps <= 0.0 {
             return bad("optim.eps", "must be positive".into());
         }
-        if !(o.weight_decay >= 0.0) {
+        if o.weight_decay.is_nan() || o.weight_decay < 0.0 {
             return bad("optim.weight_decay", "must be 0 or more".into());
         }
         if !(0.0..=1.0).contains(&o.min_lr_ratio) {
             return bad("optim.min_lr_ratio", "must be in [0, 1]".into());
         }
-        if !(o.clip_norm >= 0.0) {
+        if o.clip_norm.is_nan() || o.clip_norm < 0.0 {
             return bad("optim.clip_norm", "must be 0 (off) or positive".into());
         }
-        if !(t.checkpoint_minutes >= 0.0) {
+        if t.checkpoint_minutes.is_nan() || t.checkpoint_minutes < 0.0 {
             return bad("checkpoint_minutes", "must be 0 (off) or positive".into());
         }
         if t.keep_checkpoints == 0 {

@@ -7,15 +7,20 @@
 //! - [`optim`]: AdamW, the learning-rate schedule, clipping.
 //! - [`trainer`]: forward, masked cross-entropy, backward into the LoRA parameters,
 //!   gradient accumulation.
+//! - [`checkpoint`]: atomic checkpoints and resume.
+//! - [`stage`]: the `train` stage.
 //! - [`model_section`]: the `[model]` section shared with eval.
 
 #![deny(missing_docs)]
 
+pub mod checkpoint;
 pub mod collate;
 pub mod config;
 pub mod model_section;
 pub mod optim;
+pub mod stage;
 pub mod trainer;
 
 pub use config::TrainConfig;
 pub use model_section::ModelSection;
+pub use stage::TrainStage;

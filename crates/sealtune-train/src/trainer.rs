@@ -167,14 +167,29 @@ impl Trainer {
     /// Gradients of the mean loss over all micro-batches of one step (normalised by the
     /// total count of counted tokens across them), without updating anything.
     pub fn gradients(&mut self, micro: &[MicroBatch], seed: u64) -> Result<(f64, Vec<Vec<f32>>)> {
+        self.gradients_until(micro, seed, &|| false)
+            .map(|g| g.unwrap_or_else(|| (0.0, Vec::new())))
+    }
+
+    /// Like [`Trainer::gradients`], but returns `None` as soon as `stop()` says so between
+    /// micro-batches.
+    fn gradients_until(
+        &mut self,
+        micro: &[MicroBatch],
+        seed: u64,
+        stop: &dyn Fn() -> bool,
+    ) -> Result<Option<(f64, Vec<Vec<f32>>)>> {
         let norm = micro.iter().map(|m| m.loss_tokens).sum::<usize>().max(1) as f64;
         let mut grads: Vec<Vec<f32>> = self.params.iter().map(|p| vec![0.0; p.len()]).collect();
         let mut loss = 0.0;
         for (i, mb) in micro.iter().enumerate() {
+            if stop() {
+                return Ok(None);
+            }
             let s = seed ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
             loss += self.accumulate(mb, norm, &mut grads, s)?;
         }
-        Ok((loss, grads))
+        Ok(Some((loss, grads)))
     }
 
     /// One optimiser step over `micro` with learning rate `lr`.
@@ -185,7 +200,25 @@ impl Trainer {
         lr: f64,
         seed: u64,
     ) -> Result<StepStats> {
-        let (loss, mut grads) = self.gradients(micro, seed)?;
+        self.step_interruptible(micro, cfg, lr, seed, &|| false)?
+            .ok_or_else(|| ModelError::Internal {
+                message: "a step that cannot be stopped was stopped".into(),
+            })
+    }
+
+    /// One optimiser step, abandoned (returning `None`, parameters untouched) when
+    /// `stop()` turns true between micro-batches.
+    pub fn step_interruptible(
+        &mut self,
+        micro: &[MicroBatch],
+        cfg: &OptimConfig,
+        lr: f64,
+        seed: u64,
+        stop: &dyn Fn() -> bool,
+    ) -> Result<Option<StepStats>> {
+        let Some((loss, mut grads)) = self.gradients_until(micro, seed, stop)? else {
+            return Ok(None);
+        };
         let grad_norm = clip(&mut grads, cfg.clip_norm);
         if !grad_norm.is_finite() || !loss.is_finite() {
             return Err(ModelError::Internal {
@@ -195,12 +228,12 @@ impl Trainer {
             });
         }
         self.opt.update(&mut self.params, &grads, cfg, lr);
-        Ok(StepStats {
+        Ok(Some(StepStats {
             loss,
             grad_norm,
             loss_tokens: micro.iter().map(|m| m.loss_tokens).sum(),
             tokens: micro.iter().map(|m| m.tokens).sum(),
-        })
+        }))
     }
 
     /// Mean loss over the counted tokens of `micro` (no dropout, no autodiff), and that
