@@ -41,8 +41,8 @@ impl<T> Fact<T> {
         }
     }
 
-    fn missing(path: &Path) -> Self {
-        Fact::NotAvailable(format!("not available: {} is missing", path.display()))
+    fn missing(name: &str) -> Self {
+        Fact::NotAvailable(format!("not available: {name} is missing"))
     }
 }
 
@@ -418,8 +418,6 @@ pub struct SealedFile {
 /// The release directory as found.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Release {
-    /// Directory read.
-    pub dir: String,
     /// Sealed files.
     pub sealed: Vec<SealedFile>,
     /// Files in clear (besides the card, provenance and signature).
@@ -545,9 +543,13 @@ fn parse<T: DeserializeOwned>(path: &Path, bytes: &[u8]) -> Result<T, CardError>
 }
 
 /// Reads a JSON artifact that carries a `schema` field.
-fn read_json<T: DeserializeOwned>(path: &Path, schema: &str) -> Result<Fact<T>, CardError> {
+fn read_json<T: DeserializeOwned>(
+    path: &Path,
+    name: &str,
+    schema: &str,
+) -> Result<Fact<T>, CardError> {
     let Some(bytes) = read_bytes(path)? else {
-        return Ok(Fact::missing(path));
+        return Ok(Fact::missing(name));
     };
     let v: serde_json::Value = parse(path, &bytes)?;
     if v.get("schema").and_then(|s| s.as_str()) != Some(schema) {
@@ -561,9 +563,9 @@ fn read_json<T: DeserializeOwned>(path: &Path, schema: &str) -> Result<Fact<T>, 
         .map_err(|e| CardError::artifact(path, e.to_string()))
 }
 
-fn read_loss_curve(path: &Path) -> Result<Fact<LossCurve>, CardError> {
+fn read_loss_curve(path: &Path, name: &str) -> Result<Fact<LossCurve>, CardError> {
     let Some(bytes) = read_bytes(path)? else {
-        return Ok(Fact::missing(path));
+        return Ok(Fact::missing(name));
     };
     let text =
         std::str::from_utf8(&bytes).map_err(|_| CardError::artifact(path, "not UTF-8 text"))?;
@@ -599,7 +601,7 @@ fn read_loss_curve(path: &Path) -> Result<Fact<LossCurve>, CardError> {
     Ok(Fact::Known(curve))
 }
 
-fn read_canaries(path: &Path) -> Result<Fact<Canaries>, CardError> {
+fn read_canaries(path: &Path, name: &str) -> Result<Fact<Canaries>, CardError> {
     #[derive(Deserialize)]
     struct Raw {
         schema: String,
@@ -610,7 +612,7 @@ fn read_canaries(path: &Path) -> Result<Fact<Canaries>, CardError> {
         held_out: Vec<serde_json::Value>,
     }
     let Some(bytes) = read_bytes(path)? else {
-        return Ok(Fact::missing(path));
+        return Ok(Fact::missing(name));
     };
     let r: Raw = parse(path, &bytes)?;
     if r.schema != "sealtune.canaries/v1" {
@@ -628,12 +630,11 @@ fn read_canaries(path: &Path) -> Result<Fact<Canaries>, CardError> {
     }))
 }
 
-fn read_stage(dir: &Path) -> Result<Fact<StageFact>, CardError> {
+fn read_stage(dir: &Path, stage: &str) -> Result<Fact<StageFact>, CardError> {
     let path = dir.join(STAGE_MANIFEST);
     let Some(bytes) = read_bytes(&path)? else {
         return Ok(Fact::NotAvailable(format!(
-            "not available: {} is missing (the stage has not completed)",
-            path.display()
+            "not available: {stage}/{STAGE_MANIFEST} is missing (the stage has not completed)"
         )));
     };
     let m: sealtune_pipeline::manifest::Manifest = parse(&path, &bytes)?;
@@ -712,10 +713,10 @@ fn digest(path: &Path) -> Result<sealtune_pipeline::fsutil::FileDigest, CardErro
 /// Reads the sealed and clear files of a release directory.
 pub fn read_release(dir: &Path) -> Result<Fact<Release>, CardError> {
     if !dir.is_dir() {
-        return Ok(Fact::NotAvailable(format!(
-            "not available: {} is missing (the release stage has not run)",
-            dir.display()
-        )));
+        return Ok(Fact::NotAvailable(
+            "not available: the release directory is missing (the release stage has not run)"
+                .into(),
+        ));
     }
     let files = sealtune_pipeline::fsutil::list_files(dir).map_err(|source| CardError::Read {
         path: dir.to_path_buf(),
@@ -750,11 +751,7 @@ pub fn read_release(dir: &Path) -> Result<Fact<Release>, CardError> {
             });
         }
     }
-    Ok(Fact::Known(Release {
-        dir: dir.display().to_string(),
-        sealed,
-        clear,
-    }))
+    Ok(Fact::Known(Release { sealed, clear }))
 }
 
 fn decode_payload(path: &Path, env: &serde_json::Value) -> Result<serde_json::Value, CardError> {
@@ -770,10 +767,9 @@ fn decode_payload(path: &Path, env: &serde_json::Value) -> Result<serde_json::Va
 /// Reads `model.sig` without verifying it.
 pub fn read_signature(path: &Path) -> Result<Fact<Signature>, CardError> {
     let Some(bytes) = read_bytes(path)? else {
-        return Ok(Fact::NotAvailable(format!(
-            "not available: {} is missing; the signature is made after the card, over it (see `sealtune verify`)",
-            path.display()
-        )));
+        return Ok(Fact::NotAvailable(
+            "not available: release/model.sig is written after this card, over it; `sealtune verify` reports its root digest, and `sealtune card` shows it".into(),
+        ));
     };
     let bundle: serde_json::Value = parse(path, &bytes)?;
     let st = decode_payload(path, &bundle["dsseEnvelope"])?;
@@ -807,7 +803,7 @@ pub fn read_signature(path: &Path) -> Result<Fact<Signature>, CardError> {
 /// Reads `provenance.intoto.jsonl` without verifying it.
 pub fn read_provenance(path: &Path) -> Result<Fact<Vec<StatementFact>>, CardError> {
     let Some(bytes) = read_bytes(path)? else {
-        return Ok(Fact::missing(path));
+        return Ok(Fact::missing("release/provenance.intoto.jsonl"));
     };
     let text =
         std::str::from_utf8(&bytes).map_err(|_| CardError::artifact(path, "not UTF-8 text"))?;
@@ -936,18 +932,34 @@ impl RunFacts {
         let root = signature.known().map(|s| s.root_digest.clone());
         let mut stages = BTreeMap::new();
         for s in STAGES {
-            stages.insert(s.to_owned(), read_stage(&run.join(s))?);
+            stages.insert(s.to_owned(), read_stage(&run.join(s), s)?);
         }
         Ok(RunFacts {
             schema: CARD_SCHEMA,
             run_id,
             card,
-            training: read_json(&run.join("train/training.json"), "sealtune.training/v1")?,
-            loss_curve: read_loss_curve(&run.join("train/metrics.jsonl"))?,
-            canaries: read_canaries(&run.join("train/canaries.json"))?,
-            ingest: read_json(&run.join("ingest/report.json"), "sealtune.ingest-report/v1")?,
-            mask: read_json(&run.join("mask/report.json"), "sealtune.mask-report/v1")?,
-            eval: read_json(&run.join("eval/report.json"), "sealtune.eval-report/v1")?,
+            training: read_json(
+                &run.join("train/training.json"),
+                "train/training.json",
+                "sealtune.training/v1",
+            )?,
+            loss_curve: read_loss_curve(&run.join("train/metrics.jsonl"), "train/metrics.jsonl")?,
+            canaries: read_canaries(&run.join("train/canaries.json"), "train/canaries.json")?,
+            ingest: read_json(
+                &run.join("ingest/report.json"),
+                "ingest/report.json",
+                "sealtune.ingest-report/v1",
+            )?,
+            mask: read_json(
+                &run.join("mask/report.json"),
+                "mask/report.json",
+                "sealtune.mask-report/v1",
+            )?,
+            eval: read_json(
+                &run.join("eval/report.json"),
+                "eval/report.json",
+                "sealtune.eval-report/v1",
+            )?,
             release: read_release(&src.release_dir)?,
             signature,
             provenance: read_provenance(&src.release_dir.join("provenance.intoto.jsonl"))?,

@@ -269,7 +269,8 @@ pub fn metric_reading(m: &Metric) -> String {
         },
     };
     format!(
-        "The fine-tuned model scores {} {} against {} for the base model ({want}).",
+        "{}: {} ({}) for the fine-tuned model against {} for the base model; {want}.",
+        m.name,
         opt_num(m.finetuned.value),
         m.unit,
         opt_num(m.base.value)
@@ -588,12 +589,12 @@ fn lineage(out: &mut String, f: &RunFacts) {
         Fact::Known(c) => {
             let _ = writeln!(
                 out,
-                "{} synthetic canaries (formats {}) were inserted {} times each into training and {} were held out as references (seed {}). They are not PII; they measure memorisation.\n",
-                c.inserted,
+                "Synthetic canaries (formats {}, seed {}): {} inserted into training, each {} times; {} held out as references that training never saw. They are not PII; they measure memorisation.\n",
                 c.formats.join(", "),
+                c.seed,
+                c.inserted,
                 c.repeats,
-                c.held_out,
-                c.seed
+                c.held_out
             );
         }
         Fact::NotAvailable(_) => not_available(out, &f.canaries),
@@ -722,14 +723,16 @@ fn evaluation(out: &mut String, f: &RunFacts) {
             .get("finetuned")
             .map_or("not recorded", String::as_str)
     );
-    let mut suites: Vec<&str> = e.metrics.iter().map(|m| m.suite.as_str()).collect();
-    suites.sort();
-    suites.dedup();
-    for s in ["leakage", "bias"] {
-        if !suites.contains(&s) {
-            suites.push(s);
-        }
-    }
+    let mut suites: Vec<&str> = vec!["leakage", "bias"];
+    let mut others: Vec<&str> = e
+        .metrics
+        .iter()
+        .map(|m| m.suite.as_str())
+        .filter(|s| !suites.contains(s))
+        .collect();
+    others.sort();
+    others.dedup();
+    suites.extend(others);
     for suite in suites {
         let _ = writeln!(out, "### {}\n", suite_title(suite));
         let rows: Vec<Vec<String>> = e
@@ -1148,24 +1151,26 @@ fn signoff(out: &mut String, f: &RunFacts) {
 
 fn stage_records(out: &mut String, f: &RunFacts) {
     let _ = writeln!(out, "## Stage records\n");
-    let rows: Vec<Vec<String>> = f
-        .stages
+    let rows: Vec<Vec<String>> = crate::facts::STAGES
         .iter()
+        .filter_map(|name| f.stages.get(*name).map(|s| (name.to_string(), s)))
+        .chain(
+            f.stages
+                .iter()
+                .filter(|(n, _)| !crate::facts::STAGES.contains(&n.as_str()))
+                .map(|(n, s)| (n.clone(), s)),
+        )
         .map(|(name, s)| match s {
             Fact::Known(s) => vec![
-                name.clone(),
+                name,
                 s.code_version.clone(),
                 s.sealtune_version.clone(),
                 s.finished.clone(),
                 format!("`{}`", s.outputs_digest),
             ],
-            Fact::NotAvailable(r) => vec![
-                name.clone(),
-                r.clone(),
-                String::new(),
-                String::new(),
-                String::new(),
-            ],
+            Fact::NotAvailable(r) => {
+                vec![name, r.clone(), String::new(), String::new(), String::new()]
+            }
         })
         .collect();
     table(
