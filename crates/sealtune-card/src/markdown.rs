@@ -1037,9 +1037,24 @@ fn security(out: &mut String, f: &RunFacts) {
         Fact::NotAvailable(_) => not_available(out, &f.provenance),
     }
     let _ = writeln!(out, "### How to verify\n");
+    // The provenance envelopes carry the signer's key hint as their keyid,
+    // so it is known before model.sig exists.
+    let hint = f
+        .signature
+        .known()
+        .and_then(|s| s.key_hint.clone())
+        .or_else(|| {
+            f.provenance
+                .known()
+                .and_then(|p| p.iter().find_map(|s| s.keyids.first().cloned()))
+        });
     let _ = writeln!(
         out,
-        "Get the signer's public key (`SIGNER.pub.pem`) through a channel you trust, not from this directory; `sha256sum SIGNER.pub.pem` must print the signer key hint above. Then, from the run directory:\n"
+        "Get the signer's public key (`SIGNER.pub.pem`) through a channel you trust, not from this directory; `sha256sum SIGNER.pub.pem` must print {}. Then, from the run directory:\n",
+        hint.map_or_else(
+            || "the key hint recorded in `model.sig`".to_owned(),
+            |h| format!("`{h}`")
+        )
     );
     let _ = writeln!(
         out,

@@ -166,6 +166,7 @@ pub fn exposure_svg(inserted: &[Exposure], held_out: &[Exposure]) -> Result<Stri
         }
         chart
             .configure_series_labels()
+            .position(SeriesLabelPosition::UpperMiddle)
             .background_style(WHITE.mix(0.8))
             .border_style(BLACK)
             .draw()

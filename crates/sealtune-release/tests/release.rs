@@ -273,6 +273,11 @@ fn release_seals_describes_and_signs_and_the_output_verifies() {
     assert!(md.contains(&kek_id), "the card names the recipient key id");
     assert!(md.contains("Summarise discharge notes for clinicians."));
     assert!(md.contains("sealtune verify release --public-key SIGNER.pub.pem"));
+    let hint = sealtune_seal::keys::key_hint(&vk).unwrap();
+    assert!(
+        md.contains(&format!("`sha256sum SIGNER.pub.pem` must print `{hint}`")),
+        "the card tells how to check the signer's key"
+    );
     assert!(md.contains(&format!("sha256:{}", common::INPUT_SHA)));
     assert!(md.contains("`https://slsa.dev/provenance/v1`"));
     let card: Value =
