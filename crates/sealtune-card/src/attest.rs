@@ -45,9 +45,11 @@ impl std::str::FromStr for Decision {
         match s {
             "approve" => Ok(Self::Approve),
             "reject" => Ok(Self::Reject),
-            other => Err(CardError::Internal(format!(
-                "decision {other:?}: expected approve or reject"
-            ))),
+            other => Err(CardError::BadValue {
+                what: "--decision",
+                found: other.to_owned(),
+                allowed: "approve or reject",
+            }),
         }
     }
 }

@@ -21,8 +21,13 @@ pub struct CardConfig {
     /// What the model is for and who uses it. Default: not stated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub intended_use: Option<String>,
-    /// Uses the model must not be put to. Default: none stated.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// Uses the model must not be put to: a list, or one string. Default:
+    /// none stated.
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "one_or_many"
+    )]
     pub out_of_scope_use: Vec<String>,
     /// Licence identifier of the release (Hugging Face style, e.g.
     /// `apache-2.0`). Default: the base model's licence from `[model]`.
@@ -32,10 +37,46 @@ pub struct CardConfig {
     /// `sealtune`, `lora`, `peft`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
-    /// Known limitations to state besides those the card derives. Default: none.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// Known limitations to state besides those the card derives: a list,
+    /// or one string. Default: none.
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "one_or_many"
+    )]
     pub limitations: Vec<String>,
     /// Who to contact about the model. Default: not stated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contact: Option<String>,
+}
+
+/// Accepts `"text"` as well as `["text", ...]`.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(s) => vec![s],
+        OneOrMany::Many(v) => v,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_take_one_string_or_many_and_unknown_keys_are_refused() {
+        let c: CardConfig = serde_json::from_str(r#"{"out_of_scope_use":"Diagnosis"}"#).unwrap();
+        assert_eq!(c.out_of_scope_use, ["Diagnosis"]);
+        let c: CardConfig =
+            serde_json::from_str(r#"{"out_of_scope_use":["a","b"],"limitations":"x"}"#).unwrap();
+        assert_eq!(c.out_of_scope_use, ["a", "b"]);
+        assert_eq!(c.limitations, ["x"]);
+        assert!(serde_json::from_str::<CardConfig>(r#"{"intended":"x"}"#).is_err());
+        assert!(serde_json::from_str::<CardConfig>(r#"{"tags":"x"}"#).is_err());
+    }
 }

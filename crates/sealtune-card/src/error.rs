@@ -76,13 +76,23 @@ pub enum CardError {
         /// What the plotting library said.
         reason: String,
     },
+    /// A command-line value is not one of the allowed ones.
+    #[error("{what}: {found:?} is not allowed; use {allowed}")]
+    BadValue {
+        /// What the value is for.
+        what: &'static str,
+        /// The value given.
+        found: String,
+        /// The allowed values.
+        allowed: &'static str,
+    },
     /// A bug.
     #[error("internal error: {0}")]
     Internal(String),
 }
 
 impl CardError {
-    /// Exit code following DESIGN.md: 65 corrupt artifact, 66 missing input,
+    /// Exit code following DESIGN.md: 64 bad command-line value, 65 corrupt artifact, 66 missing input,
     /// 70 internal, 73 cannot create, 74 I/O, 77 key error.
     pub fn exit_code(&self) -> u8 {
         match self {
@@ -93,6 +103,7 @@ impl CardError {
             Self::Write { .. } | Self::Exists { .. } | Self::SignedDir { .. } => 73,
             Self::Seal(e) => e.exit_code(),
             Self::Signature(e) => e.exit_code(),
+            Self::BadValue { .. } => 64,
             Self::Plot { .. } | Self::Internal(_) => 70,
         }
     }
