@@ -214,6 +214,11 @@ fn release_seals_describes_and_signs_and_the_output_verifies() {
     assert_eq!(report.sealed_checked.len(), 1);
     assert!(report.manifest.files.contains(&"MODEL_CARD.md".to_owned()));
     assert!(!report.manifest.files.contains(&"manifest.json".to_owned()));
+    // The OMS subject is the model's name, not the staging directory's.
+    assert_eq!(
+        report.manifest.model_name,
+        "SmolLM2-135M-Instruct-sealtune-run"
+    );
     let (plain, _) = sealtune_seal::open_sealed(
         &rel.join("adapter_model.safetensors.seal"),
         &[KeySource::kek_file(&f.kek()).unwrap()],
