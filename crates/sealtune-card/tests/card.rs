@@ -575,3 +575,64 @@ fn number_format() {
     assert_eq!(fmt_num(-0.00001), "-1.000e-5");
     assert_eq!(fmt_num(1e-4), "1.000e-4");
 }
+
+#[test]
+fn corrupt_artifacts_are_errors_never_panics() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    common::full_run(&run);
+    let files = [
+        "ingest/report.json",
+        "mask/report.json",
+        "train/training.json",
+        "train/metrics.jsonl",
+        "train/canaries.json",
+        "eval/report.json",
+    ];
+    for f in files {
+        let path = run.join(f);
+        let good = std::fs::read(&path).unwrap();
+        let mut variants: Vec<Vec<u8>> = vec![
+            Vec::new(),
+            b"null".to_vec(),
+            b"{}".to_vec(),
+            b"[]".to_vec(),
+            vec![0xff, 0xfe, 0x00],
+        ];
+        for cut in [1, good.len() / 3, good.len() / 2, good.len() - 2] {
+            variants.push(good[..cut].to_vec());
+        }
+        for at in (0..good.len()).step_by(good.len() / 40 + 1) {
+            let mut v = good.clone();
+            v[at] ^= 0x20;
+            variants.push(v);
+        }
+        for v in variants {
+            std::fs::write(&path, &v).unwrap();
+            match RunFacts::load(&Sources::for_run(&run), CardConfig::default()) {
+                Ok(facts) => {
+                    let md = sealtune_card::render_markdown(&facts).unwrap();
+                    sealtune_card::render_html(&facts, &md).unwrap();
+                    sealtune_card::render_bom(&facts);
+                }
+                Err(e) => {
+                    assert_eq!(e.exit_code(), 65, "{f}: {e}");
+                    assert!(e.to_string().contains(f), "{f}: {e}");
+                }
+            }
+        }
+        std::fs::write(&path, &good).unwrap();
+    }
+    // A sealed file whose header is not one.
+    let rel = run.join("release");
+    std::fs::create_dir_all(&rel).unwrap();
+    for bad in [
+        &b"short"[..],
+        b"sealtune-seal/1\n\xff\xff\xff\xff{}",
+        b"sealtune-seal/1\n\0\0\0\x02{}",
+    ] {
+        std::fs::write(rel.join("w.seal"), bad).unwrap();
+        let e = RunFacts::load(&Sources::for_run(&run), CardConfig::default()).unwrap_err();
+        assert_eq!(e.exit_code(), 65, "{e}");
+    }
+}
