@@ -1,8 +1,9 @@
 //! `bom.cdx.json`: a CycloneDX 1.6 ML-BOM of the release.
 //!
 //! One `machine-learning-model` component (the adapter) with a `modelCard`,
-//! the base model under its `pedigree.ancestors`, and every input file and
-//! the masked splits as `data` components that the model card references.
+//! the base model under its `pedigree.ancestors`, every input file and the
+//! masked splits as `data` components that the model card references, and
+//! the sealed files.
 //! The BOM carries no serial number or timestamp of its own, so the same run
 //! gives the same bytes (the stage manifests carry the times).
 
@@ -48,6 +49,27 @@ pub fn render_bom(f: &RunFacts) -> Value {
             }));
         }
     }
+    if let Fact::Known(files) = &f.masked_data {
+        for (n, file) in files.iter().enumerate() {
+            let r = format!("masked-{n}-{}", &file.sha256[..file.sha256.len().min(16)]);
+            dataset_refs.push(json!({ "ref": r }));
+            components.push(json!({
+                "type": "data",
+                "bom-ref": r,
+                "name": file.name,
+                "hashes": hashes(&file.sha256),
+                "data": [{
+                    "type": "dataset",
+                    "name": file.name,
+                    "classification": "masked: PII replaced by the mask stage",
+                    "contents": { "properties": [
+                        prop("sealtune:bytes", file.bytes.map_or("not recorded".into(), |b| b.to_string())),
+                    ]},
+                }],
+            }));
+        }
+    }
+    let n_raw = f.ingest.known().map_or(0, |i| i.files.len());
     let mut sensitive: Vec<String> = Vec::new();
     if let Fact::Known(m) = &f.mask {
         sensitive = m
@@ -57,7 +79,8 @@ pub fn render_bom(f: &RunFacts) -> Value {
             .collect();
     }
     if !sensitive.is_empty() {
-        for c in &mut components {
+        // The raw inputs held the PII that masking replaced.
+        for c in components.iter_mut().take(n_raw) {
             c["data"][0]["sensitiveData"] = json!(sensitive);
         }
     }

@@ -510,6 +510,9 @@ pub struct RunFacts {
     pub ingest: Fact<Ingest>,
     /// `mask/report.json`.
     pub mask: Fact<Mask>,
+    /// The masked splits training read (`mask/train.jsonl`, `mask/eval.jsonl`)
+    /// with the digests the mask stage's manifest records.
+    pub masked_data: Fact<Vec<FileRef>>,
     /// `eval/report.json`.
     pub eval: Fact<Eval>,
     /// The release directory.
@@ -647,6 +650,30 @@ fn read_stage(dir: &Path, stage: &str) -> Result<Fact<StageFact>, CardError> {
         duration_s: m.duration_s,
         outputs_digest: m.outputs_digest,
     }))
+}
+
+fn read_masked_data(run: &Path) -> Result<Fact<Vec<FileRef>>, CardError> {
+    let path = run.join("mask").join(STAGE_MANIFEST);
+    let Some(bytes) = read_bytes(&path)? else {
+        return Ok(Fact::missing("mask/manifest.json"));
+    };
+    let m: sealtune_pipeline::manifest::Manifest = parse(&path, &bytes)?;
+    let files: Vec<FileRef> = ["train.jsonl", "eval.jsonl"]
+        .iter()
+        .filter_map(|n| {
+            m.outputs.get(*n).map(|d| FileRef {
+                name: format!("mask/{n}"),
+                sha256: d.sha256.clone(),
+                bytes: Some(d.bytes),
+            })
+        })
+        .collect();
+    if files.is_empty() {
+        return Ok(Fact::NotAvailable(
+            "not available: mask/manifest.json lists no train.jsonl or eval.jsonl".into(),
+        ));
+    }
+    Ok(Fact::Known(files))
 }
 
 /// Reads a sealed file's header (unauthenticated by itself; the release
@@ -955,6 +982,7 @@ impl RunFacts {
                 "mask/report.json",
                 "sealtune.mask-report/v1",
             )?,
+            masked_data: read_masked_data(run)?,
             eval: read_json(
                 &run.join("eval/report.json"),
                 "eval/report.json",

@@ -584,6 +584,23 @@ fn lineage(out: &mut String, f: &RunFacts) {
         }
         Fact::NotAvailable(_) => not_available(out, &f.mask),
     }
+    match &f.masked_data {
+        Fact::Known(files) => {
+            let _ = writeln!(out, "Masked records training read:\n");
+            let rows: Vec<Vec<String>> = files
+                .iter()
+                .map(|x| {
+                    vec![
+                        format!("`{}`", x.name),
+                        format!("`{}`", x.sha256),
+                        x.bytes.map_or("not recorded".into(), |b| b.to_string()),
+                    ]
+                })
+                .collect();
+            table(out, &["File", "SHA-256", "Bytes"], &rows);
+        }
+        Fact::NotAvailable(_) => not_available(out, &f.masked_data),
+    }
     let _ = writeln!(out, "### Canaries\n");
     match &f.canaries {
         Fact::Known(c) => {

@@ -150,6 +150,9 @@ fn numbers_in_the_card_equal_the_artifacts() {
     );
     assert_eq!(r[3], ing["files"][0]["read"].to_string());
     assert_eq!(r[6], ing["files"][0]["quarantined"].to_string());
+    let r = row(&md, "`mask/train.jsonl`");
+    assert_eq!(r[1], format!("`{}`", common::MASKED_TRAIN_SHA));
+    assert_eq!(r[2], "99000");
     let mask = common::mask_report();
     for (ty, n) in mask["replacements_by_type"].as_object().unwrap() {
         assert_eq!(row(&md, &format!("`{ty}`"))[1], n.to_string());
@@ -486,8 +489,19 @@ fn cyclonedx_bom_validates_against_the_official_schema() {
         .iter()
         .filter(|c| c["type"] == "data")
         .collect();
-    assert_eq!(data.len(), 1);
+    assert_eq!(data.len(), 3, "one input file and two masked splits");
     assert_eq!(data[0]["hashes"][0]["content"], common::INPUT_SHA);
+    assert!(data[0]["data"][0]["sensitiveData"].is_array());
+    assert_eq!(data[1]["name"], "mask/train.jsonl");
+    assert_eq!(data[1]["hashes"][0]["content"], common::MASKED_TRAIN_SHA);
+    assert!(data[1]["data"][0].get("sensitiveData").is_none());
+    assert_eq!(
+        model["modelCard"]["modelParameters"]["datasets"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
 
     // The validator is live: a wrong component type is rejected.
     let mut bad = bom.clone();

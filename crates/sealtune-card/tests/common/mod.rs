@@ -17,12 +17,22 @@ fn write(dir: &Path, rel: &str, v: &Value) {
     std::fs::write(p, serde_json::to_vec_pretty(v).unwrap()).unwrap();
 }
 
+pub const MASKED_TRAIN_SHA: &str =
+    "5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e";
+
 pub fn manifest(stage: &str) -> Value {
+    let outputs = if stage == "mask" {
+        json!({"train.jsonl": {"sha256": MASKED_TRAIN_SHA, "bytes": 99000},
+               "eval.jsonl": {"sha256": "6f".repeat(32), "bytes": 11000},
+               "report.json": {"sha256": "70".repeat(32), "bytes": 900}})
+    } else {
+        json!({})
+    };
     json!({
         "schema": "sealtune.manifest/v1", "stage": stage, "key": format!("key-{stage}"),
         "code_version": format!("{stage}/1"), "sealtune_version": "0.1.0",
         "started": "2026-11-22T08:00:00.000Z", "finished": "2026-11-22T08:01:00.000Z",
-        "duration_s": 60.0, "upstream": {}, "external": [], "outputs": {},
+        "duration_s": 60.0, "upstream": {}, "external": [], "outputs": outputs,
         "outputs_digest": format!("digest-{stage}"), "summary": {}
     })
 }
