@@ -59,6 +59,8 @@ pub struct SignOptions {
     pub serialization: Serialization,
     /// Extra paths (relative to the directory) left out of the signature.
     pub ignore_paths: Vec<String>,
+    /// Subject name recorded in the statement. Default: the directory's name.
+    pub model_name: Option<String>,
 }
 
 /// What a signature covers, as recovered by [`verify_dir`].
@@ -329,7 +331,7 @@ pub fn sign_dir(
         });
     }
     let root_digest = hex::encode(root.finalize());
-    let model_name = model_name(dir);
+    let model_name = opts.model_name.clone().unwrap_or_else(|| model_name(dir));
     let predicate = Predicate {
         serialization: SerializationArgs {
             method: method.into(),

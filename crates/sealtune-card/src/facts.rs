@@ -1,0 +1,1038 @@
+//! [`RunFacts`]: everything the card says, read from a run directory.
+//!
+//! Every optional artifact that is absent becomes [`Fact::NotAvailable`] with
+//! the reason; nothing is ever filled in. An artifact that is present but does
+//! not follow its contract is an error ([`CardError::Artifact`]): a card over
+//! a corrupt file would mislead its reader.
+
+use std::collections::BTreeMap;
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize, Serializer};
+
+use crate::config::CardConfig;
+use crate::error::CardError;
+
+/// Schema identifier of `model-card.json`.
+pub const CARD_SCHEMA: &str = "sealtune.model-card/v1";
+/// Directory (under the run directory) that holds reviewer attestations.
+pub const ATTESTATIONS_DIR: &str = "attestations";
+/// Files the engine writes into every stage directory; never signed content.
+pub const STAGE_MANIFEST: &str = "manifest.json";
+
+/// A fact read from an artifact, or why it is not available.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fact<T> {
+    /// Read from the artifact.
+    Known(T),
+    /// The artifact (or the field) is absent; the text says which and why.
+    NotAvailable(String),
+}
+
+impl<T> Fact<T> {
+    /// The value, if known.
+    pub fn known(&self) -> Option<&T> {
+        match self {
+            Fact::Known(v) => Some(v),
+            Fact::NotAvailable(_) => None,
+        }
+    }
+
+    fn missing(name: &str) -> Self {
+        Fact::NotAvailable(format!("not available: {name} is missing"))
+    }
+}
+
+/// `model-card.json` writes a known fact as its value and a missing one as
+/// `{"not_available": "<reason>"}`.
+impl<T: Serialize> Serialize for Fact<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Fact::Known(v) => v.serialize(s),
+            Fact::NotAvailable(r) => {
+                let mut m = BTreeMap::new();
+                m.insert("not_available", r);
+                m.serialize(s)
+            }
+        }
+    }
+}
+
+/// A file and its SHA-256, as listed in reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileRef {
+    /// File name or path as the artifact records it.
+    pub name: String,
+    /// Lowercase hex SHA-256.
+    pub sha256: String,
+    /// Size in bytes, when recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u64>,
+}
+
+/// `training.json` → `base_model`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BaseModel {
+    /// Hub-style name, e.g. `HuggingFaceTB/SmolLM2-135M-Instruct`.
+    pub name: Option<String>,
+    /// Licence identifier, e.g. `apache-2.0`.
+    pub license: Option<String>,
+    /// Directory it was loaded from.
+    pub path: String,
+    /// Its files with digests.
+    pub files: Vec<FileRef>,
+}
+
+/// `training.json` → `adapter`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Adapter {
+    /// Adapter kind, `lora`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// LoRA rank.
+    pub rank: u64,
+    /// LoRA alpha.
+    pub alpha: f64,
+    /// LoRA dropout.
+    pub dropout: f64,
+    /// Rank-stabilised scaling.
+    #[serde(default)]
+    pub use_rslora: bool,
+    /// Target module names.
+    pub targets: Vec<String>,
+    /// Trainable parameter count.
+    pub trainable_parameters: u64,
+    /// Adapter files with digests.
+    pub files: Vec<FileRef>,
+}
+
+/// `training.json` → `records`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Records {
+    /// Training records.
+    pub train: u64,
+    /// Evaluation records.
+    pub eval: u64,
+    /// Canary records inserted into the training stream.
+    pub canary_records: u64,
+}
+
+/// `training.json` → `final`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FinalLoss {
+    /// Last training loss.
+    pub train_loss: f64,
+    /// Last evaluation loss, if evaluated.
+    pub eval_loss: Option<f64>,
+}
+
+/// `train/training.json` (schema `sealtune.training/v1`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Training {
+    /// The base model.
+    pub base_model: BaseModel,
+    /// The adapter.
+    pub adapter: Adapter,
+    /// Whether merged weights were written.
+    pub merged: bool,
+    /// Every `[train]` setting after defaults.
+    pub hyperparameters: serde_json::Map<String, serde_json::Value>,
+    /// Record counts.
+    pub records: Records,
+    /// Optimiser steps.
+    pub steps: u64,
+    /// Epochs completed (fractional).
+    pub epochs_completed: f64,
+    /// Tokens seen.
+    pub tokens_seen: u64,
+    /// Tokens that contributed to the loss.
+    pub loss_tokens: u64,
+    /// Final losses.
+    #[serde(rename = "final")]
+    pub final_loss: FinalLoss,
+    /// Wall time in seconds.
+    pub wall_time_s: f64,
+    /// Step training resumed from, if it was interrupted.
+    pub resumed_from_step: Option<u64>,
+    /// Hardware description.
+    pub hardware: serde_json::Map<String, serde_json::Value>,
+    /// Peak resident memory in MiB.
+    pub peak_rss_mib: Option<f64>,
+}
+
+/// One point of a loss curve.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct LossPoint {
+    /// Optimiser step.
+    pub step: u64,
+    /// Loss at that step.
+    pub loss: f64,
+}
+
+/// `train/metrics.jsonl`, split by kind.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LossCurve {
+    /// Training loss per logged step.
+    pub train: Vec<LossPoint>,
+    /// Evaluation loss per evaluation.
+    pub eval: Vec<LossPoint>,
+}
+
+/// `train/canaries.json`, without the secrets (they are synthetic, but the
+/// card has no use for them).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Canaries {
+    /// Seed they were drawn with.
+    pub seed: u64,
+    /// Times each inserted canary appears in training.
+    pub repeats: u64,
+    /// Formats used.
+    pub formats: Vec<String>,
+    /// Number inserted into training.
+    pub inserted: u64,
+    /// Number held out (reference values never trained on).
+    pub held_out: u64,
+}
+
+/// One input file of `ingest/report.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InputFile {
+    /// Path as resolved from the config.
+    pub path: String,
+    /// SHA-256 of the file.
+    pub sha256: String,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// Records read.
+    pub read: u64,
+    /// Records accepted.
+    pub accepted: u64,
+    /// Duplicates dropped.
+    pub duplicates: u64,
+    /// Records quarantined.
+    pub quarantined: u64,
+}
+
+/// Totals of `ingest/report.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IngestTotals {
+    /// Records read.
+    pub read: u64,
+    /// Accepted.
+    pub accepted: u64,
+    /// Duplicates dropped.
+    pub duplicates: u64,
+    /// Quarantined.
+    pub quarantined: u64,
+    /// Train split.
+    pub train: u64,
+    /// Eval split.
+    pub eval: u64,
+}
+
+/// `ingest/report.json` (schema `sealtune.ingest-report/v1`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Ingest {
+    /// Record format.
+    pub format: String,
+    /// Input files.
+    pub files: Vec<InputFile>,
+    /// Totals.
+    pub totals: IngestTotals,
+    /// Split settings.
+    pub split: serde_json::Value,
+}
+
+/// `mask/report.json` (schema `sealtune.mask-report/v1`): counts and policy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Mask {
+    /// Records in, train, eval, dropped, quarantined.
+    pub records: BTreeMap<String, u64>,
+    /// Replacements per entity type, over all splits and fields.
+    pub replacements_by_type: BTreeMap<String, u64>,
+    /// Distinct keyed fingerprints of replaced values.
+    #[serde(default)]
+    pub distinct_fingerprints: Option<u64>,
+    /// One-way id of the masking key.
+    #[serde(default)]
+    pub mask_key_id: Option<String>,
+    /// The masking policy.
+    pub policy: serde_json::Value,
+}
+
+/// A measured value with its interval.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Measure {
+    /// Point estimate; `None` when it could not be computed.
+    pub value: Option<f64>,
+    /// Confidence interval `[lo, hi]`.
+    pub ci: Option<[f64; 2]>,
+    /// Sample size.
+    pub n: u64,
+}
+
+/// One metric of `eval/report.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Metric {
+    /// Stable id, e.g. `leakage.canary_exposure_mean`.
+    pub id: String,
+    /// Suite: `leakage`, `bias`, ...
+    pub suite: String,
+    /// Display name.
+    pub name: String,
+    /// Unit.
+    pub unit: String,
+    /// Ideal value.
+    pub ideal: Option<f64>,
+    /// `lower_is_better`, `higher_is_better` or `closer_to_ideal`.
+    pub direction: String,
+    /// The base model.
+    pub base: Measure,
+    /// The fine-tuned model.
+    pub finetuned: Measure,
+    /// `sufficient` or `insufficient`.
+    pub evidence: String,
+    /// The eval suite's plain-language reading.
+    #[serde(default)]
+    pub reading: String,
+}
+
+/// One gate of `eval/report.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Gate {
+    /// Gate name (key of `[eval.accept]`).
+    pub name: String,
+    /// Metric id it checks.
+    pub metric: String,
+    /// `base` or `finetuned`.
+    pub model: String,
+    /// Comparison operator.
+    pub op: String,
+    /// Threshold.
+    pub threshold: f64,
+    /// Value compared.
+    pub value: Option<f64>,
+    /// Whether it passed.
+    pub passed: bool,
+    /// Whether a failure was accepted.
+    #[serde(default)]
+    pub accepted: bool,
+    /// Recorded reason for accepting.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// One canary's exposure.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Exposure {
+    /// Canary id.
+    pub id: String,
+    /// Format.
+    pub format: String,
+    /// Exposure in bits (rank based).
+    pub exposure: Option<f64>,
+    /// Exposure from the skew-normal fit.
+    #[serde(default)]
+    pub exposure_skewnorm: Option<f64>,
+    /// Whether greedy decoding extracted the secret.
+    #[serde(default)]
+    pub extracted: bool,
+}
+
+/// Exposures of inserted and held-out canaries.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Exposures {
+    /// Inserted into training.
+    #[serde(default)]
+    pub inserted: Vec<Exposure>,
+    /// Never trained on.
+    #[serde(default)]
+    pub held_out: Vec<Exposure>,
+}
+
+/// One group row of the bias suite.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Group {
+    /// Task.
+    pub task: String,
+    /// Protected attribute.
+    pub attribute: String,
+    /// Group.
+    pub group: String,
+    /// P(yes) under the base model.
+    pub p_yes_base: Option<f64>,
+    /// P(yes) under the fine-tuned model.
+    pub p_yes_finetuned: Option<f64>,
+    /// Prompts.
+    pub n: u64,
+}
+
+/// `eval/report.json` (schema `sealtune.eval-report/v1`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Eval {
+    /// The two models compared.
+    pub models: BTreeMap<String, String>,
+    /// Metrics.
+    pub metrics: Vec<Metric>,
+    /// Release gates.
+    pub gates: Vec<Gate>,
+    /// Whether every gate passed or was accepted.
+    pub passed: bool,
+    /// Canary exposures.
+    #[serde(default)]
+    pub exposure: Exposures,
+    /// Bias groups.
+    #[serde(default)]
+    pub groups: Vec<Group>,
+}
+
+/// One recipient of a sealed file, as its header records it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct RecipientFact {
+    /// `aes-kw`, `argon2id` or `kms`.
+    pub kind: String,
+    /// KEK id, KMS program label, or the Argon2id parameters.
+    pub id: String,
+}
+
+/// One sealed file of the release.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SealedFile {
+    /// Path relative to the release directory.
+    pub name: String,
+    /// SHA-256 of the sealed bytes.
+    pub sha256: String,
+    /// Sealed size.
+    pub bytes: u64,
+    /// Plaintext size recorded in the header.
+    pub plaintext_bytes: u64,
+    /// Cipher suite recorded in the header.
+    pub suite: String,
+    /// Recipients of this file.
+    pub recipients: Vec<RecipientFact>,
+}
+
+/// The release directory as found.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Release {
+    /// Sealed files.
+    pub sealed: Vec<SealedFile>,
+    /// Files in clear (besides the card, provenance and signature).
+    pub clear: Vec<FileRef>,
+}
+
+/// What `model.sig` says, read without verifying it (verification needs the
+/// public key: see the commands in the card).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Signature {
+    /// OMS root digest (the statement subject).
+    pub root_digest: String,
+    /// Subject name.
+    pub model_name: String,
+    /// Key hint (SHA-256 of the signer's SPKI PEM).
+    pub key_hint: Option<String>,
+    /// Serialization method.
+    pub method: String,
+    /// Number of resources (files or shards) covered.
+    pub resources: u64,
+    /// Paths the signature leaves out.
+    pub ignore_paths: Vec<String>,
+}
+
+/// One statement of `provenance.intoto.jsonl`, read without verifying.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StatementFact {
+    /// Predicate type.
+    pub predicate_type: String,
+    /// Subjects (name → sha256).
+    pub subjects: BTreeMap<String, String>,
+    /// DSSE key ids of the signatures.
+    pub keyids: Vec<String>,
+}
+
+/// A reviewer's attestation found under `attestations/`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AttestationFact {
+    /// File name.
+    pub file: String,
+    /// `approve` or `reject`.
+    pub decision: String,
+    /// Reviewer note.
+    pub note: String,
+    /// Reviewer key hint.
+    pub reviewer_key: String,
+    /// When it was made (RFC 3339 UTC).
+    pub time: String,
+    /// OMS root digest it refers to.
+    pub root_digest: String,
+    /// Whether that digest is the current `model.sig` root digest.
+    pub matches_current_signature: Option<bool>,
+}
+
+/// A stage manifest, summarised.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StageFact {
+    /// Stage key.
+    pub key: String,
+    /// Code version.
+    pub code_version: String,
+    /// sealtune version.
+    pub sealtune_version: String,
+    /// Start time.
+    pub started: String,
+    /// End time.
+    pub finished: String,
+    /// Wall time.
+    pub duration_s: f64,
+    /// Digest over the stage's outputs.
+    pub outputs_digest: String,
+}
+
+/// Everything the card says, with its source.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunFacts {
+    /// Always [`CARD_SCHEMA`].
+    pub schema: &'static str,
+    /// Run id (the run directory's name).
+    pub run_id: String,
+    /// Reviewer-facing fields from `[release.card]`.
+    pub card: CardConfig,
+    /// `train/training.json`.
+    pub training: Fact<Training>,
+    /// `train/metrics.jsonl`.
+    pub loss_curve: Fact<LossCurve>,
+    /// `train/canaries.json`.
+    pub canaries: Fact<Canaries>,
+    /// `ingest/report.json`.
+    pub ingest: Fact<Ingest>,
+    /// `mask/report.json`.
+    pub mask: Fact<Mask>,
+    /// The masked splits training read (`mask/train.jsonl`, `mask/eval.jsonl`)
+    /// with the digests the mask stage's manifest records.
+    pub masked_data: Fact<Vec<FileRef>>,
+    /// `eval/report.json`.
+    pub eval: Fact<Eval>,
+    /// The release directory.
+    pub release: Fact<Release>,
+    /// `release/model.sig`.
+    pub signature: Fact<Signature>,
+    /// `release/provenance.intoto.jsonl`.
+    pub provenance: Fact<Vec<StatementFact>>,
+    /// `attestations/*.intoto.json`.
+    pub attestations: Vec<AttestationFact>,
+    /// Stage manifests by stage name.
+    pub stages: BTreeMap<String, Fact<StageFact>>,
+}
+
+/// Names of the pipeline stages, in order.
+pub const STAGES: [&str; 5] = ["ingest", "mask", "train", "eval", "release"];
+
+fn read_bytes(path: &Path) -> Result<Option<Vec<u8>>, CardError> {
+    match std::fs::read(path) {
+        Ok(b) => Ok(Some(b)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(CardError::Read {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+fn parse<T: DeserializeOwned>(path: &Path, bytes: &[u8]) -> Result<T, CardError> {
+    serde_json::from_slice(bytes).map_err(|e| CardError::artifact(path, e.to_string()))
+}
+
+/// Reads a JSON artifact that carries a `schema` field.
+fn read_json<T: DeserializeOwned>(
+    path: &Path,
+    name: &str,
+    schema: &str,
+) -> Result<Fact<T>, CardError> {
+    let Some(bytes) = read_bytes(path)? else {
+        return Ok(Fact::missing(name));
+    };
+    let v: serde_json::Value = parse(path, &bytes)?;
+    if v.get("schema").and_then(|s| s.as_str()) != Some(schema) {
+        return Err(CardError::artifact(
+            path,
+            format!("field `schema`: expected {schema:?}"),
+        ));
+    }
+    serde_json::from_value(v)
+        .map(Fact::Known)
+        .map_err(|e| CardError::artifact(path, e.to_string()))
+}
+
+fn read_loss_curve(path: &Path, name: &str) -> Result<Fact<LossCurve>, CardError> {
+    let Some(bytes) = read_bytes(path)? else {
+        return Ok(Fact::missing(name));
+    };
+    let text =
+        std::str::from_utf8(&bytes).map_err(|_| CardError::artifact(path, "not UTF-8 text"))?;
+    let mut curve = LossCurve {
+        train: Vec::new(),
+        eval: Vec::new(),
+    };
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let at = |what: &str| CardError::artifact(path, format!("line {}: {what}", i + 1));
+        let v: serde_json::Value = serde_json::from_str(line).map_err(|e| at(&e.to_string()))?;
+        let step = v["step"]
+            .as_u64()
+            .ok_or_else(|| at("`step` must be an integer"))?;
+        match v["kind"].as_str() {
+            Some("train") => curve.train.push(LossPoint {
+                step,
+                loss: v["loss"]
+                    .as_f64()
+                    .ok_or_else(|| at("`loss` must be a number"))?,
+            }),
+            Some("eval") => curve.eval.push(LossPoint {
+                step,
+                loss: v["eval_loss"]
+                    .as_f64()
+                    .ok_or_else(|| at("`eval_loss` must be a number"))?,
+            }),
+            _ => return Err(at("`kind` must be \"train\" or \"eval\"")),
+        }
+    }
+    Ok(Fact::Known(curve))
+}
+
+fn read_canaries(path: &Path, name: &str) -> Result<Fact<Canaries>, CardError> {
+    #[derive(Deserialize)]
+    struct Raw {
+        schema: String,
+        seed: u64,
+        repeats: u64,
+        formats: Vec<String>,
+        inserted: Vec<serde_json::Value>,
+        held_out: Vec<serde_json::Value>,
+    }
+    let Some(bytes) = read_bytes(path)? else {
+        return Ok(Fact::missing(name));
+    };
+    let r: Raw = parse(path, &bytes)?;
+    if r.schema != "sealtune.canaries/v1" {
+        return Err(CardError::artifact(
+            path,
+            "field `schema`: expected \"sealtune.canaries/v1\"",
+        ));
+    }
+    Ok(Fact::Known(Canaries {
+        seed: r.seed,
+        repeats: r.repeats,
+        formats: r.formats,
+        inserted: r.inserted.len() as u64,
+        held_out: r.held_out.len() as u64,
+    }))
+}
+
+fn read_stage(dir: &Path, stage: &str) -> Result<Fact<StageFact>, CardError> {
+    let path = dir.join(STAGE_MANIFEST);
+    let Some(bytes) = read_bytes(&path)? else {
+        return Ok(Fact::NotAvailable(format!(
+            "not available: {stage}/{STAGE_MANIFEST} is missing (the stage has not completed)"
+        )));
+    };
+    let m: sealtune_pipeline::manifest::Manifest = parse(&path, &bytes)?;
+    Ok(Fact::Known(StageFact {
+        key: m.key,
+        code_version: m.code_version,
+        sealtune_version: m.sealtune_version,
+        started: m.started,
+        finished: m.finished,
+        duration_s: m.duration_s,
+        outputs_digest: m.outputs_digest,
+    }))
+}
+
+fn read_masked_data(run: &Path) -> Result<Fact<Vec<FileRef>>, CardError> {
+    let path = run.join("mask").join(STAGE_MANIFEST);
+    let Some(bytes) = read_bytes(&path)? else {
+        return Ok(Fact::missing("mask/manifest.json"));
+    };
+    let m: sealtune_pipeline::manifest::Manifest = parse(&path, &bytes)?;
+    let files: Vec<FileRef> = ["train.jsonl", "eval.jsonl"]
+        .iter()
+        .filter_map(|n| {
+            m.outputs.get(*n).map(|d| FileRef {
+                name: format!("mask/{n}"),
+                sha256: d.sha256.clone(),
+                bytes: Some(d.bytes),
+            })
+        })
+        .collect();
+    if files.is_empty() {
+        return Ok(Fact::NotAvailable(
+            "not available: mask/manifest.json lists no train.jsonl or eval.jsonl".into(),
+        ));
+    }
+    Ok(Fact::Known(files))
+}
+
+/// Reads a sealed file's header (unauthenticated by itself; the release
+/// signature covers the whole file).
+fn sealed_header(path: &Path) -> Result<sealtune_seal::format::Header, CardError> {
+    let read_err = |source| CardError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut f = std::fs::File::open(path).map_err(read_err)?;
+    let mut head = [0u8; 20];
+    f.read_exact(&mut head)
+        .map_err(|_| CardError::artifact(path, "shorter than a sealed-file header"))?;
+    if &head[..16] != sealtune_seal::format::MAGIC {
+        return Err(CardError::artifact(path, "not a sealtune sealed file"));
+    }
+    let len = u32::from_be_bytes([head[16], head[17], head[18], head[19]]);
+    if len == 0 || len > sealtune_seal::format::MAX_HEADER_LEN {
+        return Err(CardError::artifact(path, "header length out of range"));
+    }
+    let mut json = vec![0u8; len as usize];
+    f.read_exact(&mut json)
+        .map_err(|_| CardError::artifact(path, "truncated header"))?;
+    sealtune_seal::format::parse_header(&json).map_err(|e| CardError::artifact(path, e.to_string()))
+}
+
+fn recipient_fact(r: &sealtune_seal::format::Recipient) -> RecipientFact {
+    use sealtune_seal::format::Recipient;
+    let id = match r {
+        Recipient::Kek { kek_id, .. } => kek_id.clone(),
+        Recipient::Passphrase {
+            memory_kib,
+            iterations,
+            parallelism,
+            ..
+        } => format!("passphrase (Argon2id m={memory_kib} KiB, t={iterations}, p={parallelism})"),
+        Recipient::Kms { label, .. } => label.clone(),
+        _ => String::new(),
+    };
+    RecipientFact {
+        kind: r.kind().to_owned(),
+        id,
+    }
+}
+
+/// Files the release writes that describe the release rather than carry it.
+pub const DESCRIPTIVE_FILES: [&str; 7] = [
+    "MODEL_CARD.md",
+    "MODEL_CARD.html",
+    "model-card.json",
+    "bom.cdx.json",
+    "provenance.intoto.jsonl",
+    "model.sig",
+    STAGE_MANIFEST,
+];
+
+fn digest(path: &Path) -> Result<sealtune_pipeline::fsutil::FileDigest, CardError> {
+    sealtune_pipeline::fsutil::sha256_file(path).map_err(|source| CardError::Read {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Reads the sealed and clear files of a release directory.
+pub fn read_release(dir: &Path) -> Result<Fact<Release>, CardError> {
+    if !dir.is_dir() {
+        return Ok(Fact::NotAvailable(
+            "not available: the release directory is missing (the release stage has not run)"
+                .into(),
+        ));
+    }
+    let files = sealtune_pipeline::fsutil::list_files(dir).map_err(|source| CardError::Read {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let mut sealed = Vec::new();
+    let mut clear = Vec::new();
+    for rel in files {
+        if DESCRIPTIVE_FILES.contains(&rel.as_str()) {
+            continue;
+        }
+        let path = dir.join(&rel);
+        let d = digest(&path)?;
+        if rel.ends_with(".seal") {
+            let h = sealed_header(&path)?;
+            let mut recipients: Vec<RecipientFact> =
+                h.recipients.iter().map(recipient_fact).collect();
+            recipients.sort();
+            sealed.push(SealedFile {
+                name: rel,
+                sha256: d.sha256,
+                bytes: d.bytes,
+                plaintext_bytes: h.plaintext_size,
+                suite: h.suite,
+                recipients,
+            });
+        } else {
+            clear.push(FileRef {
+                name: rel,
+                sha256: d.sha256,
+                bytes: Some(d.bytes),
+            });
+        }
+    }
+    Ok(Fact::Known(Release { sealed, clear }))
+}
+
+fn decode_payload(path: &Path, env: &serde_json::Value) -> Result<serde_json::Value, CardError> {
+    let b64 = env["payload"]
+        .as_str()
+        .ok_or_else(|| CardError::artifact(path, "DSSE envelope has no `payload`"))?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .map_err(|_| CardError::artifact(path, "DSSE payload is not base64"))?;
+    parse(path, &bytes)
+}
+
+/// Reads `model.sig` without verifying it.
+pub fn read_signature(path: &Path) -> Result<Fact<Signature>, CardError> {
+    let Some(bytes) = read_bytes(path)? else {
+        return Ok(Fact::NotAvailable(
+            "not available: release/model.sig is written after this card, over it; `sealtune verify` reports its root digest, and `sealtune card` shows it".into(),
+        ));
+    };
+    let bundle: serde_json::Value = parse(path, &bytes)?;
+    let st = decode_payload(path, &bundle["dsseEnvelope"])?;
+    let subject = &st["subject"][0];
+    let root_digest = subject["digest"]["sha256"]
+        .as_str()
+        .ok_or_else(|| CardError::artifact(path, "statement subject has no sha256 digest"))?
+        .to_owned();
+    let ser = &st["predicate"]["serialization"];
+    Ok(Fact::Known(Signature {
+        root_digest,
+        model_name: subject["name"].as_str().unwrap_or_default().to_owned(),
+        key_hint: bundle["verificationMaterial"]["publicKey"]["hint"]
+            .as_str()
+            .map(str::to_owned),
+        method: ser["method"].as_str().unwrap_or_default().to_owned(),
+        resources: st["predicate"]["resources"]
+            .as_array()
+            .map_or(0, |a| a.len() as u64),
+        ignore_paths: ser["ignore_paths"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default(),
+    }))
+}
+
+/// Reads `provenance.intoto.jsonl` without verifying it.
+pub fn read_provenance(path: &Path) -> Result<Fact<Vec<StatementFact>>, CardError> {
+    let Some(bytes) = read_bytes(path)? else {
+        return Ok(Fact::missing("release/provenance.intoto.jsonl"));
+    };
+    let text =
+        std::str::from_utf8(&bytes).map_err(|_| CardError::artifact(path, "not UTF-8 text"))?;
+    let mut out = Vec::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let env: serde_json::Value = parse(path, line.as_bytes())?;
+        let st = decode_payload(path, &env)?;
+        let subjects = st["subject"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|s| {
+                        (
+                            s["name"].as_str().unwrap_or_default().to_owned(),
+                            s["digest"]["sha256"]
+                                .as_str()
+                                .unwrap_or_default()
+                                .to_owned(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.push(StatementFact {
+            predicate_type: st["predicateType"].as_str().unwrap_or_default().to_owned(),
+            subjects,
+            keyids: env["signatures"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|s| s["keyid"].as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        });
+    }
+    Ok(Fact::Known(out))
+}
+
+/// Lists reviewer attestations (`<run>/attestations/*.intoto.json`), oldest first.
+pub fn read_attestations(
+    run_dir: &Path,
+    current_root: Option<&str>,
+) -> Result<Vec<AttestationFact>, CardError> {
+    let dir = run_dir.join(ATTESTATIONS_DIR);
+    let rd = match std::fs::read_dir(&dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => return Err(CardError::Read { path: dir, source }),
+    };
+    let mut names: Vec<String> = rd
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".intoto.json"))
+        .collect();
+    names.sort();
+    let mut out = Vec::new();
+    for name in names {
+        let path = dir.join(&name);
+        let Some(bytes) = read_bytes(&path)? else {
+            continue;
+        };
+        let env: serde_json::Value = parse(&path, &bytes)?;
+        let st = decode_payload(&path, &env)?;
+        if st["predicateType"].as_str() != Some(crate::attest::REVIEW_PREDICATE_TYPE) {
+            return Err(CardError::artifact(
+                &path,
+                format!(
+                    "predicateType must be {:?}",
+                    crate::attest::REVIEW_PREDICATE_TYPE
+                ),
+            ));
+        }
+        let p = &st["predicate"];
+        let root = st["subject"][0]["digest"]["sha256"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        out.push(AttestationFact {
+            file: name,
+            decision: p["decision"].as_str().unwrap_or_default().to_owned(),
+            note: p["note"].as_str().unwrap_or_default().to_owned(),
+            reviewer_key: p["reviewer_key"].as_str().unwrap_or_default().to_owned(),
+            time: p["time"].as_str().unwrap_or_default().to_owned(),
+            matches_current_signature: current_root.map(|c| c == root),
+            root_digest: root,
+        });
+    }
+    Ok(out)
+}
+
+/// Where [`RunFacts::load`] reads.
+#[derive(Debug, Clone)]
+pub struct Sources {
+    /// The run directory (`ingest/`, `mask/`, `train/`, `eval/` below it).
+    pub run_dir: PathBuf,
+    /// The release directory: `<run>/release` for regeneration, the staging
+    /// directory while the release stage runs.
+    pub release_dir: PathBuf,
+}
+
+impl Sources {
+    /// The usual layout: `<run>/release`.
+    pub fn for_run(run_dir: &Path) -> Self {
+        Self {
+            run_dir: run_dir.to_path_buf(),
+            release_dir: run_dir.join("release"),
+        }
+    }
+}
+
+impl RunFacts {
+    /// Reads every artifact of the run. Missing artifacts become
+    /// [`Fact::NotAvailable`]; malformed ones are errors.
+    pub fn load(src: &Sources, card: CardConfig) -> Result<Self, CardError> {
+        let run = &src.run_dir;
+        if !run.is_dir() {
+            return Err(CardError::RunDirMissing { path: run.clone() });
+        }
+        let run_id = run
+            .canonicalize()
+            .ok()
+            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| "run".to_owned());
+        let signature = read_signature(&src.release_dir.join("model.sig"))?;
+        let root = signature.known().map(|s| s.root_digest.clone());
+        let mut stages = BTreeMap::new();
+        for s in STAGES {
+            stages.insert(s.to_owned(), read_stage(&run.join(s), s)?);
+        }
+        Ok(RunFacts {
+            schema: CARD_SCHEMA,
+            run_id,
+            card,
+            training: read_json(
+                &run.join("train/training.json"),
+                "train/training.json",
+                "sealtune.training/v1",
+            )?,
+            loss_curve: read_loss_curve(&run.join("train/metrics.jsonl"), "train/metrics.jsonl")?,
+            canaries: read_canaries(&run.join("train/canaries.json"), "train/canaries.json")?,
+            ingest: read_json(
+                &run.join("ingest/report.json"),
+                "ingest/report.json",
+                "sealtune.ingest-report/v1",
+            )?,
+            mask: read_json(
+                &run.join("mask/report.json"),
+                "mask/report.json",
+                "sealtune.mask-report/v1",
+            )?,
+            masked_data: read_masked_data(run)?,
+            eval: read_json(
+                &run.join("eval/report.json"),
+                "eval/report.json",
+                "sealtune.eval-report/v1",
+            )?,
+            release: read_release(&src.release_dir)?,
+            signature,
+            provenance: read_provenance(&src.release_dir.join("provenance.intoto.jsonl"))?,
+            attestations: read_attestations(run, root.as_deref())?,
+            stages,
+        })
+    }
+
+    /// The model's display name: `[release.card] model_name`, else
+    /// `<base model>-<run id>`, else the run id.
+    pub fn model_name(&self) -> String {
+        if let Some(n) = &self.card.model_name {
+            return n.clone();
+        }
+        match self
+            .training
+            .known()
+            .and_then(|t| t.base_model.name.as_deref())
+        {
+            Some(base) => format!(
+                "{}-sealtune-{}",
+                base.rsplit('/').next().unwrap_or(base),
+                self.run_id
+            ),
+            None => format!("sealtune-{}", self.run_id),
+        }
+    }
+
+    /// The licence: `[release.card] license`, else the base model's.
+    pub fn license(&self) -> Fact<String> {
+        if let Some(l) = &self.card.license {
+            return Fact::Known(l.clone());
+        }
+        match self.training.known() {
+            Some(t) => match &t.base_model.license {
+                Some(l) => Fact::Known(l.clone()),
+                None => Fact::NotAvailable(
+                    "not available: neither [release.card] license nor [model] license is set"
+                        .into(),
+                ),
+            },
+            None => Fact::NotAvailable(
+                "not available: train/training.json is missing and [release.card] license is not set"
+                    .into(),
+            ),
+        }
+    }
+}
