@@ -80,7 +80,7 @@ fn missing_inputs_are_66() {
     d.mask_key("mask.key", 1);
     d.write(
         "cfg.toml",
-        "[data]\ninputs = [\"nope/*.jsonl\"]\nformat = \"chat\"\n[mask]\nkey_file = \"mask.key\"\n",
+        "[data]\ninputs = [\"nope/*.jsonl\"]\nformat = \"chat\"\n[mask]\nkey_file = \"mask.key\"\n[model]\npath = \"m\"\n",
     );
     d.run(&["validate", "cfg.toml"])
         .assert_code(66)
@@ -88,6 +88,19 @@ fn missing_inputs_are_66() {
     d.run(&["run", "cfg.toml", "--to", "mask"])
         .assert_code(66)
         .assert_stderr_has("matched no file");
+}
+
+#[test]
+fn a_config_without_model_names_the_section() {
+    let d = Dir::new();
+    d.mask_key("mask.key", 1);
+    d.write(
+        "cfg.toml",
+        "[data]\ninputs = [\"d/*.jsonl\"]\nformat = \"chat\"\n[mask]\nkey_file = \"mask.key\"\n",
+    );
+    d.run(&["validate", "cfg.toml"])
+        .assert_code(78)
+        .assert_stderr_has("add [model] with `path`");
 }
 
 #[test]

@@ -121,14 +121,14 @@ fn stage_command_and_usage_errors() {
     assert_eq!(events_of(&r, "stage_skipped").len(), 1);
     d.run(&[
         "stage",
-        "train",
+        "deploy",
         "--config",
         "cfg.toml",
         "--run-dir",
         "run2",
     ])
     .assert_code(64)
-    .assert_stderr_has("unknown stage `train`");
+    .assert_stderr_has("unknown stage `deploy`");
     // The scheduler entry refuses a stage whose input stage has not run...
     d.run(&["stage", "mask", "--config", "cfg.toml", "--run-dir", "run3"])
         .assert_code(66)

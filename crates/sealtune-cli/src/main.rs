@@ -244,6 +244,27 @@ enum Command {
         #[arg(long)]
         detect: bool,
     },
+    /// Regenerate the model card of a run for inspection (DIR/card/), listing reviewer attestations.
+    Card {
+        /// The run directory.
+        #[arg(long)]
+        run_dir: PathBuf,
+    },
+    /// Add a reviewer's signed decision about a run's release (DIR/attestations/).
+    Attest {
+        /// The run directory (its release/model.sig is what the statement refers to).
+        #[arg(long)]
+        run_dir: PathBuf,
+        /// The reviewer's private key (PKCS#8 PEM, mode 0600), from `sealtune keygen`.
+        #[arg(long)]
+        key: PathBuf,
+        /// `approve` or `reject`.
+        #[arg(long)]
+        decision: sealtune_card::Decision,
+        /// The reviewer's note (recorded and signed).
+        #[arg(long)]
+        note: String,
+    },
     /// Print a shell completion script.
     Completions {
         /// Shell.
@@ -290,6 +311,13 @@ impl KeyArgs {
 }
 
 fn model_fail(e: sealtune_model::ModelError) -> Fail {
+    Fail {
+        exit: Exit::from_code(e.exit_code()).unwrap_or(Exit::Software),
+        message: e.to_string(),
+    }
+}
+
+fn card_fail(e: sealtune_card::CardError) -> Fail {
     Fail {
         exit: Exit::from_code(e.exit_code()).unwrap_or(Exit::Software),
         message: e.to_string(),
@@ -522,6 +550,36 @@ fn run(cli: Cli) -> Result<Exit, Fail> {
                 r.sealed_checked.len()
             );
             println!("root digest {}", r.manifest.root_digest);
+            Ok(Exit::Success)
+        }
+        Command::Card { run_dir } => {
+            let out = run_dir.join("card");
+            let (facts, files) =
+                sealtune_card::regenerate(&run_dir, &out, None).map_err(card_fail)?;
+            for f in &files {
+                println!("{}", f.display());
+            }
+            eprintln!(
+                "card regenerated in {} ({} attestation(s) listed)",
+                out.display(),
+                facts.attestations.len()
+            );
+            Ok(Exit::Success)
+        }
+        Command::Attest {
+            run_dir,
+            key,
+            decision,
+            note,
+        } => {
+            let a = sealtune_card::attest(&run_dir, &key, decision, &note).map_err(card_fail)?;
+            println!("{}", a.path.display());
+            eprintln!(
+                "{} recorded by key {} for release root digest {}",
+                decision.as_str(),
+                a.reviewer_key,
+                a.root_digest
+            );
             Ok(Exit::Success)
         }
         Command::ImportGguf { file, out } => {

@@ -109,9 +109,9 @@ impl Trainer {
 
     /// Summed negative log-likelihood of the counted targets of a micro-batch, as a
     /// one-element tensor (autodiff when the parameters are tracked).
-    fn nll_sum(&self, mb: &MicroBatch, per_token: bool) -> Result<(Tensor<1>, Option<Tensor<2>>)> {
-        let logits = self.model.forward(&mb.batch, None)?;
-        let [b, t, _] = logits.dims();
+    fn nll_sum(&self, mb: &MicroBatch) -> Result<(Tensor<1>, Tensor<1>)> {
+        let hidden = self.model.hidden_states(&mb.batch, None)?;
+        let [b, t, h] = hidden.dims();
         let device = self.model.device().clone();
         if t < 2 {
             return Err(ModelError::Argument {
@@ -119,15 +119,39 @@ impl Trainer {
                 message: "rows need at least 2 tokens".into(),
             });
         }
-        let logp = activation::log_softmax(logits.narrow(1, 0, t - 1), 2);
-        let targets: Vec<i64> = mb.targets.iter().map(|&x| i64::from(x)).collect();
-        let targets = Tensor::<3, Int>::from_data(TensorData::new(targets, [b, t - 1, 1]), &device);
-        let picked = logp.gather(2, targets).reshape([b, t - 1]);
-        let weights =
-            Tensor::<2>::from_data(TensorData::new(mb.weights.clone(), [b, t - 1]), &device);
-        let nll = picked.mul(weights).neg();
-        let per = per_token.then(|| nll.clone());
-        Ok((nll.sum(), per))
+        // Only the positions that count go through the LM head and the softmax over the
+        // vocabulary: with assistant-only targets most positions are skipped, in the
+        // forward pass and in the backward pass.
+        let keep: Vec<i64> = mb
+            .weights
+            .iter()
+            .enumerate()
+            .filter(|(_, w)| **w > 0.0)
+            .map(|(i, _)| {
+                let (r, p) = (i / (t - 1), i % (t - 1));
+                (r * t + p) as i64
+            })
+            .collect();
+        let targets: Vec<i64> = mb
+            .weights
+            .iter()
+            .zip(&mb.targets)
+            .filter(|(w, _)| **w > 0.0)
+            .map(|(_, &x)| i64::from(x))
+            .collect();
+        let n = keep.len();
+        if n == 0 {
+            return Err(ModelError::Argument {
+                name: "batch",
+                message: "no position counts in the loss".into(),
+            });
+        }
+        let idx = Tensor::<1, Int>::from_data(TensorData::new(keep, [n]), &device);
+        let picked_hidden = hidden.reshape([b * t, h]).select(0, idx).reshape([1, n, h]);
+        let logp = activation::log_softmax(self.model.logits(picked_hidden), 2);
+        let targets = Tensor::<3, Int>::from_data(TensorData::new(targets, [1, n, 1]), &device);
+        let nll = logp.gather(2, targets).reshape([n]).neg();
+        Ok((nll.clone().sum(), nll))
     }
 
     /// Accumulates the gradients of `sum(nll) / norm` over one micro-batch into `grads`
@@ -142,7 +166,7 @@ impl Trainer {
         self.install(true);
         self.model.set_training(true);
         self.model.device().seed(dropout_seed);
-        let (sum, _) = self.nll_sum(mb, false)?;
+        let (sum, _) = self.nll_sum(mb)?;
         let loss = sum.div_scalar(norm);
         let value = read_f32(loss.clone().without_autodiff())?[0];
         let g = loss.backward();
@@ -243,7 +267,7 @@ impl Trainer {
         let mut total = 0.0f64;
         let mut n = 0usize;
         for mb in micro {
-            let (sum, _) = self.nll_sum(mb, false)?;
+            let (sum, _) = self.nll_sum(mb)?;
             total += f64::from(read_f32(sum)?[0]);
             n += mb.loss_tokens;
         }
@@ -253,8 +277,19 @@ impl Trainer {
     /// Per-position negative log-likelihoods `[rows × (len - 1)]` (0 where not counted).
     pub fn token_nll(&mut self, mb: &MicroBatch) -> Result<Vec<f32>> {
         self.install(false);
-        let (_, per) = self.nll_sum(mb, true)?;
-        per.map_or_else(|| Ok(Vec::new()), read_f32)
+        let (_, per) = self.nll_sum(mb)?;
+        let mut per = read_f32(per)?.into_iter();
+        Ok(mb
+            .weights
+            .iter()
+            .map(|&w| {
+                if w > 0.0 {
+                    per.next().unwrap_or(0.0)
+                } else {
+                    0.0
+                }
+            })
+            .collect())
     }
 }
 
