@@ -18,7 +18,8 @@ pub struct EvalConfig {
     pub seed: u64,
     /// Sequences scored per forward pass. Default 8.
     pub batch_size: usize,
-    /// Records are truncated to this many tokens before scoring. Default 160.
+    /// Records longer than this many tokens keep their last `max_tokens` for scoring.
+    /// Default 128.
     pub max_tokens: usize,
     /// Bootstrap resamples for every confidence interval. Default 300.
     pub bootstrap: usize,
@@ -26,10 +27,10 @@ pub struct EvalConfig {
     /// reported as insufficient evidence. Default 30.
     pub min_samples: usize,
     /// Random reference values scored per canary format for exposure (the Secret Sharer
-    /// uses 10^4 or more; on a GPU set 10000). Default 64.
+    /// uses 10^4 or more; on a GPU set 10000). Default 24.
     pub references: usize,
     /// Training records (members) and eval records (non-members) sampled for membership
-    /// inference, each. Default 48.
+    /// inference, each. Default 24.
     pub mia_samples: usize,
     /// The k of Min-K% and Min-K%++ (a fraction). Default 0.2.
     pub min_k: f64,
@@ -76,11 +77,11 @@ impl Default for EvalConfig {
         Self {
             seed: 0,
             batch_size: 8,
-            max_tokens: 160,
+            max_tokens: 128,
             bootstrap: 300,
             min_samples: 30,
-            references: 64,
-            mia_samples: 48,
+            references: 24,
+            mia_samples: 24,
             min_k: 0.2,
             memorization_samples: 8,
             prefix_tokens: 32,

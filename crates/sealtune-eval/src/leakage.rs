@@ -141,16 +141,18 @@ pub fn canary_suite(m: Pair<'_>, set: &CanarySet, cfg: &EvalConfig) -> Result<Ca
             let lps = lm.score_continuations(&prefix, &conts)?;
             let nll: Vec<f64> = lps.iter().map(|l| -l.iter().sum::<f64>()).collect();
             let ref_nll = &nll[members.len()..];
+            // Every canary of a format shares the prefix: one greedy continuation per
+            // format and model decides extraction for all of them.
+            let longest = conts.iter().map(Vec::len).max().unwrap_or(0);
+            let generated = lm.greedy(&prefix, longest + 2, true)?;
+            let mut shown = prefix[content_start..].to_vec();
+            shown.extend(generated);
+            let text = lm.decode(&shown)?;
             for (k, &i) in members.iter().enumerate() {
-                let c = all[i].0;
-                let generated = lm.greedy(&prefix, conts[k].len() + 2, true)?;
-                let mut shown = prefix[content_start..].to_vec();
-                shown.extend(generated);
-                let text = lm.decode(&shown)?;
                 results[i][mi] = CanaryResult {
                     exposure: exposure_interpolated(nll[k], ref_nll),
                     skew: exposure_skewnorm(nll[k], ref_nll),
-                    extracted: text.contains(&c.secret),
+                    extracted: text.contains(&all[i].0.secret),
                 };
             }
         }
@@ -394,9 +396,11 @@ pub fn memorization_suite(m: Pair<'_>, train: &[Record], cfg: &EvalConfig) -> Re
     }
     let mut exact = [Vec::new(), Vec::new()];
     let mut near = [Vec::new(), Vec::new()];
+    let prefixes: Vec<Vec<u32>> = cases.iter().map(|(p, _)| p.clone()).collect();
+    let seeds = vec![cfg.seed; cases.len()];
     for (mi, lm) in [m.base, m.finetuned].into_iter().enumerate() {
-        for (prefix, target) in &cases {
-            let generated = lm.greedy(prefix, target.len(), false)?;
+        let outs = lm.generate_batch(&prefixes, cfg.suffix_tokens, 0.0, 0, &seeds, false)?;
+        for ((_, target), generated) in cases.iter().zip(outs) {
             exact[mi].push(f64::from(u8::from(&generated == target)));
             near[mi].push(f64::from(u8::from(
                 edit_similarity(&generated, target) >= cfg.near_verbatim,
@@ -562,15 +566,17 @@ pub fn pii_suite(
     let mut originals_found = [HashSet::new(), HashSet::new()];
     let mut surrogate_found = [HashSet::new(), HashSet::new()];
     let mut with_original = [Vec::new(), Vec::new()];
+    let seeds: Vec<u64> = (0..n as u64).map(|k| cfg.seed.wrapping_add(k)).collect();
     for (mi, lm) in [m.base, m.finetuned].into_iter().enumerate() {
-        for (k, p) in prompts.iter().enumerate() {
-            let generated = lm.sample(
-                p,
-                cfg.pii_max_new_tokens,
-                cfg.temperature,
-                cfg.top_k,
-                cfg.seed.wrapping_add(k as u64),
-            )?;
+        let outs = lm.generate_batch(
+            &prompts,
+            cfg.pii_max_new_tokens,
+            cfg.temperature,
+            cfg.top_k,
+            &seeds,
+            true,
+        )?;
+        for generated in outs {
             let text = lm.decode(&generated)?;
             let mut hit = false;
             for s in ctx.detector.detect(&text) {

@@ -1,6 +1,7 @@
 //! A model with its tokenizer, and the batched operations the suites need: scoring,
 //! next-token distributions, continuations that share a cached prefix, and generation.
 
+use sealtune_data::canary::CanaryRng;
 use sealtune_data::record::{Record, Role as DataRole};
 use sealtune_model::model::read_f32;
 use sealtune_model::tokenizer::{Message, RenderedChat, Role, Tokenizer};
@@ -88,7 +89,8 @@ impl Lm {
     }
 
     /// A record's token ids and the mask of tokens a fine-tune learns (assistant tokens
-    /// of chats and instructions; every token of plain text), truncated to `max_tokens`.
+    /// of chats and instructions; every token of plain text), keeping the last
+    /// `max_tokens`.
     pub fn render_record(&self, r: &Record, max_tokens: usize) -> Result<RenderedChat> {
         let mut out = match record_messages(r) {
             Some(m) => self.tokenizer.render_chat(&m, false)?,
@@ -104,8 +106,10 @@ impl Lm {
                 }
             }
         };
-        out.ids.truncate(max_tokens);
-        out.assistant_mask.truncate(max_tokens);
+        // Keep the end: the learned tokens of a chat come last.
+        let cut = out.ids.len().saturating_sub(max_tokens);
+        out.ids.drain(..cut);
+        out.assistant_mask.drain(..cut);
         Ok(out)
     }
 
@@ -216,28 +220,125 @@ impl Lm {
         Ok(generate(&self.model, prompt, &cfg)?.tokens)
     }
 
-    /// A sampled continuation (temperature, top-k, seed), stopping at end of turn.
-    pub fn sample(
+    /// Continues every prompt in left-padded batches sharing one KV cache: greedy when
+    /// `temperature` is 0, else sampled from the `top_k` most likely tokens (0 = all) with
+    /// one seeded generator per prompt. A row ends at a stop token (kept) when `stop`, at
+    /// `max_new` tokens, or at the model's context length.
+    pub fn generate_batch(
         &self,
-        prompt: &[u32],
+        prompts: &[Vec<u32>],
         max_new: usize,
         temperature: f32,
         top_k: usize,
-        seed: u64,
-    ) -> Result<Vec<u32>> {
-        let cfg = SamplingConfig {
-            max_new_tokens: max_new,
-            temperature,
-            top_k: (top_k > 0).then_some(top_k),
-            seed,
-            stop_tokens: self.stop_tokens(),
-            ..SamplingConfig::default()
-        };
-        Ok(generate(&self.model, prompt, &cfg)?.tokens)
+        seeds: &[u64],
+        stop: bool,
+    ) -> Result<Vec<Vec<u32>>> {
+        let stops = if stop { self.stop_tokens() } else { Vec::new() };
+        let pad = self.model.config().pad_token_id.unwrap_or(0);
+        let v = self.model.config().vocab_size;
+        let max_ctx = self.model.config().max_position_embeddings;
+        let mut out = Vec::with_capacity(prompts.len());
+        for (ci, chunk) in prompts.chunks(self.batch_size).enumerate() {
+            let t = chunk.iter().map(Vec::len).max().unwrap_or(0);
+            if t == 0 {
+                out.extend(chunk.iter().map(|_| Vec::new()));
+                continue;
+            }
+            let mut batch = Batch {
+                tokens: Vec::new(),
+                positions: Vec::new(),
+                segments: Vec::new(),
+            };
+            for p in chunk {
+                let padn = t - p.len();
+                let mut tokens = vec![pad; padn];
+                tokens.extend_from_slice(p);
+                let mut positions = vec![0u32; padn];
+                positions.extend(0..p.len() as u32);
+                let mut segments = vec![0u32; padn];
+                segments.extend(std::iter::repeat_n(1, p.len()));
+                batch.tokens.push(tokens);
+                batch.positions.push(positions);
+                batch.segments.push(segments);
+            }
+            let mut rngs: Vec<CanaryRng> = (0..chunk.len())
+                .map(|r| CanaryRng::new(seeds.get(ci * self.batch_size + r).copied().unwrap_or(0)))
+                .collect();
+            let mut cache = KvCache::new(&self.model);
+            let hidden = self.model.hidden_states(&batch, Some(&mut cache))?;
+            let mut logits = read_f32(self.model.logits(hidden.narrow(1, t - 1, 1)))?;
+            let mut generated: Vec<Vec<u32>> = vec![Vec::new(); chunk.len()];
+            let mut done: Vec<bool> = chunk.iter().map(|p| p.is_empty()).collect();
+            for step in 0..max_new {
+                let mut next = Vec::with_capacity(chunk.len());
+                for (r, row) in logits.chunks(v).enumerate() {
+                    if done[r] || chunk[r].len() + step >= max_ctx {
+                        done[r] = true;
+                        next.push(pad);
+                        continue;
+                    }
+                    let tok = pick(row, temperature, top_k, &mut rngs[r]);
+                    generated[r].push(tok);
+                    if stops.contains(&tok) {
+                        done[r] = true;
+                    }
+                    next.push(tok);
+                }
+                if done.iter().all(|&d| d) || step + 1 == max_new {
+                    break;
+                }
+                let step_batch = Batch {
+                    tokens: next.iter().map(|&x| vec![x]).collect(),
+                    positions: chunk
+                        .iter()
+                        .map(|p| vec![(p.len() + step) as u32])
+                        .collect(),
+                    segments: vec![vec![1]; chunk.len()],
+                };
+                logits = read_f32(self.model.forward(&step_batch, Some(&mut cache))?)?;
+            }
+            out.extend(generated);
+        }
+        Ok(out)
     }
 
     /// Decodes ids, skipping special tokens.
     pub fn decode(&self, ids: &[u32]) -> Result<String> {
         Ok(self.tokenizer.decode(ids, true)?)
     }
+}
+
+/// Picks a token: argmax at temperature 0, else a draw from the softmax of the `top_k`
+/// largest logits (all when 0) divided by the temperature.
+pub fn pick(logits: &[f32], temperature: f32, top_k: usize, rng: &mut CanaryRng) -> u32 {
+    let mut best = 0;
+    for (i, &x) in logits.iter().enumerate() {
+        if x > logits[best] {
+            best = i;
+        }
+    }
+    if temperature == 0.0 {
+        return best as u32;
+    }
+    let mut idx: Vec<usize> = (0..logits.len()).collect();
+    idx.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]).then(a.cmp(&b)));
+    if top_k > 0 {
+        idx.truncate(top_k);
+    }
+    let t = f64::from(temperature);
+    let max = f64::from(logits[idx[0]]);
+    let w: Vec<f64> = idx
+        .iter()
+        .map(|&i| ((f64::from(logits[i]) - max) / t).exp())
+        .collect();
+    let total: f64 = w.iter().sum();
+    let u = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 * total;
+    let mut acc = 0.0;
+    for (k, x) in w.iter().enumerate() {
+        acc += x;
+        if u < acc {
+            return idx[k] as u32;
+        }
+    }
+    idx[idx.len() - 1] as u32
 }
