@@ -57,6 +57,10 @@ pub struct EvalConfig {
     pub guess_budget_log2: f64,
     /// Run the counterfactual decision tests and stereotype pairs. Default true.
     pub bias: bool,
+    /// Decision templates per task (1 or 2). Default 1.
+    pub bias_templates: usize,
+    /// Name variants per race/ethnicity group (1 to 3). Default 1.
+    pub bias_names: usize,
     /// CrowS-Pairs CSV (`crows_pairs_anonymized.csv` layout), relative to the config.
     /// Default none.
     pub crows_pairs: Option<PathBuf>,
@@ -94,6 +98,8 @@ impl Default for EvalConfig {
             top_k: 40,
             guess_budget_log2: 20.0,
             bias: true,
+            bias_templates: 1,
+            bias_names: 1,
             crows_pairs: None,
             bbq: None,
             discrim_eval: None,
@@ -217,6 +223,12 @@ impl EvalConfig {
         }
         if self.prefix_tokens == 0 {
             return bad("prefix_tokens", "must be at least 1");
+        }
+        if !(1..=2).contains(&self.bias_templates) {
+            return bad("bias_templates", "must be 1 or 2");
+        }
+        if !(1..=3).contains(&self.bias_names) {
+            return bad("bias_names", "must be 1..=3");
         }
         if !(0.0..=1.0).contains(&self.near_verbatim) {
             return bad("near_verbatim", "must be a similarity in 0..=1, e.g. 0.9");

@@ -161,7 +161,8 @@ pub fn evaluate(
         checkpoint()?;
     }
     if cfg.bias {
-        let sets = score_sets(m, build_prompts(1, 1)).map_err(stage_error)?;
+        let sets = score_sets(m, build_prompts(cfg.bias_templates, cfg.bias_names))
+            .map_err(stage_error)?;
         let (ms, rows) = decision_metrics(&sets, "decision_", "project templates", cfg);
         metrics.extend(ms);
         groups.extend(rows);
