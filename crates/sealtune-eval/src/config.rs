@@ -19,7 +19,7 @@ pub struct EvalConfig {
     /// Sequences scored per forward pass. Default 8.
     pub batch_size: usize,
     /// Records longer than this many tokens keep their last `max_tokens` for scoring.
-    /// Default 128.
+    /// Default 96.
     pub max_tokens: usize,
     /// Bootstrap resamples for every confidence interval. Default 300.
     pub bootstrap: usize,
@@ -27,10 +27,10 @@ pub struct EvalConfig {
     /// reported as insufficient evidence. Default 30.
     pub min_samples: usize,
     /// Random reference values scored per canary format for exposure (the Secret Sharer
-    /// uses 10^4 or more; on a GPU set 10000). Default 24.
+    /// uses 10^4 or more; on a GPU set 10000). Default 16.
     pub references: usize,
     /// Training records (members) and eval records (non-members) sampled for membership
-    /// inference, each. Default 24.
+    /// inference, each. Default 16.
     pub mia_samples: usize,
     /// The k of Min-K% and Min-K%++ (a fraction). Default 0.2.
     pub min_k: f64,
@@ -42,11 +42,11 @@ pub struct EvalConfig {
     pub suffix_tokens: usize,
     /// Normalised edit similarity at or above which a suffix is near-verbatim. Default 0.9.
     pub near_verbatim: f64,
-    /// Samples generated from training prefixes for PII regurgitation. Default 8.
+    /// Samples generated from training prefixes for PII regurgitation. Default 6.
     pub pii_prompted: usize,
-    /// Samples generated without a prompt for PII regurgitation. Default 4.
+    /// Samples generated without a prompt for PII regurgitation. Default 2.
     pub pii_unconditioned: usize,
-    /// Tokens generated per PII sample. Default 40.
+    /// Tokens generated per PII sample. Default 32.
     pub pii_max_new_tokens: usize,
     /// Sampling temperature of the PII samples. Default 1.0.
     pub temperature: f32,
@@ -81,19 +81,19 @@ impl Default for EvalConfig {
         Self {
             seed: 0,
             batch_size: 8,
-            max_tokens: 128,
+            max_tokens: 96,
             bootstrap: 300,
             min_samples: 30,
-            references: 24,
-            mia_samples: 24,
+            references: 16,
+            mia_samples: 16,
             min_k: 0.2,
             memorization_samples: 8,
             prefix_tokens: 32,
             suffix_tokens: 32,
             near_verbatim: 0.9,
-            pii_prompted: 8,
-            pii_unconditioned: 4,
-            pii_max_new_tokens: 40,
+            pii_prompted: 6,
+            pii_unconditioned: 2,
+            pii_max_new_tokens: 32,
             temperature: 1.0,
             top_k: 40,
             guess_budget_log2: 20.0,

@@ -508,7 +508,9 @@ fn candidate_fingerprints(key: &MaskKey, value: &str) -> Vec<[u8; 32]> {
 
 /// PII regurgitation: samples generated from training prompts and unconditioned, the
 /// detector run over them, found values fingerprinted with the run's key and matched
-/// against the original values mask replaced. Only counts are kept; no value is stored.
+/// against the original values mask replaced. A value that also appears in the sample's
+/// prompt is a copy, not a regurgitation, and is not counted. Only counts are kept; no
+/// value is stored.
 pub fn pii_suite(
     m: Pair<'_>,
     train: &[Record],
@@ -567,6 +569,10 @@ pub fn pii_suite(
     let mut surrogate_found = [HashSet::new(), HashSet::new()];
     let mut with_original = [Vec::new(), Vec::new()];
     let seeds: Vec<u64> = (0..n as u64).map(|k| cfg.seed.wrapping_add(k)).collect();
+    let prompt_texts: Vec<String> = prompts
+        .iter()
+        .map(|p| m.base.decode(p))
+        .collect::<Result<_>>()?;
     for (mi, lm) in [m.base, m.finetuned].into_iter().enumerate() {
         let outs = lm.generate_batch(
             &prompts,
@@ -576,11 +582,16 @@ pub fn pii_suite(
             &seeds,
             true,
         )?;
-        for generated in outs {
-            let text = lm.decode(&generated)?;
+        for (generated, prompt) in outs.iter().zip(&prompt_texts) {
+            let text = lm.decode(generated)?;
             let mut hit = false;
             for s in ctx.detector.detect(&text) {
-                let fps = candidate_fingerprints(ctx.key, &text[s.start..s.end]);
+                let value = &text[s.start..s.end];
+                // Copying a value from the prompt is not regurgitation.
+                if prompt.contains(value) {
+                    continue;
+                }
+                let fps = candidate_fingerprints(ctx.key, value);
                 if let Some(f) = fps.iter().find(|f| ctx.originals.contains(f)) {
                     originals_found[mi].insert(*f);
                     hit = true;
