@@ -32,6 +32,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let tok = Tokenizer::from_dir(&dir)?;
     let mut ft = base.clone();
     ft.add_lora(&LoraConfig::default())?;
+    // As the stage does.
+    ft.merge_lora();
     let cfg = EvalConfig::default();
     let base = Lm::new(base, tok.clone(), cfg.batch_size);
     let ft = Lm::new(ft, tok, cfg.batch_size);

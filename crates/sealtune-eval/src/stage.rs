@@ -304,6 +304,10 @@ impl Stage for EvalStage {
         ft.load_peft_adapter(&train_dir.join("adapter"))
             .map_err(|e| stage_error(e.into()))?;
         ft.set_training(false);
+        // Folding the adapter into the weights gives the same outputs and skips the LoRA
+        // branch in every forward pass (about a third of the CPU time of a rank-16 adapter
+        // on every projection).
+        ft.merge_lora();
         let base = Lm::new(base, tokenizer.clone(), ecfg.batch_size);
         let ft = Lm::new(ft, tokenizer, ecfg.batch_size);
         let load_s = t0.elapsed().as_secs_f64();
