@@ -94,6 +94,7 @@ pub fn canary_suite(m: Pair<'_>, set: &CanarySet, cfg: &EvalConfig) -> Result<Ca
     let mut formats: Vec<Format> = all.iter().map(|(c, _)| c.format).collect();
     formats.sort();
     formats.dedup();
+    let mut extraction: Vec<(Vec<u32>, usize, usize, Vec<usize>)> = Vec::new();
     for (fi, &format) in formats.iter().enumerate() {
         let members: Vec<usize> = (0..all.len())
             .filter(|&i| all[i].0.format == format)
@@ -141,19 +142,27 @@ pub fn canary_suite(m: Pair<'_>, set: &CanarySet, cfg: &EvalConfig) -> Result<Ca
             let lps = lm.score_continuations(&prefix, &conts)?;
             let nll: Vec<f64> = lps.iter().map(|l| -l.iter().sum::<f64>()).collect();
             let ref_nll = &nll[members.len()..];
-            // Every canary of a format shares the prefix: one greedy continuation per
-            // format and model decides extraction for all of them.
-            let longest = conts.iter().map(Vec::len).max().unwrap_or(0);
-            let generated = lm.greedy(&prefix, longest + 2, true)?;
-            let mut shown = prefix[content_start..].to_vec();
+            for (k, &i) in members.iter().enumerate() {
+                results[i][mi].exposure = exposure_interpolated(nll[k], ref_nll);
+                results[i][mi].skew = exposure_skewnorm(nll[k], ref_nll);
+            }
+        }
+        let longest = conts.iter().map(Vec::len).max().unwrap_or(0);
+        extraction.push((prefix, content_start, longest, members));
+    }
+    // Every canary of a format shares the prefix: one greedy continuation per format and
+    // model decides extraction for all of them; the formats run as one batch.
+    let prompts: Vec<Vec<u32>> = extraction.iter().map(|e| e.0.clone()).collect();
+    let max_new = extraction.iter().map(|e| e.2).max().unwrap_or(0) + 2;
+    let seeds = vec![cfg.seed; prompts.len()];
+    for (mi, lm) in [m.base, m.finetuned].into_iter().enumerate() {
+        let outs = lm.generate_batch(&prompts, max_new, 0.0, 0, &seeds, true)?;
+        for ((prefix, content_start, _, members), generated) in extraction.iter().zip(outs) {
+            let mut shown = prefix[*content_start..].to_vec();
             shown.extend(generated);
             let text = lm.decode(&shown)?;
-            for (k, &i) in members.iter().enumerate() {
-                results[i][mi] = CanaryResult {
-                    exposure: exposure_interpolated(nll[k], ref_nll),
-                    skew: exposure_skewnorm(nll[k], ref_nll),
-                    extracted: text.contains(&all[i].0.secret),
-                };
+            for &i in members {
+                results[i][mi].extracted = text.contains(&all[i].0.secret);
             }
         }
     }
