@@ -1,0 +1,344 @@
+//! A model with its tokenizer, and the batched operations the suites need: scoring,
+//! next-token distributions, continuations that share a cached prefix, and generation.
+
+use sealtune_data::canary::CanaryRng;
+use sealtune_data::record::{Record, Role as DataRole};
+use sealtune_model::model::read_f32;
+use sealtune_model::tokenizer::{Message, RenderedChat, Role, Tokenizer};
+use sealtune_model::{Batch, KvCache, Llama, SamplingConfig, SequenceScore, generate};
+
+use crate::error::Result;
+
+/// A language model with its tokenizer.
+#[derive(Debug, Clone)]
+pub struct Lm {
+    /// The model (base, or base with the adapter attached).
+    pub model: Llama,
+    /// The tokenizer with its chat template.
+    pub tokenizer: Tokenizer,
+    /// Rows per forward pass.
+    pub batch_size: usize,
+}
+
+/// Converts the data crate's chat roles to the model crate's.
+pub fn role(r: DataRole) -> Role {
+    match r {
+        DataRole::System => Role::System,
+        DataRole::User => Role::User,
+        DataRole::Assistant => Role::Assistant,
+    }
+}
+
+/// A record as chat messages: chats as they are, instructions as a user turn
+/// (`instruction`, a blank line, `input`) answered by `output`; plain text as `None`.
+pub fn record_messages(r: &Record) -> Option<Vec<Message>> {
+    match r {
+        Record::Chat { messages } => Some(
+            messages
+                .iter()
+                .map(|m| Message {
+                    role: role(m.role),
+                    content: m.content.clone(),
+                })
+                .collect(),
+        ),
+        Record::Instruction {
+            instruction,
+            input,
+            output,
+        } => {
+            let user = match input {
+                Some(i) if !i.is_empty() => format!("{instruction}\n\n{i}"),
+                _ => instruction.clone(),
+            };
+            Some(vec![
+                Message {
+                    role: Role::User,
+                    content: user,
+                },
+                Message {
+                    role: Role::Assistant,
+                    content: output.clone(),
+                },
+            ])
+        }
+        Record::Text { .. } => None,
+    }
+}
+
+/// Log-softmax of one row of logits, in f64.
+pub fn log_softmax(logits: &[f32]) -> Vec<f64> {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let lse = f64::from(max)
+        + logits
+            .iter()
+            .map(|&x| (f64::from(x) - f64::from(max)).exp())
+            .sum::<f64>()
+            .ln();
+    logits.iter().map(|&x| f64::from(x) - lse).collect()
+}
+
+impl Lm {
+    /// A model and tokenizer scoring `batch_size` rows at a time.
+    pub fn new(model: Llama, tokenizer: Tokenizer, batch_size: usize) -> Self {
+        Self {
+            model,
+            tokenizer,
+            batch_size: batch_size.max(1),
+        }
+    }
+
+    /// A record's token ids and the mask of tokens a fine-tune learns (assistant tokens
+    /// of chats and instructions; every token of plain text), keeping the last
+    /// `max_tokens`.
+    pub fn render_record(&self, r: &Record, max_tokens: usize) -> Result<RenderedChat> {
+        let mut out = match record_messages(r) {
+            Some(m) => self.tokenizer.render_chat(&m, false)?,
+            None => {
+                let text = match r {
+                    Record::Text { text } => text.as_str(),
+                    _ => "",
+                };
+                let ids = self.tokenizer.encode(text, true)?;
+                RenderedChat {
+                    assistant_mask: vec![true; ids.len()],
+                    ids,
+                }
+            }
+        };
+        // Keep the end: the learned tokens of a chat come last.
+        let cut = out.ids.len().saturating_sub(max_tokens);
+        out.ids.drain(..cut);
+        out.assistant_mask.drain(..cut);
+        Ok(out)
+    }
+
+    /// Chat rendering.
+    pub fn render(&self, messages: &[Message], generation_prompt: bool) -> Result<RenderedChat> {
+        Ok(self.tokenizer.render_chat(messages, generation_prompt)?)
+    }
+
+    /// Per-token log-probabilities of each sequence (at least 2 tokens each), in batches of
+    /// similar lengths; results in input order.
+    pub fn score(&self, seqs: &[Vec<u32>], vocab_stats: bool) -> Result<Vec<SequenceScore>> {
+        let mut order: Vec<usize> = (0..seqs.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(seqs[i].len()));
+        let mut out: Vec<Option<SequenceScore>> = vec![None; seqs.len()];
+        for chunk in order.chunks(self.batch_size) {
+            let batch: Vec<Vec<u32>> = chunk.iter().map(|&i| seqs[i].clone()).collect();
+            for (&i, s) in chunk.iter().zip(self.model.score(&batch, vocab_stats)?) {
+                out[i] = Some(s);
+            }
+        }
+        Ok(out.into_iter().flatten().collect())
+    }
+
+    /// Log-probabilities of the next token after each prompt (left-padded batches).
+    pub fn next_token_logprobs(&self, prompts: &[Vec<u32>]) -> Result<Vec<Vec<f64>>> {
+        let mut out = Vec::with_capacity(prompts.len());
+        let pad = self.model.config().pad_token_id.unwrap_or(0);
+        for chunk in prompts.chunks(self.batch_size) {
+            let t = chunk.iter().map(Vec::len).max().unwrap_or(0);
+            let mut batch = Batch {
+                tokens: Vec::new(),
+                positions: Vec::new(),
+                segments: Vec::new(),
+            };
+            for p in chunk {
+                let padn = t - p.len();
+                let mut tokens = vec![pad; padn];
+                tokens.extend_from_slice(p);
+                let mut positions = vec![0u32; padn];
+                positions.extend(0..p.len() as u32);
+                let mut segments = vec![0u32; padn];
+                segments.extend(std::iter::repeat_n(1, p.len()));
+                batch.tokens.push(tokens);
+                batch.positions.push(positions);
+                batch.segments.push(segments);
+            }
+            let hidden = self.model.hidden_states(&batch, None)?;
+            let last = self.model.logits(hidden.narrow(1, t - 1, 1));
+            let v = self.model.config().vocab_size;
+            let flat = read_f32(last)?;
+            out.extend(flat.chunks(v).map(log_softmax));
+        }
+        Ok(out)
+    }
+
+    /// Log-probabilities of each continuation's tokens after a shared `prefix`, whose keys
+    /// and values are computed once and reused for every continuation.
+    pub fn score_continuations(&self, prefix: &[u32], conts: &[Vec<u32>]) -> Result<Vec<Vec<f64>>> {
+        let v = self.model.config().vocab_size;
+        let mut cache = KvCache::new(&self.model);
+        let one = |tokens: &[u32], start: usize| Batch {
+            tokens: vec![tokens.to_vec()],
+            positions: vec![(start as u32..(start + tokens.len()) as u32).collect()],
+            segments: vec![vec![1; tokens.len()]],
+        };
+        let logits = self.model.forward(&one(prefix, 0), Some(&mut cache))?;
+        let all = read_f32(logits)?;
+        let first = log_softmax(&all[all.len() - v..]);
+        let mut out = Vec::with_capacity(conts.len());
+        for c in conts {
+            if c.is_empty() {
+                out.push(Vec::new());
+                continue;
+            }
+            let mut lp = vec![first[c[0] as usize]];
+            if c.len() > 1 {
+                let mut cc = cache.clone();
+                let logits = self
+                    .model
+                    .forward(&one(&c[..c.len() - 1], prefix.len()), Some(&mut cc))?;
+                let rows = read_f32(logits)?;
+                for (row, &tok) in rows.chunks(v).zip(&c[1..]) {
+                    lp.push(log_softmax(row)[tok as usize]);
+                }
+            }
+            out.push(lp);
+        }
+        Ok(out)
+    }
+
+    /// The ids that end a turn or the text.
+    pub fn stop_tokens(&self) -> Vec<u32> {
+        let s = self.tokenizer.special_tokens();
+        let mut v: Vec<u32> = [s.eos, s.eot].into_iter().flatten().collect();
+        v.extend(self.model.config().eos_token_ids.iter().copied());
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+
+    /// Greedy continuation of `prompt`, `max_new` tokens at most; `stop` ends it early.
+    pub fn greedy(&self, prompt: &[u32], max_new: usize, stop: bool) -> Result<Vec<u32>> {
+        let cfg = SamplingConfig {
+            max_new_tokens: max_new,
+            stop_tokens: if stop { self.stop_tokens() } else { Vec::new() },
+            ..SamplingConfig::default()
+        };
+        Ok(generate(&self.model, prompt, &cfg)?.tokens)
+    }
+
+    /// Continues every prompt in left-padded batches sharing one KV cache: greedy when
+    /// `temperature` is 0, else sampled from the `top_k` most likely tokens (0 = all) with
+    /// one seeded generator per prompt. A row ends at a stop token (kept) when `stop`, at
+    /// `max_new` tokens, or at the model's context length.
+    pub fn generate_batch(
+        &self,
+        prompts: &[Vec<u32>],
+        max_new: usize,
+        temperature: f32,
+        top_k: usize,
+        seeds: &[u64],
+        stop: bool,
+    ) -> Result<Vec<Vec<u32>>> {
+        let stops = if stop { self.stop_tokens() } else { Vec::new() };
+        let pad = self.model.config().pad_token_id.unwrap_or(0);
+        let v = self.model.config().vocab_size;
+        let max_ctx = self.model.config().max_position_embeddings;
+        let mut out = Vec::with_capacity(prompts.len());
+        for (ci, chunk) in prompts.chunks(self.batch_size).enumerate() {
+            let t = chunk.iter().map(Vec::len).max().unwrap_or(0);
+            if t == 0 {
+                out.extend(chunk.iter().map(|_| Vec::new()));
+                continue;
+            }
+            let mut batch = Batch {
+                tokens: Vec::new(),
+                positions: Vec::new(),
+                segments: Vec::new(),
+            };
+            for p in chunk {
+                let padn = t - p.len();
+                let mut tokens = vec![pad; padn];
+                tokens.extend_from_slice(p);
+                let mut positions = vec![0u32; padn];
+                positions.extend(0..p.len() as u32);
+                let mut segments = vec![0u32; padn];
+                segments.extend(std::iter::repeat_n(1, p.len()));
+                batch.tokens.push(tokens);
+                batch.positions.push(positions);
+                batch.segments.push(segments);
+            }
+            let mut rngs: Vec<CanaryRng> = (0..chunk.len())
+                .map(|r| CanaryRng::new(seeds.get(ci * self.batch_size + r).copied().unwrap_or(0)))
+                .collect();
+            let mut cache = KvCache::new(&self.model);
+            let hidden = self.model.hidden_states(&batch, Some(&mut cache))?;
+            let mut logits = read_f32(self.model.logits(hidden.narrow(1, t - 1, 1)))?;
+            let mut generated: Vec<Vec<u32>> = vec![Vec::new(); chunk.len()];
+            let mut done: Vec<bool> = chunk.iter().map(|p| p.is_empty()).collect();
+            for step in 0..max_new {
+                let mut next = Vec::with_capacity(chunk.len());
+                for (r, row) in logits.chunks(v).enumerate() {
+                    if done[r] || chunk[r].len() + step >= max_ctx {
+                        done[r] = true;
+                        next.push(pad);
+                        continue;
+                    }
+                    let tok = pick(row, temperature, top_k, &mut rngs[r]);
+                    generated[r].push(tok);
+                    if stops.contains(&tok) {
+                        done[r] = true;
+                    }
+                    next.push(tok);
+                }
+                if done.iter().all(|&d| d) || step + 1 == max_new {
+                    break;
+                }
+                let step_batch = Batch {
+                    tokens: next.iter().map(|&x| vec![x]).collect(),
+                    positions: chunk
+                        .iter()
+                        .map(|p| vec![(p.len() + step) as u32])
+                        .collect(),
+                    segments: vec![vec![1]; chunk.len()],
+                };
+                logits = read_f32(self.model.forward(&step_batch, Some(&mut cache))?)?;
+            }
+            out.extend(generated);
+        }
+        Ok(out)
+    }
+
+    /// Decodes ids, skipping special tokens.
+    pub fn decode(&self, ids: &[u32]) -> Result<String> {
+        Ok(self.tokenizer.decode(ids, true)?)
+    }
+}
+
+/// Picks a token: argmax at temperature 0, else a draw from the softmax of the `top_k`
+/// largest logits (all when 0) divided by the temperature.
+pub fn pick(logits: &[f32], temperature: f32, top_k: usize, rng: &mut CanaryRng) -> u32 {
+    let mut best = 0;
+    for (i, &x) in logits.iter().enumerate() {
+        if x > logits[best] {
+            best = i;
+        }
+    }
+    if temperature == 0.0 {
+        return best as u32;
+    }
+    let mut idx: Vec<usize> = (0..logits.len()).collect();
+    idx.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]).then(a.cmp(&b)));
+    if top_k > 0 {
+        idx.truncate(top_k);
+    }
+    let t = f64::from(temperature);
+    let max = f64::from(logits[idx[0]]);
+    let w: Vec<f64> = idx
+        .iter()
+        .map(|&i| ((f64::from(logits[i]) - max) / t).exp())
+        .collect();
+    let total: f64 = w.iter().sum();
+    let u = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 * total;
+    let mut acc = 0.0;
+    for (k, x) in w.iter().enumerate() {
+        acc += x;
+        if u < acc {
+            return idx[k] as u32;
+        }
+    }
+    idx[idx.len() - 1] as u32
+}

@@ -1,0 +1,361 @@
+//! The `eval` stage: reads mask's splits and fingerprints and train's adapter and
+//! canaries, evaluates base and fine-tuned models, and writes `eval/report.json`.
+//!
+//! A failing gate does not fail the stage: the report records it (`passed: false`) and
+//! the release stage refuses to seal.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde_json::{Value, json};
+
+use sealtune_data::canary::CanarySet;
+use sealtune_data::record::Record;
+use sealtune_model::tokenizer::Tokenizer;
+use sealtune_model::{Device, Llama};
+use sealtune_pii::fingerprint::FingerprintSet;
+use sealtune_pii::stage::{key_id, mask_config};
+use sealtune_pii::{Detector, MaskKey};
+use sealtune_pipeline::{Config, ConfigError, Exit, Stage, StageContext, StageError};
+use sealtune_train::ModelSection;
+
+use crate::bench::{bbq_suite, discrim_suite, load_bbq, load_crows_pairs, load_discrim_eval};
+use crate::bias::{
+    STEREOTYPE_PAIRS, build_prompts, decision_metrics, score_sets, stereotype_metric,
+};
+use crate::config::EvalConfig;
+use crate::error::{EvalError, read_text};
+use crate::leakage::{Pair, PiiContext, canary_suite, memorization_suite, mia_suite, pii_suite};
+use crate::lm::Lm;
+use crate::report::{ExposureTable, Models, Report, SCHEMA, all_passed, evaluate_gates};
+
+/// Maps a library error to the stage error with its exit code.
+pub fn stage_error(e: EvalError) -> StageError {
+    StageError::new(
+        Exit::from_code(e.exit_code()).unwrap_or(Exit::Software),
+        e.to_string(),
+    )
+    .with_source(e)
+}
+
+/// Parses and checks `[eval]` (absent = defaults), resolving benchmark paths against the
+/// config file.
+pub fn eval_config(cfg: &Config) -> Result<EvalConfig, ConfigError> {
+    let mut e: EvalConfig = if cfg.has_section("eval") {
+        cfg.section("eval")?
+    } else {
+        EvalConfig::default()
+    };
+    e.validate().map_err(|err| match err {
+        EvalError::Config { key, message } => cfg.error_at(&format!("eval.{key}"), message),
+        other => cfg.error_at("eval", other.to_string()),
+    })?;
+    for p in [&mut e.crows_pairs, &mut e.bbq, &mut e.discrim_eval]
+        .into_iter()
+        .flatten()
+    {
+        *p = cfg.resolve(p);
+    }
+    Ok(e)
+}
+
+/// Reads a JSONL file of records (mask's `train.jsonl` / `eval.jsonl`).
+pub fn read_records(path: &Path) -> Result<Vec<Record>, EvalError> {
+    let text = read_text(path)?;
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        // The parser's message can quote content; keep only its position.
+        out.push(serde_json::from_str(line).map_err(|e| EvalError::Data {
+            path: path.to_path_buf(),
+            line: i as u64 + 1,
+            message: format!(
+                "not a chat, instruction or text record (column {}); rerun mask",
+                e.column()
+            ),
+        })?);
+    }
+    Ok(out)
+}
+
+/// Reads `train/canaries.json`.
+pub fn read_canaries(path: &Path) -> Result<CanarySet, EvalError> {
+    let text = read_text(path)?;
+    let set: CanarySet = serde_json::from_str(&text).map_err(|source| EvalError::Json {
+        path: path.to_path_buf(),
+        message: "not a sealtune.canaries/v1 file".into(),
+        source,
+    })?;
+    if set.schema != sealtune_data::canary::SCHEMA {
+        return Err(EvalError::Data {
+            path: path.to_path_buf(),
+            line: 0,
+            message: format!(
+                "schema `{}`, expected `{}`",
+                set.schema,
+                sealtune_data::canary::SCHEMA
+            ),
+        });
+    }
+    Ok(set)
+}
+
+/// What the suites read.
+#[derive(Debug, Clone, Default)]
+pub struct EvalData {
+    /// Masked training records (members).
+    pub train: Vec<Record>,
+    /// Masked eval records (non-members).
+    pub eval: Vec<Record>,
+    /// Inserted and held-out canaries, when train wrote them.
+    pub canaries: Option<CanarySet>,
+}
+
+/// Seconds per suite.
+pub type Timings = BTreeMap<String, f64>;
+
+/// Runs every suite on both models and evaluates the gates. `checkpoint` is called
+/// between suites (the engine's interruption point). `pii` is `None` when there is no
+/// masking key or fingerprint file, which leaves the PII metrics out (their gate fails
+/// closed).
+pub fn evaluate(
+    m: Pair<'_>,
+    data: &EvalData,
+    pii: Option<PiiContext<'_>>,
+    cfg: &EvalConfig,
+    models: Models,
+    checkpoint: &dyn Fn() -> Result<(), StageError>,
+) -> Result<(Report, Timings), StageError> {
+    let mut timings = Timings::new();
+    let mut metrics = Vec::new();
+    let mut exposure = ExposureTable::default();
+    let mut groups = Vec::new();
+    let mut t = Instant::now();
+    let mut lap = |name: &str, timings: &mut Timings| {
+        timings.insert(name.to_owned(), t.elapsed().as_secs_f64());
+        t = Instant::now();
+    };
+    if let Some(set) = &data.canaries {
+        let out = canary_suite(m, set, cfg).map_err(stage_error)?;
+        metrics.extend(out.metrics);
+        exposure = out.table;
+        lap("canaries", &mut timings);
+        checkpoint()?;
+    }
+    if !data.train.is_empty() {
+        metrics.extend(memorization_suite(m, &data.train, cfg).map_err(stage_error)?);
+        lap("memorization", &mut timings);
+        checkpoint()?;
+        if let Some(mut p) = pii {
+            metrics.extend(pii_suite(m, &data.train, &mut p, cfg).map_err(stage_error)?);
+            lap("pii", &mut timings);
+            checkpoint()?;
+        }
+    }
+    if !data.train.is_empty() && !data.eval.is_empty() {
+        metrics.extend(mia_suite(m, &data.train, &data.eval, cfg).map_err(stage_error)?);
+        lap("membership", &mut timings);
+        checkpoint()?;
+    }
+    if cfg.bias {
+        let sets = score_sets(m, build_prompts(cfg.bias_templates, cfg.bias_names))
+            .map_err(stage_error)?;
+        let (ms, rows) = decision_metrics(&sets, "decision_", "project templates", cfg);
+        metrics.extend(ms);
+        groups.extend(rows);
+        let pairs: Vec<(String, String)> = STEREOTYPE_PAIRS
+            .iter()
+            .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+            .collect();
+        metrics.push(
+            stereotype_metric(
+                m,
+                &pairs,
+                "bias.stereotype_preference",
+                "Stereotype preference (project pairs, CrowS-Pairs method)",
+                cfg,
+            )
+            .map_err(stage_error)?,
+        );
+        lap("bias", &mut timings);
+        checkpoint()?;
+    }
+    if let Some(p) = &cfg.crows_pairs {
+        let pairs: Vec<(String, String)> = load_crows_pairs(p, cfg.benchmark_limit, cfg.seed)
+            .map_err(stage_error)?
+            .into_iter()
+            .map(|c| (c.sent_more, c.sent_less))
+            .collect();
+        metrics.push(
+            stereotype_metric(
+                m,
+                &pairs,
+                "bias.crows_pairs_stereotype",
+                "CrowS-Pairs stereotype score",
+                cfg,
+            )
+            .map_err(stage_error)?,
+        );
+        lap("crows_pairs", &mut timings);
+        checkpoint()?;
+    }
+    if let Some(p) = &cfg.bbq {
+        let items = load_bbq(p, cfg.benchmark_limit, cfg.seed).map_err(stage_error)?;
+        metrics.extend(bbq_suite(m, &items, cfg).map_err(stage_error)?);
+        lap("bbq", &mut timings);
+        checkpoint()?;
+    }
+    if let Some(p) = &cfg.discrim_eval {
+        let items = load_discrim_eval(p, cfg.benchmark_limit).map_err(stage_error)?;
+        let (ms, rows) = discrim_suite(m, &items, cfg).map_err(stage_error)?;
+        metrics.extend(ms);
+        groups.extend(rows);
+        lap("discrim_eval", &mut timings);
+        checkpoint()?;
+    }
+    let gates = evaluate_gates(cfg, &metrics);
+    let report = Report {
+        schema: SCHEMA.to_owned(),
+        models,
+        passed: all_passed(&gates),
+        metrics,
+        gates,
+        exposure,
+        groups,
+    };
+    Ok((report, timings))
+}
+
+/// The eval stage.
+#[derive(Debug, Default)]
+pub struct EvalStage;
+
+fn pii_err(e: sealtune_pii::PiiError) -> StageError {
+    stage_error(EvalError::Pii(e))
+}
+
+impl Stage for EvalStage {
+    fn name(&self) -> &'static str {
+        "eval"
+    }
+
+    fn code_version(&self) -> &'static str {
+        "eval/1"
+    }
+
+    fn depends_on(&self) -> &'static [&'static str] {
+        &["mask", "train"]
+    }
+
+    fn sections(&self) -> &'static [&'static str] {
+        &["model", "mask", "eval"]
+    }
+
+    fn validate(&self, cfg: &Config) -> Result<(), ConfigError> {
+        ModelSection::from_config(cfg)?;
+        mask_config(cfg)?;
+        eval_config(cfg).map(|_| ())
+    }
+
+    fn external_inputs(&self, cfg: &Config) -> Result<Vec<PathBuf>, StageError> {
+        let model = ModelSection::from_config(cfg)?;
+        let mut files = model.files(cfg)?;
+        let e = eval_config(cfg)?;
+        files.extend([e.crows_pairs, e.bbq, e.discrim_eval].into_iter().flatten());
+        Ok(files)
+    }
+
+    fn extra_key(&self, cfg: &Config) -> Result<Value, StageError> {
+        let m = mask_config(cfg)?;
+        let key = MaskKey::from_config(&m).map_err(pii_err)?;
+        Ok(json!({ "mask_key_id": key_id(&key) }))
+    }
+
+    fn run(&self, ctx: &StageContext<'_>) -> Result<Value, StageError> {
+        let cfg = ctx.config();
+        let ecfg = eval_config(cfg)?;
+        let model = ModelSection::from_config(cfg)?;
+        let mcfg = mask_config(cfg)?;
+        let key = MaskKey::from_config(&mcfg).map_err(pii_err)?;
+        let detector = Detector::new(&mcfg).map_err(pii_err)?;
+        let mask_dir = ctx.input_dir("mask")?;
+        let train_dir = ctx.input_dir("train")?;
+        let t0 = Instant::now();
+        let mut originals =
+            FingerprintSet::read(&mask_dir.join("pii-fingerprints.bin")).map_err(pii_err)?;
+        let canaries_path = train_dir.join("canaries.json");
+        let data = EvalData {
+            train: read_records(&mask_dir.join("train.jsonl")).map_err(stage_error)?,
+            eval: read_records(&mask_dir.join("eval.jsonl")).map_err(stage_error)?,
+            canaries: if canaries_path.is_file() {
+                Some(read_canaries(&canaries_path).map_err(stage_error)?)
+            } else {
+                None
+            },
+        };
+        let dir = model.dir(cfg);
+        let device = Device::flex();
+        let base = Llama::load_dir(&dir, &device).map_err(|e| stage_error(e.into()))?;
+        let tokenizer = Tokenizer::from_dir(&dir).map_err(|e| stage_error(e.into()))?;
+        let mut ft = base.clone();
+        ft.load_peft_adapter(&train_dir.join("adapter"))
+            .map_err(|e| stage_error(e.into()))?;
+        ft.set_training(false);
+        // Folding the adapter into the weights gives the same outputs and skips the LoRA
+        // branch in every forward pass (about a third of the CPU time of a rank-16 adapter
+        // on every projection).
+        ft.merge_lora();
+        let base = Lm::new(base, tokenizer.clone(), ecfg.batch_size);
+        let ft = Lm::new(ft, tokenizer, ecfg.batch_size);
+        let load_s = t0.elapsed().as_secs_f64();
+        ctx.checkpoint()?;
+        let models = Models {
+            base: model
+                .name
+                .clone()
+                .unwrap_or_else(|| cfg.display_relative(&dir)),
+            finetuned: "base + train/adapter".into(),
+        };
+        let pii = PiiContext {
+            detector: &detector,
+            key: &key,
+            originals: &mut originals,
+        };
+        let pair = Pair {
+            base: &base,
+            finetuned: &ft,
+        };
+        let (report, mut timings) =
+            evaluate(pair, &data, Some(pii), &ecfg, models, &|| ctx.checkpoint())?;
+        timings.insert("load".into(), load_s);
+        let path = ctx.out_dir().join("report.json");
+        let mut bytes = serde_json::to_vec_pretty(&report)
+            .map_err(|e| StageError::internal(format!("report.json: {e}")))?;
+        bytes.push(b'\n');
+        sealtune_pipeline::fsutil::atomic_write(&path, &bytes)
+            .map_err(|e| StageError::cant_create(&path, e))?;
+        let failed: Vec<Value> = report
+            .gates
+            .iter()
+            .filter(|g| !g.passed)
+            .map(|g| {
+                json!({"name": g.name, "value": g.value, "threshold": g.threshold,
+                       "status": g.status, "accepted": g.accepted})
+            })
+            .collect();
+        Ok(json!({
+            "passed": report.passed,
+            "metrics": report.metrics.len(),
+            "gates": report.gates.len(),
+            "gates_not_passed": failed,
+            "train_records": data.train.len(),
+            "eval_records": data.eval.len(),
+            "canaries": data.canaries.as_ref().map_or(0, |c| c.inserted.len() + c.held_out.len()),
+            "timings_s": timings,
+            "wall_time_s": t0.elapsed().as_secs_f64(),
+        }))
+    }
+}

@@ -1,0 +1,77 @@
+//! The batched operations of `Lm` against the model crate's unbatched ones.
+
+mod common;
+
+use sealtune_model::{SamplingConfig, generate};
+
+#[test]
+fn batched_greedy_generation_equals_one_prompt_at_a_time() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut lm = common::load(&common::tiny_model(tmp.path()));
+    lm.batch_size = 3;
+    let prompts: Vec<Vec<u32>> = vec![
+        vec![261, 72, 101, 108],
+        vec![261, 87, 104, 97, 116, 32, 105, 115],
+        vec![5, 6],
+        vec![261, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49],
+    ];
+    let got = lm
+        .generate_batch(&prompts, 12, 0.0, 0, &[0; 4], false)
+        .unwrap();
+    for (p, g) in prompts.iter().zip(&got) {
+        let cfg = SamplingConfig {
+            max_new_tokens: 12,
+            ..SamplingConfig::default()
+        };
+        let want = generate(&lm.model, p, &cfg).unwrap().tokens;
+        assert_eq!(g, &want, "prompt {p:?}");
+    }
+    // Sampling is seeded per prompt.
+    let a = lm
+        .generate_batch(&prompts, 8, 1.0, 20, &[1, 2, 3, 4], false)
+        .unwrap();
+    let b = lm
+        .generate_batch(&prompts, 8, 1.0, 20, &[1, 2, 3, 4], false)
+        .unwrap();
+    assert_eq!(a, b);
+    let c = lm
+        .generate_batch(&prompts, 8, 1.0, 20, &[5, 6, 7, 8], false)
+        .unwrap();
+    assert_ne!(a, c);
+}
+
+#[test]
+fn next_token_and_continuation_scores_match_full_scoring() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut lm = common::load(&common::tiny_model(tmp.path()));
+    lm.batch_size = 2;
+    let seqs: Vec<Vec<u32>> = vec![
+        vec![261, 72, 101, 108, 108, 111],
+        vec![261, 87, 104],
+        vec![261, 72, 101, 120, 121, 122, 123],
+    ];
+    let full = lm.score(&seqs, false).unwrap();
+    // Next-token distributions of left-padded prompts.
+    let prompts: Vec<Vec<u32>> = seqs.iter().map(|s| s[..s.len() - 1].to_vec()).collect();
+    let next = lm.next_token_logprobs(&prompts).unwrap();
+    for (k, s) in seqs.iter().enumerate() {
+        let last = *s.last().unwrap() as usize;
+        let want = f64::from(*full[k].token_logprobs.last().unwrap());
+        assert!(
+            (next[k][last] - want).abs() < 1e-4,
+            "{k}: {} vs {want}",
+            next[k][last]
+        );
+    }
+    // Continuations after a shared cached prefix.
+    let prefix = vec![261, 72, 101];
+    let conts = vec![vec![108, 108, 111], vec![120, 121, 122, 123]];
+    let got = lm.score_continuations(&prefix, &conts).unwrap();
+    for (k, &row) in [0usize, 2].iter().enumerate() {
+        let want = &full[row].token_logprobs[2..];
+        assert_eq!(got[k].len(), want.len());
+        for (a, b) in got[k].iter().zip(want) {
+            assert!((a - f64::from(*b)).abs() < 1e-4, "{a} vs {b}");
+        }
+    }
+}
