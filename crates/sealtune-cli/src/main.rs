@@ -27,6 +27,8 @@ fn stages() -> Vec<Box<dyn Stage>> {
         Box::new(sealtune_data::IngestStage),
         Box::new(sealtune_pii::MaskStage),
         Box::new(sealtune_train::TrainStage),
+        Box::new(sealtune_eval::EvalStage),
+        Box::new(sealtune_release::ReleaseStage),
     ]
 }
 
