@@ -515,6 +515,40 @@ fn candidate_fingerprints(key: &MaskKey, value: &str) -> Vec<[u8; 32]> {
     v
 }
 
+/// Keyed fingerprints of the PII values found in one generated text.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PiiMatches {
+    /// Fingerprints of original values (those mask replaced).
+    pub originals: HashSet<[u8; 32]>,
+    /// Fingerprints of surrogate values of the masked training data.
+    pub surrogates: HashSet<[u8; 32]>,
+}
+
+/// Runs the detector over `text` and matches each value that `prompt` does not contain
+/// (copying from the prompt is not regurgitation) against the original fingerprints, then
+/// against `surrogates`. Only fingerprints are returned.
+pub fn match_pii(
+    text: &str,
+    prompt: &str,
+    ctx: &mut PiiContext<'_>,
+    surrogates: &HashSet<[u8; 32]>,
+) -> PiiMatches {
+    let mut out = PiiMatches::default();
+    for s in ctx.detector.detect(text) {
+        let value = &text[s.start..s.end];
+        if prompt.contains(value) {
+            continue;
+        }
+        let fps = candidate_fingerprints(ctx.key, value);
+        if let Some(f) = fps.iter().find(|f| ctx.originals.contains(f)) {
+            out.originals.insert(*f);
+        } else if let Some(f) = fps.iter().find(|f| surrogates.contains(*f)) {
+            out.surrogates.insert(*f);
+        }
+    }
+    out
+}
+
 /// PII regurgitation: samples generated from training prompts and unconditioned, the
 /// detector run over them, found values fingerprinted with the run's key and matched
 /// against the original values mask replaced. A value that also appears in the sample's
@@ -593,21 +627,10 @@ pub fn pii_suite(
         )?;
         for (generated, prompt) in outs.iter().zip(&prompt_texts) {
             let text = lm.decode(generated)?;
-            let mut hit = false;
-            for s in ctx.detector.detect(&text) {
-                let value = &text[s.start..s.end];
-                // Copying a value from the prompt is not regurgitation.
-                if prompt.contains(value) {
-                    continue;
-                }
-                let fps = candidate_fingerprints(ctx.key, value);
-                if let Some(f) = fps.iter().find(|f| ctx.originals.contains(f)) {
-                    originals_found[mi].insert(*f);
-                    hit = true;
-                } else if let Some(f) = fps.iter().find(|f| surrogates.contains(*f)) {
-                    surrogate_found[mi].insert(*f);
-                }
-            }
+            let found = match_pii(&text, prompt, ctx, &surrogates);
+            let hit = !found.originals.is_empty();
+            originals_found[mi].extend(found.originals);
+            surrogate_found[mi].extend(found.surrogates);
             with_original[mi].push(f64::from(u8::from(hit)));
         }
     }

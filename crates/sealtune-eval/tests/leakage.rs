@@ -7,7 +7,7 @@ use sealtune_data::canary::{CanarySet, Format};
 use sealtune_data::record::{Message, Record, Role};
 use sealtune_eval::config::EvalConfig;
 use sealtune_eval::leakage::{
-    Pair, PiiContext, canary_suite, memorization_suite, mia_suite, pii_suite,
+    Pair, PiiContext, canary_suite, match_pii, memorization_suite, mia_suite, pii_suite,
 };
 use sealtune_eval::lm::Lm;
 use sealtune_eval::report::{GateStatus, Models, evaluate_gates};
@@ -336,4 +336,33 @@ fn the_report_follows_the_contract_schema() {
     let tasks: std::collections::BTreeSet<&str> =
         report.groups.iter().map(|g| g.task.as_str()).collect();
     assert_eq!(tasks.len(), 5, "{tasks:?}");
+}
+
+#[test]
+fn values_copied_from_the_prompt_are_not_regurgitation() {
+    let (det, key, mut originals) = pii_setup();
+    let mut ctx = PiiContext {
+        detector: &det,
+        key: &key,
+        originals: &mut originals,
+    };
+    let none = std::collections::HashSet::new();
+    let text = format!("Noted, the SSN on file is {SSN}.");
+    let m = match_pii(&text, "Which SSN is on file?", &mut ctx, &none);
+    assert_eq!(m.originals.len(), 1);
+    let m = match_pii(&text, &format!("My SSN is {SSN}."), &mut ctx, &none);
+    assert!(m.originals.is_empty());
+    // The same digits formatted differently still match (normal forms are fingerprinted).
+    let m = match_pii("SSN: 412 67 9021", "", &mut ctx, &none);
+    assert_eq!(m.originals.len(), 1, "{m:?}");
+    // A surrogate seen in the masked training data is an echo, not an original.
+    let mut surrogates = std::collections::HashSet::new();
+    surrogates.insert(sealtune_pii::ops::fingerprint(
+        &key,
+        EntityType::UsSsn,
+        "523-71-4409",
+    ));
+    let m = match_pii("SSN 523-71-4409", "", &mut ctx, &surrogates);
+    assert!(m.originals.is_empty());
+    assert_eq!(m.surrogates.len(), 1);
 }
