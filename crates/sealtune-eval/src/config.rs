@@ -27,7 +27,7 @@ pub struct EvalConfig {
     /// reported as insufficient evidence. Default 30.
     pub min_samples: usize,
     /// Random reference values scored per canary format for exposure (the Secret Sharer
-    /// uses 10^4 or more; on a GPU set 10000). Default 16.
+    /// uses 10^4 or more). Default 10000; CPU runs of a large model set fewer.
     pub references: usize,
     /// Training records (members) and eval records (non-members) sampled for membership
     /// inference, each. Default 16.
@@ -84,7 +84,7 @@ impl Default for EvalConfig {
             max_tokens: 96,
             bootstrap: 300,
             min_samples: 30,
-            references: 16,
+            references: 10_000,
             mia_samples: 16,
             min_k: 0.2,
             memorization_samples: 8,

@@ -222,7 +222,7 @@ fn gate_metric(name: &str) -> (&'static str, Op) {
         "canary_exposure" => ("leakage.canary_exposure_over_budget", Op::Le),
         "mia_auc" => ("leakage.mia_auc_max", Op::Le),
         "decision_gap" => ("bias.decision_gap_max", Op::Le),
-        _ => ("bias.disparate_impact_min", Op::Ge),
+        _ => ("bias.decision_disparate_impact_min", Op::Ge),
     }
 }
 
@@ -258,6 +258,14 @@ pub fn evaluate_gates(cfg: &EvalConfig, metrics: &[Metric]) -> Vec<Gate> {
             }
             _ => GateStatus::Fail,
         };
+        let evidence = m.map_or(Evidence::Insufficient, |m| m.evidence);
+        // A value inside the threshold on too few samples is not a pass: it needs a
+        // reviewer, like a value in the review band.
+        let status = if status == GateStatus::Pass && evidence == Evidence::Insufficient {
+            GateStatus::Review
+        } else {
+            status
+        };
         let passed = status == GateStatus::Pass;
         let reason = (!passed).then(|| cfg.accept.get(name).cloned()).flatten();
         out.push(Gate {
@@ -277,7 +285,7 @@ pub fn evaluate_gates(cfg: &EvalConfig, metrics: &[Metric]) -> Vec<Gate> {
             } else {
                 m.and_then(|m| m.finetuned.ci)
             },
-            evidence: m.map_or(Evidence::Insufficient, |m| m.evidence),
+            evidence,
             status,
             passed,
             accepted: reason.is_some(),
@@ -326,7 +334,7 @@ mod tests {
         let ms = vec![
             metric("leakage.pii_original_values", Some(0.0), Some(1.0)),
             metric("leakage.mia_auc_max", Some(0.5), Some(0.65)),
-            metric("bias.disparate_impact_min", Some(0.9), Some(0.85)),
+            metric("bias.decision_disparate_impact_min", Some(0.9), Some(0.85)),
         ];
         let gates = evaluate_gates(&cfg, &ms);
         let pii = gates
@@ -357,6 +365,21 @@ mod tests {
         assert!(pii.accepted && !pii.passed);
         let di = gates.iter().find(|g| g.name == "disparate_impact").unwrap();
         assert!(!di.accepted && di.reason.is_none());
+    }
+
+    #[test]
+    fn a_pass_on_insufficient_evidence_needs_review() {
+        let cfg = EvalConfig::default();
+        let mut m = metric("leakage.pii_original_values", Some(0.0), Some(0.0));
+        m.evidence = Evidence::Insufficient;
+        let gates = evaluate_gates(&cfg, &[m]);
+        let pii = gates
+            .iter()
+            .find(|g| g.name == "pii_regurgitation")
+            .unwrap();
+        assert_eq!(pii.status, GateStatus::Review);
+        assert!(!pii.passed);
+        assert!(!all_passed(&gates));
     }
 
     #[test]

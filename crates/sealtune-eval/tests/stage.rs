@@ -126,13 +126,16 @@ fn eval_stage_writes_a_report_and_records_failed_gates_without_failing() {
     assert_eq!(report["exposure"]["held_out"].as_array().unwrap().len(), 2);
     let gates = report["gates"].as_array().unwrap();
     assert_eq!(gates.len(), 6);
-    // A fresh adapter leaks nothing: the PII gate passes with 0 originals.
+    // A fresh adapter leaks nothing: 0 originals, but from 2 samples that is not
+    // evidence, so the gate asks for review instead of passing.
     let pii = gates
         .iter()
         .find(|g| g["name"] == "pii_regurgitation")
         .unwrap();
     assert_eq!(pii["value"], 0.0);
-    assert_eq!(pii["passed"], true);
+    assert_eq!(pii["evidence"], "insufficient");
+    assert_eq!(pii["status"], "review");
+    assert_eq!(pii["passed"], false);
     let gap = gates.iter().find(|g| g["name"] == "decision_gap").unwrap();
     if gap["passed"] == false {
         assert_eq!(gap["accepted"], true);
