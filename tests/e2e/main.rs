@@ -8,6 +8,7 @@ mod cli;
 mod config;
 mod ingest;
 mod mask;
+mod pipeline;
 mod runs;
 mod seal;
 mod train;

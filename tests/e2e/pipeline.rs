@@ -1,0 +1,194 @@
+//! The whole pipeline on a tiny random model with SmolLM2's tokenizer: ingest, mask,
+//! train, eval, release; then verify, the card, a reviewer's attestation, tampering, and
+//! a failed gate that stops the release.
+
+use crate::util::*;
+
+const STAGES: &str = r#"
+[train]
+max_seq_len = 128
+max_steps = 6
+checkpoint_every = 0
+
+[train.lora]
+rank = 4
+alpha = 8
+
+[train.canaries]
+count = 2
+repeats = 2
+
+[eval]
+references = 8
+mia_samples = 4
+memorization_samples = 2
+pii_prompted = 2
+pii_unconditioned = 1
+pii_max_new_tokens = 8
+suffix_tokens = 32
+bootstrap = 20
+bias_templates = 1
+bias_names = 1
+"#;
+
+const ACCEPT: &str = r#"
+[eval.accept]
+pii_regurgitation = "test: tiny samples"
+canary_extraction = "test: tiny samples"
+canary_exposure = "test: tiny samples"
+mia_auc = "test: tiny samples"
+decision_gap = "test: random model"
+disparate_impact = "test: random model"
+"#;
+
+const RELEASE: &str = r#"
+[release]
+signing_key_file = "keys/t.key.pem"
+recipients = [{ kek_file = "keys/t.kek" }]
+
+[release.card]
+intended_use = "Testing the pipeline."
+"#;
+
+fn project(accept: bool) -> Option<Dir> {
+    let src = smollm2_dir()?;
+    let d = Dir::new();
+    tiny_chat_model(&src, &d.path().join("model"));
+    d.write(
+        "data/chat.jsonl",
+        (0..40)
+            .map(|i| {
+                format!(
+                    "{{\"messages\":[{{\"role\":\"user\",\"content\":\"Who is member {i}?\"}},{{\"role\":\"assistant\",\"content\":\"Member {i} is Maria Lopez, SSN 912-34-{:04}.\"}}]}}\n",
+                    1000 + i
+                )
+            })
+            .collect::<String>(),
+    );
+    d.run(&["keygen", "--out", "keys", "--name", "t"])
+        .assert_code(0);
+    let cfg = d.config("chat", "eval_fraction = 0.25\n");
+    let mut text = std::fs::read_to_string(&cfg).unwrap();
+    text.push_str(STAGES);
+    if accept {
+        text.push_str(ACCEPT);
+    }
+    text.push_str(RELEASE);
+    std::fs::write(&cfg, text).unwrap();
+    Some(d)
+}
+
+#[test]
+fn the_whole_pipeline_releases_a_verifiable_signed_model_with_its_card() {
+    let Some(d) = project(true) else { return };
+    d.run(&["run", "cfg.toml"]).assert_code(0);
+    for f in [
+        "adapter_model.safetensors.seal",
+        "adapter_config.json",
+        "MODEL_CARD.md",
+        "MODEL_CARD.html",
+        "model-card.json",
+        "bom.cdx.json",
+        "provenance.intoto.jsonl",
+        "model.sig",
+    ] {
+        assert!(d.exists(&format!("run/release/{f}")), "release/{f} missing");
+    }
+    // No plaintext weights leave in the release.
+    assert!(!d.exists("run/release/adapter_model.safetensors"));
+    let v = d.run(&[
+        "verify",
+        "run/release",
+        "--public-key",
+        "keys/t.pub.pem",
+        "--kek",
+        "keys/t.kek",
+    ]);
+    v.assert_code(0);
+
+    // The card's numbers come from the artifacts.
+    let card = d.read("run/release/MODEL_CARD.md");
+    for section in [
+        "## Model details",
+        "## Data lineage",
+        "## Training procedure",
+        "## Evaluation",
+        "## Security",
+        "## Accepted gate failures",
+        "## Limitations and recommendations",
+    ] {
+        assert!(card.contains(section), "card lacks {section}");
+    }
+    let training: serde_json::Value =
+        serde_json::from_str(&d.read("run/train/training.json")).unwrap();
+    let adapter_sha = training["adapter"]["files"][0]["sha256"].as_str().unwrap();
+    let facts: serde_json::Value =
+        serde_json::from_str(&d.read("run/release/model-card.json")).unwrap();
+    assert!(
+        facts.to_string().contains(adapter_sha),
+        "model-card.json does not carry the adapter digest from training.json"
+    );
+    assert!(
+        card.contains("test: random model"),
+        "accepted reasons are shown"
+    );
+
+    // The unsealed adapter equals what train wrote.
+    d.run(&[
+        "unseal",
+        "run/release/adapter_model.safetensors.seal",
+        "--out",
+        "adapter.out",
+        "--kek",
+        "keys/t.kek",
+    ])
+    .assert_code(0);
+    assert_eq!(
+        sha256_hex(&d.path().join("adapter.out")),
+        sha256_hex(&d.path().join("run/train/adapter/adapter_model.safetensors"))
+    );
+
+    // A reviewer signs off; the regenerated card lists it.
+    d.run(&[
+        "attest",
+        "--run-dir",
+        "run",
+        "--key",
+        "keys/t.key.pem",
+        "--decision",
+        "approve",
+        "--note",
+        "fine for the test",
+    ])
+    .assert_code(0);
+    d.run(&["card", "--run-dir", "run"]).assert_code(0);
+    assert!(
+        d.read("run/card/MODEL_CARD.md")
+            .contains("fine for the test")
+    );
+
+    // Everything is up to date on a rerun.
+    let r = d.run(&["run", "cfg.toml"]);
+    r.assert_code(0);
+    assert_eq!(
+        r.stderr.matches("skipped (up to date)").count(),
+        5,
+        "{}",
+        r.stderr
+    );
+
+    // Tampering with the card breaks verification.
+    let p = d.path().join("run/release/MODEL_CARD.md");
+    std::fs::write(&p, card.replace("Model details", "Model detail")).unwrap();
+    let v = d.run(&["verify", "run/release", "--public-key", "keys/t.pub.pem"]);
+    assert_ne!(v.code, 0, "a changed card must not verify");
+}
+
+#[test]
+fn a_failed_gate_stops_the_release_with_exit_3() {
+    let Some(d) = project(false) else { return };
+    let r = d.run(&["run", "cfg.toml"]);
+    r.assert_code(3).assert_stderr_has("[eval.accept]");
+    assert!(d.exists("run/eval/report.json"), "the eval report is kept");
+    assert!(!d.exists("run/release/model.sig"), "nothing is released");
+}
