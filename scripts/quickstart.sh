@@ -32,7 +32,11 @@ echo "== pipeline" >&2
 "$st" run configs/quickstart.toml
 "$st" status --run-dir runs/quickstart
 "$st" audit --run-dir runs/quickstart
+"$st" verify runs/quickstart/release --public-key keys/quickstart.pub.pem --kek keys/quickstart.kek
 echo >&2
 echo "Masked training data: runs/quickstart/mask/train.jsonl, eval.jsonl" >&2
 echo "What was replaced:    runs/quickstart/mask/report.json" >&2
+echo "Training:             runs/quickstart/train/metrics.jsonl, training.json, adapter/" >&2
+echo "Evaluation:           runs/quickstart/eval/report.json" >&2
+echo "Release (sealed, signed): runs/quickstart/release/ — read MODEL_CARD.md or MODEL_CARD.html" >&2
 echo "Run it again: every stage is skipped as up to date." >&2
