@@ -42,10 +42,6 @@ disparate_impact = "test: random model"
 "#;
 
 const RELEASE: &str = r#"
-[release]
-signing_key_file = "keys/t.key.pem"
-recipients = [{ kek_file = "keys/t.kek" }]
-
 [release.card]
 intended_use = "Testing the pipeline."
 "#;

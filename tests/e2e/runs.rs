@@ -46,7 +46,10 @@ fn rerun_skips_and_changes_make_stale() {
     );
 
     // Changing mask's section reruns mask only.
-    edit("key_file", "default_operator = \"redact\"\nkey_file");
+    edit(
+        "key_file = \"mask.key\"",
+        "default_operator = \"redact\"\nkey_file = \"mask.key\"",
+    );
     assert_eq!(stage_state(&d, "ingest"), "done");
     assert_eq!(stage_state(&d, "mask"), "stale");
     let r = d.run(&["run", "cfg.toml", "--json", "--to", "mask"]);

@@ -73,7 +73,7 @@ fn lines(path: &Path) -> Vec<serde_json::Value> {
 #[test]
 fn train_writes_adapter_metrics_canaries_and_resumes_to_the_same_bytes() {
     let Some(a) = project() else { return };
-    a.run(&["run", "cfg.toml"]).assert_code(0);
+    a.run(&["run", "cfg.toml", "--to", "train"]).assert_code(0);
     let want = adapter_sha(&a);
 
     // Outputs.
@@ -137,7 +137,7 @@ fn train_writes_adapter_metrics_canaries_and_resumes_to_the_same_bytes() {
 
     // kill -9 after the first checkpoint, then rerun: same adapter bytes.
     let b = project().unwrap();
-    let mut child = b.spawn(&["run", "cfg.toml"]);
+    let mut child = b.spawn(&["run", "cfg.toml", "--to", "train"]);
     assert!(
         wait_for(120.0, || first_checkpoint(&b)),
         "no checkpoint appeared"
@@ -148,7 +148,7 @@ fn train_writes_adapter_metrics_canaries_and_resumes_to_the_same_bytes() {
         !b.exists("run/train/manifest.json"),
         "killed before the end"
     );
-    let r = b.run(&["run", "cfg.toml"]);
+    let r = b.run(&["run", "cfg.toml", "--to", "train"]);
     r.assert_code(0)
         .assert_stderr_has("resuming from the checkpoint at step");
     assert_eq!(adapter_sha(&b), want, "resumed after kill -9");
@@ -165,7 +165,7 @@ fn train_writes_adapter_metrics_canaries_and_resumes_to_the_same_bytes() {
 
     // SIGTERM: a checkpoint, exit 75, then the rerun finishes with the same bytes.
     let c = project().unwrap();
-    let child = c.spawn(&["run", "cfg.toml"]);
+    let child = c.spawn(&["run", "cfg.toml", "--to", "train"]);
     assert!(
         wait_for(120.0, || first_checkpoint(&c)),
         "no checkpoint appeared"
@@ -175,7 +175,7 @@ fn train_writes_adapter_metrics_canaries_and_resumes_to_the_same_bytes() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(75), "{stderr}");
     assert!(stderr.contains("resumes from it"), "{stderr}");
-    c.run(&["run", "cfg.toml"]).assert_code(0);
+    c.run(&["run", "cfg.toml", "--to", "train"]).assert_code(0);
     assert_eq!(adapter_sha(&c), want, "resumed after SIGTERM");
 }
 
@@ -194,7 +194,7 @@ fn train_config_errors_name_the_key() {
         .assert_stderr_has("rnak");
     // A missing model directory is a missing input.
     std::fs::write(&cfg, text.replace("path = \"model\"", "path = \"nowhere\"")).unwrap();
-    d.run(&["run", "cfg.toml"])
+    d.run(&["run", "cfg.toml", "--to", "train"])
         .assert_code(66)
         .assert_stderr_has("nowhere");
 }

@@ -103,14 +103,19 @@ impl Dir {
     }
 
     /// A config for the data in `data/`, with extra `[data]` lines, a `[mask]`
-    /// section whose key file (mode 0600) it creates, and a `[model]` section
-    /// (tests that do not train run `--to mask`).
+    /// section whose key file (mode 0600) it creates, a `[model]` section
+    /// (tests that do not train run `--to mask`), and a `[release]` section with
+    /// keys from `sealtune keygen` (`keys/t.*`).
     pub fn config(&self, format: &str, extra: &str) -> PathBuf {
         self.mask_key("mask.key", 7);
+        if !self.exists("keys/t.key.pem") {
+            self.run(&["keygen", "--out", "keys", "--name", "t"])
+                .assert_code(0);
+        }
         self.write(
             "cfg.toml",
             format!(
-                "[run]\nid = \"t\"\ndir = \"run\"\n\n[data]\ninputs = [\"data/*\"]\nformat = \"{format}\"\n{extra}\n[mask]\nkey_file = \"mask.key\"\n\n[model]\npath = \"model\"\n"
+                "[run]\nid = \"t\"\ndir = \"run\"\n\n[data]\ninputs = [\"data/*\"]\nformat = \"{format}\"\n{extra}\n[mask]\nkey_file = \"mask.key\"\n\n[model]\npath = \"model\"\n\n[release]\nsigning_key_file = \"keys/t.key.pem\"\nrecipients = [{{ kek_file = \"keys/t.kek\" }}]\n"
             ),
         )
     }
