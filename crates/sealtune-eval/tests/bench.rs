@@ -126,3 +126,18 @@ fn benchmark_suites_run_on_a_model() {
         assert!((0.0..=1.0).contains(&r.p_yes_base));
     }
 }
+
+/// The loaders on the real published files from `scripts/fetch-bias-benchmarks.sh`, when
+/// `SEALTUNE_BIAS_BENCHMARKS` points at its output directory (skipped otherwise).
+#[test]
+fn published_benchmark_files_load() {
+    let Some(dir) = std::env::var_os("SEALTUNE_BIAS_BENCHMARKS").map(PathBuf::from) else {
+        eprintln!("skipped: set SEALTUNE_BIAS_BENCHMARKS (scripts/fetch-bias-benchmarks.sh)");
+        return;
+    };
+    let bbq = load_bbq(&dir.join("bbq/Gender_identity.jsonl"), usize::MAX, 0).expect("BBQ");
+    assert!(bbq.len() > 1000, "{} BBQ items", bbq.len());
+    let de = load_discrim_eval(&dir.join("discrim_eval/explicit.jsonl"), usize::MAX)
+        .expect("discrim-eval");
+    assert!(de.len() > 1000, "{} discrim-eval items", de.len());
+}
