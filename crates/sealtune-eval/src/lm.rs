@@ -29,40 +29,12 @@ pub fn role(r: DataRole) -> Role {
     }
 }
 
-/// A record as chat messages: chats as they are, instructions as a user turn
-/// (`instruction`, a blank line, `input`) answered by `output`; plain text as `None`.
+/// A record as chat messages, rendered as the train stage renders it
+/// ([`sealtune_train::collate::record_messages`]); plain text as `None` (scored as text).
 pub fn record_messages(r: &Record) -> Option<Vec<Message>> {
     match r {
-        Record::Chat { messages } => Some(
-            messages
-                .iter()
-                .map(|m| Message {
-                    role: role(m.role),
-                    content: m.content.clone(),
-                })
-                .collect(),
-        ),
-        Record::Instruction {
-            instruction,
-            input,
-            output,
-        } => {
-            let user = match input {
-                Some(i) if !i.is_empty() => format!("{instruction}\n\n{i}"),
-                _ => instruction.clone(),
-            };
-            Some(vec![
-                Message {
-                    role: Role::User,
-                    content: user,
-                },
-                Message {
-                    role: Role::Assistant,
-                    content: output.clone(),
-                },
-            ])
-        }
         Record::Text { .. } => None,
+        _ => Some(sealtune_train::collate::record_messages(r)),
     }
 }
 
