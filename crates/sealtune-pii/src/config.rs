@@ -27,6 +27,11 @@ pub enum Operator {
     DateShift,
     /// Drop the whole record.
     DropRecord,
+    /// Leave the value as it is; it is still detected, counted and
+    /// fingerprinted. This writes plaintext PII, so it is refused unless
+    /// `allow_plaintext = true`: it exists for positive controls on synthetic
+    /// data (`configs/leak-demo.toml`), where eval must see the original values.
+    Keep,
 }
 
 /// A check a custom recognizer's matches must pass.
@@ -115,6 +120,9 @@ pub struct MaskConfig {
     pub subject_field: Option<String>,
     /// Characters left visible by `mask`. Default 4.
     pub mask_keep_last: usize,
+    /// Permits the `keep` operator, which leaves detected values in the output
+    /// in plaintext. Only for synthetic data. Default false.
+    pub allow_plaintext: bool,
 }
 
 impl Default for MaskConfig {
@@ -135,6 +143,7 @@ impl Default for MaskConfig {
             date_shift_max_days: 365,
             subject_field: None,
             mask_keep_last: 4,
+            allow_plaintext: false,
         }
     }
 }
@@ -202,7 +211,28 @@ impl MaskConfig {
                 return bad(format!("deny.{t}"), "entries must not be empty".into());
             }
         }
+        if !self.allow_plaintext {
+            let keep = std::iter::once(("default_operator".to_string(), self.default_operator))
+                .chain(
+                    self.operators
+                        .iter()
+                        .map(|(t, o)| (format!("operators.{t}"), *o)),
+                )
+                .find(|(_, o)| *o == Operator::Keep);
+            if let Some((key, _)) = keep {
+                return bad(
+                    key,
+                    "`keep` leaves the detected value in the output in plaintext; choose another operator, or, for synthetic data only, set `allow_plaintext = true`".into(),
+                );
+            }
+        }
         Ok(())
+    }
+
+    /// True when some type is kept in plaintext.
+    pub fn keeps_plaintext(&self) -> bool {
+        self.default_operator == Operator::Keep
+            || self.operators.values().any(|o| *o == Operator::Keep)
     }
 
     /// The threshold for a type.

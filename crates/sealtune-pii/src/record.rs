@@ -176,6 +176,7 @@ impl Masker {
                     drop.get_or_insert(s.entity);
                     ops::redact(s.entity)
                 }
+                Operator::Keep => val.to_string(),
             };
             out.push_str(&rep);
             last = s.end;

@@ -12,6 +12,7 @@
 //!
 //! Counts add up: `records = train + eval + dropped + quarantined`.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -25,7 +26,7 @@ use sealtune_data::index::{Index, Split};
 use sealtune_data::source::read_indexed;
 use sealtune_pipeline::{Config, ConfigError, Exit, Stage, StageContext, StageError};
 
-use crate::config::MaskConfig;
+use crate::config::{MaskConfig, Operator};
 use crate::error::PiiError;
 use crate::fingerprint::FingerprintSet;
 use crate::key::MaskKey;
@@ -100,7 +101,7 @@ impl Stage for MaskStage {
     }
 
     fn code_version(&self) -> &'static str {
-        "mask/1"
+        "mask/2"
     }
 
     fn depends_on(&self) -> &'static [&'static str] {
@@ -205,6 +206,11 @@ impl Stage for MaskStage {
             return Err(StageError::internal("mask counts do not add up"));
         }
         let by_type = rep.totals();
+        let kept: BTreeMap<EntityType, u64> = by_type
+            .iter()
+            .filter(|(t, _)| mcfg.operator(**t) == Operator::Keep)
+            .map(|(t, n)| (*t, *n))
+            .collect();
         let report = json!({
             "schema": "sealtune.mask-report/v1",
             "records": {
@@ -219,6 +225,7 @@ impl Stage for MaskStage {
             "replacements_by_type": by_type,
             "replacements": rep.counts,
             "distinct_fingerprints": out.fingerprints.len(),
+            "plaintext_kept_by_type": kept,
             "mask_key_id": kid,
             "policy": {
                 "default_operator": mcfg.default_operator,
@@ -235,6 +242,12 @@ impl Stage for MaskStage {
         let bytes =
             serde_json::to_vec_pretty(&report).map_err(|e| StageError::internal(e.to_string()))?;
         std::fs::write(&rp, bytes).map_err(|e| StageError::io("cannot write", &rp, e))?;
+        let n_kept: u64 = kept.values().sum();
+        if n_kept > 0 {
+            ctx.events().warn(&format!(
+                "mask: {n_kept} detected value(s) were kept in plaintext (operator `keep`, allow_plaintext = true); the train and eval splits hold raw PII"
+            ));
+        }
         if out.n_quarantined > 0 {
             ctx.events().warn(&format!(
                 "mask: {} record(s) could not be masked and were set aside; see mask/report.json",

@@ -255,3 +255,42 @@ fn key_sources() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn keep_needs_allow_plaintext_and_still_fingerprints() {
+    let keep_ssn = MaskConfig {
+        operators: [(E::UsSsn, Operator::Keep)].into_iter().collect(),
+        ..MaskConfig::default()
+    };
+    let e = keep_ssn.validate().unwrap_err();
+    assert_eq!(e.exit_code(), 78);
+    assert!(e.to_string().contains("operators.US_SSN"), "{e}");
+    assert!(e.to_string().contains("allow_plaintext"), "{e}");
+    let e = MaskConfig {
+        default_operator: Operator::Keep,
+        ..MaskConfig::default()
+    }
+    .validate()
+    .unwrap_err();
+    assert!(e.to_string().contains("default_operator"), "{e}");
+
+    let cfg = MaskConfig {
+        allow_plaintext: true,
+        ..keep_ssn
+    };
+    cfg.validate().unwrap();
+    assert!(cfg.keeps_plaintext());
+    let m = masker(cfg);
+    let rec = json!({"text": "Maria Lopez, SSN 123-45-6789"});
+    let out = m.mask_record(&rec, RecordKind::Text, "r").unwrap();
+    let text = out.record.unwrap()["text"].as_str().unwrap().to_string();
+    assert_eq!(text, "<PERSON_1>, SSN 123-45-6789");
+    // The kept value is counted and fingerprinted like a replaced one, so eval
+    // can recognise it when the model reproduces it.
+    assert_eq!(out.counts["text"][&E::UsSsn], 1);
+    assert_eq!(out.fingerprints.len(), 2);
+    assert!(
+        out.fingerprints
+            .contains(&ops::fingerprint(&key(), E::UsSsn, "123-45-6789"))
+    );
+}
