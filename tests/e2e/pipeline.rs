@@ -181,10 +181,63 @@ fn the_whole_pipeline_releases_a_verifiable_signed_model_with_its_card() {
 }
 
 #[test]
-fn a_failed_gate_stops_the_release_with_exit_3() {
+fn a_failed_gate_stops_the_run_until_accepted_with_a_reason() {
     let Some(d) = project(false) else { return };
+    // Eval writes its report, then stops the run: exit 3, nothing released.
     let r = d.run(&["run", "cfg.toml"]);
-    r.assert_code(3).assert_stderr_has("[eval.accept]");
+    r.assert_code(3)
+        .assert_stderr_has("eval: gate")
+        .assert_stderr_has("--accept-failed-gates");
     assert!(d.exists("run/eval/report.json"), "the eval report is kept");
-    assert!(!d.exists("run/release/model.sig"), "nothing is released");
+    assert!(!d.exists("run/release"), "nothing is released");
+    assert_eq!(stage_state(&d, "eval"), "done");
+    // A scheduler running the release stage alone is refused too.
+    d.run(&[
+        "stage",
+        "release",
+        "--config",
+        "cfg.toml",
+        "--run-dir",
+        "run",
+    ])
+    .assert_code(3);
+    // --reason goes with --accept-failed-gates, and is not empty.
+    d.run(&["run", "cfg.toml", "--accept-failed-gates"])
+        .assert_code(64);
+    d.run(&["run", "cfg.toml", "--accept-failed-gates", "--reason", " "])
+        .assert_code(64);
+
+    // Accepted with a reason: eval is not rerun, release goes ahead, and the
+    // reason is in the audit log, in the signed release and on the card.
+    let reason = "tiny random test model; reviewed by the test";
+    let r = d.run(&[
+        "run",
+        "cfg.toml",
+        "--accept-failed-gates",
+        "--reason",
+        reason,
+    ]);
+    r.assert_code(0);
+    assert!(
+        r.stderr.contains("eval     skipped (up to date)"),
+        "{}",
+        r.stderr
+    );
+    let audit = d.read("run/audit.jsonl");
+    assert!(audit.contains("gates.failed") && audit.contains("gates.accepted"));
+    assert!(audit.contains(reason));
+    let acc: serde_json::Value =
+        serde_json::from_str(&d.read("run/release/acceptance.json")).unwrap();
+    assert_eq!(acc["reason"], reason);
+    assert!(!acc["gates"].as_array().unwrap().is_empty());
+    let card = d.read("run/release/MODEL_CARD.md");
+    assert!(card.contains(reason), "the card shows the reason");
+    assert!(card.contains("--accept-failed-gates"));
+    d.run(&["verify", "run/release", "--public-key", "keys/t.pub.pem"])
+        .assert_code(0);
+    // A regenerated card keeps it.
+    d.run(&["card", "--run-dir", "run"]).assert_code(0);
+    assert!(d.read("run/card/MODEL_CARD.md").contains(reason));
+    // Without the flag the next run stops at eval again.
+    d.run(&["run", "cfg.toml"]).assert_code(3);
 }

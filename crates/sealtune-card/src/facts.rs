@@ -325,6 +325,62 @@ pub struct Gate {
     pub reason: Option<String>,
 }
 
+/// `release/acceptance.json`: the gates that failed eval and were accepted on
+/// the command line (`--accept-failed-gates --reason`), with who accepted
+/// them. Signed with the rest of the release.
+pub const ACCEPTANCE_FILE: &str = "acceptance.json";
+
+/// Schema of [`ACCEPTANCE_FILE`].
+pub const ACCEPTANCE_SCHEMA: &str = "sealtune.gate-acceptance/v1";
+
+/// The content of [`ACCEPTANCE_FILE`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Acceptance {
+    /// [`ACCEPTANCE_SCHEMA`].
+    pub schema: String,
+    /// The reason given.
+    pub reason: String,
+    /// Who gave it: `user@host`.
+    pub accepted_by: String,
+    /// When (RFC 3339 UTC).
+    pub time: String,
+    /// The gates it covers: those that failed and had no `[eval.accept]` reason.
+    pub gates: Vec<String>,
+}
+
+impl Acceptance {
+    /// An acceptance of every failing, unaccepted gate of `eval`.
+    pub fn new(eval: &Eval, reason: &str, accepted_by: String, time: String) -> Self {
+        Acceptance {
+            schema: ACCEPTANCE_SCHEMA.to_owned(),
+            reason: reason.to_owned(),
+            accepted_by,
+            time,
+            gates: eval
+                .gates
+                .iter()
+                .filter(|g| !g.passed && !g.accepted)
+                .map(|g| g.name.clone())
+                .collect(),
+        }
+    }
+
+    /// Marks the covered gates of `eval` accepted, with the reason and who
+    /// gave it, and recomputes `passed`.
+    pub fn apply(&self, eval: &mut Eval) {
+        for g in &mut eval.gates {
+            if !g.passed && !g.accepted && self.gates.contains(&g.name) {
+                g.accepted = true;
+                g.reason = Some(format!(
+                    "{} (accepted with --accept-failed-gates by {}, {})",
+                    self.reason, self.accepted_by, self.time
+                ));
+            }
+        }
+        eval.passed = eval.gates.iter().all(|g| g.passed || g.accepted);
+    }
+}
+
 /// One canary's exposure.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Exposure {
@@ -566,6 +622,25 @@ fn read_json<T: DeserializeOwned>(
         .map_err(|e| CardError::artifact(path, e.to_string()))
 }
 
+/// `eval/report.json`, with the gates the release accepted on the command
+/// line (`release/acceptance.json`) marked accepted.
+fn read_eval(run: &Path, release_dir: &Path) -> Result<Fact<Eval>, CardError> {
+    let mut eval: Fact<Eval> = read_json(
+        &run.join("eval/report.json"),
+        "eval/report.json",
+        "sealtune.eval-report/v1",
+    )?;
+    let acc: Fact<Acceptance> = read_json(
+        &release_dir.join(ACCEPTANCE_FILE),
+        ACCEPTANCE_FILE,
+        ACCEPTANCE_SCHEMA,
+    )?;
+    if let (Fact::Known(e), Fact::Known(a)) = (&mut eval, &acc) {
+        a.apply(e);
+    }
+    Ok(eval)
+}
+
 fn read_loss_curve(path: &Path, name: &str) -> Result<Fact<LossCurve>, CardError> {
     let Some(bytes) = read_bytes(path)? else {
         return Ok(Fact::missing(name));
@@ -720,7 +795,8 @@ fn recipient_fact(r: &sealtune_seal::format::Recipient) -> RecipientFact {
 }
 
 /// Files the release writes that describe the release rather than carry it.
-pub const DESCRIPTIVE_FILES: [&str; 7] = [
+pub const DESCRIPTIVE_FILES: [&str; 8] = [
+    ACCEPTANCE_FILE,
     "MODEL_CARD.md",
     "MODEL_CARD.html",
     "model-card.json",
@@ -983,11 +1059,7 @@ impl RunFacts {
                 "sealtune.mask-report/v1",
             )?,
             masked_data: read_masked_data(run)?,
-            eval: read_json(
-                &run.join("eval/report.json"),
-                "eval/report.json",
-                "sealtune.eval-report/v1",
-            )?,
+            eval: read_eval(run, &src.release_dir)?,
             release: read_release(&src.release_dir)?,
             signature,
             provenance: read_provenance(&src.release_dir.join("provenance.intoto.jsonl"))?,

@@ -16,7 +16,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 use serde_json::json;
 
 use sealtune_pipeline::engine::report_stages;
-use sealtune_pipeline::manifest::{State, Status};
+use sealtune_pipeline::manifest::Status;
 use sealtune_pipeline::{
     CancelToken, Config, ConfigError, Engine, Events, Exit, RunOptions, Stage, StageError, audit,
 };
@@ -79,6 +79,14 @@ enum Command {
         /// Rerun this stage even if it is up to date (repeatable).
         #[arg(long, value_name = "STAGE")]
         force: Vec<String>,
+        /// Go on past failed eval gates. Needs --reason; the reason is
+        /// recorded in the audit log, in release/acceptance.json and on the
+        /// model card.
+        #[arg(long, requires = "reason")]
+        accept_failed_gates: bool,
+        /// Why the failed gates are acceptable (with --accept-failed-gates).
+        #[arg(long, value_name = "TEXT", requires = "accept_failed_gates")]
+        reason: Option<String>,
         /// JSON Lines events on stdout.
         #[arg(long)]
         json: bool,
@@ -99,6 +107,14 @@ enum Command {
         /// Rerun even if up to date.
         #[arg(long)]
         force: bool,
+        /// Go on past failed eval gates. Needs --reason; the reason is
+        /// recorded in the audit log, in release/acceptance.json and on the
+        /// model card.
+        #[arg(long, requires = "reason")]
+        accept_failed_gates: bool,
+        /// Why the failed gates are acceptable (with --accept-failed-gates).
+        #[arg(long, value_name = "TEXT", requires = "accept_failed_gates")]
+        reason: Option<String>,
         /// JSON Lines events on stdout.
         #[arg(long)]
         json: bool,
@@ -402,6 +418,14 @@ fn load_config(path: &Path, stages: &[Box<dyn Stage>]) -> Result<Config, Fail> {
     Ok(cfg)
 }
 
+/// Applies `--accept-failed-gates --reason` (clap makes the two go together).
+fn with_acceptance<'a>(engine: Engine<'a>, reason: Option<String>) -> Result<Engine<'a>, Fail> {
+    match reason {
+        Some(r) => Ok(engine.accept_failed_gates(&r)?),
+        None => Ok(engine),
+    }
+}
+
 fn run(cli: Cli) -> Result<Exit, Fail> {
     let stages = stages();
     match cli.command {
@@ -411,6 +435,8 @@ fn run(cli: Cli) -> Result<Exit, Fail> {
             from,
             to,
             force,
+            accept_failed_gates: _,
+            reason,
             json,
             quiet,
         } => {
@@ -418,7 +444,7 @@ fn run(cli: Cli) -> Result<Exit, Fail> {
             let events = Events::new(json, quiet);
             let cancel = install_cancel()?;
             let dir = run_dir.unwrap_or_else(|| cfg.default_run_dir());
-            let engine = Engine::new(&stages, &cfg, dir, &events, cancel);
+            let engine = with_acceptance(Engine::new(&stages, &cfg, dir, &events, cancel), reason)?;
             engine.validate()?;
             engine.run(&RunOptions { from, to, force })?;
             Ok(Exit::Success)
@@ -428,13 +454,16 @@ fn run(cli: Cli) -> Result<Exit, Fail> {
             config,
             run_dir,
             force,
+            accept_failed_gates: _,
+            reason,
             json,
             quiet,
         } => {
             let cfg = load_config(&config, &stages)?;
             let events = Events::new(json, quiet);
             let cancel = install_cancel()?;
-            let engine = Engine::new(&stages, &cfg, run_dir, &events, cancel);
+            let engine =
+                with_acceptance(Engine::new(&stages, &cfg, run_dir, &events, cancel), reason)?;
             engine.validate()?;
             engine.run_single(&name, force)?;
             Ok(Exit::Success)
@@ -783,10 +812,8 @@ fn status(
                 .unwrap_or_else(|| "-".into()),
             outs
         );
-        if let Some(why) = r.reason
-            && r.state != State::Done
-            && r.state != State::Skipped
-        {
+        // For a done stage the reason is what its verdict said (failed gates).
+        if let Some(why) = r.reason {
             println!("          ↳ {why}");
         }
     }

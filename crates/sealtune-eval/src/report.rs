@@ -97,6 +97,16 @@ pub enum Op {
     Ge,
 }
 
+impl Op {
+    /// `<=` or `>=`.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Op::Le => "<=",
+            Op::Ge => ">=",
+        }
+    }
+}
+
 /// Gate outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

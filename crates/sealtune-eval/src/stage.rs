@@ -28,7 +28,9 @@ use crate::config::EvalConfig;
 use crate::error::{EvalError, read_text};
 use crate::leakage::{Pair, PiiContext, canary_suite, memorization_suite, mia_suite, pii_suite};
 use crate::lm::Lm;
-use crate::report::{ExposureTable, Models, Report, SCHEMA, all_passed, evaluate_gates};
+use crate::report::{
+    ExposureTable, GateStatus, Models, Report, SCHEMA, all_passed, evaluate_gates,
+};
 
 /// Maps a library error to the stage error with its exit code.
 pub fn stage_error(e: EvalError) -> StageError {
@@ -237,13 +239,55 @@ fn pii_err(e: sealtune_pii::PiiError) -> StageError {
     stage_error(EvalError::Pii(e))
 }
 
+/// `Err` (exit 3) naming each gate that failed and was not accepted, and how
+/// to go on; fails closed when the report says it did not pass.
+pub fn gate_verdict(report: &Report, path: &Path) -> Result<(), StageError> {
+    let failing: Vec<String> = report
+        .gates
+        .iter()
+        .filter(|g| !g.passed && !g.accepted)
+        .map(|g| {
+            let value = g
+                .value
+                .map_or("not available".to_owned(), |v| format!("{v:.4}"));
+            let status = match g.status {
+                GateStatus::Review => "needs review",
+                _ => "failed",
+            };
+            format!(
+                "gate `{}` {status}: {} ({}) = {value}, threshold {} {}",
+                g.name,
+                g.metric,
+                g.model,
+                g.op.symbol(),
+                g.threshold
+            )
+        })
+        .collect();
+    if failing.is_empty() && report.passed {
+        return Ok(());
+    }
+    let list = if failing.is_empty() {
+        "the report says passed = false".to_owned()
+    } else {
+        failing.join("; ")
+    };
+    Err(StageError::new(
+        Exit::GateFailed,
+        format!(
+            "eval: {list}. The report is {}. To release anyway, a reviewer either records a reason per gate in the config (`[eval.accept] <gate> = \"reason\"`) or runs `sealtune run CONFIG --accept-failed-gates --reason \"...\"` (or `sealtune stage release --accept-failed-gates --reason ...`); the reason goes into the audit log and onto the model card",
+            path.display()
+        ),
+    ))
+}
+
 impl Stage for EvalStage {
     fn name(&self) -> &'static str {
         "eval"
     }
 
     fn code_version(&self) -> &'static str {
-        "eval/1"
+        "eval/2"
     }
 
     fn depends_on(&self) -> &'static [&'static str] {
@@ -272,6 +316,19 @@ impl Stage for EvalStage {
         let m = mask_config(cfg)?;
         let key = MaskKey::from_config(&m).map_err(pii_err)?;
         Ok(json!({ "mask_key_id": key_id(&key) }))
+    }
+
+    fn verdict(&self, out_dir: &Path) -> Result<(), StageError> {
+        let path = out_dir.join("report.json");
+        let bytes = std::fs::read(&path)
+            .map_err(|e| StageError::io("cannot read the eval report", &path, e))?;
+        let report: Report = serde_json::from_slice(&bytes).map_err(|e| {
+            StageError::data(format!(
+                "{}: not an eval report ({e}); run `sealtune stage eval --force`",
+                path.display()
+            ))
+        })?;
+        gate_verdict(&report, &path)
     }
 
     fn run(&self, ctx: &StageContext<'_>) -> Result<Value, StageError> {

@@ -13,7 +13,8 @@ use sealtune_eval::stage::EvalStage;
 use sealtune_model::{Device, Llama, LoraConfig};
 use sealtune_pii::fingerprint::FingerprintSet;
 use sealtune_pipeline::{
-    CancelToken, Config, ConfigError, Engine, Events, RunOptions, Stage, StageContext, StageError,
+    CancelToken, Config, ConfigError, Engine, Events, Exit, RunOptions, Stage, StageContext,
+    StageError,
 };
 
 const TRAIN: &str = r#"{"messages":[{"role":"user","content":"Why was my card declined?"},{"role":"assistant","content":"The daily limit was reached; it resets at midnight."}]}
@@ -89,7 +90,7 @@ impl Stage for FakeTrain {
 }
 
 #[test]
-fn eval_stage_writes_a_report_and_records_failed_gates_without_failing() {
+fn eval_stage_writes_its_report_then_stops_the_run_on_failed_gates() {
     let tmp = tempfile::tempdir().unwrap();
     let model = common::tiny_model(tmp.path());
     let key = tmp.path().join("mask.key");
@@ -116,8 +117,19 @@ fn eval_stage_writes_a_report_and_records_failed_gates_without_failing() {
     let run = tmp.path().join("run");
     let engine = Engine::new(&stages, &cfg, run.clone(), &events, CancelToken::new());
     engine.validate().unwrap();
-    let outcome = engine.run(&RunOptions::default()).unwrap();
-    assert_eq!(outcome.len(), 3);
+    // Gates that are not passed or accepted stop the run (exit 3) after the report
+    // is committed.
+    let e = engine.run(&RunOptions::default()).unwrap_err();
+    assert_eq!(e.exit(), Exit::GateFailed);
+    assert!(
+        e.to_string()
+            .contains("gate `pii_regurgitation` needs review"),
+        "{e}"
+    );
+    assert!(
+        !e.to_string().contains("gate `decision_gap`"),
+        "accepted: {e}"
+    );
     let report: Value =
         serde_json::from_slice(&std::fs::read(run.join("eval/report.json")).unwrap()).unwrap();
     assert_eq!(report["schema"], "sealtune.eval-report/v1");
@@ -146,15 +158,24 @@ fn eval_stage_writes_a_report_and_records_failed_gates_without_failing() {
     assert_eq!(manifest["summary"]["passed"], report["passed"]);
     assert!(manifest["summary"]["timings_s"]["canaries"].is_number());
 
-    // Nothing changed: a second run skips eval. A new mask key reruns it.
+    // Nothing changed: a second run skips eval, and with a reason to accept the
+    // failed gates it goes on. A new mask key reruns eval.
+    let engine = Engine::new(&stages, &cfg, run.clone(), &events, CancelToken::new())
+        .accept_failed_gates("tiny random test model")
+        .unwrap();
     let again = engine.run(&RunOptions::default()).unwrap();
     assert!(
         again
             .iter()
             .all(|(_, o)| *o == sealtune_pipeline::StageOutcome::Skipped)
     );
+    let audit = std::fs::read_to_string(run.join("audit.jsonl")).unwrap();
+    assert!(audit.contains("\"gates.failed\"") && audit.contains("\"gates.accepted\""));
+    assert!(audit.contains("tiny random test model"));
     std::fs::write(&key, [10u8; 32]).unwrap();
-    let engine = Engine::new(&stages, &cfg, run.clone(), &events, CancelToken::new());
+    let engine = Engine::new(&stages, &cfg, run.clone(), &events, CancelToken::new())
+        .accept_failed_gates("tiny random test model")
+        .unwrap();
     let third = engine.run(&RunOptions::default()).unwrap();
     assert!(
         third

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::audit::AuditLog;
+use crate::audit::{Actor, AuditLog};
 use crate::cancel::CancelToken;
 use crate::config::{Config, ConfigError};
 use crate::error::StageError;
@@ -60,6 +60,24 @@ pub trait Stage: Send + Sync {
     /// Do the work, writing outputs under `ctx.out_dir()`. Returns a summary
     /// for the manifest. Must check `ctx.checkpoint()` at safe points.
     fn run(&self, ctx: &StageContext<'_>) -> Result<Value, StageError>;
+
+    /// Whether the run may go on past this stage, judged from its committed
+    /// outputs in `out_dir`. Called after the stage ran or was found up to
+    /// date. An `Err` with [`Exit::GateFailed`] (a failed release gate) stops
+    /// the run with exit 3 while the outputs stay in place for review, unless
+    /// the run was given a reason to accept failed gates
+    /// ([`Engine::accept_failed_gates`]); then it is recorded in the audit log
+    /// and the run goes on. Default: always go on.
+    fn verdict(&self, _out_dir: &Path) -> Result<(), StageError> {
+        Ok(())
+    }
+
+    /// True when the stage reads the reason given to accept failed gates
+    /// ([`StageContext::gate_acceptance`]); the reason is then part of its
+    /// key. Default false.
+    fn reads_gate_acceptance(&self) -> bool {
+        false
+    }
 }
 
 /// What a running stage can see and use.
@@ -74,6 +92,17 @@ pub struct StageContext<'a> {
     cancel: &'a CancelToken,
     events: &'a Events,
     stage: &'static str,
+    gate_acceptance: Option<&'a GateAcceptance>,
+}
+
+/// A reason, given on the command line (`--accept-failed-gates --reason`),
+/// to go on past failed release gates, and who gave it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct GateAcceptance {
+    /// Why the failures are acceptable, in the words of whoever accepted them.
+    pub reason: String,
+    /// Who accepted them.
+    pub by: Actor,
 }
 
 impl<'a> StageContext<'a> {
@@ -127,6 +156,12 @@ impl<'a> StageContext<'a> {
     /// Event sink, for warnings.
     pub fn events(&self) -> &Events {
         self.events
+    }
+
+    /// The reason given to accept failed gates, for stages whose
+    /// [`Stage::reads_gate_acceptance`] is true; `None` otherwise.
+    pub fn gate_acceptance(&self) -> Option<&GateAcceptance> {
+        self.gate_acceptance
     }
 
     /// Start a progress report: a bar on a terminal, `stage_progress` events
@@ -231,6 +266,7 @@ pub struct Engine<'a> {
     run_dir: PathBuf,
     events: &'a Events,
     cancel: CancelToken,
+    gate_acceptance: Option<GateAcceptance>,
 }
 
 impl std::fmt::Debug for Engine<'_> {
@@ -290,6 +326,81 @@ impl<'a> Engine<'a> {
             run_dir,
             events,
             cancel,
+            gate_acceptance: None,
+        }
+    }
+
+    /// Go on past failed release gates for `reason` (`--accept-failed-gates
+    /// --reason`). The acceptance is recorded in the audit log, and stages
+    /// that read it (release) record it in their outputs. An empty reason is
+    /// a usage error (64).
+    pub fn accept_failed_gates(mut self, reason: &str) -> Result<Self, StageError> {
+        let reason = reason.trim();
+        if reason.is_empty() {
+            return Err(StageError::new(
+                Exit::Usage,
+                "--reason is empty; say why the failed gates are acceptable",
+            ));
+        }
+        self.gate_acceptance = Some(GateAcceptance {
+            reason: reason.to_string(),
+            by: Actor::current(),
+        });
+        Ok(self)
+    }
+
+    /// The stage's gate acceptance, if it reads one and one was given.
+    fn acceptance_for(&self, s: &dyn Stage) -> Option<&GateAcceptance> {
+        self.gate_acceptance
+            .as_ref()
+            .filter(|_| s.reads_gate_acceptance())
+    }
+
+    /// Applies a stage's [`Stage::verdict`]: a failed gate stops the run (3)
+    /// unless a reason to accept it was given; either way it is audited.
+    fn check_verdict(&self, session: &mut Session, s: &dyn Stage) -> Result<(), StageError> {
+        let name = s.name();
+        let e = match s.verdict(&self.stage_dir(name)) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.exit() == Exit::GateFailed => e,
+            Err(e) => {
+                self.record_failure(session, name, None, &e)?;
+                return Err(e);
+            }
+        };
+        match &self.gate_acceptance {
+            Some(a) => {
+                session.record(
+                    "gates.accepted",
+                    Some(name),
+                    json!({ "failures": e.to_string(), "reason": a.reason, "accepted_by": a.by }),
+                )?;
+                self.events.emit(
+                    "gates_accepted",
+                    json!({ "stage": name, "failures": e.to_string(), "reason": a.reason }),
+                    Some(format!(
+                        "  {name:<8} gates failed; going on, accepted with --accept-failed-gates: {}",
+                        a.reason
+                    )),
+                );
+                Ok(())
+            }
+            None => {
+                let st = session.stage_mut(name);
+                st.error = Some(e.message().to_string());
+                st.exit_code = Some(e.exit().code());
+                session.record(
+                    "gates.failed",
+                    Some(name),
+                    json!({ "failures": e.to_string() }),
+                )?;
+                self.events.emit(
+                    "gates_failed",
+                    json!({ "stage": name, "failures": e.to_string() }),
+                    None,
+                );
+                Err(e)
+            }
         }
     }
 
@@ -361,7 +472,7 @@ impl<'a> Engine<'a> {
             .iter()
             .map(|sec| (*sec, self.cfg.section_json(sec)))
             .collect();
-        let material = json!({
+        let mut material = json!({
             "stage": s.name(),
             "code_version": s.code_version(),
             "sections": sections,
@@ -369,6 +480,10 @@ impl<'a> Engine<'a> {
             "external": external.iter().map(|e| &e.digest.sha256).collect::<Vec<_>>(),
             "extra": s.extra_key(self.cfg)?,
         });
+        if let Some(a) = self.acceptance_for(s) {
+            // The reason (not who gave it) changes what the stage writes.
+            material["gate_acceptance"] = json!(a.reason);
+        }
         Ok((
             sha256_hex(material.to_string().as_bytes()),
             external,
@@ -600,7 +715,11 @@ impl<'a> Engine<'a> {
         }
         let mut session = self.open_session(&format!("stage {name}"))?;
         let started = Instant::now();
-        let r = self.run_one(&mut session, s, force);
+        let r = s
+            .depends_on()
+            .iter()
+            .try_for_each(|dep| self.check_verdict(&mut session, self.stage(dep)?))
+            .and_then(|()| self.run_one(&mut session, s, force));
         match r {
             Ok(o) => self.finish_run(&mut session, started, Ok(())).map(|_| o),
             Err(e) => self
@@ -650,6 +769,7 @@ impl<'a> Engine<'a> {
                 json!({ "stage": name, "key": key, "reason": "up to date" }),
                 Some(format!("  {name:<8} skipped (up to date)")),
             );
+            self.check_verdict(session, s)?;
             return Ok(StageOutcome::Skipped);
         }
         // Run it.
@@ -698,6 +818,7 @@ impl<'a> Engine<'a> {
             cancel: &self.cancel,
             events: self.events,
             stage: name,
+            gate_acceptance: self.acceptance_for(s),
         };
         let result = s.run(&ctx).and_then(|summary| {
             if self.cancel.is_cancelled() {
@@ -735,6 +856,7 @@ impl<'a> Engine<'a> {
                     json!({ "stage": name, "key": key, "duration_s": m.duration_s, "outputs": outputs, "summary": m.summary }),
                     Some(format!("  {name:<8} done in {:.1}s", m.duration_s)),
                 );
+                self.check_verdict(session, s)?;
                 Ok(StageOutcome::Ran)
             }
             Err(e) => {

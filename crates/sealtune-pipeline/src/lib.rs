@@ -31,7 +31,7 @@ pub mod time;
 
 pub use cancel::CancelToken;
 pub use config::{Config, ConfigError};
-pub use engine::{Engine, RunOptions, Stage, StageContext, StageOutcome};
+pub use engine::{Engine, GateAcceptance, RunOptions, Stage, StageContext, StageOutcome};
 pub use error::StageError;
 pub use events::Events;
 pub use exit::Exit;

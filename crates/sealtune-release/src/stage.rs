@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
-use sealtune_card::facts::{Eval, Fact, Ingest, Sources, Training};
+use sealtune_card::facts::{ACCEPTANCE_FILE, Acceptance, Eval, Fact, Ingest, Sources, Training};
 use sealtune_card::{RunFacts, write_card};
 use sealtune_pipeline::{Config, ConfigError, Stage, StageContext, StageError};
 use sealtune_seal::keys::{self, KeySource};
@@ -16,7 +16,7 @@ use crate::error::ReleaseError;
 use crate::provenance::{ProvenanceInput, provenance_jsonl};
 
 /// Code version of the release stage (part of its key).
-pub const CODE_VERSION: &str = "release/1";
+pub const CODE_VERSION: &str = "release/2";
 
 /// File extensions treated as weights: sealed, never copied in clear.
 pub const WEIGHT_EXTENSIONS: [&str; 6] = ["safetensors", "bin", "pt", "pth", "gguf", "ckpt"];
@@ -86,7 +86,7 @@ pub fn check_gates(eval: &Eval) -> Result<(), ReleaseError> {
         .collect();
     let how = match names.first() {
         Some(n) => format!(
-            "to release anyway, record why the failure is acceptable in the config, `[eval.accept] {n} = \"reason\"`, then run eval and release again"
+            "to release anyway, record why the failure is acceptable in the config, `[eval.accept] {n} = \"reason\"`, or pass `--accept-failed-gates --reason \"...\"` to `sealtune run` or `sealtune stage release`"
         ),
         None => "rerun eval and check its gates".to_owned(),
     };
@@ -237,6 +237,10 @@ impl Stage for ReleaseStage {
         Ok(Vec::new())
     }
 
+    fn reads_gate_acceptance(&self) -> bool {
+        true
+    }
+
     fn extra_key(&self, cfg: &Config) -> Result<Value, StageError> {
         let (r, key) = resolved(cfg)?;
         let sk = keys::load_signing_key(&key).map_err(ReleaseError::from)?;
@@ -256,7 +260,23 @@ impl Stage for ReleaseStage {
 
         // Fail closed before anything is written or any key is touched.
         let eval_path = eval_dir.join("report.json");
-        let eval: Eval = read_json(&eval_path)?;
+        let mut eval: Eval = read_json(&eval_path)?;
+        if let Some(a) = ctx.gate_acceptance() {
+            let acc = Acceptance::new(
+                &eval,
+                &a.reason,
+                format!("{}@{}", a.by.user, a.by.host),
+                started.clone(),
+            );
+            if !acc.gates.is_empty() {
+                let p = ctx.out_dir().join(ACCEPTANCE_FILE);
+                let mut bytes = serde_json::to_vec_pretty(&acc)
+                    .map_err(|e| StageError::internal(e.to_string()))?;
+                bytes.push(b'\n');
+                std::fs::write(&p, bytes).map_err(|e| StageError::cant_create(&p, e))?;
+                acc.apply(&mut eval);
+            }
+        }
         check_gates(&eval)?;
         let training: Training = read_json(&train.join("training.json"))?;
 
