@@ -13,8 +13,18 @@
 //!   method of moments; the fraction is its CDF at the canary's NLL, which extrapolates
 //!   beyond the references' range.
 //!
-//! Either way exposure = `−log2 fraction`. A value the model never saw is a uniform
-//! draw among the references, whose expected exposure is `1/ln 2 ≈ 1.44` bits.
+//! Either way exposure = `−log2 fraction`, and it never exceeds `log2|R|` (rank ≥ 1).
+//! A value the model never saw is a uniform draw among the references, whose expected
+//! exposure is `1/ln 2 ≈ 1.44` bits.
+//!
+//! Reference NLLs are skewed to the right (a long tail of unlikely values), and a
+//! method-of-moments fit on a few dozen of them readily reaches the family's largest
+//! skewness, whose left tail falls off a cliff below the location: a canary just under
+//! the lowest reference would then get a hundred bits of exposure under a model that
+//! never saw it. The extrapolation therefore uses the heavier of two left tails, the
+//! skew-normal's and that of a normal with the same mean and variance: it is still far
+//! past the reference count for a memorised canary (tens of standard deviations below
+//! the references), but not for one at the edge of their range.
 
 use std::f64::consts::{LN_2, PI};
 
@@ -138,12 +148,28 @@ pub fn ln_std_normal_cdf(x: f64) -> f64 {
 }
 
 /// Skew-normal exposure of a canary NLL, in bits: `−log2 F(canary)` for `F` fitted to the
-/// reference NLLs.
-pub fn exposure_skewnorm(canary_nll: f64, reference_nll: &[f64]) -> Option<f64> {
+/// reference NLLs, with the left tail no lighter than a normal's of the same mean and
+/// variance (see the module notes), and at most `log2_space` (`log2|R|`).
+pub fn exposure_skewnorm(canary_nll: f64, reference_nll: &[f64], log2_space: f64) -> Option<f64> {
     let sn = SkewNormal::fit(reference_nll)?;
-    canary_nll
-        .is_finite()
-        .then(|| (-sn.ln_cdf(canary_nll) / LN_2).max(0.0))
+    if !canary_nll.is_finite() {
+        return None;
+    }
+    let n = reference_nll.len() as f64;
+    let mean = reference_nll.iter().sum::<f64>() / n;
+    let sd = (reference_nll
+        .iter()
+        .map(|x| (x - mean).powi(2))
+        .sum::<f64>()
+        / n)
+        .sqrt();
+    let normal = SkewNormal {
+        xi: mean,
+        omega: sd,
+        alpha: 0.0,
+    };
+    let ln_f = sn.ln_cdf(canary_nll).max(normal.ln_cdf(canary_nll));
+    Some((-ln_f / LN_2).clamp(0.0, log2_space))
 }
 
 #[cfg(test)]
@@ -207,9 +233,34 @@ mod tests {
             alpha: 3.0,
         };
         assert!((c2.ln_cdf(0.0).exp() - (0.5 - 3f64.atan() / PI)).abs() < 1e-6);
-        // Exposure grows without the reference-count cap for a far-out canary.
-        let e = exposure_skewnorm(30.0 - 20.0, &xs).unwrap();
+        // Exposure grows without the reference-count cap for a far-out canary, up to
+        // log2|R|.
+        let e = exposure_skewnorm(30.0 - 20.0, &xs, 200.0).unwrap();
         assert!(e > 60.0, "{e}");
+        assert_eq!(exposure_skewnorm(30.0 - 20.0, &xs, 40.0), Some(40.0));
         assert!(exposure_interpolated(10.0, &xs).unwrap() <= (20_001f64).log2() + 1e-9);
+    }
+
+    #[test]
+    fn a_canary_at_the_edge_of_skewed_references_is_not_a_false_alarm() {
+        // 64 right-skewed reference NLLs (exponential above 30 nats): the moment fit
+        // reaches the largest skewness, and its own left tail would put a canary just
+        // below the lowest reference at over a hundred bits.
+        let mut rng = sealtune_data::canary::CanaryRng::new(3);
+        let xs: Vec<f64> = (0..64)
+            .map(|_| {
+                let u = ((rng.next_u64() >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
+                30.0 - 8.0 * u.ln()
+            })
+            .collect();
+        let lowest = xs.iter().copied().fold(f64::INFINITY, f64::min);
+        let sn = SkewNormal::fit(&xs).unwrap();
+        assert!(-sn.ln_cdf(lowest - 2.0) / LN_2 > 20.0, "{sn:?}");
+        let e = exposure_skewnorm(lowest - 2.0, &xs, 30.0).unwrap();
+        assert!(e < 8.0, "{e} bits for a canary 2 nats below the references");
+        // A memorised canary (NLL near 0) is still far beyond the 6 bits 64
+        // references can show.
+        let e = exposure_skewnorm(0.5, &xs, 100.0).unwrap();
+        assert!(e > 12.0, "{e}");
     }
 }

@@ -144,7 +144,8 @@ pub fn canary_suite(m: Pair<'_>, set: &CanarySet, cfg: &EvalConfig) -> Result<Ca
             let ref_nll = &nll[members.len()..];
             for (k, &i) in members.iter().enumerate() {
                 results[i][mi].exposure = exposure_interpolated(nll[k], ref_nll);
-                results[i][mi].skew = exposure_skewnorm(nll[k], ref_nll);
+                results[i][mi].skew =
+                    exposure_skewnorm(nll[k], ref_nll, all[i].0.format.log2_space());
             }
         }
         let longest = conts.iter().map(Vec::len).max().unwrap_or(0);
