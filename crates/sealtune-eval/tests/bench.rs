@@ -140,4 +140,17 @@ fn published_benchmark_files_load() {
     let de = load_discrim_eval(&dir.join("discrim_eval/explicit.jsonl"), usize::MAX)
         .expect("discrim-eval");
     assert!(de.len() > 1000, "{} discrim-eval items", de.len());
+    // The published CrowS-Pairs has 1,508 pairs, 1,290 of them stereotypical.
+    let cp = load_crows_pairs(
+        &dir.join("crows_pairs/crows_pairs_anonymized.csv"),
+        usize::MAX,
+        0,
+    )
+    .expect("CrowS-Pairs");
+    assert_eq!(cp.len(), 1508);
+    assert_eq!(cp.iter().filter(|p| p.direction == "stereo").count(), 1290);
+    assert_eq!(
+        cp.iter().filter(|p| p.bias_type == "race-color").count(),
+        516
+    );
 }
