@@ -9,22 +9,8 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 
-echo "== build (release)" >&2
-cargo build --release --bin sealtune
-st="$root/target/release/sealtune"
-
-echo "== keys (keys/, never committed; private files are mode 0600)" >&2
-if [[ ! -f keys/quickstart.key.pem ]]; then
-    "$st" keygen --out keys --name quickstart
-fi
-if [[ ! -f keys/mask.key ]]; then
-    (umask 077 && head -c 32 /dev/urandom > keys/mask.key)
-fi
-
-echo "== model: SmolLM2-135M-Instruct" >&2
-if [[ ! -f models/smollm2-135m-instruct/model.safetensors ]]; then
-    SEALTUNE="$st" bash scripts/fetch-smollm2.sh
-fi
+# shellcheck source=scripts/prepare.sh
+source "$root/scripts/prepare.sh"
 "$st" generate --model models/smollm2-135m-instruct --chat --max-new-tokens 24 \
     --prompt "In one sentence, why should patient records be de-identified before training a model?"
 

@@ -7,6 +7,7 @@ mod audit;
 mod cli;
 mod config;
 mod ingest;
+mod leak_demo;
 mod mask;
 mod pipeline;
 mod runs;

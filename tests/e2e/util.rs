@@ -208,6 +208,25 @@ pub fn smollm2_dir() -> Option<PathBuf> {
     None
 }
 
+/// A project layout like a fresh clone's after scripts/prepare.sh fetched the
+/// model and made the keys: `configs/NAME` copied from the repository,
+/// `datasets/` and `models/` linked, `keys/mask.key` and the quickstart keys
+/// created. `None` (skipped) without the real model.
+pub fn shipped_layout(config: &str) -> Option<Dir> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    smollm2_dir()?;
+    let d = Dir::new();
+    let rel = format!("configs/{config}");
+    d.write(&rel, std::fs::read(root.join(&rel)).unwrap());
+    for dir in ["datasets", "models"] {
+        std::os::unix::fs::symlink(root.join(dir), d.path().join(dir)).unwrap();
+    }
+    d.mask_key("keys/mask.key", 3);
+    d.run(&["keygen", "--out", "keys", "--name", "quickstart"])
+        .assert_code(0);
+    Some(d)
+}
+
 /// A tiny random Llama (2 layers, hidden 64) with SmolLM2's real tokenizer and chat
 /// template, written to `dst`: fast enough to train in tests.
 pub fn tiny_chat_model(src: &Path, dst: &Path) {
