@@ -259,8 +259,18 @@ pub struct Mask {
     /// One-way id of the masking key.
     #[serde(default)]
     pub mask_key_id: Option<String>,
+    /// Detected values left in plaintext by the `keep` operator, per type.
+    #[serde(default)]
+    pub plaintext_kept_by_type: BTreeMap<String, u64>,
     /// The masking policy.
     pub policy: serde_json::Value,
+}
+
+impl Mask {
+    /// Detected values left in plaintext (`keep`), over all types.
+    pub fn plaintext_kept(&self) -> u64 {
+        self.plaintext_kept_by_type.values().sum()
+    }
 }
 
 /// A measured value with its interval.

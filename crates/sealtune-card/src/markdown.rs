@@ -539,6 +539,18 @@ fn lineage(out: &mut String, f: &RunFacts) {
     let _ = writeln!(out, "### Masking\n");
     match &f.mask {
         Fact::Known(m) => {
+            if m.plaintext_kept() > 0 {
+                let _ = writeln!(
+                    out,
+                    "**Warning: masking was turned off.** {} detected PII values ({}) were kept in plaintext (operator `keep`, `allow_plaintext = true`): this model was trained on unmasked personal data. That is meant only for positive controls on synthetic data.\n",
+                    m.plaintext_kept(),
+                    m.plaintext_kept_by_type
+                        .iter()
+                        .map(|(t, n)| format!("`{t}` {n}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
             let r = |k: &str| {
                 m.records
                     .get(k)
@@ -1081,6 +1093,15 @@ fn security(out: &mut String, f: &RunFacts) {
 
 fn limitations(out: &mut String, f: &RunFacts) {
     let _ = writeln!(out, "## Limitations and recommendations\n");
+    if let Some(m) = f.mask.known()
+        && m.plaintext_kept() > 0
+    {
+        let _ = writeln!(
+            out,
+            "- The training data was not masked: {} detected PII values were kept in plaintext (see Data lineage). Do not deploy this model on anything but synthetic data.",
+            m.plaintext_kept()
+        );
+    }
     let _ = writeln!(
         out,
         "- Masking is a safeguard, not a proof of de-identification. The masker does not detect: {}.",

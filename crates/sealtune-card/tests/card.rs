@@ -324,6 +324,28 @@ fn merged_release_is_a_merge() {
 }
 
 #[test]
+fn a_run_trained_on_unmasked_values_says_so() {
+    let (_tmp, _out, md) = full_card();
+    assert!(
+        !md.contains("masking was turned off"),
+        "masked run: no warning"
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    common::full_run(&run);
+    let mut mask = common::mask_report();
+    mask["plaintext_kept_by_type"] = serde_json::json!({"EMAIL": 41, "US_SSN": 17});
+    common::write(&run, "mask/report.json", &mask);
+    let out = tmp.path().join("card");
+    regenerate(&run, &out, None).unwrap();
+    let md = std::fs::read_to_string(out.join("MODEL_CARD.md")).unwrap();
+    let lineage = section(&md, "Data lineage");
+    assert!(lineage.contains("masking was turned off"), "{lineage}");
+    assert!(lineage.contains("58 detected PII values (`EMAIL` 41, `US_SSN` 17)"));
+    assert!(section(&md, "Limitations and recommendations").contains("was not masked: 58"));
+}
+
+#[test]
 fn missing_artifacts_are_not_available_never_invented() {
     let tmp = tempfile::tempdir().unwrap();
     let run = tmp.path().join("run");

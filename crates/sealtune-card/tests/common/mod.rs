@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 pub const INPUT_SHA: &str = "1f0e3dad99908345f7439f8ffabdffc4b1f0e3dad99908345f7439f8ffabdffc";
 pub const BASE_SHA: &str = "aa11bb22cc33dd44ee55ff6677889900aa11bb22cc33dd44ee55ff6677889900";
 
-fn write(dir: &Path, rel: &str, v: &Value) {
+pub fn write(dir: &Path, rel: &str, v: &Value) {
     let p = dir.join(rel);
     std::fs::create_dir_all(p.parent().unwrap()).unwrap();
     std::fs::write(p, serde_json::to_vec_pretty(v).unwrap()).unwrap();
