@@ -191,16 +191,15 @@ fn a_failed_gate_stops_the_run_until_accepted_with_a_reason() {
     assert!(d.exists("run/eval/report.json"), "the eval report is kept");
     assert!(!d.exists("run/release"), "nothing is released");
     assert_eq!(stage_state(&d, "eval"), "done");
-    // A scheduler running the release stage alone is refused too.
-    d.run(&[
-        "stage",
-        "release",
-        "--config",
-        "cfg.toml",
-        "--run-dir",
-        "run",
-    ])
-    .assert_code(3);
+    // A scheduler running the stages one at a time gets exit 3 from eval (up to
+    // date, its verdict unchanged), and the release stage alone is refused too.
+    let stage = |name: &str| d.run(&["stage", name, "--config", "cfg.toml", "--run-dir", "run"]);
+    stage("eval").assert_code(3).assert_stderr_has("eval: gate");
+    stage("release").assert_code(3);
+    // `status` shows why the run stopped, under the eval row.
+    let st = d.run(&["status", "--run-dir", "run"]);
+    st.assert_code(0);
+    assert!(st.stdout.contains("↳ eval: gate"), "{}", st.stdout);
     // --reason goes with --accept-failed-gates, and is not empty.
     d.run(&["run", "cfg.toml", "--accept-failed-gates"])
         .assert_code(64);
