@@ -111,23 +111,7 @@ impl Lm {
         let pad = self.model.config().pad_token_id.unwrap_or(0);
         for chunk in prompts.chunks(self.batch_size) {
             let t = chunk.iter().map(Vec::len).max().unwrap_or(0);
-            let mut batch = Batch {
-                tokens: Vec::new(),
-                positions: Vec::new(),
-                segments: Vec::new(),
-            };
-            for p in chunk {
-                let padn = t - p.len();
-                let mut tokens = vec![pad; padn];
-                tokens.extend_from_slice(p);
-                let mut positions = vec![0u32; padn];
-                positions.extend(0..p.len() as u32);
-                let mut segments = vec![0u32; padn];
-                segments.extend(std::iter::repeat_n(1, p.len()));
-                batch.tokens.push(tokens);
-                batch.positions.push(positions);
-                batch.segments.push(segments);
-            }
+            let batch = left_padded(chunk, t, pad);
             let hidden = self.model.hidden_states(&batch, None)?;
             let last = self.model.logits(hidden.narrow(1, t - 1, 1));
             let v = self.model.config().vocab_size;
@@ -216,23 +200,7 @@ impl Lm {
                 out.extend(chunk.iter().map(|_| Vec::new()));
                 continue;
             }
-            let mut batch = Batch {
-                tokens: Vec::new(),
-                positions: Vec::new(),
-                segments: Vec::new(),
-            };
-            for p in chunk {
-                let padn = t - p.len();
-                let mut tokens = vec![pad; padn];
-                tokens.extend_from_slice(p);
-                let mut positions = vec![0u32; padn];
-                positions.extend(0..p.len() as u32);
-                let mut segments = vec![0u32; padn];
-                segments.extend(std::iter::repeat_n(1, p.len()));
-                batch.tokens.push(tokens);
-                batch.positions.push(positions);
-                batch.segments.push(segments);
-            }
+            let batch = left_padded(chunk, t, pad);
             let mut rngs: Vec<CanaryRng> = (0..chunk.len())
                 .map(|r| CanaryRng::new(seeds.get(ci * self.batch_size + r).copied().unwrap_or(0)))
                 .collect();
@@ -313,4 +281,27 @@ pub fn pick(logits: &[f32], temperature: f32, top_k: usize, rng: &mut CanaryRng)
         }
     }
     idx[idx.len() - 1] as u32
+}
+
+/// Prompts left-padded to length `t` with `pad` (segment 0, which attention
+/// ignores), so that every row's last token sits at position `t - 1`.
+fn left_padded(prompts: &[Vec<u32>], t: usize, pad: u32) -> Batch {
+    let mut batch = Batch {
+        tokens: Vec::with_capacity(prompts.len()),
+        positions: Vec::with_capacity(prompts.len()),
+        segments: Vec::with_capacity(prompts.len()),
+    };
+    for p in prompts {
+        let padn = t - p.len();
+        let mut tokens = vec![pad; padn];
+        tokens.extend_from_slice(p);
+        let mut positions = vec![0u32; padn];
+        positions.extend(0..p.len() as u32);
+        let mut segments = vec![0u32; padn];
+        segments.extend(std::iter::repeat_n(1, p.len()));
+        batch.tokens.push(tokens);
+        batch.positions.push(positions);
+        batch.segments.push(segments);
+    }
+    batch
 }
