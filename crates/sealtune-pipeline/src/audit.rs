@@ -15,10 +15,17 @@
 //! `prev`, and `status.json` records the head (seq and hash) so that a log
 //! truncated at its end is caught too.
 //!
-//! A hash chain proves the log is internally consistent; it does not stop
-//! someone who can rewrite the whole file and `status.json`. The release stage
-//! signs the head, which is what makes history after a release tamper-evident.
+//! A hash chain proves the log is internally consistent. Entries removed from
+//! its end, or a deleted or replaced log, are caught by *anchors*: heads
+//! recorded outside the log. `status.json` records the head after every entry,
+//! each stage's `manifest.json` the head of its `stage.start` entry, and the
+//! release's signed provenance the head it was made under. The engine checks
+//! the log against the anchors in the run directory before it appends
+//! ([`AuditLog::open_anchored`]); `sealtune verify --run-dir` checks it against
+//! the signed one, which someone who can rewrite every file of the run
+//! directory still cannot forge.
 
+use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -142,6 +149,61 @@ pub enum AuditError {
         /// Expected against found.
         why: String,
     },
+    /// An anchor records an entry that the log no longer has: entries were
+    /// removed from its end, or the log was emptied, deleted or replaced.
+    #[error(
+        "{path}: {anchor} records audit entry seq {seq}, but the log {found}: entries were removed from its end, or the log was emptied, deleted or replaced"
+    )]
+    Truncated {
+        /// The log file.
+        path: PathBuf,
+        /// Where the anchor was recorded (a file name).
+        anchor: String,
+        /// The anchored entry's sequence number.
+        seq: u64,
+        /// What the log holds instead.
+        found: String,
+    },
+    /// The log has the anchored entry's position, but not its hash: the log
+    /// was rewritten.
+    #[error(
+        "{path}: entry seq {seq} is not the entry {anchor} records (its hash differs): the log was rewritten"
+    )]
+    Rewritten {
+        /// The log file.
+        path: PathBuf,
+        /// Where the anchor was recorded (a file name).
+        anchor: String,
+        /// The anchored entry's sequence number.
+        seq: u64,
+    },
+    /// The log file is a symbolic link or not a regular file.
+    #[error(
+        "{path}: the audit log is not a regular file (a symbolic link?); sealtune does not write through links"
+    )]
+    NotRegular {
+        /// The log file.
+        path: PathBuf,
+    },
+}
+
+/// A head recorded outside the log, that the log must still contain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Anchor {
+    /// The entry that must be in the log.
+    pub head: Head,
+    /// Where it was recorded, for messages: a file name such as `status.json`.
+    pub source: String,
+}
+
+impl Anchor {
+    /// An anchor from `source`.
+    pub fn new(head: Head, source: impl Into<String>) -> Anchor {
+        Anchor {
+            head,
+            source: source.into(),
+        }
+    }
 }
 
 /// Serialize an entry and compute its hash; returns the full line (no newline) and hash.
@@ -180,10 +242,35 @@ impl AuditLog {
     /// Open (or create) the log and verify the existing chain, so that new
     /// entries never extend a broken one.
     pub fn open(path: &Path) -> Result<AuditLog, AuditError> {
-        let head = if path.exists() { verify(path)? } else { None };
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
+        AuditLog::open_anchored(path, &[])
+    }
+
+    /// Open (or create) the log, verify its chain and that it still holds
+    /// every anchored entry; refuses a symbolic link. A log that is missing
+    /// while an anchor exists is refused too: it was deleted.
+    pub fn open_anchored(path: &Path, anchors: &[Anchor]) -> Result<AuditLog, AuditError> {
+        let exists = match std::fs::symlink_metadata(path) {
+            Ok(m) if m.file_type().is_file() => true,
+            Ok(_) => {
+                return Err(AuditError::NotRegular {
+                    path: path.to_path_buf(),
+                });
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+            Err(source) => {
+                return Err(AuditError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                });
+            }
+        };
+        let head = if exists {
+            verify_anchored(path, anchors)?
+        } else {
+            check_anchors(path, None, &BTreeMap::new(), anchors)?;
+            None
+        };
+        let file = crate::fsutil::no_follow(OpenOptions::new().create(true).append(true))
             .open(path)
             .map_err(|source| AuditError::Io {
                 path: path.to_path_buf(),
@@ -249,8 +336,74 @@ pub fn verify(path: &Path) -> Result<Option<Head>, AuditError> {
     verify_reader(path, BufReader::new(f))
 }
 
+/// Verify a whole log and that it still holds every anchored entry (see
+/// [`Anchor`]). A missing log fails when there is any anchor.
+pub fn verify_anchored(path: &Path, anchors: &[Anchor]) -> Result<Option<Head>, AuditError> {
+    let f = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !anchors.is_empty() => {
+            check_anchors(path, None, &BTreeMap::new(), anchors)?;
+            return Ok(None);
+        }
+        Err(source) => {
+            return Err(AuditError::Io {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    };
+    let wanted: Vec<u64> = anchors.iter().map(|a| a.head.seq).collect();
+    let (head, found) = walk(path, BufReader::new(f), &wanted)?;
+    check_anchors(path, head.as_ref(), &found, anchors)?;
+    Ok(head)
+}
+
+fn check_anchors(
+    path: &Path,
+    head: Option<&Head>,
+    found: &BTreeMap<u64, String>,
+    anchors: &[Anchor],
+) -> Result<(), AuditError> {
+    for a in anchors {
+        match found.get(&a.head.seq) {
+            Some(h) if *h == a.head.hash => {}
+            Some(_) => {
+                return Err(AuditError::Rewritten {
+                    path: path.to_path_buf(),
+                    anchor: a.source.clone(),
+                    seq: a.head.seq,
+                });
+            }
+            None => {
+                return Err(AuditError::Truncated {
+                    path: path.to_path_buf(),
+                    anchor: a.source.clone(),
+                    seq: a.head.seq,
+                    found: match head {
+                        Some(h) => format!("ends at seq {}", h.seq),
+                        None if path.exists() => "is empty".into(),
+                        None => "is missing".into(),
+                    },
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Verify a log read from `r`; `path` only names it in errors.
 pub fn verify_reader(path: &Path, r: impl BufRead) -> Result<Option<Head>, AuditError> {
+    walk(path, r, &[]).map(|(head, _)| head)
+}
+
+/// Verify the chain; return the head and the hashes of the entries whose seq
+/// is in `wanted`.
+fn walk(
+    path: &Path,
+    r: impl BufRead,
+    wanted: &[u64],
+) -> Result<(Option<Head>, BTreeMap<u64, String>), AuditError> {
+    let mut found = BTreeMap::new();
     let mut prev_hash = GENESIS.to_string();
     let mut head = None;
     let p = path.to_path_buf();
@@ -307,12 +460,15 @@ pub fn verify_reader(path: &Path, r: impl BufRead) -> Result<Option<Head>, Audit
             });
         }
         prev_hash = stored_hash.to_string();
+        if wanted.contains(&entry.seq) {
+            found.insert(entry.seq, prev_hash.clone());
+        }
         head = Some(Head {
             seq: entry.seq,
             hash: prev_hash.clone(),
         });
     }
-    Ok(head)
+    Ok((head, found))
 }
 
 /// Read every entry (after verification), for display.

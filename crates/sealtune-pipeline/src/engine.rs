@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::audit::{Actor, AuditLog};
+use crate::audit::{Actor, Anchor, AuditLog, Head};
 use crate::cancel::CancelToken;
 use crate::config::{Config, ConfigError};
 use crate::error::StageError;
@@ -93,6 +93,7 @@ pub struct StageContext<'a> {
     events: &'a Events,
     stage: &'static str,
     gate_acceptance: Option<&'a GateAcceptance>,
+    audit_head: Option<Head>,
 }
 
 /// A reason, given on the command line (`--accept-failed-gates --reason`),
@@ -106,6 +107,13 @@ pub struct GateAcceptance {
 }
 
 impl<'a> StageContext<'a> {
+    /// The audit log's head after this stage's `stage.start` entry. The
+    /// release records it in its signed provenance, so that `sealtune verify
+    /// --run-dir` can tell that the log of that run was not rewritten since.
+    pub fn audit_head(&self) -> Option<&Head> {
+        self.audit_head.as_ref()
+    }
+
     /// The loaded configuration.
     pub fn config(&self) -> &Config {
         self.cfg
@@ -522,19 +530,22 @@ impl<'a> Engine<'a> {
     }
 
     fn open_session(&self, command: &str) -> Result<Session, StageError> {
+        self.check_run_dir()?;
         std::fs::create_dir_all(&self.run_dir)
             .map_err(|e| StageError::cant_create(&self.run_dir, e))?;
         let lock = RunLock::acquire(&self.run_dir)?;
-        let audit = AuditLog::open(&self.run_dir.join("audit.jsonl"))?;
         let existing = match Status::read_checked(&self.run_dir) {
             Ok(s) => s,
             Err(why) => {
                 // Manifests and the audit log are the record; status.json is a
-                // view of them, so it is rebuilt rather than trusted.
+                // view of them, so it is rebuilt rather than trusted. The
+                // manifests still anchor the log.
                 self.events.warn(&format!("{why}; rebuilding it"));
                 None
             }
         };
+        let anchors = self.audit_anchors(existing.as_ref());
+        let audit = AuditLog::open_anchored(&self.run_dir.join("audit.jsonl"), &anchors)?;
         let mut status = existing.unwrap_or_else(|| Status {
             schema: STATUS_SCHEMA.into(),
             run_id: self.cfg.run_id(),
@@ -594,6 +605,118 @@ impl<'a> Engine<'a> {
             }),
         )?;
         Ok(session)
+    }
+
+    /// The heads the audit log must still hold: the one `status.json`
+    /// recorded after the last entry, and each stage manifest's.
+    fn audit_anchors(&self, status: Option<&Status>) -> Vec<Anchor> {
+        run_dir_anchors(&self.run_dir, self.stages.iter().map(|s| s.name()), status)
+    }
+
+    /// Refuse a run directory that sealtune could not own safely: the file
+    /// system root, a directory that holds the config, a non-empty directory
+    /// that is not a run directory, and links where sealtune writes.
+    fn check_run_dir(&self) -> Result<(), StageError> {
+        let dir = &self.run_dir;
+        let refuse = |why: String| {
+            StageError::new(
+                Exit::Config,
+                format!(
+                    "run directory {}: {why}; set `[run] dir` in the config (or --run-dir) to a new or empty directory of its own",
+                    dir.display()
+                ),
+            )
+        };
+        let abs = resolve_existing(dir);
+        if abs.parent().is_none() {
+            return Err(refuse("is the root of the file system".into()));
+        }
+        if let Ok(cfg) = std::fs::canonicalize(self.cfg.path())
+            && cfg.starts_with(&abs)
+        {
+            return Err(refuse(format!(
+                "holds the config file {} (sealtune writes and removes files in its run directory)",
+                self.cfg.path().display()
+            )));
+        }
+        if let Some(home) = std::env::var_os("HOME").and_then(|h| std::fs::canonicalize(h).ok())
+            && home == abs
+        {
+            return Err(refuse("is the home directory".into()));
+        }
+        match std::fs::read_dir(dir) {
+            Ok(rd) => {
+                let mut first_foreign = None;
+                let mut ours = false;
+                for e in rd.flatten() {
+                    let n = e.file_name();
+                    if n == "audit.jsonl" || n == "status.json" || n == "run.lock" {
+                        ours = true;
+                        break;
+                    }
+                    if first_foreign.is_none() {
+                        first_foreign = Some(n);
+                    }
+                }
+                if !ours && let Some(f) = first_foreign {
+                    return Err(refuse(format!(
+                        "is not empty (it holds {}) and is not a sealtune run directory (no audit.jsonl or status.json)",
+                        f.to_string_lossy()
+                    )));
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(StageError::io("cannot read the run directory", dir, e)),
+        }
+        let mut names: Vec<String> = ["audit.jsonl", "status.json", "run.lock", ".work"]
+            .map(String::from)
+            .to_vec();
+        for s in self.stages {
+            names.push(s.name().to_string());
+            names.push(format!(".staging-{}", s.name()));
+            names.push(format!(".old-{}", s.name()));
+            names.push(format!(".work/{}", s.name()));
+        }
+        for n in names {
+            let p = dir.join(&n);
+            if let Ok(m) = std::fs::symlink_metadata(&p)
+                && m.file_type().is_symlink()
+            {
+                return Err(StageError::new(
+                    Exit::CantCreate,
+                    format!(
+                        "{}: is a symbolic link; sealtune does not follow links inside a run directory. Remove the link (and restore what it replaced) and run again",
+                        p.display()
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Refuse to replace a stage directory that holds files sealtune did not
+    /// write (not in its manifest): they would be deleted with the old
+    /// result.
+    fn check_foreign_files(&self, name: &str, dir: &Path) -> Result<(), StageError> {
+        let files = match fsutil::list_files(dir) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(StageError::io("cannot list the stage directory", dir, e)),
+        };
+        let listed = Manifest::read(dir).map(|m| m.outputs).unwrap_or_default();
+        if let Some(f) = files
+            .iter()
+            .find(|f| f.as_str() != "manifest.json" && !listed.contains_key(f.as_str()))
+        {
+            return Err(StageError::new(
+                Exit::CantCreate,
+                format!(
+                    "{}: was not written by sealtune (it is not in {name}/manifest.json), and running stage {name} would replace the directory that holds it. Move it out of the run directory and run again",
+                    dir.join(f).display()
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// Remove staging directories left by a killed process. Called under the lock.
@@ -773,6 +896,10 @@ impl<'a> Engine<'a> {
             return Ok(StageOutcome::Skipped);
         }
         // Run it.
+        if let Err(e) = self.check_foreign_files(name, &dir) {
+            self.record_failure(session, name, Some(&key), &e)?;
+            return Err(e);
+        }
         let started_at = now_rfc3339();
         let t0 = Instant::now();
         {
@@ -819,6 +946,7 @@ impl<'a> Engine<'a> {
             events: self.events,
             stage: name,
             gate_acceptance: self.acceptance_for(s),
+            audit_head: session.audit.head().cloned(),
         };
         let result = s.run(&ctx).and_then(|summary| {
             if self.cancel.is_cancelled() {
@@ -834,6 +962,7 @@ impl<'a> Engine<'a> {
                 upstream.clone(),
                 external.clone(),
                 summary,
+                ctx.audit_head.clone(),
             )
         });
         match result {
@@ -893,6 +1022,7 @@ impl<'a> Engine<'a> {
         upstream: BTreeMap<String, String>,
         external: Vec<ExternalInput>,
         summary: Value,
+        audit_head: Option<Head>,
     ) -> Result<Manifest, StageError> {
         let mut outputs: BTreeMap<String, FileDigest> = BTreeMap::new();
         let files = fsutil::list_files(staging)
@@ -935,6 +1065,7 @@ impl<'a> Engine<'a> {
             outputs_digest: outputs_digest(&outputs),
             outputs,
             summary,
+            audit_head,
         };
         let bytes =
             serde_json::to_vec_pretty(&m).map_err(|e| StageError::internal(e.to_string()))?;
@@ -990,6 +1121,53 @@ impl<'a> Engine<'a> {
         report_stages(&self.run_dir, self.stages.iter().map(|s| s.name()), |n| {
             self.staleness(n).ok().flatten()
         })
+    }
+}
+
+/// The anchors of a run directory's audit log (see [`Anchor`]): the head in
+/// `status.json` and each stage manifest's.
+pub fn run_dir_anchors<'n>(
+    run_dir: &Path,
+    stages: impl IntoIterator<Item = &'n str>,
+    status: Option<&Status>,
+) -> Vec<Anchor> {
+    let mut anchors = Vec::new();
+    if let Some(h) = status.and_then(|s| s.audit_head.clone()) {
+        anchors.push(Anchor::new(h, "status.json"));
+    }
+    for name in stages {
+        if let Some(h) = Manifest::read(&run_dir.join(name)).and_then(|m| m.audit_head) {
+            anchors.push(Anchor::new(h, format!("{name}/manifest.json")));
+        }
+    }
+    anchors
+}
+
+/// The absolute path of `p` with its longest existing prefix canonicalized
+/// (links resolved) and the rest appended lexically.
+fn resolve_existing(p: &Path) -> PathBuf {
+    let abs = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir().unwrap_or_default().join(p)
+    };
+    let mut rest = Vec::new();
+    let mut cur = abs.as_path();
+    loop {
+        if let Ok(c) = std::fs::canonicalize(cur) {
+            let mut out = c;
+            for part in rest.iter().rev() {
+                out.push(part);
+            }
+            return crate::config::normalize(&out);
+        }
+        match (cur.parent(), cur.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                cur = parent;
+            }
+            _ => return crate::config::normalize(&abs),
+        }
     }
 }
 

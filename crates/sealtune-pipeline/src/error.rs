@@ -127,7 +127,7 @@ impl From<crate::audit::AuditError> for StageError {
         StageError::new(
             exit,
             format!(
-                "{e}; the audit log must be intact before sealtune appends to it (see `sealtune audit`)"
+                "{e}. sealtune appends only to an intact log: restore audit.jsonl from a backup, or keep this run directory as evidence and start the run in a new one (`sealtune audit --run-dir DIR` shows the first bad entry)"
             ),
         )
     }

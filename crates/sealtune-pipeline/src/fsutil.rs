@@ -12,6 +12,14 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+/// Make `opts` refuse to open a symbolic link as the last path component
+/// (`O_NOFOLLOW`): the run lock, the audit log and status are never written
+/// through a link someone planted in the run directory.
+pub fn no_follow(opts: &mut OpenOptions) -> &mut OpenOptions {
+    use std::os::unix::fs::OpenOptionsExt;
+    opts.custom_flags(libc::O_NOFOLLOW)
+}
+
 /// Fsync a directory so that entries created or renamed in it are durable.
 pub fn fsync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()

@@ -76,13 +76,24 @@ impl RunLock {
             path: path.clone(),
             source,
         };
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(io)?;
+        if let Ok(m) = std::fs::symlink_metadata(&path)
+            && !m.file_type().is_file()
+        {
+            return Err(io(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "it is a symbolic link or not a regular file, and sealtune does not write through links; remove it (sealtune creates the lock itself)",
+            )));
+        }
+        let mut file = crate::fsutil::no_follow(
+            OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false),
+        )
+        .open(&path)
+        .map_err(io)?;
+
         match file.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
@@ -144,7 +155,9 @@ impl Drop for RunLock {
 /// Inspect the lock without taking it: `Some(holder)` if a live process holds it.
 pub fn probe(dir: &Path) -> Option<LockInfo> {
     let path = dir.join("run.lock");
-    let mut file = OpenOptions::new().read(true).write(true).open(&path).ok()?;
+    let mut file = crate::fsutil::no_follow(OpenOptions::new().read(true).write(true))
+        .open(&path)
+        .ok()?;
     match file.try_lock() {
         Ok(()) => {
             let _ = file.unlock();

@@ -53,6 +53,10 @@ pub struct Manifest {
     pub outputs_digest: String,
     /// Stage-specific summary (counts, metrics).
     pub summary: serde_json::Value,
+    /// The audit log's head after this stage's `stage.start` entry: an anchor
+    /// the log must keep (see [`crate::audit::Anchor`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit_head: Option<Head>,
 }
 
 /// The combined digest of a set of outputs.

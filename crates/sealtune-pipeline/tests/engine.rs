@@ -317,3 +317,172 @@ fn a_second_engine_cannot_run_while_the_lock_is_held() {
     assert_eq!(e.exit(), Exit::TempFail);
     assert!(e.message().contains("is locked by pid"), "{e}");
 }
+
+// ---- The run directory as an attacker or a careless user leaves it ----
+
+const CFG: &str = "[a]\ntext = \"one\"\n[b]\nx = 1\n";
+
+fn log_path(f: &Fixture) -> PathBuf {
+    f.run_dir().join("audit.jsonl")
+}
+
+/// Run, damage the run directory with `damage`, run again: the second run must
+/// be refused with `exit` and a message containing `needle`, and must not
+/// have appended to the log.
+fn refused_after(damage: impl FnOnce(&Fixture), exit: Exit, needle: &str) -> Fixture {
+    let f = Fixture::new();
+    f.run(CFG).unwrap();
+    damage(&f);
+    let before = std::fs::read(log_path(&f)).ok();
+    let e = f.run(CFG).unwrap_err();
+    assert_eq!(e.exit(), exit, "{}", e.message());
+    assert!(e.message().contains(needle), "{}", e.message());
+    assert_eq!(
+        std::fs::read(log_path(&f)).ok(),
+        before,
+        "the log was touched"
+    );
+    f
+}
+
+#[test]
+fn a_log_cut_at_its_end_is_refused_before_anything_is_appended() {
+    let f = refused_after(
+        |f| {
+            let text = std::fs::read_to_string(log_path(f)).unwrap();
+            let lines: Vec<&str> = text.lines().collect();
+            let kept = lines[..lines.len() - 2].join("\n") + "\n";
+            std::fs::write(log_path(f), kept).unwrap();
+        },
+        Exit::DataErr,
+        "status.json records audit entry seq",
+    );
+    // The chain itself is intact; only the anchor tells.
+    sealtune_pipeline::audit::verify(&log_path(&f)).unwrap();
+}
+
+#[test]
+fn an_emptied_or_deleted_log_is_refused() {
+    refused_after(
+        |f| std::fs::write(log_path(f), "").unwrap(),
+        Exit::DataErr,
+        "is empty",
+    );
+    refused_after(
+        |f| std::fs::remove_file(log_path(f)).unwrap(),
+        Exit::DataErr,
+        "is missing",
+    );
+    // Deleting status.json too leaves the stage manifests as anchors.
+    refused_after(
+        |f| {
+            std::fs::remove_file(log_path(f)).unwrap();
+            std::fs::remove_file(f.run_dir().join("status.json")).unwrap();
+        },
+        Exit::DataErr,
+        "a/manifest.json records audit entry seq",
+    );
+}
+
+#[test]
+fn a_rewritten_chain_is_refused() {
+    refused_after(
+        |f| {
+            // A consistent chain of the same length, and a status.json that agrees with it.
+            let n = sealtune_pipeline::audit::verify(&log_path(f))
+                .unwrap()
+                .unwrap()
+                .seq;
+            let fake = f.tmp.path().join("fake.jsonl");
+            let mut log = sealtune_pipeline::audit::AuditLog::open(&fake).unwrap();
+            let mut head = None;
+            for i in 0..n {
+                head = Some(log.append("run.start", None, json!({ "i": i })).unwrap());
+            }
+            drop(log);
+            std::fs::copy(&fake, log_path(f)).unwrap();
+            let mut st = Status::read(&f.run_dir()).unwrap();
+            st.audit_head = head;
+            st.write(&f.run_dir()).unwrap();
+        },
+        Exit::DataErr,
+        "the log was rewritten",
+    );
+}
+
+#[test]
+fn links_in_the_run_directory_are_never_written_through() {
+    use std::os::unix::fs::symlink;
+    for (name, exit) in [
+        ("run.lock", Exit::CantCreate),
+        ("audit.jsonl", Exit::CantCreate),
+        (".work", Exit::CantCreate),
+    ] {
+        let f = Fixture::new();
+        f.run(CFG).unwrap();
+        let target = f.tmp.path().join("precious");
+        std::fs::write(&target, "do not touch").unwrap();
+        let p = f.run_dir().join(name);
+        if p.is_dir() {
+            std::fs::remove_dir_all(&p).unwrap();
+        } else {
+            let _ = std::fs::remove_file(&p);
+        }
+        symlink(&target, &p).unwrap();
+        let e = f.run(CFG).unwrap_err();
+        assert_eq!(e.exit(), exit, "{name}: {}", e.message());
+        assert!(e.message().contains("symbolic link"), "{}", e.message());
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "do not touch");
+    }
+}
+
+#[test]
+fn a_file_sealtune_did_not_write_is_never_deleted() {
+    let f = Fixture::new();
+    f.run(CFG).unwrap();
+    let foreign = f.run_dir().join("a/important.txt");
+    std::fs::write(&foreign, "mine").unwrap();
+    let e = f.run("[a]\ntext = \"two\"\n[b]\nx = 1\n").unwrap_err();
+    assert_eq!(e.exit(), Exit::CantCreate, "{}", e.message());
+    assert!(e.message().contains("important.txt"), "{}", e.message());
+    assert!(e.message().contains("not written by sealtune"));
+    assert_eq!(std::fs::read_to_string(&foreign).unwrap(), "mine");
+    // Moved out, the run goes on.
+    std::fs::remove_file(&foreign).unwrap();
+    f.run("[a]\ntext = \"two\"\n[b]\nx = 1\n").unwrap();
+}
+
+#[test]
+fn unsafe_run_directories_are_refused() {
+    let f = Fixture::new();
+    let cfg = f.cfg(CFG);
+    let events = Events::new(false, true);
+    let attempt = |dir: PathBuf| {
+        Engine::new(&f.stages, &cfg, dir, &events, CancelToken::new())
+            .run(&RunOptions::default())
+            .unwrap_err()
+    };
+    let e = attempt(PathBuf::from("/"));
+    assert_eq!(e.exit(), Exit::Config);
+    assert!(
+        e.message().contains("root of the file system"),
+        "{}",
+        e.message()
+    );
+    // `dir = ".."` from a config in a sub-directory: the directory that holds it.
+    let e = attempt(f.tmp.path().join("sub/.."));
+    assert_eq!(e.exit(), Exit::Config);
+    assert!(
+        e.message().contains("holds the config file"),
+        "{}",
+        e.message()
+    );
+    // Someone else's non-empty directory.
+    let other = f.tmp.path().join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::write(other.join("notes.txt"), "x").unwrap();
+    let e = attempt(other.clone());
+    assert_eq!(e.exit(), Exit::Config);
+    assert!(e.message().contains("notes.txt"), "{}", e.message());
+    assert_eq!(std::fs::read_dir(&other).unwrap().count(), 1);
+}
