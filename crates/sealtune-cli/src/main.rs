@@ -202,6 +202,11 @@ enum Command {
         /// Also authenticate every chunk of every .seal file (writes nothing).
         #[arg(long)]
         kek: Option<PathBuf>,
+        /// Also check this run directory's audit log against the head the
+        /// release's signed provenance recorded: the log must still hold that
+        /// entry, unmodified, with an intact chain.
+        #[arg(long)]
+        run_dir: Option<PathBuf>,
     },
     /// Import a Llama GGUF file (F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q6_K) as HF safetensors, config.json and tokenizer.json.
     ImportGguf {
@@ -504,7 +509,7 @@ fn run(cli: Cli) -> Result<Exit, Fail> {
             );
             Ok(Exit::Success)
         }
-        Command::Audit { run_dir, show } => audit_cmd(&run_dir, show),
+        Command::Audit { run_dir, show } => audit_cmd(&stages, &run_dir, show),
         Command::Keygen { out, name } => {
             let k = sealtune_seal::keygen(&out, &name).map_err(seal_fail)?;
             println!("private key  {} (mode 0600)", k.private_key.display());
@@ -570,9 +575,13 @@ fn run(cli: Cli) -> Result<Exit, Fail> {
             dir,
             public_key,
             kek,
+            run_dir,
         } => {
             let r = sealtune_seal::verify_release(&dir, &public_key, kek.as_deref())
                 .map_err(seal_fail)?;
+            if let Some(run_dir) = &run_dir {
+                verify_run_log(&stages, &dir, &public_key, run_dir)?;
+            }
             println!(
                 "{}: signature valid; {} file(s) match; {} provenance statement(s) verified; {} sealed file(s) fully authenticated",
                 dir.display(),
@@ -709,6 +718,63 @@ fn install_cancel() -> Result<CancelToken, Fail> {
     Ok(cancel)
 }
 
+/// `verify --run-dir`: the run's log must hold the head that the release's
+/// signed provenance recorded (the release was verified just before).
+fn verify_run_log(
+    stages: &[Box<dyn Stage>],
+    release: &Path,
+    public_key: &Path,
+    run_dir: &Path,
+) -> Result<(), Fail> {
+    let prov = release.join(sealtune_seal::release::PROVENANCE_FILE);
+    let bad = |message: String| Fail {
+        exit: Exit::DataErr,
+        message,
+    };
+    let text = std::fs::read_to_string(&prov)
+        .map_err(|e| bad(format!("{}: cannot read: {e}", prov.display())))?;
+    let key = sealtune_seal::keys::load_public_key(public_key).map_err(seal_fail)?;
+    let statements = sealtune_seal::dsse::verify_jsonl(&text, &key)
+        .map_err(|(line, e)| bad(format!("{}:{line}: {e}", prov.display())))?;
+    let head = sealtune_release::provenance::signed_audit_head(&statements).ok_or_else(|| {
+        bad(format!(
+            "{}: records no audit log head (released by an older sealtune); the run's log cannot be checked against it",
+            prov.display()
+        ))
+    })?;
+    let mut anchors = sealtune_pipeline::engine::run_dir_anchors(
+        run_dir,
+        stages.iter().map(|s| s.name()),
+        Status::read(run_dir).as_ref(),
+    );
+    anchors.push(audit::Anchor::new(
+        head.clone(),
+        format!("the signed provenance of {}", release.display()),
+    ));
+    audit::verify_anchored(&run_dir.join("audit.jsonl"), &anchors)
+        .map_err(|e| bad(e.to_string()))?;
+    println!(
+        "{}: audit log holds entry seq {} that the release's signed provenance records; chain intact",
+        run_dir.join("audit.jsonl").display(),
+        head.seq
+    );
+    Ok(())
+}
+
+/// Verify a run directory's audit log: its chain, and that it still holds
+/// the heads recorded in status.json and the stage manifests.
+fn check_audit_log(
+    stages: &[Box<dyn Stage>],
+    run_dir: &Path,
+) -> Result<Option<audit::Head>, audit::AuditError> {
+    let anchors = sealtune_pipeline::engine::run_dir_anchors(
+        run_dir,
+        stages.iter().map(|s| s.name()),
+        Status::read(run_dir).as_ref(),
+    );
+    audit::verify_anchored(&run_dir.join("audit.jsonl"), &anchors)
+}
+
 fn status(
     stages: &[Box<dyn Stage>],
     run_dir: &Path,
@@ -770,17 +836,28 @@ fn status(
         }),
     };
     let holder = sealtune_pipeline::lock::probe(run_dir);
+    // A broken log is reported, not hidden: the table still shows what the
+    // manifests say, and the exit status is 65.
+    let log_error = check_audit_log(stages, run_dir)
+        .err()
+        .map(|e| e.to_string());
+    let exit = if log_error.is_some() {
+        Exit::DataErr
+    } else {
+        Exit::Success
+    };
     if json_out {
         let v = json!({
             "run_dir": run_dir.display().to_string(),
             "run_id": st.as_ref().map(|s| s.run_id.clone()),
             "config": st.as_ref().and_then(|s| s.config.clone()),
             "locked_by": holder,
+            "audit": { "intact": log_error.is_none(), "error": log_error },
             "stages": rows,
             "note": note,
         });
         println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
-        return Ok(Exit::Success);
+        return Ok(exit);
     }
     if let Some(s) = &st {
         println!("run {} in {}", s.run_id, run_dir.display());
@@ -817,49 +894,29 @@ fn status(
             println!("          ↳ {why}");
         }
     }
-    Ok(Exit::Success)
+    if let Some(e) = log_error {
+        eprintln!(
+            "warning: the audit log is not intact: {e}. The next run on this directory will refuse to start; see `sealtune audit --run-dir {}`",
+            run_dir.display()
+        );
+    }
+    Ok(exit)
 }
 
-fn audit_cmd(run_dir: &Path, show: bool) -> Result<Exit, Fail> {
+fn audit_cmd(stages: &[Box<dyn Stage>], run_dir: &Path, show: bool) -> Result<Exit, Fail> {
     let path = run_dir.join("audit.jsonl");
-    if !path.exists() {
+    if !path.exists() && Status::read(run_dir).is_none() {
         return Err(Fail {
             exit: Exit::NoInput,
             message: format!("{}: no audit log here", path.display()),
         });
     }
-    let head = audit::verify(&path).map_err(|e| Fail {
+    // The chain cannot show that entries were cut off its end or that the
+    // whole log was replaced; status.json and the manifests record heads.
+    let head = check_audit_log(stages, run_dir).map_err(|e| Fail {
         exit: Exit::DataErr,
         message: e.to_string(),
     })?;
-    // The chain cannot show that entries were cut off its end; status.json records the head.
-    if let (Some(st), Some(h)) = (Status::read(run_dir), &head)
-        && let Some(sh) = st.audit_head
-    {
-        {
-            if sh.seq > h.seq {
-                return Err(Fail {
-                    exit: Exit::DataErr,
-                    message: format!(
-                        "{}: truncated: status.json records entry seq {} but the log ends at seq {}",
-                        path.display(),
-                        sh.seq,
-                        h.seq
-                    ),
-                });
-            }
-            if sh.seq == h.seq && sh.hash != h.hash {
-                return Err(Fail {
-                    exit: Exit::DataErr,
-                    message: format!(
-                        "{}: the last entry (seq {}) differs from the one status.json recorded",
-                        path.display(),
-                        h.seq
-                    ),
-                });
-            }
-        }
-    }
     if show {
         for e in audit::read_entries(&path).map_err(|e| Fail {
             exit: Exit::DataErr,

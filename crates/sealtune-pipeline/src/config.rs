@@ -271,7 +271,7 @@ impl Config {
             } else {
                 format!("{name}.{inner}")
             };
-            let msg = e.into_inner().to_string();
+            let msg = redact_values(&e.into_inner().to_string());
             // Unknown-field errors point at the table; name the offending key.
             let key = match unknown_field_name(&msg) {
                 Some(field) if !key.ends_with(&format!(".{field}")) => format!("{key}.{field}"),
@@ -316,6 +316,45 @@ pub fn normalize(p: &Path) -> PathBuf {
     out.iter().collect()
 }
 
+/// serde's messages quote the offending value (`invalid value: string
+/// "..."`, ``unknown variant `...` ``); a config value can be anything,
+/// a pasted secret included, so the value is replaced. Key names stay: they
+/// are the schema's, and the secret scan has refused any key that looks like
+/// key material.
+fn redact_values(msg: &str) -> String {
+    let mut out = String::with_capacity(msg.len());
+    let mut rest = msg;
+    loop {
+        let string_at = rest.find("string \"");
+        let variant_at = rest.find("unknown variant `");
+        let (at, open_len, close) = match (string_at, variant_at) {
+            (Some(a), Some(b)) if b < a => (b, "unknown variant `".len(), '`'),
+            (Some(a), _) => (a, "string \"".len(), '"'),
+            (None, Some(b)) => (b, "unknown variant `".len(), '`'),
+            (None, None) => break,
+        };
+        let body = &rest[at + open_len..];
+        // The value ends at the last closing quote before ", expected" (a
+        // value may itself hold quotes).
+        let end = body
+            .find(", expected")
+            .map(|e| &body[..e])
+            .and_then(|b| b.rfind(close))
+            .or_else(|| body.rfind(close));
+        let Some(end) = end else { break };
+        out.push_str(&rest[..at]);
+        out.push_str(if close == '`' {
+            "unknown variant"
+        } else {
+            "string"
+        });
+        out.push_str(" (value not shown)");
+        rest = &body[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
 fn unknown_field_name(msg: &str) -> Option<&str> {
     let rest = msg.strip_prefix("unknown field `")?;
     rest.split('`').next()
@@ -346,7 +385,62 @@ fn line_of_offset(text: &str, offset: usize) -> usize {
 /// Find the line that defines a dotted key, by scanning table headers and
 /// `key =` lines. Best effort: used to point humans at the right line.
 fn find_key_line(text: &str, key: &str) -> Option<usize> {
-    let parts: Vec<&str> = key.split('.').collect();
+    // `release.recipients[0].kek_file`: the array's own line is found as a
+    // prefix, then the element's key on or after it.
+    let parts: Vec<&str> = key
+        .split('.')
+        .map(|p| p.split('[').next().unwrap_or(p))
+        .filter(|p| !p.is_empty())
+        .collect();
+    let index = key
+        .rsplit_once('[')
+        .and_then(|(_, r)| r.split(']').next())
+        .and_then(|n| n.parse::<usize>().ok())
+        .unwrap_or(0);
+    let found = find_key_line_parts(text, &parts)?;
+    let (line, exact) = found;
+    if exact || parts.len() < 2 {
+        return Some(line);
+    }
+    // Inside an inline table or an array of them: from the prefix line, skip
+    // to the start of element `index` (its `{`), then find `last =`.
+    let last = parts[parts.len() - 1];
+    let start: usize = text.lines().take(line - 1).map(|l| l.len() + 1).sum();
+    let body = &text[start.min(text.len())..];
+    let mut from = 0;
+    if key.contains('[') {
+        let mut opened = body.match_indices('{').map(|(i, _)| i);
+        match opened.nth(index) {
+            Some(i) => from = i,
+            None => return Some(line),
+        }
+    }
+    let rest = &body[from..];
+    let mut offset = 0;
+    while let Some(pos) = rest[offset..].find(last) {
+        let at = offset + pos;
+        let before = rest[..at].chars().next_back();
+        let after = rest[at + last.len()..].trim_start_matches([' ', '\t']);
+        if after.starts_with('=')
+            && before.is_none_or(|c| c == '{' || c == ',' || c == '"' || c.is_whitespace())
+        {
+            return Some(line_of_offset(text, start + from + at));
+        }
+        offset = at + last.len();
+        if rest[..offset]
+            .lines()
+            .skip(1)
+            .any(|l| l.trim_start().starts_with('['))
+        {
+            break;
+        }
+    }
+    Some(line)
+}
+
+/// The line of `parts` and whether it matched exactly (else it is the line
+/// of the longest prefix, such as `csv = {...}` for `data.csv.text`).
+fn find_key_line_parts(text: &str, parts: &[&str]) -> Option<(usize, bool)> {
     let mut current: Vec<String> = Vec::new();
     let mut best = None;
     for (i, raw) in text.lines().enumerate() {
@@ -360,7 +454,7 @@ fn find_key_line(text: &str, key: &str) -> Option<usize> {
                 .trim();
             current = name.split('.').map(|s| s.trim().to_string()).collect();
             if current.iter().map(String::as_str).eq(parts.iter().copied()) {
-                best = Some(i + 1);
+                best = Some((i + 1, true));
             }
             continue;
         }
@@ -376,7 +470,7 @@ fn find_key_line(text: &str, key: &str) -> Option<usize> {
         // An exact match wins; a prefix (e.g. `csv = {...}` for `data.csv.text`) is kept
         // as a fallback.
         if full.iter().map(String::as_str).eq(parts.iter().copied()) {
-            return Some(i + 1);
+            return Some((i + 1, true));
         }
         if full.len() < parts.len()
             && full
@@ -384,7 +478,7 @@ fn find_key_line(text: &str, key: &str) -> Option<usize> {
                 .map(String::as_str)
                 .eq(parts[..full.len()].iter().copied())
         {
-            best = Some(i + 1);
+            best = Some((i + 1, false));
         }
     }
     best
@@ -429,11 +523,38 @@ fn key_names_secret(name: &str) -> bool {
         && !n.ends_with("_env")
 }
 
-/// True when a string looks like key material: a PEM block, a well-known token
-/// prefix, or a long high-entropy run of base64/hex characters.
-fn looks_like_secret_value(v: &str) -> bool {
-    let t = v.trim();
-    if t.contains("-----BEGIN") || t.contains("PRIVATE KEY") {
+/// Whether a key name says its value is a digest (a hex SHA-256, a commit id):
+/// long hex strings are expected there and nowhere else.
+fn key_names_digest(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    n.split(['_', '-']).any(|seg| {
+        matches!(
+            seg,
+            "sha" | "sha256" | "sha512" | "digest" | "hash" | "checksum" | "revision" | "commit"
+        )
+    })
+}
+
+/// Why a string value looks like key material, if it does: a PEM block, one
+/// of sealtune's own key encodings, a well-known token, a JWT, or a long
+/// random-looking run of base64 or hex characters, alone or inside free text.
+/// Long hex runs are allowed where `digest_ok` (the key names a digest).
+fn key_material_in(v: &str, digest_ok: bool) -> bool {
+    if v.contains("-----BEGIN") || v.contains("PRIVATE KEY") {
+        return true;
+    }
+    v.split(|c: char| {
+        c.is_whitespace() || matches!(c, '"' | '\'' | ',' | ';' | '(' | ')' | '<' | '>')
+    })
+    .any(|tok| token_is_key_material(tok, digest_ok))
+}
+
+fn token_is_key_material(tok: &str, digest_ok: bool) -> bool {
+    // sealtune's own encodings (`sealtune-kek-v1:<hex>`) and age identities.
+    let lower = tok.to_ascii_lowercase();
+    if (lower.starts_with("sealtune-") && lower.contains("-v1:"))
+        || lower.starts_with("age-secret-key-")
+    {
         return true;
     }
     const PREFIXES: &[&str] = &[
@@ -441,41 +562,86 @@ fn looks_like_secret_value(v: &str) -> bool {
         "ASIA",
         "ghp_",
         "gho_",
+        "ghs_",
+        "ghu_",
         "github_pat_",
+        "glpat-",
         "sk-",
+        "sk_live_",
+        "rk_live_",
         "xoxb-",
         "xoxp-",
+        "xoxa-",
         "hf_",
-        "AGE-SECRET-KEY-",
+        "AIza",
+        "ya29.",
     ];
-    if PREFIXES.iter().any(|p| t.starts_with(p))
-        && t.len() >= 20
-        && !t.contains(char::is_whitespace)
-    {
+    if tok.len() >= 20 && PREFIXES.iter().any(|p| tok.starts_with(p)) {
         return true;
     }
-    high_entropy_blob(t)
+    // A JWT: three base64url parts, the first a JSON header.
+    if tok.starts_with("eyJ") && tok.split('.').count() == 3 && tok.len() >= 30 {
+        return true;
+    }
+    random_looking(tok, digest_ok)
 }
 
-fn high_entropy_blob(t: &str) -> bool {
-    if t.len() < 24
-        || t.contains(['/', ' ', '\\'])
-        || t.contains('.') && t.rsplit('.').next().is_some_and(|ext| ext.len() <= 5)
-    {
-        return false;
-    }
-    if !t
+/// A long run of base64/hex characters whose character classes change as
+/// often as random text's do. Words, paths, file names, run ids and licence
+/// ids change class rarely (`clinical-notes-finetune-v2`,
+/// `LicenseRef-Proprietary-Internal`, `models/smollm2-135m`); random keys
+/// change class at about every other character.
+fn random_looking(tok: &str, digest_ok: bool) -> bool {
+    let tok = tok.trim_matches(|c: char| matches!(c, '.' | ':' | '!' | '?'));
+    if !tok
         .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '=' | '-' | '_'))
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=' | '-' | '_'))
     {
         return false;
     }
+    // A UUID is an identifier, not a key.
+    let parts: Vec<&str> = tok.split('-').collect();
+    if parts.iter().map(|p| p.len()).eq([8, 4, 4, 4, 12])
+        && tok.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
+    {
+        return false;
+    }
+    let core: Vec<u8> = tok.bytes().filter(u8::is_ascii_alphanumeric).collect();
+    if core.len() < 20 {
+        return false;
+    }
+    let all_hex = core.iter().all(u8::is_ascii_hexdigit);
+    if all_hex && core.len() >= 32 {
+        return !digest_ok;
+    }
+    let has = |f: fn(&u8) -> bool| core.iter().any(f);
+    let (upper, lower, digit) = (
+        has(u8::is_ascii_uppercase),
+        has(u8::is_ascii_lowercase),
+        has(u8::is_ascii_digit),
+    );
+    // The shape of an AWS secret access key: 40 base64 characters with a `/`
+    // or `+`, mixed case and digits.
+    if tok.len() == 40 && tok.contains(['/', '+']) && upper && lower && digit {
+        return true;
+    }
+    let class = |b: u8| match b {
+        b'0'..=b'9' => 0,
+        b'a'..=b'z' => 1,
+        b'A'..=b'Z' => 2,
+        _ => 3,
+    };
+    let changes = core
+        .windows(2)
+        .filter(|w| class(w[0]) != class(w[1]))
+        .count();
+    let rate = changes as f64 / (core.len() - 1) as f64;
     let mut counts = [0u32; 128];
-    for b in t.bytes() {
+    for &b in &core {
         counts[b as usize & 127] += 1;
     }
-    let n = t.len() as f64;
-    let h: f64 = counts
+    let n = core.len() as f64;
+    let entropy: f64 = counts
         .iter()
         .filter(|&&c| c > 0)
         .map(|&c| {
@@ -483,7 +649,11 @@ fn high_entropy_blob(t: &str) -> bool {
             -p * p.log2()
         })
         .sum();
-    h >= 3.5
+    // CamelCase words change class at each word start and end (about one
+    // change in three); without capitals, words and numbers change class
+    // far less often still.
+    let threshold = if upper { 0.4 } else { 0.25 };
+    rate >= threshold && entropy >= 3.5
 }
 
 fn is_env_name(v: &str) -> bool {
@@ -501,6 +671,18 @@ fn scan_secrets(
     fail: &mut dyn FnMut(&str, String) -> Result<(), ConfigError>,
 ) -> Result<(), ConfigError> {
     for (k, v) in table {
+        if key_material_in(k, false) {
+            // The key itself is the secret: name where it is, never what.
+            let at = if prefix.is_empty() {
+                "the top level"
+            } else {
+                prefix
+            };
+            return fail(
+                prefix,
+                format!("a key in {at} looks like key material; remove it from the file"),
+            );
+        }
         let path = if prefix.is_empty() {
             k.clone()
         } else {
@@ -528,16 +710,16 @@ fn scan_value(
         }
         toml::Value::String(s) => {
             if lower.ends_with("_env") {
-                if !is_env_name(s) {
+                if !is_env_name(s) || key_material_in(s, false) {
                     return fail(
                         path,
-                        "takes the NAME of an environment variable (A-Z, 0-9, _), and this value is not one; if it is a secret, remove it from the file and export it in a variable instead".into(),
+                        "takes the NAME of an environment variable (A-Z, 0-9, _), and this value is not one or looks like key material; if it is a secret, remove it from the file and export it in a variable instead".into(),
                     );
                 }
                 return Ok(());
             }
             if lower.ends_with("_file") {
-                if looks_like_secret_value(s) || s.contains('\n') {
+                if key_material_in(s, false) || s.contains('\n') {
                     return fail(
                         path,
                         "takes a path to a file holding the secret, and this value looks like the secret itself; write it to a file readable only by you (chmod 600) and give that path".into(),
@@ -553,14 +735,10 @@ fn scan_value(
                     ),
                 );
             }
-            if looks_like_secret_value(s)
-                && (s.contains("-----BEGIN") || !s.chars().all(|c| c.is_ascii_hexdigit()))
-            {
-                // Hex digests are common and harmless in configs; other
-                // high-entropy blobs and PEM blocks are not.
+            if key_material_in(s, key_names_digest(&lower)) {
                 return fail(
                     path,
-                    "this value looks like key material (a PEM block, an access token or a random key); secrets are referenced only through `*_file` or `*_env` keys".into(),
+                    "this value looks like key material (a PEM block, a sealtune key, an access token or a random key), alone or inside the text; secrets are referenced only through `*_file` or `*_env` keys. If it is not a secret, reword it".into(),
                 );
             }
             Ok(())
@@ -668,9 +846,108 @@ mod tests {
     }
 
     #[test]
+    fn key_material_is_recognised_wherever_it_sits() {
+        let hex64 = "9f2c4e8a1b7d3f6052e9c1a4b8d7f3e6a0c5b9d2e8f1a7c4b3d6e9f0a2c5b8d1";
+        let b64_slash = "Xk9/bP2q+Lr8Zt3vWm5N/aQ7cY1dE6fG0hJ4kS8u=";
+        let aws_example = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+        let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJzZWFsdHVuZSJ9.dBjftJeZ4CVPmB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+        let sk = "sk-proj-4fJ9kL2mN8pQ1rS6tU3vW7xY0zA5bC";
+        let cases = [
+            (
+                format!("[data]\nkey_file = \"sealtune-kek-v1:{hex64}\"\n"),
+                hex64,
+            ),
+            (format!("[data]\nkey_env = \"{hex64}\"\n"), hex64),
+            (
+                format!("[run]\nid = \"t\"\ndescription = \"{hex64}\"\n"),
+                hex64,
+            ),
+            (format!("[data]\ncontact = \"{hex64}\"\n"), hex64),
+            (format!("[data]\nname = \"{hex64}\"\n"), hex64),
+            (format!("[data]\nnote = \"{b64_slash}\"\n"), b64_slash),
+            (format!("[data]\nnote = \"{aws_example}\"\n"), aws_example),
+            (format!("[data]\nnote = \"{jwt}\"\n"), jwt),
+            (
+                format!("[data]\nnote = \"call the API with {sk} for now\"\n"),
+                sk,
+            ),
+            (
+                format!("[data]\nlist = [\"ok\", {{ inner = \"x {sk}\" }}]\n"),
+                sk,
+            ),
+            (format!("[data]\n\"{sk}\" = 1\n"), sk),
+        ];
+        for (text, secret) in cases {
+            let e = load(&text).expect_err(&text);
+            assert!(!e.to_string().contains(secret), "{e}");
+            assert!(!format!("{e:?}").contains(secret), "{e:?}");
+            assert!(e.line.is_some(), "{e}");
+        }
+    }
+
+    #[test]
+    fn ordinary_values_are_not_taken_for_keys() {
+        for text in [
+            "[run]\nid = \"clinical-notes-finetune-v2\"\n",
+            "[data]\nlicense = \"LicenseRef-Proprietary-Internal\"\n",
+            "[data]\nname = \"HuggingFaceTB/SmolLM2-135M-Instruct\"\n",
+            "[data]\npath = \"models/smollm2-135m-instruct\"\ndir = \"../runs/quickstart\"\n",
+            "[data]\ninputs = [\"datasets/sample/*.jsonl\", \"/srv/data/ClaimsArchive2024/batch07\"]\n",
+            "[data]\nurl = \"https://example.org/datasets/notes-v2\"\n",
+            "[data]\nid = \"123e4567-e89b-12d3-a456-426614174000\"\n",
+            "[data]\nbase_model_sha256 = \"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\"\n",
+            "[run]\nid = \"t\"\ndescription = \"LoRA r16 on discharge summaries, 2024Q3 export; reviewed by the privacy office\"\n",
+            "[data]\nkey_env = \"SEALTUNE_MASK_KEY\"\n",
+        ] {
+            load(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+        }
+    }
+
+    #[test]
+    fn serde_messages_never_carry_the_value() {
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code)]
+        enum Mode {
+            Fast,
+        }
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code)]
+        struct T {
+            n: Option<u32>,
+            mode: Option<Mode>,
+        }
+        for (text, value) in [
+            ("[data]\nn = \"Jane Roe 933-11-2222\"\n", "Jane Roe"),
+            ("[data]\nmode = \"Jane \\\"Roe\\\", expected x\"\n", "Jane"),
+        ] {
+            let c = load(text).unwrap();
+            let e = c.section::<T>("data").unwrap_err();
+            assert!(!e.to_string().contains(value), "{e}");
+            assert!(e.to_string().contains("value not shown"), "{e}");
+        }
+    }
+
+    #[test]
+    fn errors_inside_inline_tables_and_arrays_have_their_line() {
+        let text = "[data]\ninputs = []\n\n[release]\nrecipients = [\n  { kek_file = \"a.kek\" },\n  { kek_file = \"b.kek\", x = 1 },\n]\ncsv = { text = \"t\",\n  id = 2 }\n";
+        assert_eq!(
+            find_key_line(text, "release.recipients[1].kek_file"),
+            Some(7)
+        );
+        assert_eq!(
+            find_key_line(text, "release.recipients[0].kek_file"),
+            Some(6)
+        );
+        assert_eq!(find_key_line(text, "release.recipients[1].x"), Some(7));
+        assert_eq!(find_key_line(text, "release.csv.id"), Some(10));
+        assert_eq!(find_key_line(text, "release.recipients"), Some(5));
+        assert_eq!(find_key_line(text, "data.inputs"), Some(2));
+    }
+
+    #[test]
     fn references_and_digests_are_fine() {
         load(
-            "[data]\nkey_file = \"secrets/run.key\"\nkey_env = \"SEALTUNE_KEY\"\nsha = \"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\"\nmax_tokens = 5\n",
+            "[data]\nkey_file = \"secrets/run.key\"\nkey_env = \"SEALTUNE_KEY\"\nsha256 = \"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\"\nmax_tokens = 5\n",
         )
         .unwrap();
     }

@@ -48,7 +48,13 @@ pub struct ProvenanceInput<'a> {
     pub code_version: &'a str,
     /// Start time (RFC 3339).
     pub started: &'a str,
+    /// The run's audit log head when the release started (its `stage.start`
+    /// entry): signed here, it anchors the log beyond the run directory.
+    pub audit_head: Option<&'a sealtune_pipeline::audit::Head>,
 }
+
+/// Name of the SLSA byproduct that records the audit log head.
+pub const AUDIT_HEAD_BYPRODUCT: &str = "audit-log-head";
 
 fn subjects(s: &BTreeMap<String, String>) -> Vec<ResourceDescriptor> {
     s.iter()
@@ -128,13 +134,25 @@ pub fn slsa_statement(p: &ProvenanceInput<'_>) -> Statement {
                 "invocationId": format!("{}/release/{}", p.run_id, p.started),
                 "startedOn": p.started,
             },
-            "byproducts": [{
-                "name": "training-hardware",
-                "annotations": p.training.hardware,
-            }],
+            "byproducts": byproducts(p),
         },
     });
     Statement::new(subjects(p.subjects), SLSA_PROVENANCE_V1, predicate)
+}
+
+fn byproducts(p: &ProvenanceInput<'_>) -> Vec<Value> {
+    let mut v = vec![json!({
+        "name": "training-hardware",
+        "annotations": p.training.hardware,
+    })];
+    if let Some(h) = p.audit_head {
+        v.push(json!({
+            "name": AUDIT_HEAD_BYPRODUCT,
+            "digest": { "sha256": h.hash },
+            "annotations": { "file": "audit.jsonl", "seq": h.seq },
+        }));
+    }
+    v
 }
 
 /// The test-result statement for the eval gates: `PASSED` when every gate
@@ -187,4 +205,24 @@ pub fn provenance_jsonl(p: &ProvenanceInput<'_>, key: &SigningKey) -> Result<Str
         out.push('\n');
     }
     Ok(out)
+}
+
+/// The audit log head recorded in verified provenance statements, if any.
+pub fn signed_audit_head(statements: &[Statement]) -> Option<sealtune_pipeline::audit::Head> {
+    statements
+        .iter()
+        .filter(|s| s.predicate_type == SLSA_PROVENANCE_V1)
+        .flat_map(|s| {
+            s.predicate["runDetails"]["byproducts"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .find(|b| b["name"] == AUDIT_HEAD_BYPRODUCT)
+        .and_then(|b| {
+            Some(sealtune_pipeline::audit::Head {
+                seq: b["annotations"]["seq"].as_u64()?,
+                hash: b["digest"]["sha256"].as_str()?.to_string(),
+            })
+        })
 }

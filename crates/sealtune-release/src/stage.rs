@@ -16,7 +16,7 @@ use crate::error::ReleaseError;
 use crate::provenance::{ProvenanceInput, provenance_jsonl};
 
 /// Code version of the release stage (part of its key).
-pub const CODE_VERSION: &str = "release/2";
+pub const CODE_VERSION: &str = "release/3";
 
 /// File extensions treated as weights: sealed, never copied in clear.
 pub const WEIGHT_EXTENSIONS: [&str; 6] = ["safetensors", "bin", "pt", "pth", "gguf", "ckpt"];
@@ -355,6 +355,7 @@ impl Stage for ReleaseStage {
             upstream: &upstream,
             code_version: CODE_VERSION,
             started: &started,
+            audit_head: ctx.audit_head(),
         };
         let prov = provenance_jsonl(&p, &signing_key)?;
         let prov_path = out.join(sealtune_seal::release::PROVENANCE_FILE);
