@@ -7,14 +7,12 @@ use std::fs::File;
 use std::io::BufReader;
 use std::path::Path;
 
-use serde_json::Value;
-
 use sealtune_pipeline::{Exit, StageError};
 
 use crate::config::{CsvConfig, CsvKind, DataConfig, Format};
 use crate::index::{Index, IndexEntry};
 use crate::reader::{HashingReader, Line, LineReader};
-use crate::record::{JsonKind, Message, Record, Role, fast_digest, validate_json};
+use crate::record::{JsonKind, Message, Record, Role, fast_digest, parse_record};
 
 /// Where a record sits in its file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,22 +69,6 @@ impl std::fmt::Debug for Scan<'_> {
             .field("want_records", &self.want_records)
             .finish()
     }
-}
-
-fn utf8_reason(bytes: &[u8]) -> Option<String> {
-    match std::str::from_utf8(bytes) {
-        Ok(_) => None,
-        Err(e) => Some(format!(
-            "not valid UTF-8 (invalid byte at column {})",
-            e.valid_up_to() + 1
-        )),
-    }
-}
-
-fn json_reason(e: &serde_json::Error) -> String {
-    let msg = e.to_string();
-    let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
-    format!("invalid JSON at column {}: {msg}", e.column())
 }
 
 /// Scan one file, calling `visit` for every record in order. Returns the
@@ -176,13 +158,7 @@ fn scan_jsonl(
                     },
                     _ => {
                         // Slow path: the record itself, or exactly what is wrong.
-                        let parsed = match utf8_reason(bytes) {
-                            Some(r) => Err(r),
-                            None => serde_json::from_slice::<Value>(bytes)
-                                .map_err(|e| json_reason(&e))
-                                .and_then(|v| validate_json(v, kind)),
-                        };
-                        match parsed {
+                        match parse_record(bytes, kind) {
                             Ok(r) => Item::Valid {
                                 pos,
                                 hash: r.content_hash(),
@@ -235,11 +211,12 @@ fn csv_record(
         let Some(i) = i else { return Ok(None) };
         match std::str::from_utf8(&rec[i]) {
             Err(e) => Err(format!(
-                "column for data.csv.{key}: not valid UTF-8 (invalid byte at column {})",
+                "column {} (data.csv.{key}): not valid UTF-8 (invalid byte at position {} of the field)",
+                i + 1,
                 e.valid_up_to() + 1
             )),
             Ok(s) if required && s.trim().is_empty() => {
-                Err(format!("column for data.csv.{key} is empty"))
+                Err(format!("column {} (data.csv.{key}) is empty", i + 1))
             }
             Ok("") => Ok(None),
             Ok(s) => Ok(Some(s.to_string())),
@@ -277,6 +254,20 @@ fn csv_record(
             Record::Chat { messages }
         }
     })
+}
+
+/// Our words for a CSV parser error; its own message can quote the data.
+fn csv_error_kind(e: &csv::Error) -> &'static str {
+    match e.kind() {
+        csv::ErrorKind::Io(_) => "a read error",
+        csv::ErrorKind::Utf8 { .. } => "not valid UTF-8",
+        csv::ErrorKind::UnequalLengths { .. } => "a record with a different number of fields",
+        csv::ErrorKind::Seek => "a seek error",
+        csv::ErrorKind::Serialize(_) | csv::ErrorKind::Deserialize { .. } => {
+            "a field of the wrong type"
+        }
+        _ => "malformed CSV",
+    }
 }
 
 fn scan_csv(
@@ -328,21 +319,39 @@ fn scan_csv(
         Ok(h) => h.clone(),
         Err(e) => {
             return Err(io_or_oversize(&e, 1).unwrap_or_else(|| {
-                StageError::data(format!("{shown}:1: cannot read the CSV header: {e}"))
+                StageError::data(format!(
+                    "{shown}:1: cannot read the CSV header ({}); the first line must be a header row naming the columns given in data.csv",
+                    csv_error_kind(&e)
+                ))
             }));
         }
     };
+    // The header's names are never shown: in a file without a header row,
+    // the first line is a record, and its fields are data.
     let names: Vec<String> = headers
         .iter()
         .map(|h| String::from_utf8_lossy(h).trim().to_string())
         .collect();
+    let wanted: Vec<String> = [
+        ("text", &c.text),
+        ("instruction", &c.instruction),
+        ("input", &c.input),
+        ("output", &c.output),
+        ("system", &c.system),
+        ("user", &c.user),
+        ("assistant", &c.assistant),
+    ]
+    .iter()
+    .filter_map(|(k, n)| n.as_ref().map(|n| format!("{k} = {n:?}")))
+    .collect();
     let col = |key: &str, name: &Option<String>| -> Result<Option<usize>, StageError> {
         match name {
             None => Ok(None),
             Some(n) => names.iter().position(|h| h == n).map(Some).ok_or_else(|| {
                 StageError::data(format!(
-                    "{shown}:1: the header has no column {n:?} (data.csv.{key}); columns are: {}",
-                    names.join(", ")
+                    "{shown}:1: the header has no column {n:?} (data.csv.{key}); the first line has {} column(s) and must be a header row naming the columns set in data.csv ({}); its names are not shown, since without a header row they would be a record's content",
+                    names.len(),
+                    wanted.join(", ")
                 ))
             }),
         }
@@ -377,7 +386,10 @@ fn scan_csv(
             Err(e) => {
                 let line = before.line() + 1;
                 return Err(io_or_oversize(&e, line).unwrap_or_else(|| {
-                    StageError::data(format!("{shown}:{line}: cannot parse CSV: {e}"))
+                    StageError::data(format!(
+                        "{shown}:{line}: cannot parse CSV ({}); fix the record's quoting or delimiters",
+                        csv_error_kind(&e)
+                    ))
                 }));
             }
         }
@@ -392,7 +404,7 @@ fn scan_csv(
             Item::Invalid {
                 pos,
                 reason: format!(
-                    "expected {n_cols} fields as in the header, found {}",
+                    "the record has {} field(s) but the header has {n_cols}; check the delimiter and quoting",
                     rec.len()
                 ),
             }
