@@ -35,13 +35,13 @@ pub enum PiiError {
         message: String,
     },
     /// A detect-mode input line is not `{"id":..., "text":...}`.
-    #[error("line {line}: expected a JSON object {{\"id\":..., \"text\": string}}")]
+    #[error("line {line}: {reason}; expected a JSON object {{\"id\":..., \"text\": string}}")]
     DetectLine {
         /// 1-based line number.
         line: u64,
-        /// The JSON parser's error, when there is one.
-        #[source]
-        source: Option<serde_json::Error>,
+        /// What is wrong, in our words: never the JSON parser's message,
+        /// which can quote the line.
+        reason: String,
     },
     /// A fingerprint file is truncated, tampered with or not a fingerprint file.
     #[error("{}: corrupt fingerprint file: {message}", path.display())]

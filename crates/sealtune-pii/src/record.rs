@@ -346,22 +346,27 @@ pub struct DetectOutput {
 
 /// Detects spans in one `{"id":..., "text":...}` line (1-based `line_no` for errors).
 pub fn detect_line(det: &Detector, line: &str, line_no: u64) -> Result<DetectOutput, PiiError> {
-    let v: Value = serde_json::from_str(line).map_err(|e| PiiError::DetectLine {
+    let bad = |reason: String| PiiError::DetectLine {
         line: line_no,
-        source: Some(e),
+        reason,
+    };
+    let v: Value = serde_json::from_str(line).map_err(|e| {
+        bad(match e.classify() {
+            serde_json::error::Category::Eof => {
+                format!(
+                    "invalid JSON: the line ends at column {} before the value is complete",
+                    e.column()
+                )
+            }
+            _ => format!("invalid JSON at column {}", e.column()),
+        })
     })?;
     let Value::Object(mut obj) = v else {
-        return Err(PiiError::DetectLine {
-            line: line_no,
-            source: None,
-        });
+        return Err(bad("not a JSON object".into()));
     };
     let id = obj.remove("id").unwrap_or(Value::Null);
     let Some(Value::String(text)) = obj.get("text") else {
-        return Err(PiiError::DetectLine {
-            line: line_no,
-            source: None,
-        });
+        return Err(bad("`text` is missing or not a string".into()));
     };
     let spans = det.detect(text);
     Ok(DetectOutput {
