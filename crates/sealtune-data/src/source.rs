@@ -71,6 +71,10 @@ impl std::fmt::Debug for Scan<'_> {
     }
 }
 
+/// Bytes read between two safe points at most (besides every 1024 records),
+/// so that a file of large records still stops soon after a signal.
+const POLL_BYTES: u64 = 8 << 20;
+
 /// Scan one file, calling `visit` for every record in order. Returns the
 /// file's SHA-256 and size. `path` opens the file; `shown` names it in errors.
 pub fn scan_file(
@@ -111,8 +115,9 @@ fn scan_jsonl(
     let mut reported = 0u64;
     let mut at = 0u64;
     for iteration in 1u64.. {
-        // A safe point every 1024 lines: progress, and stop when asked.
-        if iteration.is_multiple_of(1024) {
+        // A safe point every 1024 lines or every POLL_BYTES, whichever comes
+        // first (large records): progress, and stop when asked.
+        if iteration.is_multiple_of(1024) || at - reported >= POLL_BYTES {
             if (scan.cancelled)() {
                 return Err(StageError::interrupted());
             }
@@ -370,11 +375,11 @@ fn scan_csv(
     let mut ordinal = 0u64;
     let mut reported = 0u64;
     loop {
-        if ordinal.is_multiple_of(1024) {
+        let at = rdr.position().byte();
+        if ordinal.is_multiple_of(1024) || at - reported >= POLL_BYTES {
             if (scan.cancelled)() {
                 return Err(StageError::interrupted());
             }
-            let at = rdr.position().byte();
             (scan.on_bytes)(at - reported);
             reported = at;
         }
