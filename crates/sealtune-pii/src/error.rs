@@ -51,6 +51,9 @@ pub enum PiiError {
         /// What check failed.
         message: String,
     },
+    /// Masking was asked to stop (SIGINT/SIGTERM) before it finished.
+    #[error("interrupted")]
+    Interrupted,
     /// Reading or writing a file failed.
     #[error("{}: {action}", path.display())]
     Io {
@@ -70,6 +73,7 @@ impl PiiError {
         match self {
             PiiError::Config { .. } | PiiError::Regex { .. } => 78,
             PiiError::Key(_) => 77,
+            PiiError::Interrupted => 75,
             PiiError::Record { .. }
             | PiiError::DetectLine { .. }
             | PiiError::CorruptFingerprints { .. } => 65,
