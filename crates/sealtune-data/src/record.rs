@@ -1,7 +1,15 @@
 //! Training records and their validation.
 //!
 //! Validation messages name the field and the expected type but never quote
-//! the content: records are sensitive, and messages end up in logs and reports.
+//! the content: records are sensitive, and messages end up on stderr, in the
+//! audit log, `status.json`, `quarantine.jsonl` and `report.json`. Keys count
+//! as content too (a key can be a name or an account number), and so do a CSV
+//! file's header names (without a header row they are the first record): a
+//! message names an unknown key by its position (`the record object's key #3`)
+//! and lists the allowed keys, which are ours. serde_json's message texts are
+//! never passed through, since they quote the data (`unknown field ...`,
+//! `invalid type: string "..."`). A key that appears twice in one object is
+//! refused ("duplicate key"), never resolved by keeping the last value.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
