@@ -446,7 +446,7 @@ impl Stage for IngestStage {
     }
 
     fn code_version(&self) -> &'static str {
-        "ingest/1"
+        "ingest/2"
     }
 
     fn depends_on(&self) -> &'static [&'static str] {

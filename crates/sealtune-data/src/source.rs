@@ -7,14 +7,12 @@ use std::fs::File;
 use std::io::BufReader;
 use std::path::Path;
 
-use serde_json::Value;
-
 use sealtune_pipeline::{Exit, StageError};
 
 use crate::config::{CsvConfig, CsvKind, DataConfig, Format};
 use crate::index::{Index, IndexEntry};
 use crate::reader::{HashingReader, Line, LineReader};
-use crate::record::{JsonKind, Message, Record, Role, fast_digest, validate_json};
+use crate::record::{JsonKind, Message, Record, Role, fast_digest, parse_record};
 
 /// Where a record sits in its file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,21 +71,9 @@ impl std::fmt::Debug for Scan<'_> {
     }
 }
 
-fn utf8_reason(bytes: &[u8]) -> Option<String> {
-    match std::str::from_utf8(bytes) {
-        Ok(_) => None,
-        Err(e) => Some(format!(
-            "not valid UTF-8 (invalid byte at column {})",
-            e.valid_up_to() + 1
-        )),
-    }
-}
-
-fn json_reason(e: &serde_json::Error) -> String {
-    let msg = e.to_string();
-    let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
-    format!("invalid JSON at column {}: {msg}", e.column())
-}
+/// Bytes read between two safe points at most (besides every 1024 records),
+/// so that a file of large records still stops soon after a signal.
+const POLL_BYTES: u64 = 8 << 20;
 
 /// Scan one file, calling `visit` for every record in order. Returns the
 /// file's SHA-256 and size. `path` opens the file; `shown` names it in errors.
@@ -129,8 +115,9 @@ fn scan_jsonl(
     let mut reported = 0u64;
     let mut at = 0u64;
     for iteration in 1u64.. {
-        // A safe point every 1024 lines: progress, and stop when asked.
-        if iteration.is_multiple_of(1024) {
+        // A safe point every 1024 lines or every POLL_BYTES, whichever comes
+        // first (large records): progress, and stop when asked.
+        if iteration.is_multiple_of(1024) || at - reported >= POLL_BYTES {
             if (scan.cancelled)() {
                 return Err(StageError::interrupted());
             }
@@ -176,13 +163,7 @@ fn scan_jsonl(
                     },
                     _ => {
                         // Slow path: the record itself, or exactly what is wrong.
-                        let parsed = match utf8_reason(bytes) {
-                            Some(r) => Err(r),
-                            None => serde_json::from_slice::<Value>(bytes)
-                                .map_err(|e| json_reason(&e))
-                                .and_then(|v| validate_json(v, kind)),
-                        };
-                        match parsed {
+                        match parse_record(bytes, kind) {
                             Ok(r) => Item::Valid {
                                 pos,
                                 hash: r.content_hash(),
@@ -235,11 +216,12 @@ fn csv_record(
         let Some(i) = i else { return Ok(None) };
         match std::str::from_utf8(&rec[i]) {
             Err(e) => Err(format!(
-                "column for data.csv.{key}: not valid UTF-8 (invalid byte at column {})",
+                "column {} (data.csv.{key}): not valid UTF-8 (invalid byte at position {} of the field)",
+                i + 1,
                 e.valid_up_to() + 1
             )),
             Ok(s) if required && s.trim().is_empty() => {
-                Err(format!("column for data.csv.{key} is empty"))
+                Err(format!("column {} (data.csv.{key}) is empty", i + 1))
             }
             Ok("") => Ok(None),
             Ok(s) => Ok(Some(s.to_string())),
@@ -277,6 +259,20 @@ fn csv_record(
             Record::Chat { messages }
         }
     })
+}
+
+/// Our words for a CSV parser error; its own message can quote the data.
+fn csv_error_kind(e: &csv::Error) -> &'static str {
+    match e.kind() {
+        csv::ErrorKind::Io(_) => "a read error",
+        csv::ErrorKind::Utf8 { .. } => "not valid UTF-8",
+        csv::ErrorKind::UnequalLengths { .. } => "a record with a different number of fields",
+        csv::ErrorKind::Seek => "a seek error",
+        csv::ErrorKind::Serialize(_) | csv::ErrorKind::Deserialize { .. } => {
+            "a field of the wrong type"
+        }
+        _ => "malformed CSV",
+    }
 }
 
 fn scan_csv(
@@ -328,21 +324,39 @@ fn scan_csv(
         Ok(h) => h.clone(),
         Err(e) => {
             return Err(io_or_oversize(&e, 1).unwrap_or_else(|| {
-                StageError::data(format!("{shown}:1: cannot read the CSV header: {e}"))
+                StageError::data(format!(
+                    "{shown}:1: cannot read the CSV header ({}); the first line must be a header row naming the columns given in data.csv",
+                    csv_error_kind(&e)
+                ))
             }));
         }
     };
+    // The header's names are never shown: in a file without a header row,
+    // the first line is a record, and its fields are data.
     let names: Vec<String> = headers
         .iter()
         .map(|h| String::from_utf8_lossy(h).trim().to_string())
         .collect();
+    let wanted: Vec<String> = [
+        ("text", &c.text),
+        ("instruction", &c.instruction),
+        ("input", &c.input),
+        ("output", &c.output),
+        ("system", &c.system),
+        ("user", &c.user),
+        ("assistant", &c.assistant),
+    ]
+    .iter()
+    .filter_map(|(k, n)| n.as_ref().map(|n| format!("{k} = {n:?}")))
+    .collect();
     let col = |key: &str, name: &Option<String>| -> Result<Option<usize>, StageError> {
         match name {
             None => Ok(None),
             Some(n) => names.iter().position(|h| h == n).map(Some).ok_or_else(|| {
                 StageError::data(format!(
-                    "{shown}:1: the header has no column {n:?} (data.csv.{key}); columns are: {}",
-                    names.join(", ")
+                    "{shown}:1: the header has no column {n:?} (data.csv.{key}); the first line has {} column(s) and must be a header row naming the columns set in data.csv ({}); its names are not shown, since without a header row they would be a record's content",
+                    names.len(),
+                    wanted.join(", ")
                 ))
             }),
         }
@@ -361,11 +375,11 @@ fn scan_csv(
     let mut ordinal = 0u64;
     let mut reported = 0u64;
     loop {
-        if ordinal.is_multiple_of(1024) {
+        let at = rdr.position().byte();
+        if ordinal.is_multiple_of(1024) || at - reported >= POLL_BYTES {
             if (scan.cancelled)() {
                 return Err(StageError::interrupted());
             }
-            let at = rdr.position().byte();
             (scan.on_bytes)(at - reported);
             reported = at;
         }
@@ -377,7 +391,10 @@ fn scan_csv(
             Err(e) => {
                 let line = before.line() + 1;
                 return Err(io_or_oversize(&e, line).unwrap_or_else(|| {
-                    StageError::data(format!("{shown}:{line}: cannot parse CSV: {e}"))
+                    StageError::data(format!(
+                        "{shown}:{line}: cannot parse CSV ({}); fix the record's quoting or delimiters",
+                        csv_error_kind(&e)
+                    ))
                 }));
             }
         }
@@ -392,7 +409,7 @@ fn scan_csv(
             Item::Invalid {
                 pos,
                 reason: format!(
-                    "expected {n_cols} fields as in the header, found {}",
+                    "the record has {} field(s) but the header has {n_cols}; check the delimiter and quoting",
                     rec.len()
                 ),
             }

@@ -3,7 +3,7 @@
 //! person names, then deny/allow lists, custom recognizers, thresholds and
 //! overlap resolution.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex_automata::meta;
@@ -27,6 +27,11 @@ const P_ADDRESS: usize = 9;
 const MAX_GROUPS: usize = 24;
 const P_ALNUM: usize = 10;
 const P_NUMERIC: usize = 11;
+
+/// How many matches, words or candidates detection handles between two polls
+/// of its cancellation check: small enough that a poll comes every few
+/// milliseconds, large enough that polling costs nothing measurable.
+pub(crate) const POLL: usize = 1024;
 
 /// The built-in candidate patterns, in priority order (for benchmarks and tools).
 pub fn pattern_strings() -> Vec<String> {
@@ -166,16 +171,30 @@ impl Detector {
     /// Detects spans in `text`: byte offsets, sorted by start, not overlapping,
     /// each at or above its type's threshold.
     pub fn detect(&self, text: &str) -> Vec<Span> {
+        self.detect_cancellable(text, &|| false).unwrap_or_default()
+    }
+
+    /// [`Detector::detect`] that polls `cancelled` between its passes and
+    /// every [`POLL`] matches or words within each, so that even a huge,
+    /// PII-dense text stops soon after a signal. Returns `None` when
+    /// `cancelled` said stop.
+    pub fn detect_cancellable(
+        &self,
+        text: &str,
+        cancelled: &dyn Fn() -> bool,
+    ) -> Option<Vec<Span>> {
         let mut cands: Vec<Span> = Vec::new();
-        self.structured(text, &mut cands);
+        let go = |ok: bool| if ok && !cancelled() { Some(()) } else { None };
+        go(true)?;
+        go(self.structured(text, &mut cands, cancelled))?;
         if self.enabled[idx(EntityType::Person)] {
-            crate::person::find(text, |s, e, score| {
+            go(crate::person::find(text, cancelled, |s, e, score| {
                 self.push(&mut cands, s, e, EntityType::Person, score)
-            });
+            }))?;
         }
-        self.deny_list(text, &mut cands);
-        self.custom(text, &mut cands);
-        self.resolve(text, cands)
+        go(self.deny_list(text, &mut cands, cancelled))?;
+        go(self.custom(text, &mut cands, cancelled))?;
+        self.resolve(text, cands, cancelled)
     }
 
     fn push(&self, out: &mut Vec<Span>, start: usize, end: usize, entity: EntityType, score: f32) {
@@ -189,9 +208,12 @@ impl Detector {
         }
     }
 
-    fn structured(&self, text: &str, out: &mut Vec<Span>) {
+    fn structured(&self, text: &str, out: &mut Vec<Span>, cancelled: &dyn Fn() -> bool) -> bool {
         let mut consumed = 0usize;
-        for m in self.re.find_iter(text) {
+        for (n, m) in self.re.find_iter(text).enumerate() {
+            if n % POLL == POLL - 1 && cancelled() {
+                return false;
+            }
             if m.start() < consumed {
                 continue;
             }
@@ -287,6 +309,7 @@ impl Detector {
             };
             consumed = end.max(e);
         }
+        true
     }
 
     /// Splits a digit-group run into groups and classifies the longest valid
@@ -650,23 +673,30 @@ impl Detector {
         e
     }
 
-    fn deny_list(&self, text: &str, out: &mut Vec<Span>) {
+    fn deny_list(&self, text: &str, out: &mut Vec<Span>, cancelled: &dyn Fn() -> bool) -> bool {
         let Some((ac, kinds)) = &self.deny else {
-            return;
+            return true;
         };
         let b = text.as_bytes();
-        for m in ac.find_iter(text) {
+        for (n, m) in ac.find_iter(text).enumerate() {
+            if n % POLL == POLL - 1 && cancelled() {
+                return false;
+            }
             let before_ok = m.start() == 0 || !b[m.start() - 1].is_ascii_alphanumeric();
             let after_ok = m.end() == b.len() || !b[m.end()].is_ascii_alphanumeric();
             if before_ok && after_ok {
                 self.push(out, m.start(), m.end(), kinds[m.pattern().as_usize()], 1.0);
             }
         }
+        true
     }
 
-    fn custom(&self, text: &str, out: &mut Vec<Span>) {
+    fn custom(&self, text: &str, out: &mut Vec<Span>, cancelled: &dyn Fn() -> bool) -> bool {
         for c in &self.custom {
-            for m in c.re.find_iter(text) {
+            for (n, m) in c.re.find_iter(text).enumerate() {
+                if n % POLL == POLL - 1 && cancelled() {
+                    return false;
+                }
                 let hit = m.as_str();
                 let ok = match c.validator {
                     None => true,
@@ -694,9 +724,15 @@ impl Detector {
                 self.push(out, m.start(), m.end(), c.entity, score);
             }
         }
+        true
     }
 
-    fn resolve(&self, text: &str, mut cands: Vec<Span>) -> Vec<Span> {
+    fn resolve(
+        &self,
+        text: &str,
+        mut cands: Vec<Span>,
+        cancelled: &dyn Fn() -> bool,
+    ) -> Option<Vec<Span>> {
         cands.retain(|c| c.score >= self.thresholds[idx(c.entity)]);
         if !self.allow.is_empty() {
             cands.retain(|c| {
@@ -706,7 +742,10 @@ impl Detector {
             });
         }
         if cands.len() <= 1 {
-            return cands;
+            return Some(cands);
+        }
+        if cancelled() {
+            return None;
         }
         // Highest score first, then the longer span; keep what does not overlap.
         cands.sort_by(|a, b| {
@@ -715,14 +754,23 @@ impl Detector {
                 .then(b.len().cmp(&a.len()))
                 .then(a.start.cmp(&b.start))
         });
-        let mut kept: Vec<Span> = Vec::with_capacity(cands.len());
-        for c in cands {
-            if kept.iter().all(|k| c.end <= k.start || c.start >= k.end) {
-                kept.push(c);
+        // Kept spans never overlap, so among those starting before `c.end`
+        // only the last one can reach into `c`: O(log n) per candidate (a
+        // scan of all kept spans made PII-dense records quadratic).
+        let mut kept: BTreeMap<usize, Span> = BTreeMap::new();
+        for (n, c) in cands.into_iter().enumerate() {
+            if n % (16 * POLL) == 16 * POLL - 1 && cancelled() {
+                return None;
+            }
+            let clear = kept
+                .range(..c.end)
+                .next_back()
+                .is_none_or(|(_, k)| k.end <= c.start);
+            if clear {
+                kept.insert(c.start, c);
             }
         }
-        kept.sort_by_key(|s| s.start);
-        kept
+        Some(kept.into_values().collect())
     }
 }
 

@@ -35,13 +35,13 @@ pub enum PiiError {
         message: String,
     },
     /// A detect-mode input line is not `{"id":..., "text":...}`.
-    #[error("line {line}: expected a JSON object {{\"id\":..., \"text\": string}}")]
+    #[error("line {line}: {reason}; expected a JSON object {{\"id\":..., \"text\": string}}")]
     DetectLine {
         /// 1-based line number.
         line: u64,
-        /// The JSON parser's error, when there is one.
-        #[source]
-        source: Option<serde_json::Error>,
+        /// What is wrong, in our words: never the JSON parser's message,
+        /// which can quote the line.
+        reason: String,
     },
     /// A fingerprint file is truncated, tampered with or not a fingerprint file.
     #[error("{}: corrupt fingerprint file: {message}", path.display())]
@@ -51,6 +51,9 @@ pub enum PiiError {
         /// What check failed.
         message: String,
     },
+    /// Masking was asked to stop (SIGINT/SIGTERM) before it finished.
+    #[error("interrupted")]
+    Interrupted,
     /// Reading or writing a file failed.
     #[error("{}: {action}", path.display())]
     Io {
@@ -70,6 +73,7 @@ impl PiiError {
         match self {
             PiiError::Config { .. } | PiiError::Regex { .. } => 78,
             PiiError::Key(_) => 77,
+            PiiError::Interrupted => 75,
             PiiError::Record { .. }
             | PiiError::DetectLine { .. }
             | PiiError::CorruptFingerprints { .. } => 65,

@@ -551,10 +551,19 @@ fn words(text: &str, map: &Map) -> Vec<Word> {
     out
 }
 
-/// Finds person names; calls `emit(start, end, score)` for each.
-pub(crate) fn find(text: &str, mut emit: impl FnMut(usize, usize, f32)) {
+/// Finds person names; calls `emit(start, end, score)` for each. Polls
+/// `cancelled` every [`crate::detect::POLL`] words and returns false when it
+/// said stop (the names emitted so far are then incomplete).
+pub(crate) fn find(
+    text: &str,
+    cancelled: &dyn Fn() -> bool,
+    mut emit: impl FnMut(usize, usize, f32),
+) -> bool {
     let map = lexicon();
     let ws = words(text, map);
+    if cancelled() {
+        return false;
+    }
     let b = text.as_bytes();
     let gap = |a: &Word, z: &Word| &text[a.end..z.start];
     let capish = |w: &Word| matches!(w.case, Case::Cap | Case::Upper);
@@ -589,7 +598,14 @@ pub(crate) fn find(text: &str, mut emit: impl FnMut(usize, usize, f32)) {
         last
     };
     let mut i = 0;
+    let mut next_poll = crate::detect::POLL;
     while i < ws.len() {
+        if i >= next_poll {
+            if cancelled() {
+                return false;
+            }
+            next_poll = i + crate::detect::POLL;
+        }
         let w = ws[i];
         let mut cue = 0.0f32;
         if i > 0 {
@@ -736,4 +752,5 @@ pub(crate) fn find(text: &str, mut emit: impl FnMut(usize, usize, f32)) {
         }
         i += 1;
     }
+    true
 }

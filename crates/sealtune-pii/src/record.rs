@@ -138,6 +138,7 @@ impl Masker {
 
     /// Masks one string. Returns the masked text, the spans found (byte offsets
     /// into the original), their fingerprints, and whether a drop type was found.
+    /// `None` when `cancelled` said stop.
     fn mask_str(
         &self,
         text: &str,
@@ -145,15 +146,19 @@ impl Masker {
         st: &mut RecordState,
         counts: &mut BTreeMap<EntityType, u64>,
         fps: &mut Vec<[u8; 32]>,
-    ) -> (String, Option<EntityType>) {
-        let spans = self.detector.detect(text);
+        cancelled: &dyn Fn() -> bool,
+    ) -> Option<(String, Option<EntityType>)> {
+        let spans = self.detector.detect_cancellable(text, cancelled)?;
         if spans.is_empty() {
-            return (text.to_string(), None);
+            return Some((text.to_string(), None));
         }
         let mut out = String::with_capacity(text.len() + 16 * spans.len());
         let mut last = 0;
         let mut drop = None;
-        for s in &spans {
+        for (n, s) in spans.iter().enumerate() {
+            if n % crate::detect::POLL == crate::detect::POLL - 1 && cancelled() {
+                return None;
+            }
             let val = &text[s.start..s.end];
             out.push_str(&text[last..s.start]);
             *counts.entry(s.entity).or_insert(0) += 1;
@@ -182,7 +187,7 @@ impl Masker {
             last = s.end;
         }
         out.push_str(&text[last..]);
-        (out, drop)
+        Some((out, drop))
     }
 
     fn tag(&self, st: &mut RecordState, s: &Span, val: &str) -> String {
@@ -214,6 +219,23 @@ impl Masker {
         kind: RecordKind,
         label: &str,
     ) -> Result<MaskedRecord, PiiError> {
+        self.mask_record_cancellable(record, kind, label, &|| false)
+    }
+
+    /// [`Masker::mask_record`] that polls `cancelled` often (between fields
+    /// and messages, and every [`crate::detect::POLL`] matches or spans
+    /// inside detection), so that one huge record stops soon after a signal:
+    /// then [`PiiError::Interrupted`].
+    pub fn mask_record_cancellable(
+        &self,
+        record: &Value,
+        kind: RecordKind,
+        label: &str,
+        cancelled: &dyn Fn() -> bool,
+    ) -> Result<MaskedRecord, PiiError> {
+        if cancelled() {
+            return Err(PiiError::Interrupted);
+        }
         let err = |m: String| PiiError::Record {
             record: label.to_string(),
             message: m,
@@ -248,8 +270,9 @@ impl Masker {
                     for (i, m) in msgs.iter_mut().enumerate() {
                         match m.get_mut("content") {
                             Some(Value::String(s)) => {
-                                let (masked, d) =
-                                    self.mask_str(s, &subject, &mut st, &mut c, &mut fps);
+                                let (masked, d) = self
+                                    .mask_str(s, &subject, &mut st, &mut c, &mut fps, cancelled)
+                                    .ok_or(PiiError::Interrupted)?;
                                 *s = masked;
                                 dropped = dropped.or(d);
                             }
@@ -261,7 +284,9 @@ impl Masker {
                     }
                 }
                 (_, Value::String(s)) => {
-                    let (masked, d) = self.mask_str(s, &subject, &mut st, &mut c, &mut fps);
+                    let (masked, d) = self
+                        .mask_str(s, &subject, &mut st, &mut c, &mut fps, cancelled)
+                        .ok_or(PiiError::Interrupted)?;
                     *s = masked;
                     dropped = dropped.or(d);
                 }
@@ -295,10 +320,26 @@ impl Masker {
         kind: RecordKind,
         first_index: u64,
     ) -> Vec<Result<MaskedRecord, PiiError>> {
+        self.mask_batch_cancellable(records, kind, first_index, &|| false)
+    }
+
+    /// [`Masker::mask_batch`] with [`Masker::mask_record_cancellable`]: after
+    /// `cancelled` says stop, the records still in work end with
+    /// [`PiiError::Interrupted`] within about a second.
+    pub fn mask_batch_cancellable(
+        &self,
+        records: &[Value],
+        kind: RecordKind,
+        first_index: u64,
+        cancelled: &(dyn Fn() -> bool + Sync),
+    ) -> Vec<Result<MaskedRecord, PiiError>> {
         records
             .par_iter()
             .enumerate()
-            .map(|(i, r)| self.mask_record(r, kind, &format!("record {}", first_index + i as u64)))
+            .map(|(i, r)| {
+                let label = format!("record {}", first_index + i as u64);
+                self.mask_record_cancellable(r, kind, &label, cancelled)
+            })
             .collect()
     }
 
@@ -346,22 +387,27 @@ pub struct DetectOutput {
 
 /// Detects spans in one `{"id":..., "text":...}` line (1-based `line_no` for errors).
 pub fn detect_line(det: &Detector, line: &str, line_no: u64) -> Result<DetectOutput, PiiError> {
-    let v: Value = serde_json::from_str(line).map_err(|e| PiiError::DetectLine {
+    let bad = |reason: String| PiiError::DetectLine {
         line: line_no,
-        source: Some(e),
+        reason,
+    };
+    let v: Value = serde_json::from_str(line).map_err(|e| {
+        bad(match e.classify() {
+            serde_json::error::Category::Eof => {
+                format!(
+                    "invalid JSON: the line ends at column {} before the value is complete",
+                    e.column()
+                )
+            }
+            _ => format!("invalid JSON at column {}", e.column()),
+        })
     })?;
     let Value::Object(mut obj) = v else {
-        return Err(PiiError::DetectLine {
-            line: line_no,
-            source: None,
-        });
+        return Err(bad("not a JSON object".into()));
     };
     let id = obj.remove("id").unwrap_or(Value::Null);
     let Some(Value::String(text)) = obj.get("text") else {
-        return Err(PiiError::DetectLine {
-            line: line_no,
-            source: None,
-        });
+        return Err(bad("`text` is missing or not a string".into()));
     };
     let spans = det.detect(text);
     Ok(DetectOutput {

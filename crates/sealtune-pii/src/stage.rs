@@ -179,18 +179,33 @@ impl Stage for MaskStage {
             &mut |n| progress.inc(n),
             &cancelled,
             &mut |e, rec| {
+                ctx.checkpoint()?;
                 let v =
                     serde_json::to_value(&rec).map_err(|e| StageError::internal(e.to_string()))?;
                 let label = format!("{}:{}", index.files[e.file as usize].path, e.line);
                 batch.push((e.split, label, v));
                 n_in += 1;
                 if batch.len() >= BATCH {
-                    flush(&masker, kind, &mut batch, &mut out, data.on_invalid)?;
+                    flush(
+                        &masker,
+                        kind,
+                        &mut batch,
+                        &mut out,
+                        data.on_invalid,
+                        &cancelled,
+                    )?;
                 }
                 Ok(())
             },
         )?;
-        flush(&masker, kind, &mut batch, &mut out, data.on_invalid)?;
+        flush(
+            &masker,
+            kind,
+            &mut batch,
+            &mut out,
+            data.on_invalid,
+            &cancelled,
+        )?;
         drop(progress);
         let w =
             |p: &Path, r: std::io::Result<()>| r.map_err(|e| StageError::io("cannot write", p, e));
@@ -270,13 +285,23 @@ fn flush(
     batch: &mut Vec<(Split, String, Value)>,
     out: &mut Out,
     on_invalid: OnInvalid,
+    cancelled: &(dyn Fn() -> bool + Sync),
 ) -> Result<(), StageError> {
     if batch.is_empty() {
         return Ok(());
     }
+    if cancelled() {
+        return Err(StageError::interrupted());
+    }
     let values: Vec<Value> = batch.iter().map(|(_, _, v)| v.clone()).collect();
-    let results = masker.mask_batch(&values, kind, 0);
+    let results = masker.mask_batch_cancellable(&values, kind, 0, cancelled);
     drop(values);
+    if results
+        .iter()
+        .any(|r| matches!(r, Err(PiiError::Interrupted)))
+    {
+        return Err(StageError::interrupted());
+    }
     for ((split, label, _), r) in batch.drain(..).zip(results) {
         let m = match r {
             Ok(m) => m,
