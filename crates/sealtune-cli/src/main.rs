@@ -1055,7 +1055,8 @@ fn mask_cmd(
                     } else {
                         (sealtune_data::record::JsonKind::Text, RecordKind::Text)
                     };
-                    let rec = sealtune_data::record::validate_json(v, kind.0)?;
+                    // The strict parser: duplicate keys are refused here as in ingest.
+                    let rec = sealtune_data::record::parse_record(bytes, kind.0)?;
                     let v = serde_json::to_value(&rec).map_err(|e| e.to_string())?;
                     masker
                         .mask_record(&v, kind.1, &format!("{shown}:{line_no}"))

@@ -117,7 +117,16 @@ fn read_jsonl<T: for<'de> Deserialize<'de>>(path: &Path, what: &str) -> Result<V
         out.push(serde_json::from_str(line).map_err(|e| EvalError::Data {
             path: path.to_path_buf(),
             line: i as u64 + 1,
-            message: format!("not a {what} record: {e}"),
+            // serde's text can quote the record's values; say where instead.
+            message: format!(
+                "not a {what} record (at column {}: {})",
+                e.column(),
+                match e.classify() {
+                    serde_json::error::Category::Syntax | serde_json::error::Category::Eof =>
+                        "not valid JSON",
+                    _ => "a field is missing or has the wrong type",
+                }
+            ),
         })?);
     }
     Ok(out)

@@ -435,7 +435,12 @@ fn walk(
         let stored_hash = &text[split + 9..text.len() - 2];
         let body = format!("{}}}", &text[..split]);
         let entry: Entry = serde_json::from_str(&body)
-            .map_err(|e| malformed(&format!("not a valid entry: {e}")))?;
+            .map_err(|e| {
+                malformed(&format!(
+                    "not a valid entry (column {}: a field is missing, has the wrong type or the JSON is broken)",
+                    e.column()
+                ))
+            })?;
         if chain_hash(&entry.prev, &body) != stored_hash {
             return Err(AuditError::Modified {
                 path: p.clone(),
@@ -486,7 +491,7 @@ pub fn read_entries(path: &Path) -> Result<Vec<Entry>, AuditError> {
             serde_json::from_str(&body).map_err(|e| AuditError::Malformed {
                 path: path.to_path_buf(),
                 line: i + 1,
-                why: e.to_string(),
+                why: format!("not a valid entry (column {})", e.column()),
             })?,
         );
     }

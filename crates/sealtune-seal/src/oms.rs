@@ -26,6 +26,11 @@ pub const PREDICATE_TYPE: &str = "https://model_signing/signature/v1.0";
 pub const SIGNATURE_FILE: &str = "model.sig";
 /// Shard size used by the `shards` serialization unless configured.
 pub const DEFAULT_SHARD_SIZE: u64 = 1_000_000_000;
+/// The run engine's manifest, written into the release directory after it
+/// is signed: the one path sealtune's verifier passes over (besides the
+/// signature itself), when the signature's ignore list names it.
+pub const ENGINE_MANIFEST: &str = "manifest.json";
+
 /// Paths the stock tool ignores by default; we list them so both agree.
 pub const GIT_PATHS: [&str; 4] = [".git", ".gitattributes", ".github", ".gitignore"];
 const MAX_BUNDLE: u64 = 256 << 20;
@@ -150,9 +155,28 @@ fn ignored(rel: &str, ignore: &[String]) -> bool {
     })
 }
 
-/// Every regular file under `root` (relative POSIX paths), minus ignored
+/// What a listing passes over.
+#[derive(Debug, Clone, Copy)]
+enum Skip<'a> {
+    /// Signing (and the stock verifier): each path and everything under it.
+    Prefixes(&'a [String]),
+    /// sealtune's verifier: exactly these regular files, nothing under a
+    /// directory of the same name.
+    Files(&'a [String]),
+}
+
+impl Skip<'_> {
+    fn skips(&self, rel: &str, is_dir: bool) -> bool {
+        match self {
+            Skip::Prefixes(ignore) => ignored(rel, ignore),
+            Skip::Files(files) => !is_dir && files.iter().any(|f| f == rel),
+        }
+    }
+}
+
+/// Every regular file under `root` (relative POSIX paths), minus skipped
 /// ones. Symlinks and special files are refused.
-fn list_files(root: &Path, ignore: &[String]) -> Result<Vec<(String, u64)>, SealError> {
+fn list_files(root: &Path, skip: Skip<'_>) -> Result<Vec<(String, u64)>, SealError> {
     let mut out = Vec::new();
     let mut stack = vec![(root.to_path_buf(), String::new())];
     while let Some((dir, prefix)) = stack.pop() {
@@ -173,10 +197,10 @@ fn list_files(root: &Path, ignore: &[String]) -> Result<Vec<(String, u64)>, Seal
             } else {
                 format!("{prefix}/{name}")
             };
-            if ignored(&rel, ignore) {
+            let ft = entry.file_type().map_err(|e| SealError::io(&path, e))?;
+            if skip.skips(&rel, ft.is_dir()) {
                 continue;
             }
-            let ft = entry.file_type().map_err(|e| SealError::io(&path, e))?;
             if ft.is_symlink() {
                 return Err(SealError::UnsupportedEntry {
                     path,
@@ -266,7 +290,7 @@ type HashedDir = (Vec<(String, [u8; 32])>, Vec<String>);
 
 /// Hashes `dir` into (resource name → digest), in parallel on the current rayon pool.
 fn hash_dir(dir: &Path, ignore: &[String], ser: Serialization) -> Result<HashedDir, SealError> {
-    let files = list_files(dir, ignore)?;
+    let files = list_files(dir, Skip::Prefixes(ignore))?;
     if let (Serialization::Shards { .. }, Some((rel, _))) =
         (ser, files.iter().find(|(_, len)| *len == 0))
     {
@@ -542,12 +566,21 @@ pub fn verify_dir(
             "root digest does not match the listed resources",
         ));
     }
-    let mut ignore = s.ignore_paths.clone();
+    // Strict: the signed ignore list (the stock tool's git paths included)
+    // is not honoured, except for the run engine's own `manifest.json`,
+    // written after signing, and only as a regular file at the top. Any
+    // other file present and unsigned is an extra file.
+    let mut skip: Vec<String> = s
+        .ignore_paths
+        .iter()
+        .filter(|p| p.trim_end_matches('/') == ENGINE_MANIFEST)
+        .map(|_| ENGINE_MANIFEST.to_owned())
+        .collect();
     if let Ok(rel) = signature.strip_prefix(dir) {
-        ignore.push(rel.to_string_lossy().replace('\\', "/"));
+        skip.push(rel.to_string_lossy().replace('\\', "/"));
     }
     // Empty files are never covered by shards; refuse them rather than skip.
-    let files = list_files(dir, &ignore)?;
+    let files = list_files(dir, Skip::Files(&skip))?;
     let mut mismatches = Vec::new();
     if let Serialization::Shards { .. } = ser {
         for (rel, len) in &files {

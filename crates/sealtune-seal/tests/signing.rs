@@ -329,3 +329,34 @@ fn failed_seal_leaves_nothing_behind() {
     let e = sealtune_seal::seal_file(&tmp.path().join("absent"), &out, &[], None).unwrap_err();
     assert_eq!(e.exit_code(), 66);
 }
+
+#[test]
+fn verify_refuses_files_in_paths_the_signature_lists_as_ignored() {
+    let tmp = tempfile::tempdir().unwrap();
+    let keys = keygen(&tmp.path().join("keys"), "rel").unwrap();
+    let dir = release_dir(tmp.path());
+    let opts = SignOptions {
+        ignore_paths: vec!["manifest.json".into()],
+        ..SignOptions::default()
+    };
+    sign_release(&dir, &keys.private_key, &opts).unwrap();
+    // The engine's manifest, written after signing, is the one file passed over.
+    std::fs::write(dir.join("manifest.json"), "{}").unwrap();
+    verify_release(&dir, &keys.public_key, None).unwrap();
+    for extra in [
+        ".git/config",
+        ".github/workflows/x.yml",
+        ".gitattributes",
+        ".gitignore",
+        "manifest.json/payload.bin",
+    ] {
+        let tmp2 = tempfile::tempdir().unwrap();
+        let d = release_dir(tmp2.path());
+        sign_release(&d, &keys.private_key, &opts).unwrap();
+        let p = d.join(extra);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, "planted").unwrap();
+        let mm = mismatches(verify_release(&d, &keys.public_key, None).unwrap_err());
+        assert_eq!(mm, [Mismatch::Extra(extra.into())], "{extra}");
+    }
+}
