@@ -42,7 +42,7 @@ fn edited_entry_is_named() {
     // And no new run appends to a broken log.
     d.run(&["run", "cfg.toml", "--to", "mask"])
         .assert_code(65)
-        .assert_stderr_has("audit log must be intact");
+        .assert_stderr_has("sealtune appends only to an intact log");
 }
 
 #[test]
@@ -70,4 +70,44 @@ fn removed_reordered_and_truncated_are_caught() {
 
     write_lines(&d, &l);
     d.run(&["audit", "--run-dir", "run"]).assert_code(0);
+}
+
+#[test]
+fn a_cut_or_deleted_log_stops_the_next_run_and_status_warns() {
+    let d = run_dir_with_history();
+    let l = lines(&d);
+    write_lines(&d, &l[..8]);
+    for args in [
+        &["run", "cfg.toml", "--to", "mask"][..],
+        &[
+            "stage",
+            "mask",
+            "--config",
+            "cfg.toml",
+            "--run-dir",
+            "run",
+            "--force",
+        ][..],
+    ] {
+        d.run(args)
+            .assert_code(65)
+            .assert_stderr_has("status.json records audit entry seq 10, but the log ends at seq 8");
+    }
+    assert_eq!(lines(&d).len(), 8, "a refused run appended to the log");
+    d.run(&["status", "--run-dir", "run"])
+        .assert_code(65)
+        .assert_stderr_has("the audit log is not intact");
+    let st = d.run(&["status", "--run-dir", "run", "--json"]);
+    st.assert_code(65);
+    let v: serde_json::Value = serde_json::from_str(&st.stdout).unwrap();
+    assert_eq!(v["audit"]["intact"], false);
+    d.run(&["audit", "--run-dir", "run"]).assert_code(65);
+
+    // Deleted, with status.json: the stage manifests still anchor it.
+    std::fs::remove_file(d.path().join("run/audit.jsonl")).unwrap();
+    std::fs::remove_file(d.path().join("run/status.json")).unwrap();
+    d.run(&["run", "cfg.toml", "--to", "mask"])
+        .assert_code(65)
+        .assert_stderr_has("manifest.json records audit entry seq");
+    assert!(!d.exists("run/audit.jsonl"));
 }

@@ -69,6 +69,10 @@ fn mask_needs_a_private_key_file() {
     d.write("data/a.jsonl", chat_lines(3));
     d.config("chat", "");
     std::fs::remove_file(d.path().join("mask.key")).unwrap();
+    // `validate` makes the same checks as a run's start.
+    d.run(&["validate", "cfg.toml"])
+        .assert_code(66)
+        .assert_stderr_has("mask.key");
     d.run(&["run", "cfg.toml", "--to", "mask"]).assert_code(66);
     d.write("mask.key", [1u8; 32]);
     use std::os::unix::fs::PermissionsExt;
@@ -77,9 +81,16 @@ fn mask_needs_a_private_key_file() {
         std::fs::Permissions::from_mode(0o644),
     )
     .unwrap();
+    d.run(&["validate", "cfg.toml"])
+        .assert_code(77)
+        .assert_stderr_has("chmod 600");
     d.run(&["run", "cfg.toml", "--to", "mask"])
         .assert_code(77)
         .assert_stderr_has("chmod 600");
+    assert!(
+        !d.exists("run/audit.jsonl"),
+        "a refused start wrote to the run directory"
+    );
     // No [mask] section: masking is never skipped silently.
     d.write(
         "cfg.toml",

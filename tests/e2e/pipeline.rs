@@ -163,6 +163,58 @@ fn the_whole_pipeline_releases_a_verifiable_signed_model_with_its_card() {
             .contains("fine for the test")
     );
 
+    // The release's signed provenance anchors the run's audit log: a log
+    // rewritten since (here: a consistent chain of other entries, with
+    // status.json and the manifests' anchors stripped to match) fails.
+    let ok = d.run(&[
+        "verify",
+        "run/release",
+        "--public-key",
+        "keys/t.pub.pem",
+        "--run-dir",
+        "run",
+    ]);
+    ok.assert_code(0);
+    assert!(
+        ok.stdout
+            .contains("that the release's signed provenance records")
+    );
+    let log = d.read("run/audit.jsonl");
+    let n = log.lines().count();
+    let fake = d.path().join("fake.jsonl");
+    let mut l = sealtune_pipeline::audit::AuditLog::open(&fake).unwrap();
+    for i in 0..n {
+        l.append("run.start", None, serde_json::json!({ "i": i }))
+            .unwrap();
+    }
+    drop(l);
+    std::fs::copy(&fake, d.path().join("run/audit.jsonl")).unwrap();
+    for st in [
+        "status.json",
+        "ingest/manifest.json",
+        "mask/manifest.json",
+        "train/manifest.json",
+        "eval/manifest.json",
+        "release/manifest.json",
+    ] {
+        let p = d.path().join("run").join(st);
+        let mut v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+        v.as_object_mut().unwrap().remove("audit_head");
+        std::fs::write(&p, serde_json::to_vec(&v).unwrap()).unwrap();
+    }
+    d.run(&["audit", "--run-dir", "run"]).assert_code(0);
+    d.run(&[
+        "verify",
+        "run/release",
+        "--public-key",
+        "keys/t.pub.pem",
+        "--run-dir",
+        "run",
+    ])
+    .assert_code(65)
+    .assert_stderr_has("the signed provenance of run/release");
+
     // Everything is up to date on a rerun.
     let r = d.run(&["run", "cfg.toml"]);
     r.assert_code(0);

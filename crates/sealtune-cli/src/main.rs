@@ -450,7 +450,7 @@ fn run(cli: Cli) -> Result<Exit, Fail> {
             let cancel = install_cancel()?;
             let dir = run_dir.unwrap_or_else(|| cfg.default_run_dir());
             let engine = with_acceptance(Engine::new(&stages, &cfg, dir, &events, cancel), reason)?;
-            engine.validate()?;
+            engine.preflight()?;
             engine.run(&RunOptions { from, to, force })?;
             Ok(Exit::Success)
         }
@@ -469,7 +469,7 @@ fn run(cli: Cli) -> Result<Exit, Fail> {
             let cancel = install_cancel()?;
             let engine =
                 with_acceptance(Engine::new(&stages, &cfg, run_dir, &events, cancel), reason)?;
-            engine.validate()?;
+            engine.preflight()?;
             engine.run_single(&name, force)?;
             Ok(Exit::Success)
         }
@@ -488,7 +488,7 @@ fn run(cli: Cli) -> Result<Exit, Fail> {
                 &events,
                 CancelToken::new(),
             );
-            engine.validate()?;
+            engine.preflight()?;
             let mut n_files = 0usize;
             let mut bytes = 0u64;
             for s in &stages {

@@ -116,6 +116,13 @@ impl Stage for MaskStage {
         mask_config(cfg).map(|_| ())
     }
 
+    fn preflight(&self, cfg: &Config) -> Result<(), StageError> {
+        // The key file must exist and be private (or the variable be set).
+        MaskKey::from_config(&mask_config(cfg)?)
+            .map(drop)
+            .map_err(pii_error)
+    }
+
     fn external_inputs(&self, cfg: &Config) -> Result<Vec<PathBuf>, StageError> {
         let data = DataConfig::from_config(cfg)?;
         sealtune_data::ingest::resolve_inputs(cfg, &data)

@@ -152,7 +152,7 @@ pub enum AuditError {
     /// An anchor records an entry that the log no longer has: entries were
     /// removed from its end, or the log was emptied, deleted or replaced.
     #[error(
-        "{path}: {anchor} records audit entry seq {seq}, but the log {found}: entries were removed from its end, or the log was emptied, deleted or replaced"
+        "{path}: {anchor} records audit entry seq {seq}, but the log {found}: it was truncated (entries removed from its end), emptied, deleted or replaced"
     )]
     Truncated {
         /// The log file.

@@ -46,6 +46,14 @@ pub trait Stage: Send + Sync {
     /// Check the stage's config sections without running anything.
     fn validate(&self, cfg: &Config) -> Result<(), ConfigError>;
 
+    /// Checks a run makes before any stage starts that need more than the
+    /// config text: key files exist and are private, environment variables
+    /// are set. `sealtune validate` runs them too, so that it passes exactly
+    /// the configs a run's start accepts. Never reads data.
+    fn preflight(&self, _cfg: &Config) -> Result<(), StageError> {
+        Ok(())
+    }
+
     /// Files outside the run directory that the stage reads (raw data, base
     /// model). Their SHA-256 is part of the key.
     fn external_inputs(&self, cfg: &Config) -> Result<Vec<PathBuf>, StageError>;
@@ -445,6 +453,16 @@ impl<'a> Engine<'a> {
     pub fn validate(&self) -> Result<(), ConfigError> {
         for s in self.stages {
             s.validate(self.cfg)?;
+        }
+        Ok(())
+    }
+
+    /// Every check a run makes at its start: [`Engine::validate`], then each
+    /// stage's [`Stage::preflight`] (keys present and private).
+    pub fn preflight(&self) -> Result<(), StageError> {
+        self.validate()?;
+        for s in self.stages {
+            s.preflight(self.cfg)?;
         }
         Ok(())
     }

@@ -231,6 +231,14 @@ impl Stage for ReleaseStage {
         Ok(())
     }
 
+    fn preflight(&self, cfg: &Config) -> Result<(), StageError> {
+        // The signing key and every KEK must load: present, private, well formed.
+        let (r, key) = resolved(cfg)?;
+        keys::load_signing_key(&key).map_err(ReleaseError::from)?;
+        recipient_ids(cfg, &r)?;
+        Ok(())
+    }
+
     fn external_inputs(&self, _cfg: &Config) -> Result<Vec<PathBuf>, StageError> {
         // Key files are secrets: their identity enters the key through
         // `extra_key` (one-way ids), never their digest.
