@@ -25,6 +25,70 @@ pub(crate) fn create_new(path: &Path, mode: u32) -> Result<File, SealError> {
     })
 }
 
+/// A file writer that asks the kernel to start writing back what it was
+/// given every [`WRITEBACK_STEP`] bytes (`posix_fadvise(POSIX_FADV_DONTNEED)`
+/// on the range written since the last time: on Linux this starts
+/// asynchronous writeback of the dirty pages and drops only pages that are
+/// already clean). The disk then works while later batches are encrypted,
+/// instead of all at once in the final `fsync`, and the page cache does not
+/// fill with the output. Writes go straight to the file: callers write whole
+/// 4 MiB batches.
+#[derive(Debug)]
+pub(crate) struct EagerWriteback<'a> {
+    file: &'a File,
+    written: u64,
+    kicked: u64,
+}
+
+/// Bytes between two writeback requests.
+pub(crate) const WRITEBACK_STEP: u64 = 16 << 20;
+
+impl<'a> EagerWriteback<'a> {
+    pub(crate) fn new(file: &'a File) -> Self {
+        Self {
+            file,
+            written: 0,
+            kicked: 0,
+        }
+    }
+
+    fn account(&mut self, n: usize) {
+        self.written += n as u64;
+        if self.written - self.kicked >= WRITEBACK_STEP {
+            // The range just written ends at the file position.
+            let pos = std::io::Seek::stream_position(&mut self.file);
+            if let Ok(pos) = pos {
+                let len = self.written - self.kicked;
+                let _ = rustix::fs::fadvise(
+                    self.file,
+                    pos.saturating_sub(len),
+                    std::num::NonZeroU64::new(len),
+                    rustix::fs::Advice::DontNeed,
+                );
+            }
+            self.kicked = self.written;
+        }
+    }
+}
+
+impl Write for EagerWriteback<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.account(n);
+        Ok(n)
+    }
+
+    fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
+        let n = self.file.write_vectored(bufs)?;
+        self.account(n);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// Reads a secret file after checking that group and others cannot read it.
 pub(crate) fn read_secret(path: &Path, limit: u64) -> Result<Zeroizing<Vec<u8>>, SealError> {
     let file = File::open(path).map_err(|e| SealError::io(path, e))?;
@@ -58,38 +122,186 @@ pub(crate) fn read_secret(path: &Path, limit: u64) -> Result<Zeroizing<Vec<u8>>,
     Ok(buf)
 }
 
-/// A temporary sibling file that becomes `target` only through
-/// [`AtomicFile::commit`]; dropped uncommitted, it is deleted.
+/// A file that becomes `target` only through [`AtomicFile::commit`].
+///
+/// On Linux it is an unnamed `O_TMPFILE` inode in the target's directory:
+/// whatever is written has no name until `commit` links it in with
+/// `linkat(2)`, so an interrupted run (error, `SIGTERM`, `SIGKILL`, power
+/// loss) leaves nothing behind that a later reader could open. On file systems
+/// without `O_TMPFILE` it falls back to a named sibling
+/// `.NAME.tmp-<pid>-<random>` with the same mode, deleted on drop; such
+/// leftovers of processes that no longer run are removed by the next
+/// `create` for the same target.
 #[derive(Debug)]
 pub(crate) struct AtomicFile {
-    tmp: PathBuf,
+    /// The named fallback temp; `None` for an unnamed `O_TMPFILE`.
+    tmp: Option<PathBuf>,
     target: PathBuf,
     file: Option<File>,
 }
 
+fn temp_prefix(target: &Path) -> Result<String, SealError> {
+    let name = target
+        .file_name()
+        .ok_or_else(|| SealError::Config {
+            field: target.display().to_string(),
+            reason: "output path has no file name".into(),
+        })?
+        .to_string_lossy()
+        .into_owned();
+    Ok(format!(".{name}.tmp-"))
+}
+
+fn parent_dir(target: &Path) -> &Path {
+    match target.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    }
+}
+
+/// Whether a named temporary's suffix (after `.NAME.tmp-`) belongs to a run
+/// that is over: `<16 hex>` (written before temporaries carried a pid) or
+/// `<pid>-<16 hex>` where no process `pid` exists.
+fn is_stale_suffix(suffix: &str) -> bool {
+    let is_rnd = |s: &str| s.len() == 16 && s.bytes().all(|b| b.is_ascii_hexdigit());
+    if is_rnd(suffix) {
+        return true;
+    }
+    let Some((pid, rnd)) = suffix.split_once('-') else {
+        return false;
+    };
+    let Ok(pid) = pid.parse::<i32>() else {
+        return false;
+    };
+    if !is_rnd(rnd) {
+        return false;
+    }
+    if pid == std::process::id() as i32 {
+        return false;
+    }
+    process_gone(pid)
+}
+
+#[cfg(unix)]
+fn process_gone(pid: i32) -> bool {
+    match rustix::process::Pid::from_raw(pid) {
+        Some(p) => rustix::process::test_kill_process(p) == Err(rustix::io::Errno::SRCH),
+        None => false,
+    }
+}
+
+#[cfg(not(unix))]
+fn process_gone(_pid: i32) -> bool {
+    false
+}
+
+/// Removes `.NAME.tmp-*` files that interrupted earlier runs writing
+/// `target` left behind (see [`is_stale_suffix`]). Best effort.
+pub(crate) fn remove_stale_temps(target: &Path) -> Result<Vec<PathBuf>, SealError> {
+    let prefix = temp_prefix(target)?;
+    let mut removed = Vec::new();
+    let Ok(entries) = std::fs::read_dir(parent_dir(target)) else {
+        return Ok(removed);
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(suffix) = name.to_str().and_then(|n| n.strip_prefix(prefix.as_str())) else {
+            continue;
+        };
+        if !is_stale_suffix(suffix) {
+            continue;
+        }
+        let path = entry.path();
+        if path.symlink_metadata().is_ok_and(|m| m.is_file()) && std::fs::remove_file(&path).is_ok()
+        {
+            removed.push(path);
+        }
+    }
+    Ok(removed)
+}
+
+#[cfg(target_os = "linux")]
+fn open_unnamed(dir: &Path, mode: u32) -> Option<File> {
+    use rustix::fs::{CWD, Mode, OFlags, openat};
+    openat(
+        CWD,
+        dir,
+        OFlags::TMPFILE | OFlags::WRONLY | OFlags::CLOEXEC,
+        Mode::from_raw_mode(mode),
+    )
+    .ok()
+    .map(File::from)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn open_unnamed(_dir: &Path, _mode: u32) -> Option<File> {
+    None
+}
+
+/// Gives the unnamed file `file` the name `target`; fails if `target` exists.
+#[cfg(target_os = "linux")]
+fn link_unnamed(file: &File, target: &Path) -> std::io::Result<()> {
+    use rustix::fs::{AtFlags, CWD, linkat};
+    use std::os::fd::AsRawFd;
+    let proc_path = format!("/proc/self/fd/{}", file.as_raw_fd());
+    match linkat(
+        CWD,
+        proc_path.as_str(),
+        CWD,
+        target,
+        AtFlags::SYMLINK_FOLLOW,
+    ) {
+        Ok(()) => Ok(()),
+        Err(rustix::io::Errno::EXIST) => {
+            Err(std::io::Error::from(std::io::ErrorKind::AlreadyExists))
+        }
+        // No /proc: AT_EMPTY_PATH links the descriptor itself (needs
+        // CAP_DAC_READ_SEARCH on older kernels).
+        Err(_) => linkat(file, "", CWD, target, AtFlags::EMPTY_PATH).map_err(std::io::Error::from),
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn link_unnamed(_file: &File, _target: &Path) -> std::io::Result<()> {
+    Err(std::io::Error::from(std::io::ErrorKind::Unsupported))
+}
+
 impl AtomicFile {
-    /// Refuses when `target` exists, then creates the temp sibling with `mode`.
+    /// Refuses when `target` exists, removes stale temporaries of earlier
+    /// interrupted runs for the same target, then creates the unnamed (or,
+    /// failing that, named) temporary with `mode`.
     pub(crate) fn create(target: &Path, mode: u32) -> Result<Self, SealError> {
+        Self::create_with(target, mode, true)
+    }
+
+    /// [`AtomicFile::create`], with the unnamed `O_TMPFILE` optional (tests
+    /// exercise the named fallback with `unnamed = false`).
+    pub(crate) fn create_with(target: &Path, mode: u32, unnamed: bool) -> Result<Self, SealError> {
         if target.symlink_metadata().is_ok() {
             return Err(SealError::CreateOutput {
                 path: target.to_path_buf(),
                 source: std::io::Error::from(std::io::ErrorKind::AlreadyExists),
             });
         }
-        let name = target
-            .file_name()
-            .ok_or_else(|| SealError::Config {
-                field: target.display().to_string(),
-                reason: "output path has no file name".into(),
-            })?
-            .to_string_lossy()
-            .into_owned();
+        let prefix = temp_prefix(target)?;
+        remove_stale_temps(target)?;
+        if unnamed && let Some(file) = open_unnamed(parent_dir(target), mode) {
+            return Ok(Self {
+                tmp: None,
+                target: target.to_path_buf(),
+                file: Some(file),
+            });
+        }
         let mut rnd = [0u8; 8];
         getrandom::getrandom(&mut rnd).map_err(|e| SealError::Internal(e.to_string()))?;
-        let tmp = target.with_file_name(format!(".{name}.tmp-{}", hex::encode(rnd)));
+        let tmp = target.with_file_name(format!(
+            "{prefix}{}-{}",
+            std::process::id(),
+            hex::encode(rnd)
+        ));
         let file = create_new(&tmp, mode)?;
         Ok(Self {
-            tmp,
+            tmp: Some(tmp),
             target: target.to_path_buf(),
             file: Some(file),
         })
@@ -99,53 +311,56 @@ impl AtomicFile {
         self.file.as_mut().expect("file present until commit")
     }
 
+    /// The path to name in error messages: the named temp, or the target
+    /// for an unnamed file.
     pub(crate) fn path(&self) -> &Path {
-        &self.tmp
+        self.tmp.as_deref().unwrap_or(&self.target)
+    }
+
+    /// Whether the data has no name until commit (`O_TMPFILE`).
+    #[cfg(test)]
+    pub(crate) fn is_unnamed(&self) -> bool {
+        self.tmp.is_none()
     }
 
     /// Flushes, fsyncs, publishes under the target name without ever
     /// replacing an existing file, and fsyncs the directory.
     pub(crate) fn commit(mut self) -> Result<(), SealError> {
         let mut file = self.file.take().expect("file present until commit");
-        file.flush().map_err(|e| SealError::io(&self.tmp, e))?;
-        file.sync_all().map_err(|e| SealError::io(&self.tmp, e))?;
-        drop(file);
-        // A hard link fails when the target exists, unlike rename.
-        match std::fs::hard_link(&self.tmp, &self.target) {
-            Ok(()) => {
-                let _ = std::fs::remove_file(&self.tmp);
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                return Err(SealError::CreateOutput {
-                    path: self.target.clone(),
-                    source: e,
-                });
-            }
-            // File systems without hard links: check, then rename.
-            Err(_) => {
-                if self.target.symlink_metadata().is_ok() {
-                    return Err(SealError::CreateOutput {
-                        path: self.target.clone(),
-                        source: std::io::Error::from(std::io::ErrorKind::AlreadyExists),
-                    });
-                }
-                std::fs::rename(&self.tmp, &self.target).map_err(|source| {
-                    SealError::CreateOutput {
-                        path: self.target.clone(),
-                        source,
+        let shown = self.path().to_path_buf();
+        file.flush().map_err(|e| SealError::io(&shown, e))?;
+        file.sync_all().map_err(|e| SealError::io(&shown, e))?;
+        let exists = |source| SealError::CreateOutput {
+            path: self.target.clone(),
+            source,
+        };
+        match &self.tmp {
+            None => link_unnamed(&file, &self.target).map_err(exists)?,
+            Some(tmp) => {
+                drop(file);
+                // A hard link fails when the target exists, unlike rename.
+                match std::fs::hard_link(tmp, &self.target) {
+                    Ok(()) => {
+                        let _ = std::fs::remove_file(tmp);
                     }
-                })?;
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                        return Err(exists(e));
+                    }
+                    // File systems without hard links: check, then rename.
+                    Err(_) => {
+                        if self.target.symlink_metadata().is_ok() {
+                            return Err(exists(std::io::Error::from(
+                                std::io::ErrorKind::AlreadyExists,
+                            )));
+                        }
+                        std::fs::rename(tmp, &self.target).map_err(exists)?;
+                    }
+                }
+                self.tmp = None;
             }
         }
-        if let Some(dir) = self.target.parent() {
-            let dir = if dir.as_os_str().is_empty() {
-                Path::new(".")
-            } else {
-                dir
-            };
-            if let Ok(d) = File::open(dir) {
-                let _ = d.sync_all();
-            }
+        if let Ok(d) = File::open(parent_dir(&self.target)) {
+            let _ = d.sync_all();
         }
         Ok(())
     }
@@ -153,8 +368,105 @@ impl AtomicFile {
 
 impl Drop for AtomicFile {
     fn drop(&mut self) {
-        if self.file.take().is_some() || self.tmp.exists() {
-            let _ = std::fs::remove_file(&self.tmp);
+        // An unnamed file vanishes with its descriptor.
+        self.file.take();
+        if let Some(tmp) = self.tmp.take() {
+            let _ = std::fs::remove_file(&tmp);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn listing(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn unnamed_file_has_no_name_until_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("out.bin");
+        let mut f = AtomicFile::create(&target, 0o600).unwrap();
+        assert!(f.is_unnamed(), "the test directory supports O_TMPFILE");
+        f.file().write_all(b"secret").unwrap();
+        assert!(listing(dir.path()).is_empty());
+        f.commit().unwrap();
+        assert_eq!(listing(dir.path()), ["out.bin"]);
+        assert_eq!(std::fs::read(&target).unwrap(), b"secret");
+        #[cfg(unix)]
+        assert_eq!(
+            std::fs::metadata(&target).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        // Dropped uncommitted: nothing at all.
+        let other = dir.path().join("other.bin");
+        let mut f = AtomicFile::create(&other, 0o600).unwrap();
+        f.file().write_all(b"secret").unwrap();
+        drop(f);
+        assert_eq!(listing(dir.path()), ["out.bin"]);
+        // Never replaces.
+        let mut f = AtomicFile::create(&other, 0o600).unwrap();
+        std::fs::write(&other, b"theirs").unwrap();
+        f.file().write_all(b"ours").unwrap();
+        assert!(f.commit().is_err());
+        assert_eq!(std::fs::read(&other).unwrap(), b"theirs");
+    }
+
+    #[test]
+    fn named_fallback_is_removed_on_drop_and_renamed_on_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("out.bin");
+        let mut f = AtomicFile::create_with(&target, 0o600, false).unwrap();
+        assert!(!f.is_unnamed());
+        let names = listing(dir.path());
+        assert_eq!(names.len(), 1);
+        let pid = std::process::id().to_string();
+        assert!(
+            names[0].starts_with(&format!(".out.bin.tmp-{pid}-")),
+            "{names:?}"
+        );
+        f.file().write_all(b"x").unwrap();
+        drop(f);
+        assert!(listing(dir.path()).is_empty());
+        let mut f = AtomicFile::create_with(&target, 0o600, false).unwrap();
+        f.file().write_all(b"x").unwrap();
+        f.commit().unwrap();
+        assert_eq!(listing(dir.path()), ["out.bin"]);
+    }
+
+    #[test]
+    fn stale_temps_of_finished_runs_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("out.bin");
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        let me = std::process::id();
+        for name in [
+            ".out.bin.tmp-0123456789abcdef".to_owned(),
+            format!(".out.bin.tmp-{dead}-0123456789abcdef"),
+            format!(".out.bin.tmp-{me}-0123456789abcdef"),
+            ".out.bin.tmp-notours".to_owned(),
+            ".other.tmp-0123456789abcdef".to_owned(),
+        ] {
+            std::fs::write(dir.path().join(name), b"plaintext").unwrap();
+        }
+        let removed = remove_stale_temps(&target).unwrap();
+        assert_eq!(removed.len(), 2, "{removed:?}");
+        let mut want = vec![
+            format!(".out.bin.tmp-{me}-0123456789abcdef"),
+            ".out.bin.tmp-notours".to_owned(),
+            ".other.tmp-0123456789abcdef".to_owned(),
+        ];
+        want.sort();
+        assert_eq!(listing(dir.path()), want);
     }
 }

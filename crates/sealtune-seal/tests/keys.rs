@@ -170,7 +170,7 @@ case "$3" in wrap) printf 'W'; cat ;; unwrap) tail -c +2 ;; *) exit 2 ;; esac"#,
     let e = format::encrypt(
         &b"a"[..],
         1,
-        &mut Vec::new(),
+        Vec::new(),
         &[KeySource::Kms(missing)],
         "x",
     )
