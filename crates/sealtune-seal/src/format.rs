@@ -940,3 +940,75 @@ pub fn verify<R: Read + Send>(
     let opened = open_header(&mut reader, identities)?;
     decrypt_body(&mut reader, &opened, |_| Ok(()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// docs/FORMAT.md ("Key material in memory") argues from the source of
+    /// these exact versions that AWS-LC zeroizes the AES-GCM key schedule
+    /// when a [`FileKeys`] is dropped. A different version must be re-read
+    /// before this test is updated.
+    #[test]
+    fn aead_library_version_is_the_audited_one() {
+        let lock =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../Cargo.lock"))
+                .expect("workspace Cargo.lock");
+        let version = |name: &str| {
+            let mut lines = lock.lines();
+            while let Some(l) = lines.next() {
+                if l == format!("name = \"{name}\"") {
+                    return lines.next().map(str::to_owned);
+                }
+            }
+            None
+        };
+        assert_eq!(
+            version("aws-lc-rs").as_deref(),
+            Some("version = \"1.19.0\"")
+        );
+        assert_eq!(
+            version("aws-lc-sys").as_deref(),
+            Some("version = \"0.47.0\"")
+        );
+    }
+
+    /// The AEAD matches the format: a chunk sealed by aws-lc-rs opens with
+    /// the same nonce and fails with any other (index or last flag).
+    #[test]
+    fn chunk_nonce_binds_index_and_last_flag() {
+        let dk: DataKey = Zeroizing::new([9u8; 32]);
+        let keys = derive(&dk, b"prefix").unwrap();
+        let mut buf = *b"sixteen bytes!!!";
+        let tag = keys
+            .cipher
+            .seal_in_place_separate_tag(
+                Nonce::assume_unique_for_key(nonce(5, false)),
+                Aad::empty(),
+                &mut buf,
+            )
+            .unwrap();
+        for (i, last) in [(5, true), (4, false), (6, false)] {
+            let mut b = buf;
+            assert!(
+                keys.cipher
+                    .open_in_place_separate_tag(
+                        Nonce::assume_unique_for_key(nonce(i, last)),
+                        Aad::empty(),
+                        tag.as_ref(),
+                        &mut b,
+                    )
+                    .is_err()
+            );
+        }
+        keys.cipher
+            .open_in_place_separate_tag(
+                Nonce::assume_unique_for_key(nonce(5, false)),
+                Aad::empty(),
+                tag.as_ref(),
+                &mut buf,
+            )
+            .unwrap();
+        assert_eq!(&buf, b"sixteen bytes!!!");
+    }
+}

@@ -25,65 +25,181 @@ pub(crate) fn create_new(path: &Path, mode: u32) -> Result<File, SealError> {
     })
 }
 
-/// A file writer that asks the kernel to start writing back what it was
-/// given every [`WRITEBACK_STEP`] bytes (`posix_fadvise(POSIX_FADV_DONTNEED)`
-/// on the range written since the last time: on Linux this starts
-/// asynchronous writeback of the dirty pages and drops only pages that are
-/// already clean). The disk then works while later batches are encrypted,
-/// instead of all at once in the final `fsync`, and the page cache does not
-/// fill with the output. Writes go straight to the file: callers write whole
-/// 4 MiB batches.
-#[derive(Debug)]
-pub(crate) struct EagerWriteback<'a> {
+/// Writes a new file from offset 0 in whole aligned 4 MiB blocks with
+/// `O_DIRECT`: the data goes from our buffer to the device without being
+/// copied into the page cache. Copying 1 GiB into fresh page-cache pages was
+/// two thirds of `seal`'s CPU time (`perf`: `copy_folio_from_iter_atomic`),
+/// and with the cache bypassed the final `fsync` has nothing left to write.
+/// Everything written is gathered into one zeroizing, 4096-aligned staging
+/// buffer; [`DirectWriter::finish`] writes the last partial block padded
+/// with zeros and cuts the file to its exact length.
+///
+/// Where `O_DIRECT` is refused (tmpfs, some network file systems, or not
+/// Linux) it writes the same blocks through the page cache instead and asks
+/// the kernel every [`WRITEBACK_STEP`] bytes to start writing them back
+/// (`posix_fadvise(POSIX_FADV_DONTNEED)`, which on Linux starts asynchronous
+/// writeback of the range and drops only pages already clean), so that the
+/// disk works while later batches are encrypted rather than all at once in
+/// the final `fsync`.
+pub(crate) struct DirectWriter<'a> {
     file: &'a File,
+    direct: bool,
+    stage: Zeroizing<Vec<u8>>,
+    /// Index in `stage` where the 4096-aligned block starts.
+    start: usize,
+    fill: usize,
     written: u64,
     kicked: u64,
 }
 
-/// Bytes between two writeback requests.
+impl std::fmt::Debug for DirectWriter<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DirectWriter")
+            .field("direct", &self.direct)
+            .field("written", &self.written)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Alignment of `O_DIRECT` buffers, offsets and lengths (covers 512-byte
+/// and 4 KiB logical blocks).
+const DIRECT_ALIGN: usize = 4096;
+/// Bytes per `O_DIRECT` write.
+const DIRECT_BLOCK: usize = 4 << 20;
+/// Bytes between two writeback requests on the buffered fallback.
 pub(crate) const WRITEBACK_STEP: u64 = 16 << 20;
 
-impl<'a> EagerWriteback<'a> {
+#[cfg(target_os = "linux")]
+fn set_direct(file: &File, on: bool) -> bool {
+    use rustix::fs::{OFlags, fcntl_getfl, fcntl_setfl};
+    let Ok(fl) = fcntl_getfl(file) else {
+        return false;
+    };
+    let fl = if on {
+        fl | OFlags::DIRECT
+    } else {
+        fl - OFlags::DIRECT
+    };
+    fcntl_setfl(file, fl).is_ok()
+}
+
+#[cfg(not(target_os = "linux"))]
+fn set_direct(_file: &File, _on: bool) -> bool {
+    false
+}
+
+impl<'a> DirectWriter<'a> {
+    /// `file` must be new and empty; it is written by position from 0.
     pub(crate) fn new(file: &'a File) -> Self {
+        Self::with_direct(file, true)
+    }
+
+    /// [`DirectWriter::new`], with `O_DIRECT` optional (tests exercise the
+    /// buffered path with `direct = false`).
+    pub(crate) fn with_direct(file: &'a File, direct: bool) -> Self {
+        let direct = direct && set_direct(file, true);
+        let stage = Zeroizing::new(vec![0u8; DIRECT_BLOCK + DIRECT_ALIGN]);
+        let addr = stage.as_ptr() as usize;
+        let start = (DIRECT_ALIGN - addr % DIRECT_ALIGN) % DIRECT_ALIGN;
         Self {
             file,
+            direct,
+            stage,
+            start,
+            fill: 0,
             written: 0,
             kicked: 0,
         }
     }
 
-    fn account(&mut self, n: usize) {
-        self.written += n as u64;
-        if self.written - self.kicked >= WRITEBACK_STEP {
-            // The range just written ends at the file position.
-            let pos = std::io::Seek::stream_position(&mut self.file);
-            if let Ok(pos) = pos {
-                let len = self.written - self.kicked;
-                let _ = rustix::fs::fadvise(
-                    self.file,
-                    pos.saturating_sub(len),
-                    std::num::NonZeroU64::new(len),
-                    rustix::fs::Advice::DontNeed,
-                );
+    /// Whether writes bypass the page cache.
+    #[cfg(test)]
+    pub(crate) fn is_direct(&self) -> bool {
+        self.direct
+    }
+
+    fn write_block(&mut self, len: usize) -> std::io::Result<()> {
+        #[cfg(unix)]
+        use std::os::unix::fs::FileExt;
+        let block = &self.stage[self.start..self.start + len];
+        if self.direct {
+            match self.file.write_all_at(block, self.written) {
+                Ok(()) => return Ok(()),
+                // Accepted at open, refused at write: go through the cache.
+                Err(e) if e.raw_os_error() == Some(22) => {
+                    self.direct = false;
+                    set_direct(self.file, false);
+                }
+                Err(e) => return Err(e),
             }
-            self.kicked = self.written;
         }
+        self.file.write_all_at(block, self.written)?;
+        let end = self.written + len as u64;
+        if end - self.kicked >= WRITEBACK_STEP {
+            #[cfg(unix)]
+            let _ = rustix::fs::fadvise(
+                self.file,
+                self.kicked,
+                std::num::NonZeroU64::new(end - self.kicked),
+                rustix::fs::Advice::DontNeed,
+            );
+            self.kicked = end;
+        }
+        Ok(())
+    }
+
+    fn push(&mut self, mut data: &[u8]) -> std::io::Result<()> {
+        while !data.is_empty() {
+            let n = data.len().min(DIRECT_BLOCK - self.fill);
+            let at = self.start + self.fill;
+            self.stage[at..at + n].copy_from_slice(&data[..n]);
+            self.fill += n;
+            data = &data[n..];
+            if self.fill == DIRECT_BLOCK {
+                self.write_block(DIRECT_BLOCK)?;
+                self.written += DIRECT_BLOCK as u64;
+                self.fill = 0;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes what is left (padded to the alignment for `O_DIRECT`, then
+    /// cut back) and leaves the file exactly as long as what was written.
+    pub(crate) fn finish(mut self) -> std::io::Result<()> {
+        if self.fill == 0 {
+            return Ok(());
+        }
+        let exact = self.written + self.fill as u64;
+        if self.direct {
+            let padded = self.fill.div_ceil(DIRECT_ALIGN) * DIRECT_ALIGN;
+            let (a, b) = (self.start + self.fill, self.start + padded);
+            self.stage[a..b].fill(0);
+            self.write_block(padded)?;
+            self.file.set_len(exact)?;
+        } else {
+            self.write_block(self.fill)?;
+        }
+        Ok(())
     }
 }
 
-impl Write for EagerWriteback<'_> {
+impl Write for DirectWriter<'_> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.file.write(buf)?;
-        self.account(n);
-        Ok(n)
+        self.push(buf)?;
+        Ok(buf.len())
     }
 
     fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
-        let n = self.file.write_vectored(bufs)?;
-        self.account(n);
+        let mut n = 0;
+        for b in bufs {
+            self.push(b)?;
+            n += b.len();
+        }
         Ok(n)
     }
 
+    /// Data stays staged until a block is full or [`DirectWriter::finish`].
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
@@ -440,6 +556,45 @@ mod tests {
         f.file().write_all(b"x").unwrap();
         f.commit().unwrap();
         assert_eq!(listing(dir.path()), ["out.bin"]);
+    }
+
+    #[test]
+    fn direct_writer_writes_exact_bytes_with_and_without_o_direct() {
+        let dir = tempfile::tempdir().unwrap();
+        for direct in [true, false] {
+            for len in [
+                0usize,
+                1,
+                4095,
+                4096,
+                4097,
+                DIRECT_BLOCK,
+                3 * DIRECT_BLOCK + 12345,
+            ] {
+                let data: Vec<u8> = (0..len).map(|i| (i * 7 + len) as u8).collect();
+                let path = dir.path().join(format!("f{direct}{len}"));
+                let f = create_new(&path, 0o600).unwrap();
+                let mut w = DirectWriter::with_direct(&f, direct);
+                if !direct {
+                    assert!(!w.is_direct());
+                }
+                // Odd-sized pieces, some vectored.
+                let (a, rest) = data.split_at(len.min(77));
+                w.write_all(a).unwrap();
+                let (b, c) = rest.split_at(rest.len() / 2);
+                let n = w
+                    .write_vectored(&[std::io::IoSlice::new(b), std::io::IoSlice::new(c)])
+                    .unwrap();
+                assert_eq!(n, b.len() + c.len());
+                w.finish().unwrap();
+                drop(f);
+                assert_eq!(
+                    std::fs::read(&path).unwrap(),
+                    data,
+                    "direct={direct} len={len}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@ use zeroize::Zeroizing;
 
 use crate::error::{FormatError, SealError};
 use crate::format::{self, SealInfo};
-use crate::fsutil::{AtomicFile, EagerWriteback};
+use crate::fsutil::{AtomicFile, DirectWriter};
 use crate::keys::KeySource;
 
 /// Content type recorded when none is given.
@@ -44,16 +44,18 @@ pub fn seal_file(
     let (f, len) = open_input(input)?;
     let mut out = AtomicFile::create(output, 0o644)?;
     // The input is read with one vectored read per 4 MiB batch, straight
-    // into place, and the output written in whole batches: no user-space
-    // buffering (it would only add a copy).
+    // into place; the output bypasses the page cache (see DirectWriter).
+    let shown = out.path().to_path_buf();
+    let mut w = DirectWriter::new(out.file());
     let info = format::encrypt(
         f,
         len,
-        EagerWriteback::new(out.file()),
+        &mut w,
         recipients,
         content_type.unwrap_or(DEFAULT_CONTENT_TYPE),
     )
     .map_err(sealed_err(input))?;
+    w.finish().map_err(|e| SealError::io(&shown, e))?;
     out.commit()?;
     Ok(info)
 }
@@ -74,13 +76,13 @@ pub fn unseal_file(
     let mut r = BufReader::with_capacity(64 * 1024, f);
     let opened = format::open_header(&mut r, identities).map_err(sealed_err(input))?;
     let mut out = AtomicFile::create(output, 0o600)?;
-    let info = {
-        let mut w = EagerWriteback::new(out.file());
-        format::decrypt_body(&mut r, &opened, |slices| {
-            format::write_slices(&mut w, slices)
-        })
-        .map_err(sealed_err(input))?
-    };
+    let shown = out.path().to_path_buf();
+    let mut w = DirectWriter::new(out.file());
+    let info = format::decrypt_body(&mut r, &opened, |slices| {
+        format::write_slices(&mut w, slices)
+    })
+    .map_err(sealed_err(input))?;
+    w.finish().map_err(|e| SealError::io(&shown, e))?;
     out.commit()?;
     Ok(info)
 }
