@@ -205,6 +205,182 @@ impl Write for DirectWriter<'_> {
     }
 }
 
+/// Reads a file in aligned 4 MiB blocks, taking each block from the page
+/// cache when it is all there and straight from the device (`O_DIRECT`)
+/// when it is not. Per block it first tries `preadv2(RWF_NOWAIT)`, which
+/// copies from the page cache and fails rather than wait for the disk; a
+/// block not fully cached is then read with `O_DIRECT` into the aligned
+/// staging buffer. On the development VM a cold buffered read of 1 GiB cost
+/// 2.85 s of system time (filling fresh page-cache pages) against 0.12 s for
+/// an `O_DIRECT` read, while a warm buffered read costs 0.06 s: this keeps
+/// the cheap case of each. Without `O_DIRECT` or `RWF_NOWAIT` (other file
+/// systems, other systems) it reads normally.
+pub(crate) struct BlockReader {
+    file: File,
+    direct: Option<File>,
+    size: u64,
+    stage: Zeroizing<Vec<u8>>,
+    start: usize,
+    pos: usize,
+    len: usize,
+    offset: u64,
+}
+
+impl std::fmt::Debug for BlockReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlockReader")
+            .field("direct", &self.direct.is_some())
+            .field("offset", &self.offset)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BlockReader {
+    /// Reads `file` (opened from `path`) from its start; `direct` allows the
+    /// `O_DIRECT` path (tests turn it off).
+    pub(crate) fn new(file: File, path: &Path, direct: bool) -> std::io::Result<Self> {
+        let size = file.metadata()?.len();
+        let direct = if direct { open_direct(path) } else { None };
+        let stage = Zeroizing::new(vec![0u8; DIRECT_BLOCK + DIRECT_ALIGN]);
+        let addr = stage.as_ptr() as usize;
+        let start = (DIRECT_ALIGN - addr % DIRECT_ALIGN) % DIRECT_ALIGN;
+        Ok(Self {
+            file,
+            direct,
+            size,
+            stage,
+            start,
+            pos: 0,
+            len: 0,
+            offset: 0,
+        })
+    }
+
+    /// Loads the block at `self.offset`; returns its length (0 at the end).
+    fn fill(&mut self) -> std::io::Result<usize> {
+        let want = (DIRECT_BLOCK as u64).min(self.size.saturating_sub(self.offset)) as usize;
+        let (s, off) = (self.start, self.offset);
+        let mut got = None;
+        if want > 0 && self.direct.is_some() {
+            let block = &mut self.stage[s..s + want];
+            if cached_read(&self.file, block, off) == Some(want) {
+                got = Some(want);
+            } else if let Some(d) = &self.direct {
+                // O_DIRECT needs an aligned length: read the whole block; the
+                // read stops at the end of the file.
+                let block = &mut self.stage[s..s + DIRECT_BLOCK];
+                match read_at_full(d, block, off) {
+                    Ok(n) if n >= want => got = Some(want),
+                    Ok(_) => {}
+                    Err(e) if e.raw_os_error() == Some(22) => self.direct = None,
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        let n = match got {
+            Some(n) => n,
+            // Past the size seen at open (the file grew), or no O_DIRECT.
+            None => {
+                let block = &mut self.stage[s..s + DIRECT_BLOCK];
+                read_at_full(&self.file, block, off)?
+            }
+        };
+        self.pos = 0;
+        self.len = n;
+        self.offset += n as u64;
+        Ok(n)
+    }
+}
+
+fn read_at_full(f: &File, buf: &mut [u8], off: u64) -> std::io::Result<usize> {
+    #[cfg(unix)]
+    let read_at = |b: &mut [u8], at: u64| std::os::unix::fs::FileExt::read_at(f, b, at);
+    #[cfg(not(unix))]
+    let read_at = |b: &mut [u8], at: u64| {
+        use std::io::{Seek, SeekFrom};
+        let mut g: &File = f;
+        g.seek(SeekFrom::Start(at))?;
+        g.read(b)
+    };
+    let mut n = 0;
+    while n < buf.len() {
+        match read_at(&mut buf[n..], off + n as u64) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// Reads `buf` at `off` only from the page cache; `None` when any of it
+/// would have to come from the device (or `RWF_NOWAIT` is unsupported).
+#[cfg(target_os = "linux")]
+fn cached_read(f: &File, buf: &mut [u8], off: u64) -> Option<usize> {
+    use rustix::io::{ReadWriteFlags, preadv2};
+    let mut n = 0;
+    while n < buf.len() {
+        let mut s = [std::io::IoSliceMut::new(&mut buf[n..])];
+        match preadv2(f, &mut s, off + n as u64, ReadWriteFlags::NOWAIT) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(rustix::io::Errno::INTR) => {}
+            Err(_) => return None,
+        }
+    }
+    Some(n)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn cached_read(_f: &File, _buf: &mut [u8], _off: u64) -> Option<usize> {
+    None
+}
+
+#[cfg(target_os = "linux")]
+fn open_direct(path: &Path) -> Option<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::DIRECT.bits() as i32)
+        .open(path)
+        .ok()
+}
+
+#[cfg(not(target_os = "linux"))]
+fn open_direct(_path: &Path) -> Option<File> {
+    None
+}
+
+impl Read for BlockReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.pos == self.len && self.fill()? == 0 {
+            return Ok(0);
+        }
+        let n = buf.len().min(self.len - self.pos);
+        let at = self.start + self.pos;
+        buf[..n].copy_from_slice(&self.stage[at..at + n]);
+        self.pos += n;
+        Ok(n)
+    }
+
+    fn read_vectored(&mut self, bufs: &mut [std::io::IoSliceMut<'_>]) -> std::io::Result<usize> {
+        let mut total = 0;
+        for b in bufs.iter_mut() {
+            let mut filled = 0;
+            while filled < b.len() {
+                let k = self.read(&mut b[filled..])?;
+                if k == 0 {
+                    return Ok(total + filled);
+                }
+                filled += k;
+            }
+            total += filled;
+        }
+        Ok(total)
+    }
+}
+
 /// Reads a secret file after checking that group and others cannot read it.
 pub(crate) fn read_secret(path: &Path, limit: u64) -> Result<Zeroizing<Vec<u8>>, SealError> {
     let file = File::open(path).map_err(|e| SealError::io(path, e))?;
@@ -593,6 +769,37 @@ mod tests {
                     data,
                     "direct={direct} len={len}"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn block_reader_reads_exact_bytes_cached_or_not() {
+        let dir = tempfile::tempdir().unwrap();
+        for direct in [true, false] {
+            for len in [0usize, 1, 4097, DIRECT_BLOCK, 2 * DIRECT_BLOCK + 12345] {
+                let data: Vec<u8> = (0..len).map(|i| (i * 13 + len) as u8).collect();
+                let path = dir.path().join(format!("r{direct}{len}"));
+                std::fs::write(&path, &data).unwrap();
+                // Drop what the page cache holds, so both paths run.
+                let f = File::open(&path).unwrap();
+                let _ = rustix::fs::fadvise(&f, 0, None, rustix::fs::Advice::DontNeed);
+                let mut r = BlockReader::new(f, &path, direct).unwrap();
+                let mut got = vec![0u8; 100.min(len)];
+                r.read_exact(&mut got).unwrap();
+                let mut a = vec![0u8; len.saturating_sub(100) / 2];
+                let mut b = vec![0u8; len.saturating_sub(100) - a.len()];
+                let n = r
+                    .read_vectored(&mut [
+                        std::io::IoSliceMut::new(&mut a),
+                        std::io::IoSliceMut::new(&mut b),
+                    ])
+                    .unwrap();
+                assert_eq!(n, a.len() + b.len());
+                got.extend_from_slice(&a);
+                got.extend_from_slice(&b);
+                assert_eq!(got, data, "direct={direct} len={len}");
+                assert_eq!(r.read(&mut [0u8; 1]).unwrap(), 0);
             }
         }
     }

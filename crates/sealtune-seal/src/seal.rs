@@ -1,14 +1,13 @@
 //! File-level encryption commands: `seal`, `unseal`, load into memory, verify.
 
 use std::fs::File;
-use std::io::BufReader;
 use std::path::Path;
 
 use zeroize::Zeroizing;
 
 use crate::error::{FormatError, SealError};
 use crate::format::{self, SealInfo};
-use crate::fsutil::{AtomicFile, DirectWriter};
+use crate::fsutil::{AtomicFile, BlockReader, DirectWriter};
 use crate::keys::KeySource;
 
 /// Content type recorded when none is given.
@@ -21,7 +20,7 @@ fn sealed_err(path: &Path) -> impl Fn(FormatError) -> SealError + '_ {
     }
 }
 
-fn open_input(path: &Path) -> Result<(File, u64), SealError> {
+fn open_input(path: &Path) -> Result<(BlockReader, u64), SealError> {
     let f = File::open(path).map_err(|e| SealError::io(path, e))?;
     let meta = f.metadata().map_err(|e| SealError::io(path, e))?;
     if !meta.is_file() {
@@ -30,7 +29,8 @@ fn open_input(path: &Path) -> Result<(File, u64), SealError> {
             reason: "not a regular file".into(),
         });
     }
-    Ok((f, meta.len()))
+    let r = BlockReader::new(f, path, true).map_err(|e| SealError::io(path, e))?;
+    Ok((r, meta.len()))
 }
 
 /// `sealtune seal`: encrypts `input` for every recipient into `output`
@@ -43,8 +43,9 @@ pub fn seal_file(
 ) -> Result<SealInfo, SealError> {
     let (f, len) = open_input(input)?;
     let mut out = AtomicFile::create(output, 0o644)?;
-    // The input is read with one vectored read per 4 MiB batch, straight
-    // into place; the output bypasses the page cache (see DirectWriter).
+    // The input is read in 4 MiB blocks from the page cache or, when not
+    // cached, straight from the device (BlockReader); the output bypasses the
+    // page cache (DirectWriter).
     let shown = out.path().to_path_buf();
     let mut w = DirectWriter::new(out.file());
     let info = format::encrypt(
@@ -72,8 +73,7 @@ pub fn unseal_file(
     output: &Path,
     identities: &[KeySource],
 ) -> Result<SealInfo, SealError> {
-    let (f, _) = open_input(input)?;
-    let mut r = BufReader::with_capacity(64 * 1024, f);
+    let (mut r, _) = open_input(input)?;
     let opened = format::open_header(&mut r, identities).map_err(sealed_err(input))?;
     let mut out = AtomicFile::create(output, 0o600)?;
     let shown = out.path().to_path_buf();
@@ -94,12 +94,11 @@ pub fn open_sealed(
     identities: &[KeySource],
 ) -> Result<(Zeroizing<Vec<u8>>, SealInfo), SealError> {
     let (f, len) = open_input(input)?;
-    format::decrypt_to_vec(BufReader::with_capacity(1 << 20, f), identities, Some(len))
-        .map_err(sealed_err(input))
+    format::decrypt_to_vec(f, identities, Some(len)).map_err(sealed_err(input))
 }
 
 /// Checks the key commitment and every chunk's tag without keeping plaintext.
 pub fn verify_sealed(input: &Path, identities: &[KeySource]) -> Result<SealInfo, SealError> {
     let (f, _) = open_input(input)?;
-    format::verify(BufReader::with_capacity(1 << 20, f), identities).map_err(sealed_err(input))
+    format::verify(f, identities).map_err(sealed_err(input))
 }
