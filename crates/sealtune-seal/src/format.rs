@@ -434,6 +434,8 @@ fn write_vectored_all<W: Write + ?Sized>(
     w: &mut W,
     mut bufs: &mut [IoSlice<'_>],
 ) -> std::io::Result<()> {
+    // Drops leading empty slices (the last chunk is often empty): a write of
+    // nothing but empty slices returns 0, which would read as WriteZero.
     IoSlice::advance_slices(&mut bufs, 0);
     while !bufs.is_empty() {
         match w.write_vectored(bufs) {
@@ -971,6 +973,30 @@ mod tests {
             version("aws-lc-sys").as_deref(),
             Some("version = \"0.47.0\"")
         );
+    }
+
+    /// Short vectored writes and empty slices anywhere are handled.
+    #[test]
+    fn write_slices_survives_short_writes_and_empty_slices() {
+        struct Trickle(Vec<u8>);
+        impl Write for Trickle {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                let n = buf.len().min(3);
+                self.0.extend_from_slice(&buf[..n]);
+                Ok(n)
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let parts: [&[u8]; 5] = [b"", b"abcd", b"", b"efghijk", b""];
+        let mut slices: Vec<IoSlice<'_>> = parts.iter().map(|p| IoSlice::new(p)).collect();
+        let mut w = Trickle(Vec::new());
+        write_slices(&mut w, &mut slices).unwrap();
+        assert_eq!(w.0, b"abcdefghijk");
+        let mut none = [IoSlice::new(b""), IoSlice::new(b"")];
+        write_slices(&mut w, &mut none).unwrap();
+        assert_eq!(w.0, b"abcdefghijk");
     }
 
     /// The AEAD matches the format: a chunk sealed by aws-lc-rs opens with
