@@ -241,6 +241,16 @@ impl BlockReader {
     pub(crate) fn new(file: File, path: &Path, direct: bool) -> std::io::Result<Self> {
         let size = file.metadata()?.len();
         let direct = if direct { open_direct(path) } else { None };
+        // The second descriptor must be the same file: the path could have
+        // been replaced between the two opens.
+        #[cfg(unix)]
+        let direct = direct.filter(|d| {
+            use std::os::unix::fs::MetadataExt;
+            match (file.metadata(), d.metadata()) {
+                (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+                _ => false,
+            }
+        });
         if direct.is_some() {
             // No readahead on the cached path: an `RWF_NOWAIT` read that
             // misses would otherwise start reading the following blocks into
