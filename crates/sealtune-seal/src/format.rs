@@ -2,15 +2,14 @@
 //! HKDF-SHA-512 key derivation, a key commitment, and AES-256-GCM chunks of
 //! 16 KiB whose nonces carry the chunk index and a last-chunk flag.
 
-use std::io::{Read, Write};
+use std::io::{IoSlice, IoSliceMut, Read, Write};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use aes_gcm::aead::{AeadInPlace, KeyInit};
-use aes_gcm::{Aes256Gcm, Nonce, Tag};
 use aes_kw::KekAes256;
 use argon2::{Algorithm, Argon2, Params, Version};
+use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use hkdf::Hkdf;
@@ -153,8 +152,13 @@ fn nonce(index: u64, last: bool) -> [u8; 12] {
 }
 
 /// Keys derived from the data key and the header prefix.
+///
+/// `cipher` is AWS-LC's AES-256-GCM (AES-NI/VAES with carry-less multiply
+/// GHASH). Its expanded key lives inside one `EVP_AEAD_CTX` allocation that
+/// AWS-LC overwrites with zeros when the key is dropped; docs/FORMAT.md
+/// ("Key material in memory") traces this through the library's source.
 struct FileKeys {
-    cipher: Aes256Gcm,
+    cipher: LessSafeKey,
     commitment: Zeroizing<[u8; 32]>,
 }
 
@@ -167,8 +171,11 @@ fn derive(dk: &DataKey, prefix: &[u8]) -> Result<FileKeys, FormatError> {
         .map_err(|_| FormatError::Internal("HKDF expand"))?;
     hk.expand_multi_info(&[b"key commitment\0", &h], &mut commitment[..])
         .map_err(|_| FormatError::Internal("HKDF expand"))?;
-    let cipher =
-        Aes256Gcm::new_from_slice(&pk[..]).map_err(|_| FormatError::Internal("AES key"))?;
+    // `UnboundKey::new` only borrows `pk`: the raw payload key stays in this
+    // zeroizing buffer, the expanded one in AWS-LC's context.
+    let cipher = LessSafeKey::new(
+        UnboundKey::new(&AES_256_GCM, &pk[..]).map_err(|_| FormatError::Internal("AES key"))?,
+    );
     Ok(FileKeys { cipher, commitment })
 }
 
@@ -400,10 +407,53 @@ fn read_full<R: Read>(r: &mut R, buf: &mut [u8]) -> Result<usize, FormatError> {
     Ok(n)
 }
 
+/// Reads until every slice is full or EOF, with vectored reads (`readv(2)`
+/// for a file: one system call fills a whole batch of chunk slots, straight
+/// from the page cache into place); returns the number of bytes read.
+fn read_vectored_full<R: Read>(
+    r: &mut R,
+    mut bufs: &mut [IoSliceMut<'_>],
+) -> Result<usize, FormatError> {
+    let mut n = 0;
+    while !bufs.is_empty() {
+        match r.read_vectored(bufs) {
+            Ok(0) => break,
+            Ok(k) => {
+                n += k;
+                IoSliceMut::advance_slices(&mut bufs, k);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(FormatError::Io(e)),
+        }
+    }
+    Ok(n)
+}
+
+/// Writes every slice, with vectored writes (`writev(2)` for a file).
+fn write_vectored_all<W: Write + ?Sized>(
+    w: &mut W,
+    mut bufs: &mut [IoSlice<'_>],
+) -> std::io::Result<()> {
+    // Drops leading empty slices (the last chunk is often empty): a write of
+    // nothing but empty slices returns 0, which would read as WriteZero.
+    IoSlice::advance_slices(&mut bufs, 0);
+    while !bufs.is_empty() {
+        match w.write_vectored(bufs) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(k) => IoSlice::advance_slices(&mut bufs, k),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 /// Encrypts exactly `plaintext_size` bytes from `reader` for `recipients`,
-/// writing the sealed file to `writer`. Chunks are sealed in parallel on the
-/// current rayon pool, 256 at a time, so memory stays bounded.
-pub fn encrypt<R: Read + Send, W: Write>(
+/// writing the sealed file to `writer`. Three stages run at once: a reader
+/// thread fills batches of 256 chunks (4 MiB), the calling thread seals them
+/// in parallel on the current rayon pool, and a writer thread writes them
+/// out; four batch buffers circulate, so memory stays flat (16 MiB).
+pub fn encrypt<R: Read + Send, W: Write + Send>(
     mut reader: R,
     plaintext_size: u64,
     mut writer: W,
@@ -444,15 +494,24 @@ pub fn encrypt<R: Read + Send, W: Write>(
     let changed = || FormatError::InputChanged {
         expected: plaintext_size,
     };
-    // A reader thread fills the next batch while this one is sealed and written.
     let reader = &mut reader;
     let produce = move |start: u64, end: u64, buf: &mut [u8]| -> Result<Produced, FormatError> {
+        // One vectored read into the plaintext part of every slot.
+        let mut want = 0usize;
         let mut total = 0usize;
-        for i in start..end {
-            let len = chunk_plain_len(plaintext_size, i);
-            let off = (i - start) as usize * SLOT;
-            read_exact_or(reader, &mut buf[off..off + len], changed())?;
-            total = off + len + TAG_SIZE;
+        let mut slices: Vec<IoSliceMut<'_>> = Vec::with_capacity((end - start) as usize);
+        for (j, slot) in buf
+            .chunks_mut(SLOT)
+            .take((end - start) as usize)
+            .enumerate()
+        {
+            let len = chunk_plain_len(plaintext_size, start + j as u64);
+            want += len;
+            total = j * SLOT + len + TAG_SIZE;
+            slices.push(IoSliceMut::new(&mut slot[..len]));
+        }
+        if read_vectored_full(reader, &mut slices)? < want {
+            return Err(changed());
         }
         let mut probe = [0u8; 1];
         if end == n && read_full(reader, &mut probe)? != 0 {
@@ -460,7 +519,7 @@ pub fn encrypt<R: Read + Send, W: Write>(
         }
         Ok((total, None))
     };
-    pipeline(n, produce, |start, buf| {
+    let seal = |start: u64, buf: &mut [u8]| -> Result<(), FormatError> {
         let ok = buf
             .par_chunks_mut(SLOT)
             .enumerate()
@@ -468,13 +527,13 @@ pub fn encrypt<R: Read + Send, W: Write>(
                 let i = start + j as u64;
                 let len = slot.len() - TAG_SIZE;
                 let (pt, tag_out) = slot.split_at_mut(len);
-                match keys.cipher.encrypt_in_place_detached(
-                    &Nonce::from(nonce(i, i + 1 == n)),
-                    b"",
+                match keys.cipher.seal_in_place_separate_tag(
+                    Nonce::assume_unique_for_key(nonce(i, i + 1 == n)),
+                    Aad::empty(),
                     pt,
                 ) {
                     Ok(tag) => {
-                        tag_out.copy_from_slice(&tag);
+                        tag_out.copy_from_slice(tag.as_ref());
                         true
                     }
                     Err(_) => false,
@@ -484,8 +543,11 @@ pub fn encrypt<R: Read + Send, W: Write>(
         if ok.contains(&false) {
             return Err(FormatError::Internal("AES-GCM encryption"));
         }
-        writer.write_all(buf)?;
         Ok(())
+    };
+    let w = &mut writer;
+    pipeline(n, produce, seal, move |buf: &[u8]| {
+        w.write_all(buf).map_err(FormatError::Io)
     })?;
     writer.flush()?;
     Ok(SealInfo { header, chunks: n })
@@ -494,24 +556,34 @@ pub fn encrypt<R: Read + Send, W: Write>(
 /// Bytes of a batch buffer in use, and an error to raise after consuming it.
 type Produced = (usize, Option<FormatError>);
 
-/// Runs `produce` (filling batch buffers from the input) on a scoped thread
-/// one batch ahead of `consume` (sealing or opening them on the rayon pool),
-/// with two zeroizing 4 MiB buffers in flight. Batches cover chunk indices
-/// `start..end` of `n`; `produce` returns the bytes used in the buffer and
-/// possibly an error to report once that batch was consumed (data after the
-/// end). The first error from either side stops both; errors are reported in
-/// file order (a produce error for batch k only after batch k-1 was consumed).
+/// Batch buffers in flight: one being read, one sealed or opened, one being
+/// written, one spare so that no stage waits on a buffer the next one holds.
+const BUFFERS: usize = 4;
+
+/// Runs three stages on batches of chunks `start..end` of `n`, in file order:
+/// `produce` on a scoped reader thread fills a batch buffer from the input
+/// (returning the bytes used and possibly an error to report once that batch
+/// went through, for data after the end); `crypt` seals or opens it on the
+/// calling thread (whose rayon pool it uses); `emit` on a scoped writer
+/// thread hands it on. [`BUFFERS`] zeroizing 4 MiB buffers circulate, so
+/// memory does not grow with the input. The first error from any stage stops
+/// all three; errors are reported in file order (a batch k failure is not
+/// masked by anything later, and `emit` never sees batch k+1 when batch k
+/// failed).
 fn pipeline(
     n: u64,
     mut produce: impl FnMut(u64, u64, &mut [u8]) -> Result<Produced, FormatError> + Send,
-    mut consume: impl FnMut(u64, &mut [u8]) -> Result<(), FormatError>,
+    mut crypt: impl FnMut(u64, &mut [u8]) -> Result<(), FormatError>,
+    mut emit: impl FnMut(&[u8]) -> Result<(), FormatError> + Send,
 ) -> Result<(), FormatError> {
     type Filled = Result<(u64, Produced, Zeroizing<Vec<u8>>), FormatError>;
+    let batches = usize::try_from(n.div_ceil(BATCH_CHUNKS as u64)).unwrap_or(usize::MAX);
     let cap = SLOT * BATCH_CHUNKS.min(usize::try_from(n).unwrap_or(BATCH_CHUNKS));
     std::thread::scope(|scope| {
-        let (full_tx, full_rx) = mpsc::sync_channel::<Filled>(1);
-        let (free_tx, free_rx) = mpsc::sync_channel::<Zeroizing<Vec<u8>>>(2);
-        for _ in 0..2 {
+        let (full_tx, full_rx) = mpsc::sync_channel::<Filled>(BUFFERS);
+        let (free_tx, free_rx) = mpsc::sync_channel::<Zeroizing<Vec<u8>>>(BUFFERS);
+        let (out_tx, out_rx) = mpsc::sync_channel::<(usize, Zeroizing<Vec<u8>>)>(BUFFERS);
+        for _ in 0..BUFFERS.min(batches.max(1)) {
             free_tx
                 .send(Zeroizing::new(vec![0u8; cap]))
                 .map_err(|_| FormatError::Internal("buffer channel"))?;
@@ -529,20 +601,51 @@ fn pipeline(
                 start = end;
             }
         });
+        let writer = scope.spawn(move || -> Result<(), FormatError> {
+            while let Ok((total, buf)) = out_rx.recv() {
+                emit(&buf[..total])?;
+                // The reader may already have finished; a closed channel is fine.
+                let _ = free_tx.send(buf);
+            }
+            Ok(())
+        });
+        let mut result = Ok(());
         let mut done = 0u64;
         while done < n {
-            let (start, (total, after), mut buf) = full_rx
-                .recv()
-                .map_err(|_| FormatError::Internal("reader thread stopped"))??;
-            consume(start, &mut buf[..total])?;
-            if let Some(e) = after {
-                return Err(e);
+            let step = (|| {
+                let (start, (total, after), mut buf) = full_rx
+                    .recv()
+                    .map_err(|_| FormatError::Internal("reader thread stopped"))??;
+                crypt(start, &mut buf[..total])?;
+                done = (start + BATCH_CHUNKS as u64).min(n);
+                Ok::<_, FormatError>((total, buf, after))
+            })();
+            match step {
+                Ok((total, buf, after)) => {
+                    // A closed channel means the writer failed; its error is
+                    // the one to report, below.
+                    if out_tx.send((total, buf)).is_err() {
+                        break;
+                    }
+                    if let Some(e) = after {
+                        result = Err(e);
+                        break;
+                    }
+                }
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
             }
-            done = (start + BATCH_CHUNKS as u64).min(n);
-            // The reader may already have finished; a closed channel is fine.
-            let _ = free_tx.send(buf);
         }
-        Ok(())
+        drop(out_tx);
+        drop(full_rx);
+        // Every batch before the failing one went to the writer first: its
+        // error, if any, comes earlier in the file.
+        writer
+            .join()
+            .map_err(|_| FormatError::Internal("writer thread panicked"))??;
+        result
     })
 }
 
@@ -698,20 +801,22 @@ pub fn open_header<R: Read>(
     Err(kms_error.unwrap_or(FormatError::NoMatchingRecipient { tried }))
 }
 
-/// Decrypts the chunks after [`open_header`], handing each verified batch of
-/// plaintext to `sink`. The sink sees plaintext only from chunks that passed
+/// Decrypts the chunks after [`open_header`], handing the plaintext of each
+/// verified batch to `sink` as one slice per chunk (ready for a vectored
+/// write). The sink sees plaintext only from batches whose every chunk passed
 /// authentication, but a later chunk may still fail: callers that must not
-/// expose partial plaintext buffer it (as [`decrypt_to_vec`] does).
+/// expose partial plaintext buffer it (as [`decrypt_to_vec`] does) or write
+/// it to a file that has no name yet (as `unseal_file` does). The sink runs
+/// on a writer thread while the next batch is decrypted.
 pub fn decrypt_body<R: Read + Send>(
     reader: &mut R,
     opened: &OpenedHeader,
-    mut sink: impl FnMut(&[u8]) -> Result<(), FormatError>,
+    mut sink: impl FnMut(&mut [IoSlice<'_>]) -> Result<(), FormatError> + Send,
 ) -> Result<SealInfo, FormatError> {
     let size = opened.header.plaintext_size;
     let n = chunk_count(size);
     let expected = body_len(size);
     let mut consumed = 0u64;
-    // A reader thread fills the next batch while this one is checked.
     let produce = move |start: u64, end: u64, buf: &mut [u8]| -> Result<Produced, FormatError> {
         let total: usize = (start..end)
             .map(|i| chunk_plain_len(size, i) + TAG_SIZE)
@@ -730,7 +835,7 @@ pub fn decrypt_body<R: Read + Send>(
         }
         Ok((total, None))
     };
-    pipeline(n, produce, |start, buf| {
+    let open = |start: u64, buf: &mut [u8]| -> Result<(), FormatError> {
         let ok = buf
             .par_chunks_mut(SLOT)
             .enumerate()
@@ -738,15 +843,14 @@ pub fn decrypt_body<R: Read + Send>(
                 let i = start + j as u64;
                 let len = slot.len() - TAG_SIZE;
                 let (ct, tag) = slot.split_at_mut(len);
-                let tag = <[u8; TAG_SIZE]>::try_from(&*tag).expect("tag slot is 16 bytes");
                 opened
                     .keys
                     .cipher
-                    .decrypt_in_place_detached(
-                        &Nonce::from(nonce(i, i + 1 == n)),
-                        b"",
+                    .open_in_place_separate_tag(
+                        Nonce::assume_unique_for_key(nonce(i, i + 1 == n)),
+                        Aad::empty(),
+                        tag,
                         ct,
-                        &Tag::from(tag),
                     )
                     .is_ok()
             })
@@ -756,15 +860,28 @@ pub fn decrypt_body<R: Read + Send>(
                 index: start + j as u64,
             });
         }
-        for slot in buf.chunks(SLOT) {
-            sink(&slot[..slot.len() - TAG_SIZE])?;
-        }
         Ok(())
+    };
+    pipeline(n, produce, open, |buf: &[u8]| {
+        let mut slices: Vec<IoSlice<'_>> = buf
+            .chunks(SLOT)
+            .map(|slot| IoSlice::new(&slot[..slot.len() - TAG_SIZE]))
+            .collect();
+        sink(&mut slices)
     })?;
     Ok(SealInfo {
         header: opened.header.clone(),
         chunks: n,
     })
+}
+
+/// Writes a batch of plaintext slices from [`decrypt_body`] to `w` with
+/// vectored writes.
+pub fn write_slices<W: Write + ?Sized>(
+    w: &mut W,
+    slices: &mut [IoSlice<'_>],
+) -> Result<(), FormatError> {
+    write_vectored_all(w, slices).map_err(FormatError::Io)
 }
 
 /// Decrypts a whole sealed stream into memory. The plaintext is returned only
@@ -785,8 +902,10 @@ pub fn decrypt_to_vec<R: Read + Send>(
         None => size.min(1 << 30),
     };
     let mut out = ZeroizingBuf::with_capacity(cap as usize);
-    let info = decrypt_body(&mut reader, &opened, |pt| {
-        out.extend(pt);
+    let info = decrypt_body(&mut reader, &opened, |slices| {
+        for pt in slices.iter() {
+            out.extend(pt);
+        }
         Ok(())
     })?;
     Ok((out.into_inner(), info))
@@ -822,4 +941,100 @@ pub fn verify<R: Read + Send>(
 ) -> Result<SealInfo, FormatError> {
     let opened = open_header(&mut reader, identities)?;
     decrypt_body(&mut reader, &opened, |_| Ok(()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// docs/FORMAT.md ("Key material in memory") argues from the source of
+    /// these exact versions that AWS-LC zeroizes the AES-GCM key schedule
+    /// when a [`FileKeys`] is dropped. A different version must be re-read
+    /// before this test is updated.
+    #[test]
+    fn aead_library_version_is_the_audited_one() {
+        let lock =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../Cargo.lock"))
+                .expect("workspace Cargo.lock");
+        let version = |name: &str| {
+            let mut lines = lock.lines();
+            while let Some(l) = lines.next() {
+                if l == format!("name = \"{name}\"") {
+                    return lines.next().map(str::to_owned);
+                }
+            }
+            None
+        };
+        assert_eq!(
+            version("aws-lc-rs").as_deref(),
+            Some("version = \"1.19.0\"")
+        );
+        assert_eq!(
+            version("aws-lc-sys").as_deref(),
+            Some("version = \"0.47.0\"")
+        );
+    }
+
+    /// Short vectored writes and empty slices anywhere are handled.
+    #[test]
+    fn write_slices_survives_short_writes_and_empty_slices() {
+        struct Trickle(Vec<u8>);
+        impl Write for Trickle {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                let n = buf.len().min(3);
+                self.0.extend_from_slice(&buf[..n]);
+                Ok(n)
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let parts: [&[u8]; 5] = [b"", b"abcd", b"", b"efghijk", b""];
+        let mut slices: Vec<IoSlice<'_>> = parts.iter().map(|p| IoSlice::new(p)).collect();
+        let mut w = Trickle(Vec::new());
+        write_slices(&mut w, &mut slices).unwrap();
+        assert_eq!(w.0, b"abcdefghijk");
+        let mut none = [IoSlice::new(b""), IoSlice::new(b"")];
+        write_slices(&mut w, &mut none).unwrap();
+        assert_eq!(w.0, b"abcdefghijk");
+    }
+
+    /// The AEAD matches the format: a chunk sealed by aws-lc-rs opens with
+    /// the same nonce and fails with any other (index or last flag).
+    #[test]
+    fn chunk_nonce_binds_index_and_last_flag() {
+        let dk: DataKey = Zeroizing::new([9u8; 32]);
+        let keys = derive(&dk, b"prefix").unwrap();
+        let mut buf = *b"sixteen bytes!!!";
+        let tag = keys
+            .cipher
+            .seal_in_place_separate_tag(
+                Nonce::assume_unique_for_key(nonce(5, false)),
+                Aad::empty(),
+                &mut buf,
+            )
+            .unwrap();
+        for (i, last) in [(5, true), (4, false), (6, false)] {
+            let mut b = buf;
+            assert!(
+                keys.cipher
+                    .open_in_place_separate_tag(
+                        Nonce::assume_unique_for_key(nonce(i, last)),
+                        Aad::empty(),
+                        tag.as_ref(),
+                        &mut b,
+                    )
+                    .is_err()
+            );
+        }
+        keys.cipher
+            .open_in_place_separate_tag(
+                Nonce::assume_unique_for_key(nonce(5, false)),
+                Aad::empty(),
+                tag.as_ref(),
+                &mut buf,
+            )
+            .unwrap();
+        assert_eq!(&buf, b"sixteen bytes!!!");
+    }
 }

@@ -380,10 +380,15 @@ pub fn keygen(out_dir: &Path, name: &str) -> Result<KeygenOutput, SealError> {
     })
 }
 
+/// Writes a key file that appears under its name only complete (an unnamed
+/// temporary linked in at the end, see [`fsutil::AtomicFile`]), so an
+/// interrupted `keygen` never leaves a truncated key behind.
 fn write_new(path: &Path, mode: u32, data: &[u8]) -> Result<(), SealError> {
-    let mut f = fsutil::create_new(path, mode)?;
-    f.write_all(data).map_err(|e| SealError::io(path, e))?;
-    f.sync_all().map_err(|e| SealError::io(path, e))
+    let mut f = fsutil::AtomicFile::create(path, mode)?;
+    f.file()
+        .write_all(data)
+        .map_err(|e| SealError::io(path, e))?;
+    f.commit()
 }
 
 /// SPKI PEM of a public key, LF line endings (the form the key hint hashes).

@@ -1,14 +1,13 @@
 //! File-level encryption commands: `seal`, `unseal`, load into memory, verify.
 
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use zeroize::Zeroizing;
 
 use crate::error::{FormatError, SealError};
 use crate::format::{self, SealInfo};
-use crate::fsutil::AtomicFile;
+use crate::fsutil::{AtomicFile, BlockReader, DirectWriter};
 use crate::keys::KeySource;
 
 /// Content type recorded when none is given.
@@ -21,7 +20,7 @@ fn sealed_err(path: &Path) -> impl Fn(FormatError) -> SealError + '_ {
     }
 }
 
-fn open_input(path: &Path) -> Result<(File, u64), SealError> {
+fn open_input(path: &Path) -> Result<(BlockReader, u64), SealError> {
     let f = File::open(path).map_err(|e| SealError::io(path, e))?;
     let meta = f.metadata().map_err(|e| SealError::io(path, e))?;
     if !meta.is_file() {
@@ -30,7 +29,8 @@ fn open_input(path: &Path) -> Result<(File, u64), SealError> {
             reason: "not a regular file".into(),
         });
     }
-    Ok((f, meta.len()))
+    let r = BlockReader::new(f, path, true).map_err(|e| SealError::io(path, e))?;
+    Ok((r, meta.len()))
 }
 
 /// `sealtune seal`: encrypts `input` for every recipient into `output`
@@ -43,46 +43,46 @@ pub fn seal_file(
 ) -> Result<SealInfo, SealError> {
     let (f, len) = open_input(input)?;
     let mut out = AtomicFile::create(output, 0o644)?;
-    let tmp: PathBuf = out.path().to_path_buf();
-    let info = {
-        let mut w = BufWriter::with_capacity(1 << 20, out.file());
-        let info = format::encrypt(
-            BufReader::with_capacity(1 << 20, f),
-            len,
-            &mut w,
-            recipients,
-            content_type.unwrap_or(DEFAULT_CONTENT_TYPE),
-        )
-        .map_err(sealed_err(input))?;
-        w.flush().map_err(|e| SealError::io(&tmp, e))?;
-        info
-    };
+    // The input is read in 4 MiB blocks from the page cache or, when not
+    // cached, straight from the device (BlockReader); the output bypasses the
+    // page cache (DirectWriter).
+    let shown = out.path().to_path_buf();
+    let mut w = DirectWriter::new(out.file());
+    let info = format::encrypt(
+        f,
+        len,
+        &mut w,
+        recipients,
+        content_type.unwrap_or(DEFAULT_CONTENT_TYPE),
+    )
+    .map_err(sealed_err(input))?;
+    w.finish().map_err(|e| SealError::io(&shown, e))?;
     out.commit()?;
     Ok(info)
 }
 
 /// `sealtune unseal`: decrypts `input` into `output`, a new file with mode
-/// 0600. Plaintext goes to a temporary sibling that is renamed into place
-/// only after every chunk verified, and is deleted on any failure.
+/// 0600. Plaintext goes to an unnamed temporary file (`O_TMPFILE`) in the
+/// output's directory that is linked in as `output` only after every chunk
+/// verified; on any failure or interruption it vanishes with the process.
+/// (Where the file system has no `O_TMPFILE`, a named `.NAME.tmp-*` sibling
+/// is used and deleted on failure; leftovers of killed runs are removed by
+/// the next `unseal` to the same output.)
 pub fn unseal_file(
     input: &Path,
     output: &Path,
     identities: &[KeySource],
 ) -> Result<SealInfo, SealError> {
-    let (f, _) = open_input(input)?;
-    let mut r = BufReader::with_capacity(1 << 20, f);
+    let (mut r, _) = open_input(input)?;
     let opened = format::open_header(&mut r, identities).map_err(sealed_err(input))?;
     let mut out = AtomicFile::create(output, 0o600)?;
-    let tmp = out.path().to_path_buf();
-    let info = {
-        let mut w = BufWriter::with_capacity(1 << 20, out.file());
-        let info = format::decrypt_body(&mut r, &opened, |pt| {
-            w.write_all(pt).map_err(FormatError::Io)
-        })
-        .map_err(sealed_err(input))?;
-        w.flush().map_err(|e| SealError::io(&tmp, e))?;
-        info
-    };
+    let shown = out.path().to_path_buf();
+    let mut w = DirectWriter::new(out.file());
+    let info = format::decrypt_body(&mut r, &opened, |slices| {
+        format::write_slices(&mut w, slices)
+    })
+    .map_err(sealed_err(input))?;
+    w.finish().map_err(|e| SealError::io(&shown, e))?;
     out.commit()?;
     Ok(info)
 }
@@ -94,12 +94,11 @@ pub fn open_sealed(
     identities: &[KeySource],
 ) -> Result<(Zeroizing<Vec<u8>>, SealInfo), SealError> {
     let (f, len) = open_input(input)?;
-    format::decrypt_to_vec(BufReader::with_capacity(1 << 20, f), identities, Some(len))
-        .map_err(sealed_err(input))
+    format::decrypt_to_vec(f, identities, Some(len)).map_err(sealed_err(input))
 }
 
 /// Checks the key commitment and every chunk's tag without keeping plaintext.
 pub fn verify_sealed(input: &Path, identities: &[KeySource]) -> Result<SealInfo, SealError> {
     let (f, _) = open_input(input)?;
-    format::verify(BufReader::with_capacity(1 << 20, f), identities).map_err(sealed_err(input))
+    format::verify(f, identities).map_err(sealed_err(input))
 }

@@ -167,13 +167,6 @@ case "$3" in wrap) printf 'W'; cat ;; unwrap) tail -c +2 ;; *) exit 2 ;; esac"#,
     );
     assert!(t.elapsed() < std::time::Duration::from_secs(10));
     let missing = KmsCommand::parse("/nonexistent/kms --x").unwrap();
-    let e = format::encrypt(
-        &b"a"[..],
-        1,
-        &mut Vec::new(),
-        &[KeySource::Kms(missing)],
-        "x",
-    )
-    .unwrap_err();
+    let e = format::encrypt(&b"a"[..], 1, Vec::new(), &[KeySource::Kms(missing)], "x").unwrap_err();
     assert!(matches!(e, FormatError::Kms { op: "wrap", .. }), "{e}");
 }

@@ -273,3 +273,113 @@ fn errors_across_batches_are_reported_in_file_order() {
     assert_eq!(pt.len(), 600 * CHUNK_SIZE - 3);
     assert_eq!(info.chunks, 600);
 }
+
+fn listing(dir: &std::path::Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+/// Hardening item 4: while `unseal` runs, and after it fails on the last
+/// chunk, no file with plaintext has a name in the output directory (a named
+/// temporary would survive SIGKILL). The directory is listed continuously
+/// during the whole decryption.
+#[cfg(target_os = "linux")]
+#[test]
+fn plaintext_never_has_a_name_before_every_chunk_authenticated() {
+    let src = tempfile::tempdir().unwrap();
+    let outdir = tempfile::tempdir().unwrap();
+    let input = src.path().join("w.bin");
+    let size = 48 * 1024 * 1024 + 5;
+    std::fs::write(&input, vec![7u8; size]).unwrap();
+    let sealed_path = src.path().join("w.bin.seal");
+    sealtune_seal::seal_file(&input, &sealed_path, &[kek(1)], None).unwrap();
+    let mut bytes = std::fs::read(&sealed_path).unwrap();
+    let n = bytes.len();
+    bytes[n - 1] ^= 1; // the last chunk's tag
+    let bad = src.path().join("bad.seal");
+    std::fs::write(&bad, &bytes).unwrap();
+    drop(bytes);
+    let out = outdir.path().join("out.bin");
+    let mut seen = std::collections::BTreeSet::new();
+    let err = std::thread::scope(|s| {
+        let job = s.spawn(|| sealtune_seal::unseal_file(&bad, &out, &[kek(1)]));
+        while !job.is_finished() {
+            seen.extend(listing(outdir.path()));
+        }
+        job.join().unwrap()
+    })
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            SealError::Sealed {
+                source: FormatError::ChunkAuthentication { .. },
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(seen.is_empty(), "named files during unseal: {seen:?}");
+    assert!(listing(outdir.path()).is_empty());
+    // The same file, intact, is published only at the end, with mode 0600.
+    let job_seen = std::thread::scope(|s| {
+        let job = s.spawn(|| sealtune_seal::unseal_file(&sealed_path, &out, &[kek(1)]));
+        let mut seen = std::collections::BTreeSet::new();
+        while !job.is_finished() {
+            seen.extend(
+                listing(outdir.path())
+                    .into_iter()
+                    .filter(|n| n != "out.bin"),
+            );
+        }
+        job.join().unwrap().unwrap();
+        seen
+    });
+    assert!(job_seen.is_empty(), "{job_seen:?}");
+    assert_eq!(listing(outdir.path()), ["out.bin"]);
+    assert_eq!(std::fs::read(&out).unwrap().len(), size);
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&out).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+}
+
+/// Temporaries that an interrupted `unseal` of an earlier version (or of a
+/// process that no longer runs) left next to the output are removed by the
+/// next `unseal` to the same output; others are left alone.
+#[cfg(unix)]
+#[test]
+fn unseal_removes_stale_temporaries_of_the_same_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("w.bin");
+    std::fs::write(&input, vec![7u8; 3 * CHUNK_SIZE]).unwrap();
+    let sealed_path = dir.path().join("w.bin.seal");
+    sealtune_seal::seal_file(&input, &sealed_path, &[kek(1)], None).unwrap();
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let dead = child.id();
+    child.wait().unwrap();
+    let stale = [
+        ".out.bin.tmp-9f86d081884c7d65".to_owned(),
+        format!(".out.bin.tmp-{dead}-9f86d081884c7d65"),
+    ];
+    for name in &stale {
+        std::fs::write(dir.path().join(name), b"plaintext of an earlier run").unwrap();
+    }
+    std::fs::write(dir.path().join(".other.bin.tmp-9f86d081884c7d65"), b"x").unwrap();
+    let out = dir.path().join("out.bin");
+    sealtune_seal::unseal_file(&sealed_path, &out, &[kek(1)]).unwrap();
+    assert_eq!(
+        listing(dir.path()),
+        [
+            ".other.bin.tmp-9f86d081884c7d65",
+            "out.bin",
+            "w.bin",
+            "w.bin.seal"
+        ]
+    );
+}
