@@ -182,3 +182,126 @@ fn csv_instruction_and_text_formats() {
         .assert_code(65)
         .assert_stderr_has("missing field `output`");
 }
+
+/// Records whose keys and values are all PII, malformed in many ways, through
+/// `run` in fail and quarantine mode and through `mask --detect`: no PII may
+/// reach stderr, stdout (human or JSON events), the audit log, status.json or
+/// any file of the run directory.
+#[test]
+fn record_content_never_reaches_messages_logs_or_status() {
+    const PII: [&str; 4] = [
+        "Jane Roe",
+        "933-11-2222",
+        "jroe@example.org",
+        "4111 1111 1111 1111",
+    ];
+    let good = chat_line(0);
+    let jsonl = format!(
+        "{good}\
+         {{\"Jane Roe SSN 933-11-2222\": \"jroe@example.org\"}}\n\
+         {{\"messages\": [{{\"role\": \"Jane Roe\", \"content\": \"933-11-2222\"}}]}}\n\
+         {{\"messages\": [{{\"role\": \"user\", \"content\": 4111}}], \"jroe@example.org\": 1}}\n\
+         {{\"messages\": \"Jane Roe 933-11-2222\"}}\n\
+         {{\"messages\": [{{\"role\": \"user\", \"content\": \"a\"}}, {{\"role\": \"assistant\", \"content\": \"b\"}}], \"messages\": \"Jane Roe\"}}\n\
+         {{\"text\": \"Jane Roe\" \"933-11-2222\"}}\n\
+         {{\"messages\": [{{\"role\": \"user\", \"content\": \"hi\", \"4111 1111 1111 1111\": true}}]}}\n\
+         {good}"
+    );
+    let csv_no_header = "Jane Roe,933-11-2222,jroe@example.org\nJohn Doe,4111 1111 1111 1111,x\n";
+    let check = |d: &Dir, outputs: &[&str]| {
+        let mut texts: Vec<(String, String)> = outputs
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (format!("output {i}"), s.to_string()))
+            .collect();
+        for f in walk(&d.path().join("run")) {
+            let rel = f.strip_prefix(d.path()).unwrap().display().to_string();
+            texts.push((
+                rel,
+                String::from_utf8_lossy(&std::fs::read(&f).unwrap()).into_owned(),
+            ));
+        }
+        for (name, t) in texts {
+            for p in PII {
+                assert!(!t.contains(p), "{name} holds {p:?}:\n{t}");
+            }
+        }
+    };
+    for mode in ["fail", "quarantine"] {
+        let d = Dir::new();
+        d.write("data/a.jsonl", &jsonl);
+        d.config("chat", &format!("on_invalid = \"{mode}\"\n"));
+        let human = d.run(&["run", "cfg.toml", "--to", "mask"]);
+        let json = d.run(&[
+            "run", "cfg.toml", "--to", "mask", "--json", "--force", "ingest",
+        ]);
+        let status = d.run(&["status", "--run-dir", "run", "--json"]);
+        let audit = d.run(&["audit", "--run-dir", "run", "--show"]);
+        if mode == "fail" {
+            human.assert_code(65);
+        } else {
+            human.assert_code(0);
+            assert!(d.read("run/ingest/quarantine.jsonl").lines().count() >= 6);
+        }
+        check(
+            &d,
+            &[
+                &human.stderr,
+                &human.stdout,
+                &json.stdout,
+                &json.stderr,
+                &status.stdout,
+                &audit.stdout,
+            ],
+        );
+    }
+    let d = Dir::new();
+    d.write("data/a.csv", csv_no_header);
+    d.config(
+        "csv",
+        "[data.csv]\nuser = \"question\"\nassistant = \"answer\"\n",
+    );
+    let r = d.run(&["run", "cfg.toml", "--to", "mask"]);
+    r.assert_code(65);
+    check(&d, &[&r.stderr, &r.stdout]);
+    // The standalone masker and detector too.
+    d.write("in.jsonl", &jsonl);
+    for args in [
+        &[
+            "mask",
+            "--config",
+            "cfg.toml",
+            "--in",
+            "in.jsonl",
+            "--out",
+            "out.jsonl",
+        ][..],
+        &[
+            "mask",
+            "--detect",
+            "--in",
+            "in.jsonl",
+            "--out",
+            "spans.jsonl",
+        ][..],
+    ] {
+        let r = d.run(args);
+        assert_ne!(r.code, 0);
+        check(&d, &[&r.stderr, &r.stdout]);
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
