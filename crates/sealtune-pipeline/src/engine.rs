@@ -668,7 +668,9 @@ impl<'a> Engine<'a> {
                 let mut ours = false;
                 for e in rd.flatten() {
                     let n = e.file_name();
-                    if n == "audit.jsonl" || n == "status.json" || n == "run.lock" {
+                    let is_stage = self.stages.iter().any(|s| n == s.name())
+                        && e.path().join("manifest.json").is_file();
+                    if n == "audit.jsonl" || n == "status.json" || n == "run.lock" || is_stage {
                         ours = true;
                         break;
                     }
@@ -678,7 +680,7 @@ impl<'a> Engine<'a> {
                 }
                 if !ours && let Some(f) = first_foreign {
                     return Err(refuse(format!(
-                        "is not empty (it holds {}) and is not a sealtune run directory (no audit.jsonl or status.json)",
+                        "is not empty (it holds {}) and is not a sealtune run directory (no audit.jsonl, status.json or stage manifest)",
                         f.to_string_lossy()
                     )));
                 }

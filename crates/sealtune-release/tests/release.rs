@@ -135,6 +135,9 @@ impl Fixture {
             &tmp.path().join("run/ingest/report.json"),
             &serde_json::to_vec(&common::ingest_report()).unwrap(),
         );
+        // The engine refuses a non-empty directory that is not a run
+        // directory; the ingest run that left that report began the log.
+        write(&tmp.path().join("run/audit.jsonl"), b"");
         Fixture {
             tmp,
             stages: vec![
