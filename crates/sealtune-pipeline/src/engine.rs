@@ -590,6 +590,9 @@ impl<'a> Engine<'a> {
             status,
             dir: self.run_dir.clone(),
         };
+        if let Some(w) = crate::lock::node_local_locking(&self.run_dir) {
+            self.events.warn(&w);
+        }
         if let Some(prev) = session._lock.recovered.clone() {
             let msg = format!(
                 "the previous run (pid {} on {}, started {}) ended without releasing {}; its unfinished stage is discarded and will run again",
