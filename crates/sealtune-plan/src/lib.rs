@@ -834,7 +834,7 @@ fn k8s_common(
             f.key,
             f.secret_name,
             secret_item(&f.raw),
-            cfg.display_relative(&f.resolved)
+            shell_quote(&f.resolved.display().to_string())
         ));
     }
     for e in &secrets.envs {
@@ -857,7 +857,7 @@ fn k8s_common(
         }
         let m = layout.map(&p);
         if m.starts_with(WORK_MOUNT) && m != layout.run_dir {
-            inputs.insert(format!("{} -> {m}", p.display()));
+            inputs.insert(format!("{} -> {m}", cfg.resolve(&p).display()));
         }
     }
     for i in inputs {
