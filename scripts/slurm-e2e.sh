@@ -7,7 +7,10 @@
 #   2. a stage that finds the run directory locked exits 75, its script
 #      requeues the job, and the requeued job completes once the lock is free;
 #   3. a stage that fails permanently (train without a model: 66) ends the
-#      chain: eval and release are cancelled, never run.
+#      chain: eval and release are cancelled, never run;
+#   4. the stage script's signals on real Slurm (with a stand-in for sealtune):
+#      the USR1 time-limit warning becomes one SIGTERM, 75 and a requeue;
+#      `scontrol requeue` (as pre-emption) requeues; `scancel` stays cancelled.
 # Usage: sudo bash scripts/slurm-e2e.sh [SEALTUNE_BINARY]
 set -euo pipefail
 
@@ -168,4 +171,39 @@ done
 [ ! -e "$proj/run/release" ]
 echo "ok: train failed with 66, not requeued; eval and release cancelled"
 "$sealtune" status --run-dir "$proj/run" || true
+
+# 4. The stage script's signal handling, on real Slurm, with a stand-in for
+# sealtune that behaves as it does: on SIGTERM it "checkpoints" and exits 75;
+# in a requeued job (SLURM_RESTART_COUNT > 0) it finishes at once.
+fake="$work/fake-sealtune"
+cat > "$fake" <<'FAKE'
+#!/bin/bash
+log="$FAKE_LOG.${SLURM_JOB_ID}"
+echo "start restart=${SLURM_RESTART_COUNT:-0}" >> "$log"
+[ "${SLURM_RESTART_COUNT:-0}" -gt 0 ] && exit 0
+trap 'echo term >> "$log"; exit 75' TERM
+while :; do sleep 0.2; done
+FAKE
+chmod 755 "$fake"
+submit_fake() { SEALTUNE="$fake" FAKE_LOG="$work/fake" sbatch --parsable "$plan/train.sbatch" | cut -d';' -f1; }
+started() { for _ in $(seq 60); do grep -q '^start' "$work/fake.$1" 2>/dev/null && return 0; sleep 1; done; return 1; }
+#   a. the time-limit warning (USR1 to the batch shell): one SIGTERM, 75, requeued, completes
+j=$(submit_fake); started "$j"
+scancel --signal=USR1 --batch "$j"
+wait_for "$j" COMPLETED
+[ "$(grep -c '^term' "$work/fake.$j")" = 1 ] && [ "$(restarts "$j")" = 1 ]
+echo "ok: USR1 warning -> one SIGTERM -> 75 -> requeued -> completed"
+#   b. pre-emption by requeue: SIGTERM to the job, Slurm requeues, completes
+j=$(submit_fake); started "$j"
+scontrol requeue "$j"
+wait_for "$j" COMPLETED
+[ "$(restarts "$j")" = 1 ] && grep -q '^term' "$work/fake.$j"
+echo "ok: scontrol requeue (pre-emption) -> SIGTERM -> requeued by Slurm -> completed"
+#   c. scancel: SIGTERM, 75, and the job stays cancelled
+j=$(submit_fake); started "$j"
+scancel "$j"
+wait_for "$j" CANCELLED
+sleep 3
+[ "$(state "$j")" = CANCELLED ] && [ "$(restarts "$j")" = 0 ]
+echo "ok: scancel -> cancelled, not requeued"
 echo "slurm e2e: all checks passed"
