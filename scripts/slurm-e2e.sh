@@ -185,7 +185,7 @@ trap 'echo term >> "$log"; exit 75' TERM
 while :; do sleep 0.2; done
 FAKE
 chmod 755 "$fake"
-submit_fake() { SEALTUNE="$fake" FAKE_LOG="$work/fake" sbatch --parsable "$plan/train.sbatch" | cut -d';' -f1; }
+submit_fake() { (cd "$plan" && SEALTUNE="$fake" FAKE_LOG="$work/fake" sbatch --parsable train.sbatch | cut -d';' -f1); }
 started() { for _ in $(seq 60); do grep -q '^start' "$work/fake.$1" 2>/dev/null && return 0; sleep 1; done; return 1; }
 #   a. the time-limit warning (USR1 to the batch shell): one SIGTERM, 75, requeued, completes
 j=$(submit_fake); started "$j"
