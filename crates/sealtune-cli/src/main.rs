@@ -139,6 +139,40 @@ enum Command {
         /// The pipeline config (TOML).
         config: PathBuf,
     },
+    /// Write Slurm, Kubernetes or Argo job definitions for the five stages.
+    ///
+    /// One job per stage running `sealtune stage NAME`, in stage order, with
+    /// resources, the exit-code policy (75 retries, 3/64/65/66/77/78 never),
+    /// key files mounted from the scheduler's secret store (release alone gets
+    /// the signing key) and one shared run directory. Values the config cannot
+    /// tell are left as FILL_IN_* placeholders and listed on stderr. Never
+    /// reads a key file. See docs/SCHEDULERS.md.
+    Plan {
+        /// The pipeline config (TOML).
+        config: PathBuf,
+        /// `slurm`, `kubernetes` or `argo`.
+        #[arg(long, value_name = "KIND")]
+        emit: sealtune_plan::Target,
+        /// Directory to write the files into (created; existing files are
+        /// not overwritten). Default: print them to stdout.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Container image with `sealtune` on its PATH (Kubernetes, Argo).
+        #[arg(long)]
+        image: Option<String>,
+        /// Namespace (Kubernetes, Argo).
+        #[arg(long)]
+        namespace: Option<String>,
+        /// Storage class of the shared ReadWriteMany volume (Kubernetes, Argo).
+        #[arg(long)]
+        storage_class: Option<String>,
+        /// Slurm partition.
+        #[arg(long)]
+        partition: Option<String>,
+        /// The sealtune binary on the Slurm nodes [default: sealtune on PATH].
+        #[arg(long, value_name = "PATH")]
+        sealtune: Option<String>,
+    },
     /// Verify the run's audit log hash chain; names the first bad entry.
     Audit {
         /// Run directory.
@@ -469,7 +503,7 @@ fn run(cli: Cli) -> Result<Exit, Fail> {
             let cancel = install_cancel()?;
             let engine =
                 with_acceptance(Engine::new(&stages, &cfg, run_dir, &events, cancel), reason)?;
-            engine.preflight()?;
+            engine.preflight_stage(&name)?;
             engine.run_single(&name, force)?;
             Ok(Exit::Success)
         }
@@ -698,12 +732,112 @@ fn run(cli: Cli) -> Result<Exit, Fail> {
             out,
             detect,
         } => mask_cmd(&stages, config.as_deref(), &input, &out, detect),
+        Command::Plan {
+            config,
+            emit,
+            out,
+            image,
+            namespace,
+            storage_class,
+            partition,
+            sealtune,
+        } => {
+            let cfg = load_config(&config, &stages)?;
+            // Every stage's section must be valid, but the key files may
+            // exist only on the cluster: a missing one is not an error here.
+            let secret_keys: Vec<String> = sealtune_plan::secrets(&cfg)
+                .files
+                .into_iter()
+                .map(|f| f.key)
+                .collect();
+            for s in &stages {
+                if let Err(e) = s.validate(&cfg) {
+                    if secret_keys.contains(&e.key) {
+                        eprintln!("note: {e} (fine if it exists where the job runs)");
+                    } else {
+                        return Err(e.into());
+                    }
+                }
+            }
+            let opts = sealtune_plan::Options {
+                image,
+                namespace,
+                storage_class,
+                partition,
+                sealtune,
+            };
+            let plan = sealtune_plan::plan(&cfg, emit, &opts).map_err(|m| Fail {
+                exit: Exit::Config,
+                message: m,
+            })?;
+            write_plan(&plan, out.as_deref())?;
+            Ok(Exit::Success)
+        }
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             clap_complete::generate(shell, &mut cmd, "sealtune", &mut std::io::stdout());
             Ok(Exit::Success)
         }
     }
+}
+
+/// Writes the plan's files (or prints them), then lists on stderr what the
+/// user must fill in and do.
+fn write_plan(plan: &sealtune_plan::Plan, out: Option<&Path>) -> Result<(), Fail> {
+    match out {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                Fail::from(StageError::new(
+                    Exit::CantCreate,
+                    format!("{}: cannot create the directory: {e}", dir.display()),
+                ))
+            })?;
+            for f in &plan.files {
+                let p = dir.join(&f.name);
+                let mut opts = std::fs::OpenOptions::new();
+                opts.write(true).create_new(true);
+                {
+                    use std::os::unix::fs::OpenOptionsExt;
+                    opts.mode(if f.executable { 0o755 } else { 0o644 });
+                }
+                let mut file = opts.open(&p).map_err(|e| {
+                    Fail::from(StageError::new(
+                        Exit::CantCreate,
+                        format!(
+                            "{}: cannot create it ({e}); sealtune plan never overwrites a file: remove it or choose another --out",
+                            p.display()
+                        ),
+                    ))
+                })?;
+                file.write_all(f.text.as_bytes())
+                    .map_err(|e| Fail::from(StageError::io("cannot write", &p, e)))?;
+                eprintln!("wrote {}", p.display());
+            }
+        }
+        None => {
+            let mut o = std::io::stdout().lock();
+            for f in &plan.files {
+                let _ = writeln!(o, "# ==> {} <==", f.name);
+                let _ = o.write_all(f.text.as_bytes());
+                if !f.text.ends_with('\n') {
+                    let _ = writeln!(o);
+                }
+            }
+        }
+    }
+    if !plan.placeholders.is_empty() {
+        eprintln!("fill in before submitting (or pass the option):");
+        for p in &plan.placeholders {
+            eprintln!("  {}: {}", p.token, p.what);
+        }
+    }
+    if !plan.notes.is_empty() {
+        eprintln!("before the first run:");
+        for n in &plan.notes {
+            eprintln!("  - {n}");
+        }
+    }
+    Ok(())
 }
 
 fn install_cancel() -> Result<CancelToken, Fail> {

@@ -467,6 +467,34 @@ impl<'a> Engine<'a> {
         Ok(())
     }
 
+    /// The start checks of `sealtune stage NAME`: [`Stage::validate`] and
+    /// [`Stage::preflight`] of `name` and of the stages it depends on,
+    /// directly or not. A scheduler's job for one stage then needs only those
+    /// stages' keys: ingest none, release the signing key and the KEKs.
+    pub fn preflight_stage(&self, name: &str) -> Result<(), StageError> {
+        let mut todo = vec![name];
+        let mut seen: Vec<&str> = Vec::new();
+        while let Some(n) = todo.pop() {
+            if seen.contains(&n) {
+                continue;
+            }
+            seen.push(n);
+            let s = self.stage(n)?;
+            todo.extend(s.depends_on().iter().copied());
+        }
+        for s in self.stages {
+            if seen.contains(&s.name()) {
+                s.validate(self.cfg)?;
+            }
+        }
+        for s in self.stages {
+            if seen.contains(&s.name()) {
+                s.preflight(self.cfg)?;
+            }
+        }
+        Ok(())
+    }
+
     fn stage_dir(&self, name: &str) -> PathBuf {
         self.run_dir.join(name)
     }
@@ -590,6 +618,9 @@ impl<'a> Engine<'a> {
             status,
             dir: self.run_dir.clone(),
         };
+        if let Some(w) = crate::lock::node_local_locking(&self.run_dir) {
+            self.events.warn(&w);
+        }
         if let Some(prev) = session._lock.recovered.clone() {
             let msg = format!(
                 "the previous run (pid {} on {}, started {}) ended without releasing {}; its unfinished stage is discarded and will run again",

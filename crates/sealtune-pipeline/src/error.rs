@@ -112,6 +112,7 @@ impl From<crate::lock::LockError> for StageError {
     fn from(e: crate::lock::LockError) -> StageError {
         let exit = match e {
             crate::lock::LockError::Io { .. } => Exit::CantCreate,
+            crate::lock::LockError::Unsupported { .. } => Exit::Config,
             _ => Exit::TempFail,
         };
         StageError::new(exit, e.to_string())

@@ -48,6 +48,19 @@ pub enum LockError {
         /// The lock file.
         path: PathBuf,
     },
+    /// The file system does not support `flock` (ENOLCK, EOPNOTSUPP, ENOSYS:
+    /// NFS mounted `nolock` without a lock manager, Lustre without `-o flock`).
+    /// Not worth a retry: the run directory must move.
+    #[error(
+        "{path}: the file system holding the run directory cannot lock files ({source}); sealtune needs flock to keep two runs out of one directory. Put the run directory on a file system with working locks (a local disk; NFSv4; NFSv3 with lockd; Lustre mounted with -o flock; CephFS), see docs/SCHEDULERS.md"
+    )]
+    Unsupported {
+        /// The lock file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
     /// I/O error.
     #[error("{path}: cannot take the run lock: {source}")]
     Io {
@@ -107,6 +120,9 @@ impl RunLock {
                     Err(_) => LockError::HeldUnknown { path },
                 });
             }
+            Err(std::fs::TryLockError::Error(e)) if lock_unsupported(&e) => {
+                return Err(LockError::Unsupported { path, source: e });
+            }
             Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
         }
         let mut prev = String::new();
@@ -152,6 +168,62 @@ impl Drop for RunLock {
     }
 }
 
+/// Whether a lock error means the file system cannot lock at all.
+pub fn lock_unsupported(e: &std::io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::ENOLCK) | Some(libc::EOPNOTSUPP) | Some(libc::ENOSYS)
+    )
+}
+
+/// Why locks taken in `dir` may not exclude other hosts, judged from the
+/// mount options in `/proc/self/mountinfo` of the file system holding it:
+/// NFS mounted `nolock` or `local_lock=flock|all`, Lustre mounted
+/// `localflock`. Such a file system grants `flock` on each host
+/// separately, so two nodes could both run in the directory. `None` when
+/// nothing suggests it (or on a system without `/proc`).
+pub fn node_local_locking(dir: &Path) -> Option<String> {
+    let dir = std::fs::canonicalize(dir).ok()?;
+    let info = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    node_local_locking_in(&dir, &info)
+}
+
+/// [`node_local_locking`] over a given mountinfo text.
+pub fn node_local_locking_in(dir: &Path, mountinfo: &str) -> Option<String> {
+    // Fields: id parent maj:min root mount-point mount-opts [optional...] - fstype source super-opts
+    let mut best: Option<(usize, &str, &str, String)> = None;
+    for line in mountinfo.lines() {
+        let f: Vec<&str> = line.split(' ').collect();
+        let Some(dash) = f.iter().position(|x| *x == "-") else {
+            continue;
+        };
+        if f.len() < 5 || f.len() < dash + 4 {
+            continue;
+        }
+        let mp = f[4].replace("\\040", " ");
+        if !dir.starts_with(&mp) {
+            continue;
+        }
+        if best.as_ref().is_none_or(|b| mp.len() >= b.0) {
+            best = Some((mp.len(), f[dash + 1], f[dash + 3], mp));
+        }
+    }
+    let (_, fstype, opts, mp) = best?;
+    let has = |o: &str| opts.split(',').any(|x| x == o);
+    let local = if fstype.starts_with("nfs") {
+        has("nolock") || has("local_lock=flock") || has("local_lock=all")
+    } else if fstype == "lustre" {
+        has("localflock")
+    } else {
+        false
+    };
+    local.then(|| {
+        format!(
+            "the run directory is on {fstype} mounted at {mp} with node-local locks; the run lock keeps out runs on this host only, so do not start stages of this run on two nodes at once (docs/SCHEDULERS.md)"
+        )
+    })
+}
+
 /// Inspect the lock without taking it: `Some(holder)` if a live process holds it.
 pub fn probe(dir: &Path) -> Option<LockInfo> {
     let path = dir.join("run.lock");
@@ -189,6 +261,51 @@ mod tests {
         assert!(probe(d.path()).is_none());
         let b = RunLock::acquire(d.path()).unwrap();
         assert!(b.recovered.is_none(), "clean release leaves no record");
+    }
+
+    #[test]
+    fn lock_errors_of_file_systems_without_locks_are_recognised() {
+        for code in [libc::ENOLCK, libc::EOPNOTSUPP, libc::ENOSYS] {
+            assert!(lock_unsupported(&std::io::Error::from_raw_os_error(code)));
+        }
+        assert!(!lock_unsupported(&std::io::Error::from_raw_os_error(
+            libc::EACCES
+        )));
+        let e = LockError::Unsupported {
+            path: "/nfs/run/run.lock".into(),
+            source: std::io::Error::from_raw_os_error(libc::ENOLCK),
+        };
+        let m = e.to_string();
+        assert!(
+            m.contains("cannot lock files") && m.contains("SCHEDULERS.md"),
+            "{m}"
+        );
+        assert_eq!(
+            crate::StageError::from(e).exit(),
+            crate::Exit::Config,
+            "no retry can help"
+        );
+    }
+
+    #[test]
+    fn node_local_lock_mounts_are_recognised() {
+        let info = "\
+22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw
+40 22 0:40 / /shared rw,relatime shared:20 - nfs4 srv:/export rw,vers=4.2,local_lock=none,addr=10.0.0.1
+41 22 0:41 / /scratch rw,relatime - nfs srv:/scratch rw,vers=3,nolock,local_lock=all
+42 22 0:42 / /lustre rw - lustre mgs@tcp:/fs rw,localflock
+43 22 0:43 / /lustre2 rw - lustre mgs@tcp:/fs rw,flock
+";
+        let p = |s: &str| node_local_locking_in(Path::new(s), info);
+        assert!(p("/home/u/runs/q").is_none());
+        assert!(p("/shared/runs/q").is_none());
+        assert!(
+            p("/scratch/runs/q")
+                .unwrap()
+                .contains("nfs mounted at /scratch")
+        );
+        assert!(p("/lustre/runs/q").is_some());
+        assert!(p("/lustre2/runs/q").is_none());
     }
 
     #[test]
