@@ -10,6 +10,7 @@ mod ingest;
 mod leak_demo;
 mod mask;
 mod pipeline;
+mod release_use;
 mod runs;
 mod seal;
 mod train;
