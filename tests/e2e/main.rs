@@ -11,6 +11,7 @@ mod leak_demo;
 mod mask;
 mod pipeline;
 mod plan;
+mod release_use;
 mod runs;
 mod seal;
 mod train;

@@ -46,7 +46,7 @@ const RELEASE: &str = r#"
 intended_use = "Testing the pipeline."
 "#;
 
-fn project(accept: bool) -> Option<Dir> {
+pub(crate) fn project(accept: bool) -> Option<Dir> {
     let src = smollm2_dir()?;
     let d = Dir::new();
     tiny_chat_model(&src, &d.path().join("model"));

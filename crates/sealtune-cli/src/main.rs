@@ -15,6 +15,8 @@ use anyhow::Context;
 use clap::{CommandFactory, Parser, Subcommand};
 use serde_json::json;
 
+mod release_use;
+
 use sealtune_pipeline::engine::report_stages;
 use sealtune_pipeline::manifest::Status;
 use sealtune_pipeline::{
@@ -250,14 +252,23 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Generate a continuation with a model directory (and optionally a PEFT adapter): a smoke test.
+    /// Generate a continuation with a model directory and optionally a PEFT adapter, or a signed sealed release (verified, then decrypted into memory only).
     Generate {
-        /// HF-layout model directory (config.json, safetensors, tokenizer.json).
+        /// HF-layout model directory (config.json, safetensors, tokenizer.json); with --release, the base model, whose file digests must match the release's provenance.
         #[arg(long)]
         model: PathBuf,
         /// PEFT adapter directory (adapter_config.json, adapter_model.safetensors).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "release")]
         adapter: Option<PathBuf>,
+        /// A signed release directory: verified as `sealtune verify --kek` does, then its sealed adapter is decrypted into memory and attached. Nothing is written.
+        #[arg(long, requires_all = ["public_key", "kek"])]
+        release: Option<PathBuf>,
+        /// The release signer's public key (SPKI PEM), with --release.
+        #[arg(long, requires = "release")]
+        public_key: Option<PathBuf>,
+        /// A key-encryption key of a release recipient, with --release.
+        #[arg(long, requires = "release")]
+        kek: Option<PathBuf>,
         /// The prompt.
         #[arg(long)]
         prompt: String,
@@ -282,6 +293,30 @@ enum Command {
         /// Sampling seed.
         #[arg(long, default_value_t = 0)]
         seed: u64,
+    },
+    /// Verify a signed release, then write its adapter in clear into a new directory for serving: a PEFT adapter (--peft) or the base model with the adapter merged (--merged). Files are mode 0600, written after every chunk authenticated.
+    Export {
+        /// The signed release directory.
+        #[arg(long)]
+        release: PathBuf,
+        /// The release signer's public key (SPKI PEM).
+        #[arg(long)]
+        public_key: PathBuf,
+        /// A key-encryption key of a release recipient.
+        #[arg(long)]
+        kek: PathBuf,
+        /// Output directory: new, or empty. Nothing else is written.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Write a PEFT adapter directory (adapter_config.json, adapter_model.safetensors).
+        #[arg(long, conflicts_with = "merged", required_unless_present = "merged")]
+        peft: bool,
+        /// Write the base model with the adapter merged (HF safetensors, f32, sharded like the base; config and tokenizer files copied).
+        #[arg(long, requires = "model")]
+        merged: bool,
+        /// The base model directory; its file digests must match the release's provenance (required with --merged).
+        #[arg(long)]
+        model: Option<PathBuf>,
     },
     /// Mask a JSONL file with a config's [mask] policy, or with --detect write the PII spans found.
     #[command(
@@ -678,6 +713,9 @@ fn run(cli: Cli) -> Result<Exit, Fail> {
         Command::Generate {
             model,
             adapter,
+            release,
+            public_key,
+            kek,
             prompt,
             chat,
             max_new_tokens,
@@ -688,11 +726,19 @@ fn run(cli: Cli) -> Result<Exit, Fail> {
             seed,
         } => {
             let device = sealtune_model::Device::flex();
-            let mut m = sealtune_model::Llama::load_dir(&model, &device).map_err(model_fail)?;
+            let mut m = match (&release, &public_key, &kek) {
+                (Some(r), Some(pk), Some(kek)) => {
+                    // Verified and decrypted into memory; the plaintext
+                    // buffers are zeroized when `opened` drops below.
+                    let opened = release_use::open(r, pk, kek)?;
+                    release_use::load_model(&opened, &model, &device)?
+                }
+                _ => sealtune_model::Llama::load_dir(&model, &device).map_err(model_fail)?,
+            };
             if let Some(a) = &adapter {
                 m.load_peft_adapter(a).map_err(model_fail)?;
-                m.merge_lora();
             }
+            m.merge_lora();
             let tok = sealtune_model::tokenizer::Tokenizer::from_dir(&model).map_err(model_fail)?;
             let temperature = if greedy {
                 0.0
@@ -724,6 +770,32 @@ fn run(cli: Cli) -> Result<Exit, Fail> {
             let text =
                 sealtune_model::generate_text(&m, &tok, &prompt, chat, &cfg).map_err(model_fail)?;
             println!("{text}");
+            Ok(Exit::Success)
+        }
+        Command::Export {
+            release,
+            public_key,
+            kek,
+            out,
+            peft,
+            merged: _,
+            model,
+        } => {
+            let kind = if peft {
+                release_use::ExportKind::Peft
+            } else {
+                release_use::ExportKind::Merged
+            };
+            let files =
+                release_use::export(&release, &public_key, &kek, &out, kind, model.as_deref())?;
+            for f in &files {
+                println!("{}", f.display());
+            }
+            eprintln!(
+                "{}: {} file(s) written in clear (mode 0600); keep this directory as private as the key",
+                out.display(),
+                files.len()
+            );
             Ok(Exit::Success)
         }
         Command::Mask {

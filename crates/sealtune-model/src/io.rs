@@ -19,6 +19,16 @@ pub(crate) fn write_atomic(
     path: &Path,
     fill: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
+    write_atomic_mode(path, 0o666, fill)
+}
+
+/// [`write_atomic`] creating the file with `mode` (before the umask).
+pub(crate) fn write_atomic_mode(
+    path: &Path,
+    mode: u32,
+    fill: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -33,7 +43,11 @@ pub(crate) fn write_atomic(
     tmp_name.push(name);
     tmp_name.push(format!(".{}.tmp", std::process::id()));
     let tmp = dir.join(tmp_name);
-    let file = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+    let file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(&tmp)?;
     let mut guard = TempGuard(Some(tmp.clone()));
     let mut w = BufWriter::with_capacity(1 << 20, file);
     fill(&mut w)?;

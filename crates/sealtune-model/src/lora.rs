@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{ModelError, Result, read_err, write_err};
 use crate::model::{Llama, read_f32};
-use crate::safetensors::{Checkpoint, OwnedTensor, write_safetensors};
+use crate::safetensors::{Checkpoint, OwnedTensor, SafetensorsBytes, write_safetensors};
 
 /// A projection LoRA can adapt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -420,14 +420,49 @@ impl Llama {
     /// DoRA, biases and per-layer selections are rejected.
     pub fn load_peft_adapter(&mut self, dir: &Path) -> Result<()> {
         let cfg_path = dir.join("adapter_config.json");
-        let text = std::fs::read_to_string(&cfg_path).map_err(read_err(&cfg_path))?;
+        let text = std::fs::read(&cfg_path).map_err(read_err(&cfg_path))?;
+        let weights = dir.join("adapter_model.safetensors");
+        let mut ck = Checkpoint::open_file(&weights)?;
+        let names: Vec<String> = ck.names().cloned().collect();
+        self.attach_peft(&text, &cfg_path, &weights, &names, |k, shape| {
+            ck.read(k, shape)
+        })
+    }
+
+    /// Loads a PEFT LoRA adapter held in memory (`adapter_config.json` and
+    /// `adapter_model.safetensors` bytes, e.g. decrypted from a sealed release), with the
+    /// same checks as [`Llama::load_peft_adapter`]. `origin` names the adapter in messages.
+    /// Nothing is written to disk.
+    pub fn load_peft_adapter_bytes(
+        &mut self,
+        config_json: &[u8],
+        safetensors: &[u8],
+        origin: &Path,
+    ) -> Result<()> {
+        let cfg_path = origin.join("adapter_config.json");
+        let weights = origin.join("adapter_model.safetensors");
+        let st = SafetensorsBytes::parse(safetensors, &weights)?;
+        let names: Vec<String> = st.entries().keys().cloned().collect();
+        self.attach_peft(config_json, &cfg_path, &weights, &names, |k, shape| {
+            st.read(k, shape)
+        })
+    }
+
+    fn attach_peft(
+        &mut self,
+        config_json: &[u8],
+        cfg_path: &Path,
+        weights: &Path,
+        names: &[String],
+        mut read: impl FnMut(&str, &[usize]) -> Result<Vec<f32>>,
+    ) -> Result<()> {
         let pc: PeftAdapterConfig =
-            serde_json::from_str(&text).map_err(|source| ModelError::Json {
-                path: cfg_path.clone(),
+            serde_json::from_slice(config_json).map_err(|source| ModelError::Json {
+                path: cfg_path.to_path_buf(),
                 source,
             })?;
         let cfg_err = |field: &'static str, message: String| ModelError::Config {
-            path: cfg_path.clone(),
+            path: cfg_path.to_path_buf(),
             field,
             message,
         };
@@ -460,7 +495,6 @@ impl Llama {
             seed: 0,
         };
         cfg.validate().map_err(|e| cfg_err("r", e.to_string()))?;
-        let mut ck = Checkpoint::open_file(&dir.join("adapter_model.safetensors"))?;
         let device = self.device().clone();
         let mut loaded: BTreeMap<String, Tensor<2>> = BTreeMap::new();
         for (i, layer) in self.layers.iter().enumerate() {
@@ -476,14 +510,14 @@ impl Llama {
                     ("lora_B.weight", [out, cfg.rank]),
                 ] {
                     let k = format!("{key}.{suffix}");
-                    let data = ck.read(&k, &shape)?;
+                    let data = read(&k, &shape)?;
                     loaded.insert(k, Tensor::from_data(TensorData::new(data, shape), &device));
                 }
             }
         }
-        if let Some(extra) = ck.names().find(|n| !loaded.contains_key(*n)) {
+        if let Some(extra) = names.iter().find(|n| !loaded.contains_key(*n)) {
             return Err(ModelError::Tensor {
-                path: dir.join("adapter_model.safetensors"),
+                path: weights.to_path_buf(),
                 tensor: extra.clone(),
                 message: "not an adapter tensor of this model and adapter_config.json".into(),
             });
@@ -513,5 +547,106 @@ impl Llama {
             }
         }
         Ok(())
+    }
+
+    /// Writes the model with adapters folded in as a HF directory laid out like
+    /// `source_dir`: sharded with the same tensor-to-shard map (and a new
+    /// `model.safetensors.index.json`) when the base is sharded, else one
+    /// `model.safetensors`; f32; plus `config.json` and the tokenizer files copied from
+    /// `source_dir`. Every file is created with `mode` and written atomically (temp file,
+    /// fsync, rename). `out_dir` must exist. Returns the files written, in order.
+    pub fn save_merged_like(
+        &self,
+        source_dir: &Path,
+        out_dir: &Path,
+        mode: u32,
+    ) -> Result<Vec<std::path::PathBuf>> {
+        let mut written = Vec::new();
+        let tensors = self.to_hf_tensors()?;
+        let index_path = source_dir.join("model.safetensors.index.json");
+        if index_path.is_file() {
+            let text = std::fs::read_to_string(&index_path).map_err(read_err(&index_path))?;
+            let v: serde_json::Value =
+                serde_json::from_str(&text).map_err(|source| ModelError::Json {
+                    path: index_path.clone(),
+                    source,
+                })?;
+            let map: BTreeMap<String, String> = v
+                .get("weight_map")
+                .cloned()
+                .map(serde_json::from_value)
+                .transpose()
+                .map_err(|source| ModelError::Json {
+                    path: index_path.clone(),
+                    source,
+                })?
+                .unwrap_or_default();
+            let mut shard_names: Vec<&String> = map.values().collect();
+            shard_names.sort();
+            shard_names.dedup();
+            let Some(first) = shard_names.first().map(|s| (*s).clone()) else {
+                return Err(ModelError::Format {
+                    path: index_path,
+                    message: "weight_map is empty".into(),
+                });
+            };
+            for s in &shard_names {
+                if s.contains('/') || s.contains('\\') || s.starts_with('.') {
+                    return Err(ModelError::Format {
+                        path: index_path.clone(),
+                        message: format!("shard name `{s}` must be a plain file name"),
+                    });
+                }
+            }
+            let mut by_shard: BTreeMap<String, Vec<OwnedTensor>> = BTreeMap::new();
+            let mut weight_map = serde_json::Map::new();
+            let mut total = 0usize;
+            for t in tensors {
+                // A tensor the base index does not place (e.g. an untied lm_head) goes
+                // into the first shard.
+                let shard = map.get(&t.name).cloned().unwrap_or_else(|| first.clone());
+                weight_map.insert(t.name.clone(), serde_json::Value::String(shard.clone()));
+                total += 4 * t.data.len();
+                by_shard.entry(shard).or_default().push(t);
+            }
+            for (shard, ts) in &by_shard {
+                let p = out_dir.join(shard);
+                crate::safetensors::write_safetensors_mode(&p, ts, mode)?;
+                written.push(p);
+            }
+            let index = serde_json::json!({
+                "metadata": { "total_size": total },
+                "weight_map": weight_map,
+            });
+            let p = out_dir.join("model.safetensors.index.json");
+            let text = serde_json::to_vec_pretty(&index).map_err(|source| ModelError::Json {
+                path: p.clone(),
+                source,
+            })?;
+            crate::io::write_atomic_mode(&p, mode, |w| std::io::Write::write_all(w, &text))
+                .map_err(write_err(&p))?;
+            written.push(p);
+        } else {
+            let p = out_dir.join("model.safetensors");
+            crate::safetensors::write_safetensors_mode(&p, &tensors, mode)?;
+            written.push(p);
+        }
+        for name in [
+            "config.json",
+            "tokenizer.json",
+            "tokenizer_config.json",
+            "generation_config.json",
+            "special_tokens_map.json",
+        ] {
+            let src = source_dir.join(name);
+            if src.is_file() {
+                let bytes = std::fs::read(&src).map_err(read_err(&src))?;
+                let dst = out_dir.join(name);
+                crate::io::write_atomic_mode(&dst, mode, |w| std::io::Write::write_all(w, &bytes))
+                    .map_err(write_err(&dst))?;
+                written.push(dst);
+            }
+        }
+        Ok(written)
     }
 }

@@ -101,6 +101,55 @@ impl SafetensorsFile {
     }
 }
 
+/// A safetensors file held in memory (e.g. decrypted from a sealed release:
+/// it never touches the disk). `origin` names it in messages.
+#[derive(Debug)]
+pub struct SafetensorsBytes<'a> {
+    origin: PathBuf,
+    bytes: &'a [u8],
+    entries: BTreeMap<String, TensorEntry>,
+}
+
+impl<'a> SafetensorsBytes<'a> {
+    /// Parses and validates the header as [`SafetensorsFile::open`] does.
+    pub fn parse(bytes: &'a [u8], origin: &Path) -> Result<Self> {
+        let mut cur = std::io::Cursor::new(bytes);
+        let entries = parse_header(&mut cur, bytes.len() as u64, origin)?;
+        Ok(Self {
+            origin: origin.to_path_buf(),
+            bytes,
+            entries,
+        })
+    }
+
+    /// The tensors, by name.
+    pub fn entries(&self) -> &BTreeMap<String, TensorEntry> {
+        &self.entries
+    }
+
+    /// Reads `name` as f32 and checks its shape.
+    pub fn read(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>> {
+        let entry = self.entries.get(name).ok_or_else(|| ModelError::Tensor {
+            path: self.origin.clone(),
+            tensor: name.to_owned(),
+            message: format!("missing; expected shape {shape:?}"),
+        })?;
+        if entry.shape != shape {
+            return Err(ModelError::Tensor {
+                path: self.origin.clone(),
+                tensor: name.to_owned(),
+                message: format!("shape {:?}, expected {shape:?}", entry.shape),
+            });
+        }
+        // parse_header checked that offset + len lies inside the buffer.
+        let start = entry.offset as usize;
+        Ok(bytes_to_f32(
+            &self.bytes[start..start + entry.len],
+            entry.dtype,
+        ))
+    }
+}
+
 fn format_err(path: &Path, message: impl Into<String>) -> ModelError {
     ModelError::Format {
         path: path.to_path_buf(),
@@ -339,6 +388,12 @@ pub struct OwnedTensor {
 
 /// Writes f32 tensors as one safetensors file (atomically: temp file, fsync, rename).
 pub fn write_safetensors(path: &Path, tensors: &[OwnedTensor]) -> Result<()> {
+    write_safetensors_mode(path, tensors, 0o666)
+}
+
+/// [`write_safetensors`], creating the file with `mode` (e.g. 0600 for plaintext weights
+/// that only the owner may read).
+pub fn write_safetensors_mode(path: &Path, tensors: &[OwnedTensor], mode: u32) -> Result<()> {
     let mut sorted: Vec<&OwnedTensor> = tensors.iter().collect();
     sorted.sort_by(|a, b| a.name.cmp(&b.name));
     let mut header = serde_json::Map::new();
@@ -367,7 +422,7 @@ pub fn write_safetensors(path: &Path, tensors: &[OwnedTensor]) -> Result<()> {
     while header_bytes.len() % 8 != 0 {
         header_bytes.push(b' ');
     }
-    crate::io::write_atomic(path, |w| {
+    crate::io::write_atomic_mode(path, mode, |w| {
         w.write_all(&(header_bytes.len() as u64).to_le_bytes())?;
         w.write_all(&header_bytes)?;
         for t in &sorted {

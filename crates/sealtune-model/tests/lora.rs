@@ -160,3 +160,105 @@ fn gradients_reach_only_the_adapter() {
         assert!(g.iter().any(|x| *x != 0.0), "{name}: zero gradient");
     }
 }
+
+#[test]
+fn adapter_from_memory_equals_adapter_from_disk_and_is_checked_the_same() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = LoraConfig {
+        rank: 3,
+        alpha: 6.0,
+        ..LoraConfig::default()
+    };
+    let m = trained_like("gqa_llama3_untied", &cfg);
+    let adapter = tmp.path().join("adapter");
+    m.save_peft_adapter(&adapter, "x").unwrap();
+    let conf = std::fs::read(adapter.join("adapter_config.json")).unwrap();
+    let weights = std::fs::read(adapter.join("adapter_model.safetensors")).unwrap();
+    let mut disk = Llama::load_dir(&fixture_dir("gqa_llama3_untied"), &Device::flex()).unwrap();
+    disk.load_peft_adapter(&adapter).unwrap();
+    let mut mem = Llama::load_dir(&fixture_dir("gqa_llama3_untied"), &Device::flex()).unwrap();
+    mem.load_peft_adapter_bytes(&conf, &weights, std::path::Path::new("release"))
+        .unwrap();
+    assert_eq!(logits(&mem), logits(&disk));
+    assert!(max_diff(&logits(&mem), &logits(&m)) <= 1e-6);
+    // Wrong model: the shape error names the tensor and the in-memory origin.
+    let mut other = Llama::load_dir(&fixture_dir("tied_headdim_bf16"), &Device::flex()).unwrap();
+    let e = other
+        .load_peft_adapter_bytes(&conf, &weights, std::path::Path::new("release"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("lora_A.weight") && e.contains("release"), "{e}");
+    // Truncated bytes are a format error, not a panic.
+    let mut m2 = Llama::load_dir(&fixture_dir("gqa_llama3_untied"), &Device::flex()).unwrap();
+    assert!(
+        m2.load_peft_adapter_bytes(&conf, &weights[..weights.len() - 4], "r".as_ref())
+            .is_err()
+    );
+}
+
+#[test]
+fn merged_export_is_sharded_like_the_base_and_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    // A sharded copy of the base: two shards and an index.
+    let base = tmp.path().join("base");
+    std::fs::create_dir_all(&base).unwrap();
+    let src = fixture_dir("gqa_llama3_untied");
+    std::fs::copy(src.join("config.json"), base.join("config.json")).unwrap();
+    let plain = Llama::load_dir(&src, &Device::flex()).unwrap();
+    let tensors = plain.to_hf_tensors().unwrap();
+    let (a, b): (Vec<_>, Vec<_>) = tensors
+        .into_iter()
+        .partition(|t| t.name.contains("layers.0") || t.name.contains("embed"));
+    let mut map = serde_json::Map::new();
+    for (shard, ts) in [("s-1.safetensors", &a), ("s-2.safetensors", &b)] {
+        sealtune_model::safetensors::write_safetensors(&base.join(shard), ts).unwrap();
+        for t in ts.iter() {
+            map.insert(t.name.clone(), shard.into());
+        }
+    }
+    std::fs::write(
+        base.join("model.safetensors.index.json"),
+        serde_json::json!({ "weight_map": map }).to_string(),
+    )
+    .unwrap();
+    let cfg = LoraConfig {
+        rank: 2,
+        ..LoraConfig::default()
+    };
+    let mut m = Llama::load_dir(&base, &Device::flex()).unwrap();
+    m.add_lora(&cfg).unwrap();
+    m.map_lora(|k, t| {
+        if k.contains("lora_B") {
+            Tensor::random(t.dims(), Distribution::Normal(0.0, 0.1), &t.device())
+        } else {
+            t
+        }
+    });
+    let want = logits(&m);
+    let out = tmp.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let files = m.save_merged_like(&base, &out, 0o600).unwrap();
+    let mut names: Vec<String> = files
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "config.json",
+            "model.safetensors.index.json",
+            "s-1.safetensors",
+            "s-2.safetensors"
+        ]
+    );
+    for f in &files {
+        let mode = std::fs::metadata(f).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{}", f.display());
+    }
+    let merged = Llama::load_dir(&out, &Device::flex()).unwrap();
+    assert!(max_diff(&logits(&merged), &want) <= 1e-5);
+    // No temporary files are left behind.
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 4);
+}

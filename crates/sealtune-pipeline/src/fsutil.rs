@@ -67,8 +67,27 @@ pub fn atomic_write_with<F>(path: &Path, write: F) -> io::Result<()>
 where
     F: FnOnce(&mut io::BufWriter<&File>) -> io::Result<()>,
 {
+    atomic_write_mode_with(path, 0o666, write)
+}
+
+/// Like [`atomic_write`], but the file is created with mode 0600 (owner only)
+/// from the start, for plaintext that must not be readable by others.
+pub fn atomic_write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    atomic_write_mode_with(path, 0o600, |w| w.write_all(bytes))
+}
+
+/// Like [`atomic_write_with`], creating the file with `mode` (before the umask).
+pub fn atomic_write_mode_with<F>(path: &Path, mode: u32, write: F) -> io::Result<()>
+where
+    F: FnOnce(&mut io::BufWriter<&File>) -> io::Result<()>,
+{
+    use std::os::unix::fs::OpenOptionsExt;
     let tmp = temp_sibling(path)?;
-    let file = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+    let file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(&tmp)?;
     let mut guard = TempGuard {
         path: Some(tmp.clone()),
     };

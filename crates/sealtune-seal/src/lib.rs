@@ -50,5 +50,5 @@ pub use error::{FailureCategory, FormatError, Mismatch, SealError};
 pub use keys::{
     Argon2Settings, Kek, KeySource, KeygenOutput, KmsCommand, Passphrase, RecipientConfig, keygen,
 };
-pub use release::{VerifyReport, sign_release, verify_release};
+pub use release::{VerifiedRelease, VerifyReport, open_release, sign_release, verify_release};
 pub use seal::{open_sealed, seal_file, unseal_file, verify_sealed};

@@ -360,3 +360,69 @@ fn verify_refuses_files_in_paths_the_signature_lists_as_ignored() {
         assert_eq!(mm, [Mismatch::Extra(extra.into())], "{extra}");
     }
 }
+
+#[test]
+fn open_release_verifies_then_unseals_into_memory_only() {
+    let tmp = tempfile::tempdir().unwrap();
+    let keys = keygen(&tmp.path().join("keys"), "rel").unwrap();
+    let dir = release_dir(tmp.path());
+    let input = tmp.path().join("w.bin");
+    let plain: Vec<u8> = (0..70_000u32).map(|i| (i * 7) as u8).collect();
+    std::fs::write(&input, &plain).unwrap();
+    let kek = KeySource::Kek(Kek::load(&keys.kek).unwrap());
+    sealtune_seal::seal_file(&input, &dir.join("adapter/w.seal"), &[kek], None).unwrap();
+    std::fs::remove_file(&input).unwrap();
+    sign_release(&dir, &keys.private_key, &SignOptions::default()).unwrap();
+    let before: Vec<_> = walk(tmp.path());
+
+    let r = sealtune_seal::open_release(&dir, &keys.public_key, &keys.kek).unwrap();
+    let (pt, info) = r.unseal("adapter/w.seal").unwrap();
+    assert_eq!(&pt[..], &plain[..]);
+    assert_eq!(info.header.plaintext_size, plain.len() as u64);
+    assert_eq!(r.read("adapter.json").unwrap(), b"[]");
+    // Files the signature does not cover are not handed out.
+    assert_eq!(r.read("model.sig").unwrap_err().exit_code(), 66);
+    // A file swapped after verification is refused when read.
+    std::fs::write(dir.join("adapter.json"), "[1]").unwrap();
+    let e = r.read("adapter.json").unwrap_err();
+    assert_eq!(e.exit_code(), 65, "{e}");
+    assert!(e.to_string().contains("adapter.json"), "{e}");
+    std::fs::write(dir.join("adapter.json"), "[]").unwrap();
+    // Nothing was written while reading.
+    assert_eq!(walk(tmp.path()), before);
+
+    // The same errors as verify: a changed sealed byte, an extra file.
+    let sealed = dir.join("adapter/w.seal");
+    let mut bytes = std::fs::read(&sealed).unwrap();
+    let n = bytes.len();
+    bytes[n - 10] ^= 1;
+    std::fs::write(&sealed, &bytes).unwrap();
+    let a = sealtune_seal::open_release(&dir, &keys.public_key, &keys.kek).unwrap_err();
+    let b = verify_release(&dir, &keys.public_key, Some(&keys.kek)).unwrap_err();
+    assert_eq!(a.to_string(), b.to_string());
+    assert_eq!(a.exit_code(), b.exit_code());
+    bytes[n - 10] ^= 1;
+    std::fs::write(&sealed, &bytes).unwrap();
+    std::fs::write(dir.join("extra.txt"), "x").unwrap();
+    let a = sealtune_seal::open_release(&dir, &keys.public_key, &keys.kek).unwrap_err();
+    assert_eq!(a.exit_code(), 65);
+    assert!(a.to_string().contains("extra.txt"), "{a}");
+}
+
+fn walk(root: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let b = std::fs::read(&p).unwrap();
+                out.push((p, b));
+            }
+        }
+    }
+    out.sort();
+    out
+}
