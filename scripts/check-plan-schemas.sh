@@ -16,7 +16,7 @@ trap 'rm -rf "$work"' EXIT
 
 if [ ! -x "$venv/bin/kubernetes-validate" ] || ! "$venv/bin/python" -c 'import hera' 2>/dev/null; then
     python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet kubernetes-validate hera pyyaml
+    "$venv/bin/pip" install --quiet kubernetes-validate==1.37.0 hera==7.1.0 pyyaml
 fi
 "$venv/bin/pip" list 2>/dev/null | grep -Ei '^(kubernetes-validate|hera) ' || true
 
