@@ -6,7 +6,7 @@
 //! autodiff device with [`Llama::map_lora`].
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
 use burn::tensor::Distribution;
@@ -532,20 +532,7 @@ impl Llama {
     pub fn save_merged(&self, source_dir: &Path, out_dir: &Path) -> Result<()> {
         std::fs::create_dir_all(out_dir).map_err(write_err(out_dir))?;
         write_safetensors(&out_dir.join("model.safetensors"), &self.to_hf_tensors()?)?;
-        for name in [
-            "config.json",
-            "tokenizer.json",
-            "tokenizer_config.json",
-            "generation_config.json",
-            "special_tokens_map.json",
-        ] {
-            let src = source_dir.join(name);
-            if src.exists() {
-                let bytes = std::fs::read(&src).map_err(read_err(&src))?;
-                let dst = out_dir.join(name);
-                crate::io::write_bytes_atomic(&dst, &bytes).map_err(write_err(&dst))?;
-            }
-        }
+        copy_side_files(source_dir, out_dir, None)?;
         Ok(())
     }
 
@@ -560,7 +547,7 @@ impl Llama {
         source_dir: &Path,
         out_dir: &Path,
         mode: u32,
-    ) -> Result<Vec<std::path::PathBuf>> {
+    ) -> Result<Vec<PathBuf>> {
         let mut written = Vec::new();
         let tensors = self.to_hf_tensors()?;
         let index_path = source_dir.join("model.safetensors.index.json");
@@ -631,22 +618,39 @@ impl Llama {
             crate::safetensors::write_safetensors_mode(&p, &tensors, mode)?;
             written.push(p);
         }
-        for name in [
-            "config.json",
-            "tokenizer.json",
-            "tokenizer_config.json",
-            "generation_config.json",
-            "special_tokens_map.json",
-        ] {
-            let src = source_dir.join(name);
-            if src.is_file() {
-                let bytes = std::fs::read(&src).map_err(read_err(&src))?;
-                let dst = out_dir.join(name);
-                crate::io::write_atomic_mode(&dst, mode, |w| std::io::Write::write_all(w, &bytes))
-                    .map_err(write_err(&dst))?;
-                written.push(dst);
-            }
-        }
+        written.extend(copy_side_files(source_dir, out_dir, Some(mode))?);
         Ok(written)
     }
+}
+
+/// The files of a HF model directory that go beside merged weights.
+const HF_SIDE_FILES: [&str; 5] = [
+    "config.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "generation_config.json",
+    "special_tokens_map.json",
+];
+
+/// Copies the [`HF_SIDE_FILES`] that `source_dir` has into `out_dir`, each
+/// atomically (with `mode` when given); returns the files written.
+fn copy_side_files(source_dir: &Path, out_dir: &Path, mode: Option<u32>) -> Result<Vec<PathBuf>> {
+    let mut written = Vec::new();
+    for name in HF_SIDE_FILES {
+        let src = source_dir.join(name);
+        if !src.is_file() {
+            continue;
+        }
+        let bytes = std::fs::read(&src).map_err(read_err(&src))?;
+        let dst = out_dir.join(name);
+        match mode {
+            Some(m) => {
+                crate::io::write_atomic_mode(&dst, m, |w| std::io::Write::write_all(w, &bytes))
+            }
+            None => crate::io::write_bytes_atomic(&dst, &bytes),
+        }
+        .map_err(write_err(&dst))?;
+        written.push(dst);
+    }
+    Ok(written)
 }
