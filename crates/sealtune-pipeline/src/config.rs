@@ -72,12 +72,16 @@ pub struct Config {
     text: String,
     sha256: String,
     doc: toml::Table,
+    /// Values replaced by command-line flags: dotted key -> flag.
+    overrides: Vec<(String, &'static str)>,
     /// The validated `[run]` section.
     pub run: RunConfig,
 }
 
 /// Every section the configuration format knows, in pipeline order.
-pub const ALL_SECTIONS: [&str; 7] = ["run", "data", "mask", "model", "train", "eval", "release"];
+pub const ALL_SECTIONS: [&str; 8] = [
+    "run", "data", "mask", "model", "compute", "train", "eval", "release",
+];
 
 impl Config {
     /// Read and check a config file. `supported` lists the sections this build
@@ -144,6 +148,7 @@ impl Config {
             text,
             sha256,
             doc,
+            overrides: Vec::new(),
             run: RunConfig::default(),
         };
         let run: RunConfig = cfg.section("run")?;
@@ -282,8 +287,52 @@ impl Config {
         })
     }
 
+    /// Replace `[section] key` with a string given by a command-line `flag` (such as
+    /// `--device`). Stages and their keys see the new value as if the file held it, and
+    /// [`Config::origin`] names the flag. The section must be one this build supports.
+    pub fn override_value(
+        &mut self,
+        section: &str,
+        key: &str,
+        value: &str,
+        flag: &'static str,
+    ) -> Result<(), ConfigError> {
+        let table = self
+            .doc
+            .entry(section)
+            .or_insert_with(|| toml::Value::Table(Default::default()));
+        let Some(table) = table.as_table_mut() else {
+            return Err(self.error_at(section, format!("expected a table `[{section}]`")));
+        };
+        table.insert(key.to_string(), toml::Value::String(value.to_string()));
+        let dotted = format!("{section}.{key}");
+        self.overrides.retain(|(k, _)| *k != dotted);
+        self.overrides.push((dotted, flag));
+        Ok(())
+    }
+
+    /// Where the value of a dotted key came from, for messages: the flag that replaced
+    /// it (`--device`) or `[section] key`.
+    pub fn origin(&self, dotted: &str) -> String {
+        if let Some((_, flag)) = self.overrides.iter().find(|(k, _)| k == dotted) {
+            return (*flag).to_string();
+        }
+        match dotted.split_once('.') {
+            Some((sec, key)) => format!("[{sec}] {key}"),
+            None => format!("[{dotted}]"),
+        }
+    }
+
     /// Build an error for `key` (dotted path), locating its line if possible.
     pub fn error_at(&self, key: &str, message: impl Into<String>) -> ConfigError {
+        if let Some((_, flag)) = self.overrides.iter().find(|(k, _)| k == key) {
+            return ConfigError {
+                file: self.path.clone(),
+                key: format!("{key} (from {flag})"),
+                line: None,
+                message: message.into(),
+            };
+        }
         ConfigError {
             file: self.path.clone(),
             key: key.to_string(),
