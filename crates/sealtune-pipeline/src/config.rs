@@ -824,6 +824,24 @@ mod tests {
     }
 
     #[test]
+    fn a_flag_overrides_a_key_and_is_named_in_errors() {
+        let mut c = load("[data]\ninputs = []\neval_fraction = 0.5\n").unwrap();
+        assert_eq!(c.origin("data.eval_fraction"), "[data] eval_fraction");
+        assert_eq!(c.error_at("data.eval_fraction", "bad").line, Some(3));
+        c.override_value("data", "eval_fraction", "x", "--fraction")
+            .unwrap();
+        assert_eq!(c.section_json("data")["eval_fraction"], "x");
+        assert_eq!(c.origin("data.eval_fraction"), "--fraction");
+        let e = c.section::<Data>("data").unwrap_err();
+        assert_eq!(e.key, "data.eval_fraction (from --fraction)");
+        assert_eq!(e.line, None);
+        // An absent section is created.
+        c.override_value("compute", "device", "cpu", "--device")
+            .unwrap();
+        assert_eq!(c.section_json("compute")["device"], "cpu");
+    }
+
+    #[test]
     fn run_id_defaults_to_stem() {
         let c = load("[data]\ninputs = []\n").unwrap();
         assert_eq!(c.run_id(), "test");
