@@ -127,3 +127,51 @@ fn missing_config_file_is_66() {
         .assert_stderr_has("nope.toml: no such config file");
     d.run(&["validate", "nope.toml"]).assert_code(66);
 }
+
+/// A device this build or machine does not have is refused before anything runs, naming
+/// the file and line (or the flag) and saying how to get it.
+#[test]
+fn unavailable_device_is_a_config_error() {
+    let how = if cfg!(feature = "libtorch") {
+        "CUDA GPU"
+    } else {
+        "setup-libtorch.sh"
+    };
+    let d = Dir::new();
+    d.write("data/a.jsonl", chat_lines(3));
+    let cfg = d.config("chat", "");
+    let base = std::fs::read_to_string(&cfg).unwrap();
+    let with = |compute: &str| {
+        d.write("cfg.toml", format!("{base}\n[compute]\n{compute}\n"));
+        let line = base.lines().count() + 3;
+        let r = d.run(&["run", "cfg.toml", "--to", "mask"]);
+        assert!(!d.exists("run/ingest"), "nothing may run on a bad device");
+        let v = d.run(&["validate", "cfg.toml"]);
+        v.assert_code(78);
+        assert_eq!(v.stderr, r.stderr);
+        (r, format!("cfg.toml:{line}"))
+    };
+    let (r, at) = with("device = \"cuda:99\"");
+    r.assert_code(78)
+        .assert_stderr_has(&at)
+        .assert_stderr_has("compute.device")
+        .assert_stderr_has(how);
+    let (r, _) = with("devise = \"cpu\"");
+    r.assert_code(78).assert_stderr_has("compute.devise");
+    let (r, _) = with("device = \"tpu\"");
+    r.assert_code(78)
+        .assert_stderr_has("compute.device")
+        .assert_stderr_has("libtorch-cpu");
+
+    d.write("cfg.toml", &base);
+    d.run(&["run", "cfg.toml", "--to", "mask", "--device", "cuda:99"])
+        .assert_code(78)
+        .assert_stderr_has("compute.device (from --device)")
+        .assert_stderr_has(how);
+    assert!(!d.exists("run/ingest"), "nothing may run on a bad device");
+    let r = d.run(&["run", "cfg.toml", "--to", "mask", "--device", "gpu"]);
+    assert_ne!(r.code, 0);
+    r.assert_stderr_has("libtorch-cpu");
+    d.run(&["run", "cfg.toml", "--to", "mask", "--device", "cpu"])
+        .assert_code(0);
+}

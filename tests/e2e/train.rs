@@ -117,6 +117,12 @@ fn train_writes_adapter_metrics_canaries_and_resumes_to_the_same_bytes() {
         want
     );
     assert!(training["final"]["eval_loss"].is_number());
+    // The device actually used is recorded (the default build has only the CPU).
+    if !cfg!(feature = "libtorch") {
+        assert_eq!(training["hardware"]["device"], "cpu");
+        assert_eq!(training["hardware"]["backend"], "burn-flex");
+    }
+    assert_eq!(training["hardware"]["dtype"], "f32");
 
     // Canaries: inserted and held out are distinct, and none is in the eval split.
     let canaries: serde_json::Value =

@@ -46,12 +46,22 @@ fn supported_sections(stages: &[Box<dyn Stage>]) -> Vec<&'static str> {
     v
 }
 
+/// The version line says which compute backends this build has.
+const VERSION: &str = if sealtune_model::device::LIBTORCH_BUILD {
+    concat!(
+        env!("CARGO_PKG_VERSION"),
+        " (compute: cpu, libtorch-cpu, cuda)"
+    )
+} else {
+    concat!(env!("CARGO_PKG_VERSION"), " (compute: cpu)")
+};
+
 #[derive(Parser, Debug)]
 #[command(
     name = "sealtune",
-    version,
+    version = VERSION,
     about = "Fine-tune Llama-class models on sensitive records without leaking them",
-    long_about = "sealtune takes sensitive records in, validates and indexes them, and (as stages land) masks PII, LoRA-fine-tunes a model, evaluates it for bias and leakage, and releases it encrypted and signed.\n\nEach stage writes its outputs under the run directory and is skipped when it is up to date.",
+    long_about = "sealtune takes sensitive records in, validates and indexes them, masks PII, LoRA-fine-tunes a model, evaluates it for bias and leakage, and releases it encrypted and signed.\n\nEach stage writes its outputs under the run directory and is skipped when it is up to date.",
     after_help = exit_help(),
 )]
 struct Cli {
@@ -89,6 +99,10 @@ enum Command {
         /// Why the failed gates are acceptable (with --accept-failed-gates).
         #[arg(long, value_name = "TEXT", requires = "accept_failed_gates")]
         reason: Option<String>,
+        /// Compute device, instead of [compute] device: auto, cpu, libtorch-cpu, cuda or cuda:N
+        /// (LibTorch devices need a build made by scripts/setup-libtorch.sh).
+        #[arg(long, value_name = "DEVICE", value_parser = parse_device)]
+        device: Option<sealtune_model::DeviceChoice>,
         /// JSON Lines events on stdout.
         #[arg(long)]
         json: bool,
@@ -117,6 +131,10 @@ enum Command {
         /// Why the failed gates are acceptable (with --accept-failed-gates).
         #[arg(long, value_name = "TEXT", requires = "accept_failed_gates")]
         reason: Option<String>,
+        /// Compute device, instead of [compute] device: auto, cpu, libtorch-cpu, cuda or cuda:N
+        /// (LibTorch devices need a build made by scripts/setup-libtorch.sh).
+        #[arg(long, value_name = "DEVICE", value_parser = parse_device)]
+        device: Option<sealtune_model::DeviceChoice>,
         /// JSON Lines events on stdout.
         #[arg(long)]
         json: bool,
@@ -257,6 +275,10 @@ enum Command {
         /// HF-layout model directory (config.json, safetensors, tokenizer.json); with --release, the base model, whose file digests must match the release's provenance.
         #[arg(long)]
         model: PathBuf,
+        /// Compute device, default auto: CUDA when this build has LibTorch and sees a GPU, else cpu. One of auto, cpu, libtorch-cpu, cuda or cuda:N
+        /// (LibTorch devices need a build made by scripts/setup-libtorch.sh).
+        #[arg(long, value_name = "DEVICE", value_parser = parse_device)]
+        device: Option<sealtune_model::DeviceChoice>,
         /// PEFT adapter directory (adapter_config.json, adapter_model.safetensors).
         #[arg(long, conflicts_with = "release")]
         adapter: Option<PathBuf>,
@@ -481,6 +503,23 @@ fn main() -> ExitCode {
     }
 }
 
+/// Loads the config and applies `--device` over `[compute] device`.
+fn load_config_with(
+    path: &Path,
+    stages: &[Box<dyn Stage>],
+    device: Option<sealtune_model::DeviceChoice>,
+) -> Result<Config, Fail> {
+    let mut cfg = load_config(path, stages)?;
+    if let Some(d) = device {
+        cfg.override_value("compute", "device", &d.to_string(), "--device")?;
+    }
+    Ok(cfg)
+}
+
+fn parse_device(s: &str) -> Result<sealtune_model::DeviceChoice, String> {
+    s.parse()
+}
+
 fn load_config(path: &Path, stages: &[Box<dyn Stage>]) -> Result<Config, Fail> {
     if !path.is_file() {
         return Err(Fail {
@@ -511,10 +550,11 @@ fn run(cli: Cli) -> Result<Exit, Fail> {
             force,
             accept_failed_gates: _,
             reason,
+            device,
             json,
             quiet,
         } => {
-            let cfg = load_config(&config, &stages)?;
+            let cfg = load_config_with(&config, &stages, device)?;
             let events = Events::new(json, quiet);
             let cancel = install_cancel()?;
             let dir = run_dir.unwrap_or_else(|| cfg.default_run_dir());
@@ -530,10 +570,11 @@ fn run(cli: Cli) -> Result<Exit, Fail> {
             force,
             accept_failed_gates: _,
             reason,
+            device,
             json,
             quiet,
         } => {
-            let cfg = load_config(&config, &stages)?;
+            let cfg = load_config_with(&config, &stages, device)?;
             let events = Events::new(json, quiet);
             let cancel = install_cancel()?;
             let engine =
@@ -712,6 +753,7 @@ fn run(cli: Cli) -> Result<Exit, Fail> {
         }
         Command::Generate {
             model,
+            device,
             adapter,
             release,
             public_key,
@@ -725,7 +767,11 @@ fn run(cli: Cli) -> Result<Exit, Fail> {
             top_k,
             seed,
         } => {
-            let device = sealtune_model::Device::flex();
+            let compute = device
+                .unwrap_or_default()
+                .resolve("--device")
+                .map_err(model_fail)?;
+            let device = compute.device().clone();
             let mut m = match (&release, &public_key, &kek) {
                 (Some(r), Some(pk), Some(kek)) => {
                     // Verified and decrypted into memory; the plaintext

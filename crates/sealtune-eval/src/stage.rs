@@ -12,13 +12,14 @@ use serde_json::{Value, json};
 
 use sealtune_data::canary::CanarySet;
 use sealtune_data::record::Record;
+use sealtune_model::Llama;
 use sealtune_model::tokenizer::Tokenizer;
-use sealtune_model::{Device, Llama};
 use sealtune_pii::fingerprint::FingerprintSet;
 use sealtune_pii::stage::{key_id, mask_config};
 use sealtune_pii::{Detector, MaskKey};
 use sealtune_pipeline::{Config, ConfigError, Exit, Stage, StageContext, StageError};
 use sealtune_train::ModelSection;
+use sealtune_train::model_section::compute;
 
 use crate::bench::{bbq_suite, discrim_suite, load_bbq, load_crows_pairs, load_discrim_eval};
 use crate::bias::{
@@ -295,11 +296,12 @@ impl Stage for EvalStage {
     }
 
     fn sections(&self) -> &'static [&'static str] {
-        &["model", "mask", "eval"]
+        &["model", "compute", "mask", "eval"]
     }
 
     fn validate(&self, cfg: &Config) -> Result<(), ConfigError> {
         ModelSection::from_config(cfg)?;
+        cfg.section::<sealtune_model::ComputeSection>("compute")?;
         mask_config(cfg)?;
         eval_config(cfg).map(|_| ())
     }
@@ -315,7 +317,12 @@ impl Stage for EvalStage {
     fn extra_key(&self, cfg: &Config) -> Result<Value, StageError> {
         let m = mask_config(cfg)?;
         let key = MaskKey::from_config(&m).map_err(pii_err)?;
-        Ok(json!({ "mask_key_id": key_id(&key) }))
+        let c = compute(cfg)?;
+        Ok(json!({ "mask_key_id": key_id(&key), "device": c.kind(), "dtype": c.dtype() }))
+    }
+
+    fn preflight(&self, cfg: &Config) -> Result<(), StageError> {
+        compute(cfg).map(|_| ())
     }
 
     fn verdict(&self, out_dir: &Path) -> Result<(), StageError> {
@@ -354,8 +361,16 @@ impl Stage for EvalStage {
             },
         };
         let dir = model.dir(cfg);
-        let device = Device::flex();
-        let base = Llama::load_dir(&dir, &device).map_err(|e| stage_error(e.into()))?;
+        let compute = compute(cfg)?;
+        ctx.events().emit(
+            "eval_device",
+            compute.record(),
+            Some(format!(
+                "eval: computing on {compute} ({})",
+                compute.dtype()
+            )),
+        );
+        let base = Llama::load_dir(&dir, compute.device()).map_err(|e| stage_error(e.into()))?;
         let tokenizer = Tokenizer::from_dir(&dir).map_err(|e| stage_error(e.into()))?;
         let mut ft = base.clone();
         ft.load_peft_adapter(&train_dir.join("adapter"))
@@ -412,6 +427,7 @@ impl Stage for EvalStage {
             "eval_records": data.eval.len(),
             "canaries": data.canaries.as_ref().map_or(0, |c| c.inserted.len() + c.held_out.len()),
             "timings_s": timings,
+            "compute": compute.record(),
             "wall_time_s": t0.elapsed().as_secs_f64(),
         }))
     }

@@ -84,6 +84,16 @@ pub enum ModelError {
         /// What failed.
         message: String,
     },
+    /// The requested compute device is not available in this build or on this machine.
+    #[error("{key} = \"{choice}\": {message}")]
+    Device {
+        /// Where the choice came from: `[compute] device` or `--device`.
+        key: String,
+        /// The device asked for.
+        choice: String,
+        /// Why it is not available and what to do.
+        message: String,
+    },
     /// An argument passed to the API is invalid (empty batch, bad sampling parameter, ...).
     #[error("invalid argument `{name}`: {message}")]
     Argument {
@@ -105,7 +115,7 @@ impl ModelError {
             | ModelError::Format { .. }
             | ModelError::Tensor { .. }
             | ModelError::Tokenizer { .. } => 65,
-            ModelError::Config { .. } => 78,
+            ModelError::Config { .. } | ModelError::Device { .. } => 78,
             ModelError::Argument { .. } => 64,
             ModelError::Internal { .. } => 70,
         }

@@ -1,5 +1,6 @@
 //! Llama-family language models for sealtune, computed with burn.
 //!
+//! - [`device`]: the `[compute]` section and the burn device it maps to (flex or LibTorch).
 //! - [`config`]: Hugging Face `config.json` and the validated [`LlamaConfig`].
 //! - [`safetensors`]: reading single-file and sharded safetensors, writing f32 safetensors.
 //! - [`model`]: the decoder, KV cache, batched scoring.
@@ -32,6 +33,7 @@
 #![deny(missing_docs)]
 
 pub mod config;
+pub mod device;
 pub mod error;
 pub mod generate;
 pub mod gguf;
@@ -45,6 +47,7 @@ pub mod tokenizer;
 /// The burn device type, re-exported so callers need no burn dependency.
 pub use burn::prelude::Device;
 pub use config::{HfConfig, LlamaConfig};
+pub use device::{Compute, ComputeSection, DeviceChoice};
 pub use error::{ModelError, Result};
 pub use generate::{Generation, SamplingConfig, StopReason, generate, generate_text};
 pub use gguf::{ImportSummary, import_gguf};

@@ -20,11 +20,24 @@ struct Golden {
 
 const TOL: f32 = 1e-4;
 
-fn fixture(name: &str) -> (Llama, Golden) {
+/// Every device this build computes on: flex always, LibTorch's CPU with the `libtorch`
+/// feature. Each golden check runs on each of them against the same transformers values.
+fn devices() -> Vec<Device> {
+    use sealtune_model::DeviceChoice;
+    let mut v = vec![DeviceChoice::Cpu];
+    if sealtune_model::device::LIBTORCH_BUILD {
+        v.push(DeviceChoice::LibtorchCpu);
+    }
+    v.into_iter()
+        .map(|c| c.resolve("test").unwrap().device().clone())
+        .collect()
+}
+
+fn fixture_on(name: &str, device: &Device) -> (Llama, Golden) {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
         .join(name);
-    let model = Llama::load_dir(&dir, &Device::flex()).expect("fixture loads");
+    let model = Llama::load_dir(&dir, device).expect("fixture loads");
     let text = std::fs::read_to_string(dir.join("golden.json")).unwrap();
     (model, serde_json::from_str(&text).unwrap())
 }
@@ -43,7 +56,13 @@ fn row(all: &[f32], t: usize, v: usize, r: usize, n: usize) -> &[f32] {
 }
 
 fn check_case(name: &str) {
-    let (model, g) = fixture(name);
+    for device in devices() {
+        check_case_on(name, &device);
+    }
+}
+
+fn check_case_on(name: &str, device: &Device) {
+    let (model, g) = fixture_on(name, device);
     let v = g.vocab_size;
     let batch = Batch::padded(&g.seqs, 0);
     let t = batch.tokens[0].len();
@@ -79,7 +98,13 @@ fn tied_headdim_bf16_matches_transformers() {
 
 #[test]
 fn kv_cache_equals_full_forward() {
-    let (model, g) = fixture("gqa_llama3_untied");
+    for device in devices() {
+        kv_cache_equals_full_forward_on(&device);
+    }
+}
+
+fn kv_cache_equals_full_forward_on(device: &Device) {
+    let (model, g) = fixture_on("gqa_llama3_untied", device);
     let seq = &g.seqs[0];
     let v = g.vocab_size;
     let mut cache = KvCache::new(&model);
@@ -106,7 +131,13 @@ fn kv_cache_equals_full_forward() {
 
 #[test]
 fn score_matches_log_softmax_of_golden() {
-    let (model, g) = fixture("gqa_llama3_untied");
+    for device in devices() {
+        score_matches_log_softmax_of_golden_on(&device);
+    }
+}
+
+fn score_matches_log_softmax_of_golden_on(device: &Device) {
+    let (model, g) = fixture_on("gqa_llama3_untied", device);
     let v = g.vocab_size;
     let scores = model.score(&g.seqs, true).unwrap();
     for (s, (seq, logits)) in scores.iter().zip(g.seqs.iter().zip(&g.single_logits)) {
@@ -185,8 +216,14 @@ fn extra_missing_and_misshaped_tensors_are_named() {
 
 #[test]
 fn generation_with_cache_equals_generation_without() {
+    for device in devices() {
+        generation_with_cache_equals_generation_without_on(&device);
+    }
+}
+
+fn generation_with_cache_equals_generation_without_on(device: &Device) {
     use sealtune_model::{SamplingConfig, generate};
-    let (model, _) = fixture("tied_headdim_bf16");
+    let (model, _) = fixture_on("tied_headdim_bf16", device);
     for cfg in [
         SamplingConfig {
             max_new_tokens: 12,

@@ -5,7 +5,6 @@
 
 use std::path::PathBuf;
 
-use burn::prelude::*;
 use sealtune_model::model::read_f32;
 use sealtune_model::tokenizer::Tokenizer;
 use sealtune_model::{Batch, Llama, SamplingConfig, generate};
@@ -134,7 +133,19 @@ fn logits_and_greedy_continuations_match_transformers() {
     let Some((dir, reference)) = setup() else {
         return;
     };
-    let model = Llama::load_dir(&dir, &Device::flex()).unwrap();
+    // Every device this build has: flex, and LibTorch's CPU kernels in a libtorch build.
+    let mut choices = vec![sealtune_model::DeviceChoice::Cpu];
+    if sealtune_model::device::LIBTORCH_BUILD {
+        choices.push(sealtune_model::DeviceChoice::LibtorchCpu);
+    }
+    for choice in choices {
+        let compute = choice.resolve("test").unwrap();
+        let model = Llama::load_dir(&dir, compute.device()).unwrap();
+        logits_and_greedy_on(&model, &reference, &choice.to_string());
+    }
+}
+
+fn logits_and_greedy_on(model: &Llama, reference: &Reference, device: &str) {
     let v = model.config().vocab_size;
     let mut worst = 0f32;
     for p in &reference.prompts {
@@ -150,7 +161,7 @@ fn logits_and_greedy_continuations_match_transformers() {
             let top = (0..v).max_by(|&a, &b| row[a].total_cmp(&row[b])).unwrap();
             assert_eq!(
                 top as u32, p.top1[t],
-                "{:?}: top-1 differs at position {t}",
+                "{device}: {:?}: top-1 differs at position {t}",
                 p.text
             );
         }
@@ -164,13 +175,13 @@ fn logits_and_greedy_continuations_match_transformers() {
             stop_tokens: model.config().eos_token_ids.clone(),
             ..SamplingConfig::default()
         };
-        let g = generate(&model, &p.ids, &cfg).unwrap();
+        let g = generate(model, &p.ids, &cfg).unwrap();
         assert_eq!(
             g.tokens, p.greedy32,
-            "{:?}: greedy continuation differs",
+            "{device}: {:?}: greedy continuation differs",
             p.text
         );
     }
-    eprintln!("SmolLM2 max abs logit difference (top-64 at last position): {worst:e}");
+    eprintln!("SmolLM2 on {device}: max abs logit difference (top-64 at last position): {worst:e}");
     assert!(worst <= LOGIT_TOL, "max abs logit difference {worst}");
 }

@@ -96,3 +96,21 @@ fn shards(index: &Path) -> Result<Vec<PathBuf>, StageError> {
     files.dedup();
     Ok(files)
 }
+
+/// The `[compute]` section (or its `--device` override) resolved to a device of this build
+/// and machine. Train and eval both read it; a device this build or machine does not have
+/// is a configuration error (exit 78) naming the key or flag and saying what to do.
+pub fn compute(cfg: &Config) -> Result<sealtune_model::Compute, StageError> {
+    let sec: sealtune_model::ComputeSection = cfg.section("compute")?;
+    sec.device
+        .resolve(&cfg.origin("compute.device"))
+        .map_err(|e| match e {
+            // Name the file and line (or the flag) like every other config error.
+            sealtune_model::ModelError::Device {
+                choice, message, ..
+            } => cfg
+                .error_at("compute.device", format!("\"{choice}\": {message}"))
+                .into(),
+            other => crate::stage::model_err(other),
+        })
+}

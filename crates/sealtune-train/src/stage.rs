@@ -20,7 +20,7 @@ use std::time::Instant;
 use sealtune_data::canary::CanarySet;
 use sealtune_data::record::Record;
 use sealtune_model::tokenizer::Tokenizer;
-use sealtune_model::{Device, Llama, ModelError};
+use sealtune_model::{Llama, ModelError};
 use sealtune_pipeline::fsutil::{atomic_write, sha256_file};
 use sealtune_pipeline::{Config, ConfigError, Exit, Stage, StageContext, StageError};
 use serde_json::{Value, json};
@@ -31,7 +31,7 @@ use crate::collate::{
     record_messages, render,
 };
 use crate::config::TrainConfig;
-use crate::model_section::ModelSection;
+use crate::model_section::{ModelSection, compute};
 use crate::optim::learning_rate;
 use crate::trainer::Trainer;
 
@@ -165,7 +165,8 @@ fn mix(a: u64, b: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-fn hardware() -> Value {
+/// Where training ran: the device, backend and precision, the CPU and the memory.
+fn hardware(compute: &sealtune_model::Compute) -> Value {
     let cpu = std::fs::read_to_string("/proc/cpuinfo").ok().and_then(|s| {
         s.lines()
             .find(|l| l.starts_with("model name"))
@@ -180,9 +181,11 @@ fn hardware() -> Value {
             .map(|k| (k / 1024.0 / 1024.0 * 10.0).round() / 10.0)
     });
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let c = compute.record();
     json!({
-        "device": "cpu",
-        "backend": "burn-flex",
+        "device": c["device"],
+        "backend": if c["backend"] == "flex" { "burn-flex" } else { "burn-tch (LibTorch)" },
+        "dtype": c["dtype"],
         "cpu": cpu,
         "threads": threads,
         "memory_gib": mem_gib,
@@ -261,13 +264,25 @@ impl Stage for TrainStage {
     }
 
     fn sections(&self) -> &'static [&'static str] {
-        &["model", "train"]
+        &["model", "compute", "train"]
     }
 
     fn validate(&self, cfg: &Config) -> Result<(), ConfigError> {
         ModelSection::from_config(cfg)?;
+        cfg.section::<sealtune_model::ComputeSection>("compute")?;
         TrainConfig::from_config(cfg)?;
         Ok(())
+    }
+
+    fn preflight(&self, cfg: &Config) -> Result<(), StageError> {
+        compute(cfg).map(|_| ())
+    }
+
+    /// The device kind actually used (`auto` resolves per machine): a result computed
+    /// on the CPU is not reused as if it came from a GPU, or the other way round.
+    fn extra_key(&self, cfg: &Config) -> Result<Value, StageError> {
+        let c = compute(cfg)?;
+        Ok(json!({"device": c.kind(), "dtype": c.dtype()}))
     }
 
     fn external_inputs(&self, cfg: &Config) -> Result<Vec<PathBuf>, StageError> {
@@ -323,7 +338,16 @@ impl Stage for TrainStage {
             .collect();
         let eval_examples = render_all(&tok, &eval_subset, &tcfg, &mut eval_skipped)?;
 
-        let model = Llama::load_dir(&model_dir, &Device::flex()).map_err(model_err)?;
+        let compute = compute(cfg)?;
+        ctx.events().emit(
+            "train_device",
+            compute.record(),
+            Some(format!(
+                "train: computing on {compute} ({})",
+                compute.dtype()
+            )),
+        );
+        let model = Llama::load_dir(&model_dir, compute.device()).map_err(model_err)?;
         let mut trainer = Trainer::new(model, &tcfg.lora).map_err(model_err)?;
         let pad = trainer.pad_id();
         let eval_mb = eval_batches(&eval_examples, &tcfg, pad);
@@ -526,7 +550,7 @@ impl Stage for TrainStage {
             "final": {"train_loss": state.last_loss, "eval_loss": state.last_eval_loss},
             "wall_time_s": wall_time,
             "resumed_from_step": resumed_from,
-            "hardware": hardware(),
+            "hardware": hardware(&compute),
             "peak_rss_mib": rss_mib(),
         });
         let training_path = out.join("training.json");

@@ -300,6 +300,7 @@ mod tests {
     use super::*;
     use crate::collate::{Example, Origin, micro_batch};
     use crate::config::Schedule;
+    use sealtune_model::DeviceChoice;
 
     /// burn's CPU random generator is process-global and every training step reseeds it
     /// (LoRA dropout): tests that train hold this lock so they do not reseed each other.
@@ -311,9 +312,103 @@ mod tests {
     }
 
     fn tiny() -> Llama {
+        tiny_on(DeviceChoice::Cpu)
+    }
+
+    fn tiny_on(choice: DeviceChoice) -> Llama {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../sealtune-model/tests/fixtures/gqa_llama3_untied");
-        Llama::load_dir(&dir, &Device::flex()).expect("fixture loads")
+        let compute = choice.resolve("test").expect("device");
+        Llama::load_dir(&dir, compute.device()).expect("fixture loads")
+    }
+
+    /// Every device this build trains on.
+    fn choices() -> Vec<DeviceChoice> {
+        let mut v = vec![DeviceChoice::Cpu];
+        if sealtune_model::device::LIBTORCH_BUILD {
+            v.push(DeviceChoice::LibtorchCpu);
+        }
+        v
+    }
+
+    /// Eight AdamW steps with LoRA dropout on `choice`, interrupted after `stop_at` steps
+    /// (the trainer dropped and rebuilt from a checkpoint) when given. Returns the loss
+    /// of every step and the final parameters.
+    fn run_on(
+        choice: DeviceChoice,
+        dropout: f64,
+        stop_at: Option<u64>,
+    ) -> (Vec<f64>, Vec<Vec<f32>>) {
+        use crate::checkpoint::{CheckpointStore, TrainState};
+        let ex = examples();
+        let cfg = LoraConfig { dropout, ..lora() };
+        let tmp = tempfile::tempdir().unwrap();
+        let store = CheckpointStore::new(tmp.path(), 2);
+        let mut t = Trainer::new(tiny_on(choice), &cfg).expect("lora");
+        perturbed(&mut t);
+        let mb = micro_batch(&ex, &[vec![0, 1], vec![2, 3]], t.pad_id());
+        let mut state = TrainState::start();
+        let mut losses = Vec::new();
+        while state.step < 8 {
+            let stats = t
+                .step(
+                    std::slice::from_ref(&mb),
+                    &OptimConfig::default(),
+                    5e-3,
+                    state.step,
+                )
+                .expect("step");
+            losses.push(stats.loss);
+            state.step += 1;
+            state.adam_t = t.opt.t;
+            if Some(state.step) == stop_at {
+                store.save(&t, &state).expect("save");
+                t = Trainer::new(tiny_on(choice), &cfg).expect("lora");
+                state = store
+                    .restore_latest(&mut t)
+                    .expect("restore")
+                    .expect("a checkpoint");
+            }
+        }
+        (losses, t.params)
+    }
+
+    #[test]
+    fn every_device_resumes_to_the_same_adapter() {
+        let _g = rng_lock();
+        for choice in choices() {
+            let (la, a) = run_on(choice, 0.1, None);
+            let (lb, b) = run_on(choice, 0.1, Some(3));
+            assert!(
+                a == b,
+                "{choice}: resumed parameters differ from an uninterrupted run"
+            );
+            assert!(la == lb, "{choice}: resumed losses differ");
+        }
+    }
+
+    /// LibTorch's CPU kernels follow flex's loss curve: without dropout the two differ
+    /// only by float32 summation order, far below the 1e-4 relative tolerance stated here.
+    #[cfg(feature = "libtorch")]
+    #[test]
+    fn libtorch_cpu_follows_the_flex_loss_curve() {
+        let _g = rng_lock();
+        let (flex, pf) = run_on(DeviceChoice::Cpu, 0.0, None);
+        let (lt, pl) = run_on(DeviceChoice::LibtorchCpu, 0.0, None);
+        assert!(flex[7] < flex[0], "loss did not fall: {flex:?}");
+        for (i, (a, b)) in flex.iter().zip(&lt).enumerate() {
+            assert!(
+                (a - b).abs() <= 1e-4 * a.abs(),
+                "step {i}: flex {a}, libtorch-cpu {b}"
+            );
+        }
+        let diff = pf
+            .iter()
+            .flatten()
+            .zip(pl.iter().flatten())
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert!(diff < 1e-4, "parameters differ by {diff}");
     }
 
     fn lora() -> LoraConfig {
@@ -463,9 +558,9 @@ mod tests {
     fn training_is_reproducible() {
         let _g = rng_lock();
         let ex = examples();
-        let run = || {
+        let run = |choice| {
             let mut t = Trainer::new(
-                tiny(),
+                tiny_on(choice),
                 &LoraConfig {
                     dropout: 0.1,
                     ..lora()
@@ -479,10 +574,12 @@ mod tests {
             }
             t.params
         };
-        let (a, b) = (run(), run());
-        assert!(
-            a == b,
-            "two runs with the same seed gave different parameters"
-        );
+        for choice in choices() {
+            let (a, b) = (run(choice), run(choice));
+            assert!(
+                a == b,
+                "{choice}: two runs with the same seed gave different parameters"
+            );
+        }
     }
 }
