@@ -2,7 +2,12 @@
 # LoRA training throughput, sealtune against PyTorch + HF PEFT, in one run on this machine:
 # the same model (SmolLM2-135M-Instruct), rank, targets, sequence and optimiser.
 #
-#   bash scripts/bench-train.sh [SEQ] [STEPS]
+#   bash scripts/bench-train.sh [SEQ] [STEPS] [DEVICE]
+#
+# DEVICE is a [compute] device, or several separated by commas, each measured in the same
+# run: cpu (burn's pure-Rust backend, the default) or libtorch-cpu (LibTorch's CPU
+# kernels; then the bench is built with --features libtorch against the venv of
+# scripts/setup-libtorch.sh, and that one binary measures every device listed).
 #
 # Needs models/smollm2-135m-instruct (scripts/fetch-smollm2.sh) and a Python with torch,
 # transformers and peft: set PYTHON, or the script makes .venv-bench with pip.
@@ -11,25 +16,43 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 seq="${1:-512}"
 steps="${2:-3}"
+device="${3:-cpu}"
 model="$root/models/smollm2-135m-instruct"
 [[ -f "$model/model.safetensors" ]] || { echo "run scripts/fetch-smollm2.sh first" >&2; exit 66; }
 py="${PYTHON:-}"
 if [[ -z "$py" ]]; then
     if [[ ! -x .venv-bench/bin/python ]]; then
         python3 -m venv .venv-bench
-        .venv-bench/bin/pip install -q torch transformers peft safetensors
+        .venv-bench/bin/pip install -q torch==2.11.0 transformers peft safetensors
     fi
     py=.venv-bench/bin/python
 fi
 threads="$(nproc)"
-cargo build -q --profile bench -p sealtune-train --bench train
-ours="$(cargo bench -q -p sealtune-train --bench train -- "$model" --seq "$seq" --steps "$steps")"
-echo "$ours"
+features=()
+if [[ "$device" != cpu ]]; then
+    eval "$(bash scripts/setup-libtorch.sh --env)"
+    features=(--features libtorch)
+fi
+bench_bin="$(cargo build -q --release --locked -p sealtune-train --bench train "${features[@]}" \
+    --message-format=json | python3 -c '
+import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "train" and m.get("executable"):
+        print(m["executable"])')"
+ours=()
+for d in ${device//,/ }; do
+    ours+=("$("$bench_bin" "$model" --seq "$seq" --steps "$steps" --device "$d")")
+    echo "${ours[-1]}"
+done
 theirs="$("$py" scripts/bench-train-peft.py "$model" --seq "$seq" --steps "$steps" --threads "$threads")"
 echo "$theirs"
-python3 - "$ours" "$theirs" <<'PY'
+for o in "${ours[@]}"; do
+python3 - "$o" "$theirs" <<'PY'
 import json, sys
 a, b = json.loads(sys.argv[1]), json.loads(sys.argv[2])
-print(f"sealtune {a['tokens_per_s']:.1f} tok/s, pytorch+peft {b['tokens_per_s']:.1f} tok/s: "
-      f"ratio {a['tokens_per_s'] / b['tokens_per_s']:.2f}x (seq {a['seq']}, rank {a['rank']}, {a['threads']} threads)")
+print(f"sealtune ({a['device']}) {a['tokens_per_s']:.1f} tok/s, pytorch+peft {b['tokens_per_s']:.1f} tok/s: "
+      f"ratio {a['tokens_per_s'] / b['tokens_per_s']:.2f}x (seq {a['seq']}, rank {a['rank']}, {a['threads']} threads); "
+      f"peak RSS {a['peak_rss_mib']:.0f} vs {b['peak_rss_mib']:.0f} MiB")
 PY
+done

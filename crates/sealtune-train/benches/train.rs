@@ -2,8 +2,11 @@
 //! PyTorch + HF PEFT in `scripts/bench-train.sh`.
 //!
 //! ```text
-//! cargo bench -p sealtune-train --bench train -- MODEL_DIR [--seq 512] [--steps 3] [--rank 16]
+//! cargo bench -p sealtune-train --bench train -- MODEL_DIR [--seq 512] [--steps 3] [--rank 16] [--device cpu]
 //! ```
+//!
+//! `--device` takes the values of `[compute] device`; LibTorch devices need
+//! `--features libtorch` (scripts/bench-train.sh builds it).
 //!
 //! Trains rank-r LoRA (alpha 2r, dropout 0.05) on all seven projections with AdamW on one
 //! sequence of `seq` token ids (`(i * 7919 + 13) % vocab`, every position counted in the
@@ -15,7 +18,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use sealtune_model::{Device, Llama, LoraConfig};
+use sealtune_model::{DeviceChoice, Llama, LoraConfig};
 use sealtune_train::collate::{Example, Origin, micro_batch};
 use sealtune_train::config::OptimConfig;
 use sealtune_train::optim::AdamW;
@@ -33,7 +36,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(dir) = args
         .iter()
-        .find(|a| !a.starts_with("--") && !a.chars().all(|c| c.is_ascii_digit()))
+        .enumerate()
+        .find(|(i, a)| {
+            !a.starts_with("--")
+                && !a.chars().all(|c| c.is_ascii_digit())
+                && (*i == 0 || args[*i - 1] != "--device")
+        })
+        .map(|(_, a)| a)
     else {
         eprintln!(
             "usage: cargo bench -p sealtune-train --bench train -- MODEL_DIR [--seq N] [--steps N] [--rank N]"
@@ -44,9 +53,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let seq = arg(&args, "--seq", 512);
     let steps = arg(&args, "--steps", 3);
     let rank = arg(&args, "--rank", 16);
+    let choice: DeviceChoice = match args.iter().position(|a| a == "--device") {
+        Some(i) => args.get(i + 1).map_or("", String::as_str).parse()?,
+        None => DeviceChoice::Cpu,
+    };
+    let compute = choice.resolve("--device")?;
 
     let t = Instant::now();
-    let model = Llama::load_dir(&dir, &Device::flex())?;
+    let model = Llama::load_dir(&dir, compute.device())?;
     let load_s = t.elapsed().as_secs_f64();
     let vocab = model.config().vocab_size as u32;
     let lora = LoraConfig {
@@ -101,6 +115,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "{}",
         serde_json::json!({
             "impl": "sealtune",
+            "device": compute.to_string(),
             "seq": seq,
             "rank": rank,
             "steps": steps,

@@ -1,0 +1,103 @@
+//! Detection quality on the independently written evaluation set
+//! (`tests/independent/`, written by someone who never read the detector).
+//!
+//! ```text
+//! cargo run --release -p sealtune-pii --example independent -- dev|holdout
+//! ```
+//!
+//! Prints the per-type table, the share of PII characters left unmasked, the share of
+//! other characters masked, and the share of documents with PII that leak at least one
+//! PII character. `SHOW_MISSES=1` lists the missed spans, for the dev part only: the
+//! hold-out part is scored, never inspected.
+#![allow(clippy::print_stdout)]
+
+use std::path::Path;
+
+use sealtune_pii::corpus::{Gold, Scores};
+use sealtune_pii::{Detector, EntityType, MaskConfig};
+
+#[derive(serde::Deserialize)]
+struct Labelled {
+    id: String,
+    text: String,
+    spans: Vec<LabelSpan>,
+}
+
+#[derive(serde::Deserialize)]
+struct LabelSpan {
+    start: usize,
+    end: usize,
+    #[serde(rename = "type")]
+    kind: String,
+}
+
+fn main() {
+    let part = std::env::args().nth(1).unwrap_or_else(|| "dev".into());
+    if part != "dev" && part != "holdout" {
+        eprintln!("usage: independent dev|holdout");
+        std::process::exit(64);
+    }
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/independent")
+        .join(format!("{part}.jsonl"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        eprintln!("{}: {e}", path.display());
+        std::process::exit(66);
+    });
+    let show = part == "dev" && std::env::var_os("SHOW_MISSES").is_some();
+    let det = Detector::new(&MaskConfig::default()).expect("detector");
+    let mut sc = Scores::default();
+    let (mut docs_with_pii, mut docs_leaking) = (0usize, 0usize);
+    for (n, line) in text.lines().enumerate() {
+        let doc: Labelled = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("{}:{}: {e}", path.display(), n + 1));
+        // Labels are code-point offsets; the detector works in bytes.
+        let mut byte_at: Vec<usize> = doc.text.char_indices().map(|(b, _)| b).collect();
+        byte_at.push(doc.text.len());
+        let gold: Vec<Gold> = doc
+            .spans
+            .iter()
+            .map(|s| Gold {
+                start: byte_at[s.start],
+                end: byte_at[s.end],
+                entity: EntityType::from_name(&s.kind).unwrap_or_else(|| {
+                    panic!("{}:{}: unknown type {}", path.display(), n + 1, s.kind)
+                }),
+            })
+            .collect();
+        let pred = det.detect(&doc.text);
+        let covered = |i: usize| pred.iter().any(|p| p.start <= i && i < p.end);
+        let mut leaks = false;
+        for g in &gold {
+            let missed: Vec<usize> = (g.start..g.end)
+                .filter(|&i| {
+                    doc.text.is_char_boundary(i)
+                        && !doc.text[i..].starts_with(char::is_whitespace)
+                        && !covered(i)
+                })
+                .collect();
+            if !missed.is_empty() {
+                leaks = true;
+                if show {
+                    println!(
+                        "{} {:?} missed {}: {:?}",
+                        doc.id,
+                        g.entity,
+                        missed.len(),
+                        &doc.text[g.start..g.end]
+                    );
+                }
+            }
+        }
+        docs_with_pii += usize::from(!gold.is_empty());
+        docs_leaking += usize::from(leaks);
+        sc.add(&doc.text, &gold, &pred);
+    }
+    println!("{}", sc.to_markdown());
+    println!(
+        "{part}: PII characters left unmasked {:.2}%, other characters masked {:.2}%, documents with PII that leak ≥ 1 PII character {docs_leaking}/{docs_with_pii} ({:.0}%)",
+        100.0 * sc.pii_unmasked_rate(),
+        100.0 * sc.non_pii_masked_rate(),
+        100.0 * docs_leaking as f64 / docs_with_pii.max(1) as f64
+    );
+}
