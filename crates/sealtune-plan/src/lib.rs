@@ -54,20 +54,29 @@ impl std::str::FromStr for Target {
     }
 }
 
-/// Where the model runs. Only CPU exists today; a CUDA device adds a GPU
-/// request to train and eval (`--gres=gpu:1`, `nvidia.com/gpu: 1`).
+/// Where the model runs. A CUDA device adds a GPU request to train and eval
+/// (`--gres=gpu:1`, `nvidia.com/gpu: 1`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Device {
-    /// CPU (burn's ndarray/flex backend): no GPU request.
+    /// CPU (burn's flex backend or LibTorch's CPU): no GPU request.
     Cpu,
     /// A CUDA GPU for train and eval.
     Cuda,
 }
 
-/// The configured device. sealtune has no device key yet: every run is on
-/// CPU. When `[train] device = "cuda"` lands, read it here.
-pub fn configured_device(_cfg: &Config) -> Device {
-    Device::Cpu
+/// The configured device: `[compute] device = "cuda"` or `"cuda:N"` asks for a GPU.
+/// `auto` (the default) resolves on the node that runs the job, which a plan cannot
+/// know, so it asks for none: set `cuda` to get a GPU from the scheduler. (The value
+/// itself is checked by the stages' validation before any plan is written.)
+pub fn configured_device(cfg: &Config) -> Device {
+    match cfg
+        .section_json("compute")
+        .get("device")
+        .and_then(Value::as_str)
+    {
+        Some(d) if d == "cuda" || d.starts_with("cuda:") => Device::Cuda,
+        _ => Device::Cpu,
+    }
 }
 
 /// Values the user may give on the command line instead of placeholders.

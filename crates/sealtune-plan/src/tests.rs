@@ -338,6 +338,22 @@ fn cuda_asks_for_a_gpu_for_train_and_eval_only() {
         assert_eq!(lim.get("nvidia.com/gpu").is_some(), st.model);
     }
     assert_eq!(configured_device(&cfg), Device::Cpu);
+    let mut gpu = cfg.clone();
+    for (d, want) in [
+        ("cuda", Device::Cuda),
+        ("cuda:1", Device::Cuda),
+        ("auto", Device::Cpu),
+        ("libtorch-cpu", Device::Cpu),
+    ] {
+        gpu.override_value("compute", "device", d, "--device")
+            .unwrap();
+        assert_eq!(configured_device(&gpu), want, "{d}");
+    }
+    gpu.override_value("compute", "device", "cuda", "--device")
+        .unwrap();
+    let s = plan(&gpu, Target::Slurm, &Options::default()).unwrap();
+    assert!(file(&s, "train.sbatch").contains("--gres=gpu:1"));
+    assert!(!file(&s, "mask.sbatch").contains("--gres=gpu:1"));
 }
 
 #[test]
