@@ -19,7 +19,7 @@ use sealtune_pii::stage::{key_id, mask_config};
 use sealtune_pii::{Detector, MaskKey};
 use sealtune_pipeline::{Config, ConfigError, Exit, Stage, StageContext, StageError};
 use sealtune_train::ModelSection;
-use sealtune_train::model_section::compute;
+use sealtune_train::model_section::{compute, compute_for_stage};
 
 use crate::bench::{bbq_suite, discrim_suite, load_bbq, load_crows_pairs, load_discrim_eval};
 use crate::bias::{
@@ -361,15 +361,7 @@ impl Stage for EvalStage {
             },
         };
         let dir = model.dir(cfg);
-        let compute = compute(cfg)?;
-        ctx.events().emit(
-            "eval_device",
-            compute.record(),
-            Some(format!(
-                "eval: computing on {compute} ({})",
-                compute.dtype()
-            )),
-        );
+        let compute = compute_for_stage(ctx, "eval")?;
         let base = Llama::load_dir(&dir, compute.device()).map_err(|e| stage_error(e.into()))?;
         let tokenizer = Tokenizer::from_dir(&dir).map_err(|e| stage_error(e.into()))?;
         let mut ft = base.clone();

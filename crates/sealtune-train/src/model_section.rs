@@ -114,3 +114,18 @@ pub fn compute(cfg: &Config) -> Result<sealtune_model::Compute, StageError> {
             other => crate::stage::model_err(other),
         })
 }
+
+/// [`compute`] for a running stage, announced as a `<stage>_device` event ("train:
+/// computing on libtorch-cpu (f32)").
+pub fn compute_for_stage(
+    ctx: &sealtune_pipeline::StageContext<'_>,
+    stage: &str,
+) -> Result<sealtune_model::Compute, StageError> {
+    let c = compute(ctx.config())?;
+    ctx.events().emit(
+        &format!("{stage}_device"),
+        c.record(),
+        Some(format!("{stage}: computing on {c} ({})", c.dtype())),
+    );
+    Ok(c)
+}

@@ -31,7 +31,7 @@ use crate::collate::{
     record_messages, render,
 };
 use crate::config::TrainConfig;
-use crate::model_section::{ModelSection, compute};
+use crate::model_section::{ModelSection, compute, compute_for_stage};
 use crate::optim::learning_rate;
 use crate::trainer::Trainer;
 
@@ -338,15 +338,7 @@ impl Stage for TrainStage {
             .collect();
         let eval_examples = render_all(&tok, &eval_subset, &tcfg, &mut eval_skipped)?;
 
-        let compute = compute(cfg)?;
-        ctx.events().emit(
-            "train_device",
-            compute.record(),
-            Some(format!(
-                "train: computing on {compute} ({})",
-                compute.dtype()
-            )),
-        );
+        let compute = compute_for_stage(ctx, "train")?;
         let model = Llama::load_dir(&model_dir, compute.device()).map_err(model_err)?;
         let mut trainer = Trainer::new(model, &tcfg.lora).map_err(model_err)?;
         let pad = trainer.pad_id();
