@@ -439,6 +439,63 @@ impl LlamaConfig {
     }
 }
 
+/// Published model shapes, for benchmarks with random weights ([`crate::Llama::random`]):
+/// `llama-3.2-1b` and `llama-3.1-8b` (the values of their public `config.json`), and
+/// `tiny`, a two-layer Llama-3-style shape for dry runs.
+pub const PUBLISHED_SHAPES: [&str; 3] = ["llama-3.2-1b", "llama-3.1-8b", "tiny"];
+
+/// The configuration of a published shape (see [`PUBLISHED_SHAPES`]), or `None`.
+pub fn published_shape(name: &str) -> Option<LlamaConfig> {
+    let llama3_rope = |factor: f64| {
+        serde_json::json!({"rope_type": "llama3", "factor": factor, "low_freq_factor": 1.0,
+            "high_freq_factor": 4.0, "original_max_position_embeddings": 8192})
+    };
+    let (hidden, inter, layers, heads, kv, tied, rope, vocab, max_pos) = match name {
+        "llama-3.2-1b" => (
+            2048,
+            8192,
+            16,
+            32,
+            8,
+            true,
+            llama3_rope(32.0),
+            128_256,
+            131_072,
+        ),
+        "llama-3.1-8b" => (
+            4096,
+            14336,
+            32,
+            32,
+            8,
+            false,
+            llama3_rope(8.0),
+            128_256,
+            131_072,
+        ),
+        "tiny" => (256, 688, 2, 8, 2, false, llama3_rope(8.0), 4096, 8192),
+        _ => return None,
+    };
+    let hf: HfConfig = serde_json::from_value(serde_json::json!({
+        "model_type": "llama",
+        "vocab_size": vocab,
+        "hidden_size": hidden,
+        "intermediate_size": inter,
+        "num_hidden_layers": layers,
+        "num_attention_heads": heads,
+        "num_key_value_heads": kv,
+        "rms_norm_eps": 1e-5,
+        "rope_theta": 500000.0,
+        "rope_scaling": rope,
+        "max_position_embeddings": max_pos,
+        "tie_word_embeddings": tied,
+        "bos_token_id": 0,
+        "eos_token_id": 1,
+    }))
+    .ok()?;
+    hf.validate(Path::new(name)).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

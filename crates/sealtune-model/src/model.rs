@@ -235,71 +235,93 @@ impl Llama {
         ck: &mut Checkpoint,
         device: &Device,
     ) -> Result<Self> {
+        let mut used = std::collections::BTreeSet::new();
+        let tied = !ck.contains("lm_head.weight");
+        if tied && !config.tie_word_embeddings {
+            return Err(tensor_err(
+                ck,
+                "lm_head.weight",
+                "missing, and config.json has tie_word_embeddings = false".into(),
+            ));
+        }
+        // Tied checkpoints sometimes store a copy of the embedding; use it as stored.
+        let model = Self::build(config, device, !tied, |name, shape| {
+            let data = ck.read(name, shape)?;
+            used.insert(name.to_owned());
+            Ok(Init::Data(data))
+        })?;
+        if let Some(extra) = ck
+            .names()
+            .find(|n| !used.contains(*n) && !n.ends_with("rotary_emb.inv_freq"))
+        {
+            return Err(tensor_err(
+                ck,
+                extra,
+                "not a tensor of this Llama config (wrong num_hidden_layers or not a Llama checkpoint?)"
+                    .into(),
+            ));
+        }
+        Ok(model)
+    }
+
+    /// A model of `config`'s shape with random weights drawn on `device` (normal, standard
+    /// deviation 0.02 as in Llama's initialisation; norms at one): for benchmarks of
+    /// published shapes, whose speed does not depend on the weight values, without
+    /// multi-GB weight files. `seed` seeds the device's generator.
+    pub fn random(config: LlamaConfig, device: &Device, seed: u64) -> Result<Self> {
+        device.seed(seed);
+        let untied = !config.tie_word_embeddings;
+        Self::build(config, device, untied, |name, _| {
+            Ok(if name.ends_with("norm.weight") {
+                Init::Ones
+            } else {
+                Init::Normal(0.02)
+            })
+        })
+    }
+
+    /// Builds the model, asking `init` for every tensor by HF name and shape; `lm_head`
+    /// says whether an `lm_head.weight` is asked for (else the embedding is used).
+    fn build(
+        config: LlamaConfig,
+        device: &Device,
+        lm_head: bool,
+        init: impl FnMut(&str, &[usize]) -> Result<Init>,
+    ) -> Result<Self> {
+        let init = std::cell::RefCell::new(init);
+        let get = |name: &str, shape: &[usize]| (init.borrow_mut())(name, shape);
         let c = &config;
         let (h, q_out, kv_out) = (
             c.hidden_size,
             c.num_heads * c.head_dim,
             c.num_kv_heads * c.head_dim,
         );
-        let mut used = std::collections::BTreeSet::new();
-        let embed = load(
-            ck,
-            &mut used,
-            "model.embed_tokens.weight",
-            [c.vocab_size, h],
-            device,
-        )?;
-        let lm_head = if ck.contains("lm_head.weight") {
-            // Tied checkpoints sometimes store a copy of the embedding; use it as stored.
-            Some(load(
-                ck,
-                &mut used,
-                "lm_head.weight",
-                [c.vocab_size, h],
-                device,
-            )?)
-        } else if c.tie_word_embeddings {
-            None
+        let t2 = |name: &str, shape: [usize; 2]| -> Result<Tensor<2>> {
+            Ok(get(name, &shape)?.materialize(shape, device))
+        };
+        let embed = t2("model.embed_tokens.weight", [c.vocab_size, h])?;
+        let lm_head = if lm_head {
+            Some(t2("lm_head.weight", [c.vocab_size, h])?)
         } else {
-            return Err(tensor_err(
-                ck,
-                "lm_head.weight",
-                "missing, and config.json has tie_word_embeddings = false".into(),
-            ));
+            None
         };
         let mut layers = Vec::with_capacity(c.num_layers);
         for i in 0..c.num_layers {
             let p = format!("model.layers.{i}");
-            let mut lin = |ck: &mut Checkpoint, n: &str, shape: [usize; 2]| -> Result<Linear> {
-                Ok(Linear::new(load(
-                    ck,
-                    &mut used,
-                    &format!("{p}.{n}.weight"),
-                    shape,
-                    device,
-                )?))
+            let lin = |n: &str, shape: [usize; 2]| -> Result<Linear> {
+                Ok(Linear::new(t2(&format!("{p}.{n}.weight"), shape)?))
             };
-            let q = lin(ck, "self_attn.q_proj", [q_out, h])?;
-            let k = lin(ck, "self_attn.k_proj", [kv_out, h])?;
-            let v = lin(ck, "self_attn.v_proj", [kv_out, h])?;
-            let o = lin(ck, "self_attn.o_proj", [h, q_out])?;
-            let gate = lin(ck, "mlp.gate_proj", [c.intermediate_size, h])?;
-            let up = lin(ck, "mlp.up_proj", [c.intermediate_size, h])?;
-            let down = lin(ck, "mlp.down_proj", [h, c.intermediate_size])?;
-            let input_norm = load(
-                ck,
-                &mut used,
-                &format!("{p}.input_layernorm.weight"),
-                [h],
-                device,
-            )?;
-            let post_norm = load(
-                ck,
-                &mut used,
-                &format!("{p}.post_attention_layernorm.weight"),
-                [h],
-                device,
-            )?;
+            let q = lin("self_attn.q_proj", [q_out, h])?;
+            let k = lin("self_attn.k_proj", [kv_out, h])?;
+            let v = lin("self_attn.v_proj", [kv_out, h])?;
+            let o = lin("self_attn.o_proj", [h, q_out])?;
+            let gate = lin("mlp.gate_proj", [c.intermediate_size, h])?;
+            let up = lin("mlp.up_proj", [c.intermediate_size, h])?;
+            let down = lin("mlp.down_proj", [h, c.intermediate_size])?;
+            let input_norm =
+                get(&format!("{p}.input_layernorm.weight"), &[h])?.materialize([h], device);
+            let post_norm = get(&format!("{p}.post_attention_layernorm.weight"), &[h])?
+                .materialize([h], device);
             layers.push(Layer {
                 input_norm,
                 post_norm,
@@ -312,18 +334,7 @@ impl Llama {
                 down,
             });
         }
-        let norm = load(ck, &mut used, "model.norm.weight", [h], device)?;
-        if let Some(extra) = ck
-            .names()
-            .find(|n| !used.contains(*n) && !n.ends_with("rotary_emb.inv_freq"))
-        {
-            return Err(tensor_err(
-                ck,
-                extra,
-                "not a tensor of this Llama config (wrong num_hidden_layers or not a Llama checkpoint?)"
-                    .into(),
-            ));
-        }
+        let norm = get("model.norm.weight", &[h])?.materialize([h], device);
         let inv_freq = config.inv_freq();
         Ok(Self {
             config,
@@ -648,16 +659,26 @@ pub fn expected_tensors(c: &LlamaConfig) -> Vec<(String, Vec<usize>)> {
     out
 }
 
-fn load<const D: usize>(
-    ck: &mut Checkpoint,
-    used: &mut std::collections::BTreeSet<String>,
-    name: &str,
-    shape: [usize; D],
-    device: &Device,
-) -> Result<Tensor<D>> {
-    let data = ck.read(name, &shape)?;
-    used.insert(name.to_owned());
-    Ok(Tensor::from_data(TensorData::new(data, shape), device))
+/// How [`Llama::build`] gets one tensor.
+enum Init {
+    /// Values read from a checkpoint (f32, row-major).
+    Data(Vec<f32>),
+    /// Drawn on the device from a normal distribution with this standard deviation.
+    Normal(f64),
+    /// All ones.
+    Ones,
+}
+
+impl Init {
+    fn materialize<const D: usize>(self, shape: [usize; D], device: &Device) -> Tensor<D> {
+        match self {
+            Init::Data(data) => Tensor::from_data(TensorData::new(data, shape), device),
+            Init::Normal(std) => {
+                Tensor::random(shape, burn::tensor::Distribution::Normal(0.0, std), device)
+            }
+            Init::Ones => Tensor::ones(shape, device),
+        }
+    }
 }
 
 fn push<const D: usize>(out: &mut Vec<OwnedTensor>, name: String, t: &Tensor<D>) -> Result<()> {

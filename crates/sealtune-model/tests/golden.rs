@@ -269,3 +269,30 @@ fn generation_with_cache_equals_generation_without_on(device: &Device) {
     assert_eq!(*stopped.tokens.last().unwrap(), first);
     assert!(stopped.tokens.len() <= 3);
 }
+
+#[test]
+fn published_shapes_build_with_random_weights() {
+    use sealtune_model::config::{PUBLISHED_SHAPES, published_shape};
+    for name in PUBLISHED_SHAPES {
+        let c = published_shape(name).unwrap_or_else(|| panic!("{name}"));
+        assert_eq!(c.head_dim * c.num_heads, c.hidden_size, "{name}");
+    }
+    let c = published_shape("llama-3.1-8b").unwrap();
+    assert_eq!(
+        (c.num_layers, c.num_kv_heads, c.vocab_size),
+        (32, 8, 128_256)
+    );
+    assert!(published_shape("gpt-2").is_none());
+    for device in devices() {
+        let m = Llama::random(published_shape("tiny").unwrap(), &device, 7).unwrap();
+        let scores = m.score(&[vec![5, 17, 300, 4000, 2]], false).unwrap();
+        // Random weights at std 0.02 give a near-uniform next-token distribution.
+        let uniform = -(4096f32).ln();
+        for lp in &scores[0].token_logprobs {
+            assert!((lp - uniform).abs() < 1.0, "{lp} vs {uniform}");
+        }
+        let again = Llama::random(published_shape("tiny").unwrap(), &device, 7).unwrap();
+        let b = again.score(&[vec![5, 17, 300, 4000, 2]], false).unwrap();
+        assert_eq!(scores[0].token_logprobs, b[0].token_logprobs, "seeded");
+    }
+}

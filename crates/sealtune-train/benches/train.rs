@@ -3,7 +3,12 @@
 //!
 //! ```text
 //! cargo bench -p sealtune-train --bench train -- MODEL_DIR [--seq 512] [--steps 3] [--rank 16] [--device cpu]
+//! cargo bench -p sealtune-train --bench train -- --shape llama-3.2-1b [--seq ...]
 //! ```
+//!
+//! `--shape` builds a published shape (`llama-3.2-1b`, `llama-3.1-8b`, `tiny`) with random
+//! weights on the device instead of loading a model directory: throughput does not
+//! depend on the weight values.
 //!
 //! `--device` takes the values of `[compute] device`; LibTorch devices need
 //! `--features libtorch` (scripts/bench-train.sh builds it).
@@ -18,6 +23,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use sealtune_model::config::{PUBLISHED_SHAPES, published_shape};
 use sealtune_model::{DeviceChoice, Llama, LoraConfig};
 use sealtune_train::collate::{Example, Origin, micro_batch};
 use sealtune_train::config::OptimConfig;
@@ -34,33 +40,50 @@ fn arg(args: &[String], name: &str, default: usize) -> usize {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let Some(dir) = args
+    let value_of = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .map(String::as_str)
+    };
+    let shape = value_of("--shape");
+    let dir = args
         .iter()
         .enumerate()
         .find(|(i, a)| {
             !a.starts_with("--")
                 && !a.chars().all(|c| c.is_ascii_digit())
-                && (*i == 0 || args[*i - 1] != "--device")
+                && (*i == 0 || !matches!(args[*i - 1].as_str(), "--device" | "--shape"))
         })
-        .map(|(_, a)| a)
-    else {
+        .map(|(_, a)| PathBuf::from(a));
+    if dir.is_none() == shape.is_none() {
         eprintln!(
-            "usage: cargo bench -p sealtune-train --bench train -- MODEL_DIR [--seq N] [--steps N] [--rank N]"
+            "usage: cargo bench -p sealtune-train --bench train -- (MODEL_DIR | --shape {}) [--seq N] [--steps N] [--rank N] [--device D]",
+            PUBLISHED_SHAPES.join("|")
         );
         std::process::exit(64);
-    };
-    let dir = PathBuf::from(dir);
+    }
     let seq = arg(&args, "--seq", 512);
     let steps = arg(&args, "--steps", 3);
     let rank = arg(&args, "--rank", 16);
-    let choice: DeviceChoice = match args.iter().position(|a| a == "--device") {
-        Some(i) => args.get(i + 1).map_or("", String::as_str).parse()?,
-        None => DeviceChoice::Cpu,
-    };
+    let choice: DeviceChoice = value_of("--device").unwrap_or("cpu").parse()?;
     let compute = choice.resolve("--device")?;
 
     let t = Instant::now();
-    let model = Llama::load_dir(&dir, compute.device())?;
+    let model = match (&dir, shape) {
+        (Some(dir), _) => Llama::load_dir(dir, compute.device())?,
+        (None, Some(name)) => {
+            let Some(config) = published_shape(name) else {
+                eprintln!(
+                    "--shape {name}: expected one of {}",
+                    PUBLISHED_SHAPES.join(", ")
+                );
+                std::process::exit(64);
+            };
+            Llama::random(config, compute.device(), 1)?
+        }
+        (None, None) => unreachable!("checked above"),
+    };
     let load_s = t.elapsed().as_secs_f64();
     let vocab = model.config().vocab_size as u32;
     let lora = LoraConfig {
@@ -116,6 +139,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         serde_json::json!({
             "impl": "sealtune",
             "device": compute.to_string(),
+            "model": shape.map_or_else(|| dir.as_ref().map(|d| d.display().to_string()), |s| Some(s.to_string())),
             "seq": seq,
             "rank": rank,
             "steps": steps,
