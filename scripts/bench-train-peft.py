@@ -1,7 +1,12 @@
 #!/usr/bin/env python3
-"""The PyTorch + HF PEFT side of scripts/bench-train.sh: LoRA training throughput on CPU.
+"""The PyTorch + HF PEFT side of scripts/bench-train.sh and scripts/gpu-check.sh:
+LoRA training throughput.
 
     python scripts/bench-train-peft.py MODEL_DIR [--seq 512] [--steps 3] [--rank 16] [--threads N]
+    python scripts/bench-train-peft.py --config CONFIG_JSON [--device cuda] [--dtype bf16] ...
+
+`--config` builds the model from a HF config.json with random weights (the published
+shapes of `cargo bench -p sealtune-train --bench train -- --shape NAME --print-config`).
 
 Same work as `cargo bench -p sealtune-train --bench train`: rank-r LoRA (alpha 2r, dropout
 0.05) on all seven projections of the model loaded in float32, AdamW (lr 1e-4), one
@@ -16,12 +21,15 @@ import time
 
 import torch
 from peft import LoraConfig, get_peft_model
-from transformers import AutoModelForCausalLM
+from transformers import AutoModelForCausalLM, LlamaConfig
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("model_dir")
+    ap.add_argument("model_dir", nargs="?")
+    ap.add_argument("--config", help="HF config.json: random weights of this shape")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--dtype", choices=["f32", "bf16"], default="f32")
     ap.add_argument("--seq", type=int, default=512)
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--rank", type=int, default=16)
@@ -29,8 +37,19 @@ def main():
     a = ap.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
+    if (a.model_dir is None) == (a.config is None):
+        ap.error("give MODEL_DIR or --config")
+    dtype = torch.float32 if a.dtype == "f32" else torch.bfloat16
+    dev = torch.device(a.device)
     t = time.perf_counter()
-    base = AutoModelForCausalLM.from_pretrained(a.model_dir, dtype=torch.float32, attn_implementation="sdpa")
+    if a.config:
+        torch.manual_seed(1)
+        with open(a.config) as f:
+            hf = LlamaConfig(**json.load(f))
+        with dev:
+            base = AutoModelForCausalLM.from_config(hf, dtype=dtype, attn_implementation="sdpa")
+    else:
+        base = AutoModelForCausalLM.from_pretrained(a.model_dir, dtype=dtype, attn_implementation="sdpa").to(dev)
     load_s = time.perf_counter() - t
     cfg = LoraConfig(r=a.rank, lora_alpha=2 * a.rank, lora_dropout=0.05, bias="none",
                      target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
@@ -38,7 +57,8 @@ def main():
     model = get_peft_model(base, cfg)
     model.train()
     vocab = base.config.vocab_size
-    ids = torch.tensor([[(i * 7919 + 13) % vocab for i in range(a.seq)]])
+    ids = torch.tensor([[(i * 7919 + 13) % vocab for i in range(a.seq)]], device=dev)
+    cuda = dev.type == "cuda"
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
 
     def step():
@@ -47,9 +67,11 @@ def main():
         torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], 1.0)
         opt.step()
         opt.zero_grad(set_to_none=True)
-        return out.loss.item()
+        return out.loss.item()  # waits for the GPU
 
     step()  # warm-up
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
     times, losses = [], []
     for _ in range(a.steps):
         t = time.perf_counter()
@@ -59,6 +81,8 @@ def main():
     print(json.dumps({
         "impl": "pytorch+peft",
         "torch": torch.__version__,
+        "device": a.device,
+        "dtype": a.dtype,
         "seq": a.seq,
         "rank": a.rank,
         "steps": a.steps,
@@ -69,6 +93,7 @@ def main():
         "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
         "losses": losses,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_gpu_mem_gib": torch.cuda.max_memory_allocated() / 2**30 if cuda else None,
     }))
 
 

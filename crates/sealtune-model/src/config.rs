@@ -446,6 +446,12 @@ pub const PUBLISHED_SHAPES: [&str; 3] = ["llama-3.2-1b", "llama-3.1-8b", "tiny"]
 
 /// The configuration of a published shape (see [`PUBLISHED_SHAPES`]), or `None`.
 pub fn published_shape(name: &str) -> Option<LlamaConfig> {
+    published_shape_hf(name)?.validate(Path::new(name)).ok()
+}
+
+/// A published shape as a Hugging Face `config.json` (for building the same shape in
+/// transformers), or `None`.
+pub fn published_shape_hf(name: &str) -> Option<HfConfig> {
     let llama3_rope = |factor: f64| {
         serde_json::json!({"rope_type": "llama3", "factor": factor, "low_freq_factor": 1.0,
             "high_freq_factor": 4.0, "original_max_position_embeddings": 8192})
@@ -476,7 +482,7 @@ pub fn published_shape(name: &str) -> Option<LlamaConfig> {
         "tiny" => (256, 688, 2, 8, 2, false, llama3_rope(8.0), 4096, 8192),
         _ => return None,
     };
-    let hf: HfConfig = serde_json::from_value(serde_json::json!({
+    serde_json::from_value(serde_json::json!({
         "model_type": "llama",
         "vocab_size": vocab,
         "hidden_size": hidden,
@@ -492,8 +498,7 @@ pub fn published_shape(name: &str) -> Option<LlamaConfig> {
         "bos_token_id": 0,
         "eos_token_id": 1,
     }))
-    .ok()?;
-    hf.validate(Path::new(name)).ok()
+    .ok()
 }
 
 #[cfg(test)]

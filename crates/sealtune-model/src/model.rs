@@ -268,12 +268,19 @@ impl Llama {
     /// deviation 0.02 as in Llama's initialisation; norms at one): for benchmarks of
     /// published shapes, whose speed does not depend on the weight values, without
     /// multi-GB weight files. `seed` seeds the device's generator.
-    pub fn random(config: LlamaConfig, device: &Device, seed: u64) -> Result<Self> {
+    ///
+    /// With `on_host`, the values are drawn on the host by a generator of this crate
+    /// instead, so every device gets the same model (for comparing devices; slower, and
+    /// the host must hold the weights once).
+    pub fn random(config: LlamaConfig, device: &Device, seed: u64, on_host: bool) -> Result<Self> {
         device.seed(seed);
         let untied = !config.tie_word_embeddings;
-        Self::build(config, device, untied, |name, _| {
+        let mut state = seed;
+        Self::build(config, device, untied, |name, shape| {
             Ok(if name.ends_with("norm.weight") {
                 Init::Ones
+            } else if on_host {
+                Init::Data(host_normal(&mut state, shape.iter().product(), 0.02))
             } else {
                 Init::Normal(0.02)
             })
@@ -654,6 +661,30 @@ pub fn expected_tensors(c: &LlamaConfig) -> Vec<(String, Vec<usize>)> {
             ("mlp.down_proj", vec![h, ff]),
         ] {
             out.push((format!("{p}.{n}.weight"), shape));
+        }
+    }
+    out
+}
+
+/// `n` normal values with standard deviation `std` (splitmix64 and Box-Muller), the same
+/// on every machine for the same `state`.
+fn host_normal(state: &mut u64, n: usize, std: f64) -> Vec<f32> {
+    let mut next = || {
+        *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = *state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        // A uniform in (0, 1]: never 0, so the logarithm below is finite.
+        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64 + f64::EPSILON
+    };
+    let mut out = Vec::with_capacity(n);
+    while out.len() < n {
+        let (u, v) = (next().min(1.0), next());
+        let r = (-2.0 * u.ln()).sqrt() * std;
+        let t = std::f64::consts::TAU * v;
+        out.push((r * t.cos()) as f32);
+        if out.len() < n {
+            out.push((r * t.sin()) as f32);
         }
     }
     out

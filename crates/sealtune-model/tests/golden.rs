@@ -283,16 +283,29 @@ fn published_shapes_build_with_random_weights() {
         (32, 8, 128_256)
     );
     assert!(published_shape("gpt-2").is_none());
+    let mut host_logprobs = Vec::new();
     for device in devices() {
-        let m = Llama::random(published_shape("tiny").unwrap(), &device, 7).unwrap();
+        let m = Llama::random(published_shape("tiny").unwrap(), &device, 7, false).unwrap();
         let scores = m.score(&[vec![5, 17, 300, 4000, 2]], false).unwrap();
         // Random weights at std 0.02 give a near-uniform next-token distribution.
         let uniform = -(4096f32).ln();
         for lp in &scores[0].token_logprobs {
             assert!((lp - uniform).abs() < 1.0, "{lp} vs {uniform}");
         }
-        let again = Llama::random(published_shape("tiny").unwrap(), &device, 7).unwrap();
+        let again = Llama::random(published_shape("tiny").unwrap(), &device, 7, false).unwrap();
         let b = again.score(&[vec![5, 17, 300, 4000, 2]], false).unwrap();
         assert_eq!(scores[0].token_logprobs, b[0].token_logprobs, "seeded");
+        // Drawn on the host: the same model on every device.
+        let h = Llama::random(published_shape("tiny").unwrap(), &device, 7, true).unwrap();
+        host_logprobs.push(
+            h.score(&[vec![5, 17, 300, 4000, 2]], false).unwrap()[0]
+                .token_logprobs
+                .clone(),
+        );
+    }
+    for other in &host_logprobs[1..] {
+        for (a, b) in host_logprobs[0].iter().zip(other) {
+            assert!((a - b).abs() < 1e-4, "{a} vs {b}");
+        }
     }
 }

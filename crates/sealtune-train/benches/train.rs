@@ -8,7 +8,10 @@
 //!
 //! `--shape` builds a published shape (`llama-3.2-1b`, `llama-3.1-8b`, `tiny`) with random
 //! weights on the device instead of loading a model directory: throughput does not
-//! depend on the weight values.
+//! depend on the weight values. `--shape NAME --print-config` prints the shape as a HF
+//! `config.json` (for `scripts/bench-train-peft.py --config`). `--init host` draws the
+//! random weights on the host, the same for every device, and `--dropout 0` removes the
+//! device's dropout noise: together they make loss curves comparable across devices.
 //!
 //! `--device` takes the values of `[compute] device`; LibTorch devices need
 //! `--features libtorch` (scripts/bench-train.sh builds it).
@@ -47,13 +50,30 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .map(String::as_str)
     };
     let shape = value_of("--shape");
+    if args.iter().any(|a| a == "--print-config") {
+        // The shape as a HF config.json, so the PyTorch side builds the same model.
+        let hf = shape.and_then(sealtune_model::config::published_shape_hf);
+        let Some(hf) = hf else {
+            eprintln!(
+                "--print-config needs --shape {}",
+                PUBLISHED_SHAPES.join("|")
+            );
+            std::process::exit(64);
+        };
+        println!("{}", serde_json::to_string(&hf)?);
+        return Ok(());
+    }
     let dir = args
         .iter()
         .enumerate()
         .find(|(i, a)| {
             !a.starts_with("--")
                 && !a.chars().all(|c| c.is_ascii_digit())
-                && (*i == 0 || !matches!(args[*i - 1].as_str(), "--device" | "--shape"))
+                && (*i == 0
+                    || !matches!(
+                        args[*i - 1].as_str(),
+                        "--device" | "--shape" | "--init" | "--dropout"
+                    ))
         })
         .map(|(_, a)| PathBuf::from(a));
     if dir.is_none() == shape.is_none() {
@@ -80,7 +100,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 );
                 std::process::exit(64);
             };
-            Llama::random(config, compute.device(), 1)?
+            Llama::random(
+                config,
+                compute.device(),
+                1,
+                value_of("--init") == Some("host"),
+            )?
         }
         (None, None) => unreachable!("checked above"),
     };
@@ -89,7 +114,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let lora = LoraConfig {
         rank,
         alpha: 2.0 * rank as f64,
-        dropout: 0.05,
+        dropout: value_of("--dropout")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.05),
         ..LoraConfig::default()
     };
     let mut trainer = Trainer::new(model, &lora)?;
