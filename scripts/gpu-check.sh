@@ -34,13 +34,14 @@ dry=0
 bench=""
 py="${PYTHON:-python3}"
 out=""
+usage() { echo "usage: gpu-check.sh [--cpu-dry-run] --bench PATH [--python PY] [--out FILE]" >&2; exit 64; }
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --cpu-dry-run) dry=1 ;;
-        --bench) bench="$2"; shift ;;
-        --python) py="$2"; shift ;;
-        --out) out="$2"; shift ;;
-        *) echo "usage: gpu-check.sh [--cpu-dry-run] --bench PATH [--python PY] [--out FILE]" >&2; exit 64 ;;
+        --bench) [[ $# -ge 2 ]] || usage; bench="$2"; shift ;;
+        --python) [[ $# -ge 2 ]] || usage; py="$2"; shift ;;
+        --out) [[ $# -ge 2 ]] || usage; out="$2"; shift ;;
+        *) usage ;;
     esac
     shift
 done

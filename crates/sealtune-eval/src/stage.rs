@@ -19,7 +19,7 @@ use sealtune_pii::stage::{key_id, mask_config};
 use sealtune_pii::{Detector, MaskKey};
 use sealtune_pipeline::{Config, ConfigError, Exit, Stage, StageContext, StageError};
 use sealtune_train::ModelSection;
-use sealtune_train::model_section::{compute, compute_for_stage};
+use sealtune_train::model_section::{compute, compute_for_stage, compute_key};
 
 use crate::bench::{bbq_suite, discrim_suite, load_bbq, load_crows_pairs, load_discrim_eval};
 use crate::bias::{
@@ -317,8 +317,8 @@ impl Stage for EvalStage {
     fn extra_key(&self, cfg: &Config) -> Result<Value, StageError> {
         let m = mask_config(cfg)?;
         let key = MaskKey::from_config(&m).map_err(pii_err)?;
-        let c = compute(cfg)?;
-        Ok(json!({ "mask_key_id": key_id(&key), "device": c.kind(), "dtype": c.dtype() }))
+        let c = compute_key(cfg)?;
+        Ok(json!({ "mask_key_id": key_id(&key), "device": c["device"], "dtype": c["dtype"] }))
     }
 
     fn preflight(&self, cfg: &Config) -> Result<(), StageError> {

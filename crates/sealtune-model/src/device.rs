@@ -162,6 +162,20 @@ impl DeviceChoice {
     }
 }
 
+impl DeviceChoice {
+    /// The device kind results depend on, for stage keys: an explicit choice names its
+    /// kind without touching the machine (so `sealtune status` on a login node without a
+    /// GPU does not call a `cuda` run stale), and only `auto` is resolved here.
+    pub fn key_kind(self) -> &'static str {
+        match self {
+            Self::Cpu => "cpu",
+            Self::LibtorchCpu => "libtorch-cpu",
+            Self::Cuda(_) => "cuda",
+            Self::Auto => backend::first_cuda().map_or("cpu", |c| c.kind),
+        }
+    }
+}
+
 fn device_err(key: &str, choice: DeviceChoice, message: String) -> ModelError {
     ModelError::Device {
         key: key.to_string(),
@@ -268,6 +282,17 @@ mod tests {
         assert_eq!(ComputeSection::default().device, DeviceChoice::Auto);
         assert!(toml::from_str::<ComputeSection>("device = \"tpu\"").is_err());
         assert!(toml::from_str::<ComputeSection>("devices = \"cpu\"").is_err());
+    }
+
+    #[test]
+    fn key_kind_needs_no_device_for_an_explicit_choice() {
+        assert_eq!(DeviceChoice::Cuda(7).key_kind(), "cuda");
+        assert_eq!(DeviceChoice::LibtorchCpu.key_kind(), "libtorch-cpu");
+        assert_eq!(DeviceChoice::Cpu.key_kind(), "cpu");
+        assert_eq!(
+            DeviceChoice::Auto.key_kind(),
+            DeviceChoice::Auto.resolve("x").unwrap().kind()
+        );
     }
 
     #[test]

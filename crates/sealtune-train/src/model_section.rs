@@ -115,6 +115,14 @@ pub fn compute(cfg: &Config) -> Result<sealtune_model::Compute, StageError> {
         })
 }
 
+/// What the stage key holds about the device: the kind (resolving only `auto`) and the
+/// precision. Never fails on a machine without the device, so `sealtune status` works
+/// anywhere; `preflight` is where an unavailable device is refused.
+pub fn compute_key(cfg: &Config) -> Result<serde_json::Value, StageError> {
+    let sec: sealtune_model::ComputeSection = cfg.section("compute")?;
+    Ok(serde_json::json!({"device": sec.device.key_kind(), "dtype": "f32"}))
+}
+
 /// [`compute`] for a running stage, announced as a `<stage>_device` event ("train:
 /// computing on libtorch-cpu (f32)").
 pub fn compute_for_stage(

@@ -31,7 +31,7 @@ use crate::collate::{
     record_messages, render,
 };
 use crate::config::TrainConfig;
-use crate::model_section::{ModelSection, compute, compute_for_stage};
+use crate::model_section::{ModelSection, compute, compute_for_stage, compute_key};
 use crate::optim::learning_rate;
 use crate::trainer::Trainer;
 
@@ -281,8 +281,7 @@ impl Stage for TrainStage {
     /// The device kind actually used (`auto` resolves per machine): a result computed
     /// on the CPU is not reused as if it came from a GPU, or the other way round.
     fn extra_key(&self, cfg: &Config) -> Result<Value, StageError> {
-        let c = compute(cfg)?;
-        Ok(json!({"device": c.kind(), "dtype": c.dtype()}))
+        compute_key(cfg)
     }
 
     fn external_inputs(&self, cfg: &Config) -> Result<Vec<PathBuf>, StageError> {
