@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Build crates/sealtune-pii/data/names.tsv, the person-name gazetteer.
+"""Build crates/sealtune-pii/data/names.tsv, the person-name gazetteer, and
+crates/sealtune-pii/data/words.txt, the common-word safe list.
 
 Sources (both obtained through package registries, no hand-typed names):
   * PyPI sdist `names==0.3.0` (MIT code); its data files dist.male.first,
@@ -12,7 +13,12 @@ Sources (both obtained through package registries, no hand-typed names):
 Output: one line per name, sorted by bytes, `name<TAB>flags`, where name
 is lower-case ASCII and flags is a subset of "flw" (first name, last name,
 common English word). Surnames are kept when their 1990 frequency is at
-least 0.001 percent. Running the script twice gives byte-identical output.
+least 0.001 percent. words.txt: one lower-case ASCII word per line, sorted,
+every all-lower-case alphabetic entry of the word list (two letters or more)
+and every contraction with its apostrophe dropped ("youre"), that is not
+already in names.tsv: the safe list that tells a capitalised
+ordinary word ("Findings", "Customer") from a name in a name context.
+Running the script twice gives byte-identical output.
 
 Usage: python3 scripts/build-name-gazetteer.py [--check]
   (needs `pip` and `apt-get install wamerican`)
@@ -31,6 +37,7 @@ WORDS = "/usr/share/dict/american-english"
 MIN_SURNAME_FREQ = 0.001
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "crates", "sealtune-pii", "data", "names.tsv")
+WORDS_OUT = os.path.join(ROOT, "crates", "sealtune-pii", "data", "words.txt")
 
 
 def fetch_sdist(tmp):
@@ -73,6 +80,8 @@ def main():
     last = set(read_table(tar, base + "dist.all.last", MIN_SURNAME_FREQ))
     with open(WORDS, encoding="utf-8") as f:
         words = {w.strip() for w in f if w.strip() and w.strip().islower()}
+    # Contractions without their apostrophe ("you're" -> "youre"), as the detector folds them.
+    words |= {w.replace("'", "") for w in words if "'" in w and not w.endswith("'s")}
     lines = []
     for name in sorted(first | last):
         if not name.isascii() or not name.isalpha():
@@ -82,15 +91,23 @@ def main():
             flags += "w"
         lines.append(f"{name}\t{flags}\n")
     out = "".join(lines).encode("ascii")
-    if "--check" in sys.argv:
-        with open(OUT, "rb") as f:
-            if f.read() != out:
-                sys.exit(f"{OUT} is not what the script generates")
-        print(f"{OUT}: up to date ({len(lines)} names)")
-        return
-    with open(OUT, "wb") as f:
-        f.write(out)
-    print(f"wrote {OUT}: {len(lines)} names, {len(out)} bytes")
+    named = {line.split("\t")[0] for line in lines}
+    common = sorted(
+        w for w in words
+        if w.isascii() and w.isalpha() and len(w) >= 2 and w not in named
+    )
+    words_out = "".join(w + "\n" for w in common).encode("ascii")
+    for path, data, what in ((OUT, out, f"{len(lines)} names"),
+                             (WORDS_OUT, words_out, f"{len(common)} words")):
+        if "--check" in sys.argv:
+            with open(path, "rb") as f:
+                if f.read() != data:
+                    sys.exit(f"{path} is not what the script generates")
+            print(f"{path}: up to date ({what})")
+            continue
+        with open(path, "wb") as f:
+            f.write(data)
+        print(f"wrote {path}: {what}, {len(data)} bytes")
 
 
 if __name__ == "__main__":

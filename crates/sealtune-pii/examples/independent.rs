@@ -7,7 +7,8 @@
 //!
 //! Prints the per-type table, the share of PII characters left unmasked, the share of
 //! other characters masked, and the share of documents with PII that leak at least one
-//! PII character. `SHOW_MISSES=1` lists the missed spans, for the dev part only: the
+//! PII character. `SHOW_MISSES=1` lists the missed spans and the false positives with
+//! their context, for the dev part only: the
 //! hold-out part is scored, never inspected.
 #![allow(clippy::print_stdout)]
 
@@ -29,6 +30,19 @@ struct LabelSpan {
     end: usize,
     #[serde(rename = "type")]
     kind: String,
+}
+
+/// Up to 40 bytes either side of a span, cut at character boundaries.
+fn context(text: &str, start: usize, end: usize) -> &str {
+    let mut a = start.saturating_sub(40);
+    while !text.is_char_boundary(a) {
+        a -= 1;
+    }
+    let mut z = (end + 40).min(text.len());
+    while !text.is_char_boundary(z) {
+        z += 1;
+    }
+    &text[a..z]
 }
 
 fn main() {
@@ -80,11 +94,25 @@ fn main() {
                 leaks = true;
                 if show {
                     println!(
-                        "{} {:?} missed {}: {:?}",
+                        "{} {:?} missed {}: {:?} in {:?}",
                         doc.id,
                         g.entity,
                         missed.len(),
-                        &doc.text[g.start..g.end]
+                        &doc.text[g.start..g.end],
+                        context(&doc.text, g.start, g.end)
+                    );
+                }
+            }
+        }
+        if show {
+            for p in &pred {
+                if !gold.iter().any(|g| g.start < p.end && p.start < g.end) {
+                    println!(
+                        "{} false {:?}: {:?} in {:?}",
+                        doc.id,
+                        p.entity,
+                        &doc.text[p.start..p.end],
+                        context(&doc.text, p.start, p.end)
                     );
                 }
             }

@@ -45,6 +45,10 @@ pub(crate) fn patterns() -> Vec<String> {
     let full_month =
         r"(?:January|February|March|April|June|July|August|September|October|November|December)";
     let ord = r"(?:st|nd|rd|th)?";
+    // Abbreviated months with a day and no year ("Dec 19", "sept 30"); not "may"
+    // or a lower-case "mar", which are words.
+    let short_month = r"(?:(?i:jan|feb|apr|jun|jul|aug|sept?|oct|nov|dec)|Mar)";
+    let weekday = r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|Mon|Tues?|Wed|Thu(?:rs?)?|Fri|Sat|Sun)";
     let suffix = r"(?i:street|st|avenue|ave|road|rd|boulevard|blvd|lane|ln|drive|dr|court|ct|way|place|pl|terrace|ter|circle|cir|parkway|pkwy|highway|hwy|square|sq|trail|trl|alley|crescent|close|plaza|loop|pike)";
     let l = "A-Za-zÀ-ÖØ-öø-ɏ";
     let lu = "A-ZÀ-ÖØ-ÞĀ-ɏ";
@@ -58,7 +62,7 @@ pub(crate) fn patterns() -> Vec<String> {
         r"(?:(?-u:\b)[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{0,4}){2,7}|::(?:[0-9A-Fa-f]{1,4}:?){1,7})(?:[0-9]{1,3}(?:\.[0-9]{1,3}){3})?".to_string(),
         r"(?-u:\b)(?:9[0-9]|1[0-2][0-9])(?:[ -](?i:years?|yrs?)(?:[ -](?i:old))?|[ -]?(?i:yo|y/o|y\.o\.)(?-u:\b))".to_string(),
         format!(
-            r"(?-u:\b)(?:{month}\.? [0-9]{{1,2}}{ord},? [0-9]{{4}}|[0-9]{{1,2}}{ord}(?: of)? {month}\.?,? [0-9]{{4}}|{month}\.?,? [0-9]{{4}}|{full_month} [0-9]{{1,2}}{ord})(?-u:\b)"
+            r"(?-u:\b)(?:{weekday}\.?,? )?(?:{month}\.? [0-9]{{1,2}}{ord},? [0-9]{{4}}|[0-9]{{1,2}}{ord}(?: of)? {month}\.?,? [0-9]{{4}}|{month}\.?,? [0-9]{{4}}|{full_month} [0-9]{{1,2}}{ord}|{short_month}\.? [0-9]{{1,2}}{ord})(?-u:\b)"
         ),
         format!(
             r"(?-u:\b)(?:[0-9]{{1,6}}(?:-?[A-Za-z])? (?:[{lu}][{l}0-9'’.-]*|[0-9]{{1,3}}(?i:st|nd|rd|th)) (?:[{l}0-9][{l}0-9'’.-]* ){{0,3}}{suffix}(?-u:\b)\.?(?:,? (?i:apt|apartment|suite|ste|unit|fl|floor|rm|room)\.? ?#?[A-Za-z0-9-]+|,? #[A-Za-z0-9-]+)?(?:, ?[{lu}][{l}'.-]*(?: [{lu}][{l}'.-]*){{0,2}},? [A-Z]{{2}}(?: [0-9]{{5}}(?:-[0-9]{{4}})?)?)?|(?i:p\.? ?o\.? ?box) [0-9]+)"
@@ -274,6 +278,16 @@ impl Detector {
                     e
                 }
                 P_TEXTDATE => {
+                    // "APR 21.49%", "Dec 19:30" is not a day of the month.
+                    let rest = &text.as_bytes()[e..];
+                    if rest.first().is_some_and(|&c| c == b'%')
+                        || (rest.len() >= 2
+                            && matches!(rest[0], b'.' | b':' | b',')
+                            && rest[1].is_ascii_digit())
+                    {
+                        consumed = e;
+                        continue;
+                    }
                     let dob = matches!(cue_before(text, s, self.window), Some(Cue::Dob));
                     let t = if dob {
                         EntityType::DateOfBirth
@@ -415,6 +429,70 @@ impl Detector {
         let plus = b[s] == b'+';
         let paren = raw.contains('(');
         let neg = cue == Some(Cue::Negative);
+        // Month and day without a year ("12/1", "11/28"): a date when either part
+        // has two digits, or after a date word ("on 3/4"); "5/10" with no date word
+        // is a pain score, "1/2" a fraction.
+        if g == 2 && sep == Some(b'/') && glen[0] <= 2 && glen[1] <= 2 && !neg {
+            let (m, dd): (u32, u32) = (
+                text[groups[0].0..groups[0].1].parse().unwrap_or(0),
+                text[groups[1].0..groups[1].1].parse().unwrap_or(0),
+            );
+            let before = text[..s].trim_end_matches(' ');
+            let after = &b[e..];
+            let glued = before.ends_with(|c: char| c.is_ascii_digit() || c == '/' || c == '.')
+                || after
+                    .first()
+                    .is_some_and(|&c| c == b'/' || c == b'%' || c.is_ascii_alphanumeric());
+            let date_word = {
+                let w = before
+                    .rsplit(|c: char| !c.is_ascii_alphabetic())
+                    .next()
+                    .unwrap_or("")
+                    .to_ascii_lowercase();
+                matches!(
+                    w.as_str(),
+                    "on" | "since"
+                        | "from"
+                        | "until"
+                        | "till"
+                        | "through"
+                        | "thru"
+                        | "by"
+                        | "due"
+                        | "dated"
+                        | "of"
+                        | "effective"
+                        | "starting"
+                        | "before"
+                        | "after"
+                        | "date"
+                        | "dos"
+                        | "seen"
+                        | "visit"
+                        | "msg"
+                        | "sent"
+                        | "called"
+                        | "admitted"
+                        | "discharged"
+                        | "drawn"
+                        | "collected"
+                )
+            };
+            if (1..=12).contains(&m) && (1..=31).contains(&dd) && !glued {
+                let two = glen[0] == 2 || glen[1] == 2;
+                if date_word || (two && dd != 10) || (two && line_opens(text, s)) {
+                    let dob = cue == Some(Cue::Dob);
+                    return Some(Some((
+                        if dob {
+                            EntityType::DateOfBirth
+                        } else {
+                            EntityType::Date
+                        },
+                        if date_word { 0.85 } else { 0.7 },
+                    )));
+                }
+            }
+        }
         // Multi-group runs joined by spaces must be spaced uniformly to count as one number.
         if g > 1 && seps.contains(&b'/') && !(g == 3 && same_sep) {
             return None;
@@ -449,13 +527,12 @@ impl Detector {
             if (ymd && year_ok(nums[0], 4)) || (mdy && year_ok(nums[2], glen[2])) {
                 let dob = cue == Some(Cue::Dob);
                 let rest = &b[e..];
-                let timestamp = (rest.len() >= 2
+                // An ISO machine timestamp ("2024-03-05T10:22:33Z") is left alone; a
+                // date written with a time of day ("EXAM DATE: 11/18/2026 09:42")
+                // is still the date of a visit.
+                let timestamp = rest.len() >= 2
                     && (rest[0] == b'T' || rest[0] == b't')
-                    && rest[1].is_ascii_digit())
-                    || (rest.len() >= 4
-                        && rest[0] == b' '
-                        && rest[1].is_ascii_digit()
-                        && (rest[2] == b':' || rest[3] == b':'));
+                    && rest[1].is_ascii_digit();
                 if dob {
                     return Some(Some((EntityType::DateOfBirth, 0.95)));
                 }
@@ -772,6 +849,20 @@ impl Detector {
         }
         Some(kept.into_values().collect())
     }
+}
+
+/// True when only spaces precede `pos` on its line (looks back at most 16 bytes).
+fn line_opens(text: &str, pos: usize) -> bool {
+    let b = text.as_bytes();
+    let mut i = pos;
+    while i > 0 && pos - i < 16 {
+        match b[i - 1] {
+            b' ' | b'\t' => i -= 1,
+            b'\n' => return true,
+            _ => return false,
+        }
+    }
+    i == 0
 }
 
 fn has_context_word(text: &str, s: usize, e: usize, window: usize, words: &[String]) -> bool {

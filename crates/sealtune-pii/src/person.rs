@@ -29,6 +29,13 @@ const PARTICLE: u16 = 1 << 9;
 const INTRO: u16 = 1 << 10;
 /// Flag: the word before an introduction verb ("name", "this").
 const INTRO_PREV: u16 = 1 << 11;
+/// Flag: a kin or personal-relation word ("wife", "niece"): a capitalised word
+/// right after it is a name even when it is also an ordinary word ("wife Grace").
+const KIN: u16 = 1 << 12;
+/// Flag: a credential written after a name ("RN", "MD").
+const CRED: u16 = 1 << 13;
+/// Flag: a word that ends or follows an organisation's name ("Pharmacy", "Mutual").
+const ORG: u16 = 1 << 14;
 
 const TITLES: &[&str] = &[
     "dr",
@@ -104,6 +111,25 @@ const LABELS: &[&str] = &[
     "recipient",
     "payee",
     "nok",
+    "claimant",
+    "borrower",
+    "borrowers",
+    "coborrower",
+    "primary",
+    "contingent",
+    "dependent",
+    "dependents",
+    "ordering",
+    "referring",
+    "reading",
+    "candidate",
+    "policyholder",
+    "prescriber",
+    "banker",
+    "insd",
+    "parent",
+    "parents",
+    "emergency",
 ];
 const BARE_LABELS: &[&str] = &[
     "patient",
@@ -118,6 +144,180 @@ const BARE_LABELS: &[&str] = &[
     "caller",
     "resident",
     "witness",
+    "customer",
+    "client",
+    "member",
+    "claimant",
+    "candidate",
+    "borrower",
+    "borrowers",
+    "coborrower",
+    "banker",
+    "applicant",
+    "beneficiary",
+    "policyholder",
+    "prescriber",
+    "dependent",
+    "employee",
+    "tenant",
+    "insd",
+    "agent",
+    "rep",
+    "officer",
+    "adjuster",
+    "driver",
+    "victim",
+    "manager",
+    "supervisor",
+    "teller",
+    "advisor",
+    "adviser",
+    "pharmacist",
+    "therapist",
+    "staff",
+    "names",
+    "student",
+    "technician",
+    "tech",
+];
+const KINS: &[&str] = &[
+    "husband",
+    "wife",
+    "son",
+    "daughter",
+    "mother",
+    "father",
+    "mom",
+    "mum",
+    "mommy",
+    "mama",
+    "dad",
+    "daddy",
+    "papa",
+    "brother",
+    "sister",
+    "niece",
+    "nephew",
+    "aunt",
+    "auntie",
+    "uncle",
+    "grandson",
+    "granddaughter",
+    "grandmother",
+    "grandfather",
+    "grandma",
+    "grandpa",
+    "granny",
+    "grandchild",
+    "partner",
+    "fiance",
+    "fiancee",
+    "boyfriend",
+    "girlfriend",
+    "spouse",
+    "hubby",
+    "cousin",
+    "stepson",
+    "stepdaughter",
+    "stepmother",
+    "stepfather",
+    "stepmom",
+    "stepdad",
+    "caregiver",
+    "friend",
+    "neighbor",
+    "neighbour",
+    "sibling",
+    "roommate",
+    "child",
+    "kid",
+    "baby",
+    "relative",
+    "twin",
+    "motherinlaw",
+    "fatherinlaw",
+    "sisterinlaw",
+    "brotherinlaw",
+    "soninlaw",
+    "daughterinlaw",
+    "godmother",
+    "godfather",
+];
+const CREDS: &[&str] = &[
+    "md", "do", "rn", "np", "lpn", "lvn", "pa", "pac", "phd", "dds", "dmd", "pharmd", "rph", "cnm",
+    "crna", "msw", "lcsw", "dnp", "aprn", "fnp", "cna", "emt", "od", "dpm", "mph", "bsn", "msn",
+    "facp", "facs", "esq", "cpa", "mls", "rrt", "psyd", "lmft", "lpc", "mbbs", "frcp", "rd",
+];
+const ORGS: &[&str] = &[
+    "pharmacy",
+    "clinic",
+    "hospital",
+    "bank",
+    "mutual",
+    "insurance",
+    "health",
+    "healthcare",
+    "group",
+    "inc",
+    "llc",
+    "ltd",
+    "corp",
+    "company",
+    "associates",
+    "university",
+    "college",
+    "school",
+    "church",
+    "foundation",
+    "trust",
+    "credit",
+    "union",
+    "labs",
+    "laboratory",
+    "laboratories",
+    "imaging",
+    "dental",
+    "pediatrics",
+    "partners",
+    "services",
+    "solutions",
+    "systems",
+    "financial",
+    "capital",
+    "federal",
+    "national",
+    "savings",
+    "assurance",
+    "medical",
+    "center",
+    "centre",
+    "office",
+    "department",
+    "institute",
+    "agency",
+    "realty",
+    "motors",
+    "logistics",
+    "airlines",
+    "airways",
+    "travel",
+    "library",
+    "county",
+    "city",
+    "valley",
+];
+/// Abbreviations and chat words that are not in the dictionary but are never names.
+const EXTRA_COMMON: &[&str] = &[
+    "hgb", "dx", "hx", "tx", "sx", "rx", "fx", "meds", "dispo", "abx", "ok", "okay", "ive", "im",
+    "hr", "ed", "icu", "er", "mrn", "dob", "ssn", "npi", "bp", "rr", "vs", "pcp", "ros", "hpi",
+    "cc", "poa", "fyi", "asap", "thx", "pls", "plz", "btw", "lol", "yep", "yeah", "hmm", "umm",
+    "mychart", "sms", "acct", "appt", "approx", "amt", "bal", "ded", "ach", "atm", "pin", "otp",
+    "mfa", "hwy", "pkwy", "blvd", "ln", "ct", "aly", "ter", "cir", "ste", "apt", "fl", "rm", "po",
+    "usa", "us", "uk", "eu", "pm", "am", "est", "pst", "cst", "mst", "utc", "fnol", "rcv", "acv",
+    "pdmp", "prn", "bid", "tid", "qid", "qd", "po", "iv", "im", "sq", "npo", "wbc", "rbc", "plt",
+    "inr", "bmp", "cmp", "cbc", "ekg", "ecg", "ct", "mri", "cxr", "copd", "chf", "afib", "htn",
+    "dm", "ckd", "uti", "sob", "nkda", "wnl", "rtc", "fu", "vm", "lvm", "dos", "id", "ids", "faq",
+    "url", "app", "ios", "otc", "hmo", "ppo", "hsa", "fsa", "eob", "cob",
 ];
 const WEAKS: &[&str] = &[
     "for",
@@ -153,6 +353,12 @@ const SALUTATIONS: &[&str] = &[
     "greetings",
     "bye",
     "welcome",
+    "thx",
+    "respectfully",
+    "warmly",
+    "morning",
+    "afternoon",
+    "evening",
 ];
 const STOPS: &[&str] = &[
     "dr",
@@ -339,7 +545,7 @@ struct Map {
     long: HashMap<&'static [u8], u16, BuildHasherDefault<Fx>>,
 }
 
-const BLOOM_BITS: u32 = 18;
+const BLOOM_BITS: u32 = 20;
 
 fn bloom_bit(k: u64) -> usize {
     (k.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - BLOOM_BITS)) as usize
@@ -396,6 +602,12 @@ fn lexicon() -> &'static Map {
         for (name, f) in g.entries() {
             m.insert(name, u16::from(f));
         }
+        for w in names::COMMON_WORDS
+            .lines()
+            .chain(EXTRA_COMMON.iter().copied())
+        {
+            m.insert(w, WORD);
+        }
         for (list, flag) in [
             (TITLES, TITLE),
             (LABELS, LABEL),
@@ -406,6 +618,9 @@ fn lexicon() -> &'static Map {
             (PARTICLES, PARTICLE),
             (INTROS, INTRO),
             (INTRO_PREVS, INTRO_PREV),
+            (KINS, KIN),
+            (CREDS, CRED),
+            (ORGS, ORG),
         ] {
             for w in list {
                 m.insert(w, flag);
@@ -551,9 +766,76 @@ fn words(text: &str, map: &Map) -> Vec<Word> {
     out
 }
 
+/// Whether what precedes word `start` on its line is nothing (`Some(false)`) or a
+/// chat time stamp such as "[16:44] " or "08:55 " (`Some(true)`); `None` when
+/// something else precedes it. Looks back a bounded distance, so it costs the
+/// same on a one-line record of many megabytes.
+fn line_opening(text: &str, start: usize) -> Option<bool> {
+    let mut from = start.saturating_sub(24);
+    while !text.is_char_boundary(from) {
+        from -= 1;
+    }
+    let window = &text[from..start];
+    let pre = match window.rfind('\n') {
+        Some(k) => &window[k + 1..],
+        None if from == 0 => window,
+        None => return None,
+    };
+    let pre = pre.trim_end_matches([' ', '\t']);
+    if pre.is_empty() {
+        return Some(false);
+    }
+    let stamp = |t: &str| {
+        !t.is_empty()
+            && t.contains(':')
+            && t.bytes()
+                .all(|c| c.is_ascii_digit() || b":/-. apmAPM".contains(&c))
+    };
+    if let Some(inner) = pre.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
+        return stamp(inner).then_some(true);
+    }
+    stamp(pre).then_some(true)
+}
+
+/// True when the rest of the line after `pos` holds only bytes from `allowed`;
+/// stops at the first other byte.
+fn rest_only(text: &str, pos: usize, allowed: &[u8]) -> bool {
+    text.as_bytes()[pos..]
+        .iter()
+        .take_while(|&&c| c != b'\n')
+        .all(|c| allowed.contains(c))
+}
+
+/// The rest of the line after `pos`, up to `max` bytes (cut back to a character
+/// boundary).
+fn rest_of_line(text: &str, pos: usize, max: usize) -> &str {
+    let mut end = (pos + max).min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let t = &text[pos..end];
+    &t[..t.find('\n').unwrap_or(t.len())]
+}
+
+/// The non-blank line before the line holding `pos`, if any.
+fn previous_line(text: &str, pos: usize) -> Option<&str> {
+    let ls = text[..pos].rfind('\n')?;
+    text[..ls]
+        .split('\n')
+        .rev()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+}
+
 /// Finds person names; calls `emit(start, end, score)` for each. Polls
 /// `cancelled` every [`crate::detect::POLL`] words and returns false when it
 /// said stop (the names emitted so far are then incomplete).
+///
+/// Three passes over the words: context rules (titles, labels, relations,
+/// speaker labels, salutations, sign-offs, credentials) and gazetteer pairs
+/// propose names; a capitalised word in a name context counts as a name unless
+/// it is on the common-word safe list; then every later mention of a word of a
+/// confidently found name in the same text is a name too.
 pub(crate) fn find(
     text: &str,
     cancelled: &dyn Fn() -> bool,
@@ -570,33 +852,160 @@ pub(crate) fn find(
     let namey = |w: &Word| capish(w) && w.flags & STOP == 0;
     let known = |w: &Word| w.flags & (FIRST | LAST) != 0;
     let plain = |w: &Word| w.flags & WORD == 0;
+    let common = |w: &Word| w.flags & WORD != 0;
+    let len = |w: &Word| text[w.start..w.end].chars().count();
     let initial =
         |w: &Word| w.end - w.start == 1 && w.case == Case::Upper && b.get(w.end) == Some(&b'.');
+    // "BABATUNDE A": a capital letter on its own closing an all-capitals name.
+    let bare_initial = |w: &Word| {
+        w.end - w.start == 1
+            && w.case == Case::Upper
+            && !b.get(w.end).is_some_and(u8::is_ascii_alphanumeric)
+            && b.get(w.end) != Some(&b'.')
+    };
+    // A word that is evidence of a name: not on the safe list, not a short
+    // all-capitals abbreviation, not a list word.
+    let telling = |w: &Word| {
+        !common(w)
+            && len(w) >= 2
+            && !(w.case == Case::Upper && len(w) <= 3 && !known(w))
+            && w.flags & (STOP | TITLE | CRED | LABEL) == 0
+    };
+    // Words [i, end) look like a name and not like capitalised ordinary words.
+    let evidence = |i: usize, end: usize| {
+        ws[i..end].iter().any(telling)
+            || (end - i >= 2 && ws[i].flags & FIRST != 0 && ws[end - 1].flags & LAST != 0)
+    };
     // Extends a name from word i over capitalised words, initials and particles.
     let extend = |i: usize, lower_ok: bool| -> usize {
         let mut j = i + 1;
         let mut last = i + 1;
-        while j < ws.len() && j - i < 5 {
+        while j < ws.len() && j - i < 6 {
             let gp = gap(&ws[j - 1], &ws[j]);
             if !(gp == " " || (gp == ". " && ws[j - 1].end - ws[j - 1].start == 1)) {
                 break;
             }
             let w = &ws[j];
-            if initial(w) || namey(w) || (lower_ok && w.case == Case::Lower && known(w) && plain(w))
+            let lower_name = lower_ok
+                && w.case == Case::Lower
+                && ((known(w) && plain(w)) || (!common(w) && len(w) >= 3));
+            if initial(w)
+                || namey(w)
+                || lower_name
+                || (bare_initial(w) && ws[j - 1].case == Case::Upper)
             {
                 j += 1;
                 last = j;
-            } else if w.case == Case::Lower
-                && w.flags & PARTICLE != 0
-                && ws.get(j + 1).is_some_and(namey)
-            {
-                j += 1;
+            } else if w.case == Case::Lower && w.flags & PARTICLE != 0 {
+                // "de la Cruz": particles, then a capitalised word.
+                let mut k = j + 1;
+                while k < ws.len()
+                    && k - j < 3
+                    && gap(&ws[k - 1], &ws[k]) == " "
+                    && ws[k].case == Case::Lower
+                    && ws[k].flags & PARTICLE != 0
+                {
+                    k += 1;
+                }
+                if k < ws.len() && gap(&ws[k - 1], &ws[k]) == " " && namey(&ws[k]) {
+                    j = k;
+                } else {
+                    break;
+                }
             } else {
                 break;
             }
         }
         last
     };
+    // Chat speaker labels: a word opening a line (after an optional time stamp)
+    // and followed by ':' or ' (Role):'. Counted per word so a transcript's
+    // speakers, who speak more than once, are told from one-off headers.
+    let speaker_at = |i: usize| -> Option<bool> {
+        let w = &ws[i];
+        let stamped = line_opening(text, w.start)?;
+        let after = &text[w.end..];
+        let colon =
+            after.starts_with(':') && !after[1..].starts_with(|c: char| c.is_ascii_alphanumeric());
+        let role = after.starts_with(" (")
+            && rest_of_line(after, 2, 24)
+                .find(')')
+                .is_some_and(|k| after[2 + k + 1..].starts_with(':'));
+        (colon || role).then_some(stamped)
+    };
+    let key = |w: &Word| {
+        let t = &text[w.start..w.end];
+        let t = t
+            .strip_suffix("'s")
+            .or_else(|| t.strip_suffix("’s"))
+            .unwrap_or(t);
+        t.to_lowercase()
+    };
+    let mut speakers: HashMap<String, (usize, bool)> = HashMap::new();
+    for (i, w) in ws.iter().enumerate() {
+        if w.case != Case::Other
+            && let Some(stamped) = speaker_at(i)
+        {
+            let e = speakers.entry(key(w)).or_insert((0, false));
+            e.0 += 1;
+            e.1 |= stamped;
+        }
+    }
+    let is_speaker = |i: usize| {
+        let w = &ws[i];
+        telling(w)
+            && w.flags & (BARE | KIN | SALUT) == 0
+            && speaker_at(i).is_some()
+            && speakers
+                .get(&key(w))
+                .is_some_and(|&(n, stamped)| n >= 2 || stamped)
+    };
+    // The name words [i, end) are followed by a credential or an age and sex:
+    // "K. Osei, RN", "Noor, RN", "Pham Van Duc, 67M".
+    let tail_cue = |end: usize| {
+        let last = &ws[end - 1];
+        let tail = text[last.end..]
+            .strip_prefix('.')
+            .unwrap_or(&text[last.end..]);
+        let tail = tail.strip_prefix(',').unwrap_or(tail);
+        let Some(tail) = tail.strip_prefix(' ') else {
+            return false;
+        };
+        if let Some(nx) = ws.get(end)
+            && text[last.end..nx.start]
+                .trim_start_matches(['.', ',', ' '])
+                .is_empty()
+            && nx.flags & CRED != 0
+            && matches!(nx.case, Case::Upper | Case::Cap)
+            && !b.get(nx.end).is_some_and(u8::is_ascii_alphanumeric)
+        {
+            return true;
+        }
+        let digits = tail.bytes().take_while(u8::is_ascii_digit).count();
+        if (1..=3).contains(&digits) {
+            let r = tail[digits..].trim_start_matches(' ');
+            let sex = r.starts_with(['M', 'F'])
+                && !r[1..].starts_with(|c: char| c.is_ascii_alphanumeric());
+            return sex
+                || r.starts_with("yo")
+                || r.starts_with("y/o")
+                || r.starts_with("y.o.")
+                || r.starts_with("-year");
+        }
+        false
+    };
+    // A line holding only the name words [i, end) (and punctuation).
+    let name_line = |i: usize, end: usize| {
+        line_opening(text, ws[i].start) == Some(false)
+            && rest_only(text, ws[end - 1].end, b" .,!-\r")
+    };
+    let salut_line = |l: &str| {
+        l.ends_with([',', '.', '!'])
+            && l.split(|c: char| !c.is_alphabetic())
+                .any(|w| !w.is_empty() && lookup(map, w) & SALUT != 0)
+    };
+
+    let mut found: Vec<(usize, usize, f32)> = Vec::new();
     let mut i = 0;
     let mut next_poll = crate::detect::POLL;
     while i < ws.len() {
@@ -608,15 +1017,28 @@ pub(crate) fn find(
         }
         let w = ws[i];
         let mut cue = 0.0f32;
+        // Cues strong enough that an ordinary word after them is a name ("wife Grace").
+        let mut relaxed = false;
         if i > 0 {
             let p = ws[i - 1];
             let pg = gap(&p, &w).trim_matches(' ');
             if p.flags & TITLE != 0 && (pg.is_empty() || pg == ".") {
                 cue = 0.95;
+                relaxed = true;
             } else if p.flags & LABEL != 0 && matches!(pg, ":" | "-" | ":\t" | "=") {
                 cue = 0.9;
+            } else if p.flags & KIN != 0 && (pg.is_empty() || pg == ",") && namey(&w) {
+                cue = 0.8;
+                relaxed = pg.is_empty();
             } else if p.flags & BARE != 0 && pg.is_empty() && capish(&w) {
                 cue = 0.7;
+            } else if p.flags & (LABEL | BARE | KIN) != 0
+                && pg == "("
+                && namey(&w)
+                && text[ws[extend(i, false) - 1].end..].starts_with(')')
+            {
+                cue = 0.85;
+                relaxed = p.flags & KIN != 0;
             } else if p.flags & WEAK != 0
                 && pg.is_empty()
                 && capish(&w)
@@ -626,7 +1048,9 @@ pub(crate) fn find(
                     .is_some_and(|nx| gap(&w, nx) == " " && namey(nx))
             {
                 cue = 0.6;
-            } else if (p.flags & SALUT != 0 && !pg.contains("\n\n"))
+            } else if (p.flags & SALUT != 0
+                && !pg.contains("\n\n")
+                && pg.bytes().all(|c| b",\r\n\t".contains(&c)))
                 || (i >= 2
                     && pg.is_empty()
                     && p.flags & INTRO != 0
@@ -635,6 +1059,18 @@ pub(crate) fn find(
             {
                 cue = 0.85;
             }
+        }
+        // "Support (Devon):" — a name in parentheses closing a speaker label.
+        if cue == 0.0
+            && i > 0
+            && gap(&ws[i - 1], &w) == " ("
+            && namey(&w)
+            && text[ws[extend(i, false) - 1].end..].starts_with("):")
+        {
+            cue = 0.85;
+        }
+        if cue == 0.0 && is_speaker(i) {
+            cue = 0.85;
         }
         // A signature: "— First Last" (or "-- ", "– ") closing a line.
         if cue == 0.0 && namey(&w) {
@@ -652,6 +1088,48 @@ pub(crate) fn find(
                 }
             }
         }
+        // Credentials or age and sex after the name; a name alone on a line after
+        // a closing ("Thanks so much,\nAoife") or over an address; a name
+        // closing a line after a closing ("Thank you. Hadiza").
+        if cue == 0.0 && (namey(&w) || initial(&w)) {
+            let end = extend(i, false);
+            if evidence(i, end) {
+                if tail_cue(end) {
+                    cue = 0.85;
+                } else if name_line(i, end) {
+                    let next = text[ws[end - 1].end..]
+                        .split('\n')
+                        .nth(1)
+                        .map(str::trim_start);
+                    let over_address = next.is_some_and(|l| {
+                        l.starts_with(|c: char| c.is_ascii_digit())
+                            || l.starts_with("PO Box")
+                            || l.starts_with("P.O. Box")
+                            || l.starts_with("RR ")
+                    });
+                    let greeting = rest_of_line(text, ws[end - 1].end, 16).contains(['-', ','])
+                        && next.is_some_and(str::is_empty);
+                    if over_address
+                        || greeting
+                        || previous_line(text, w.start).is_some_and(salut_line)
+                    {
+                        cue = 0.8;
+                    }
+                } else if rest_only(text, ws[end - 1].end, b" .,!\r") {
+                    let mut from = w.start.saturating_sub(40);
+                    while !text.is_char_boundary(from) {
+                        from -= 1;
+                    }
+                    let pre = &text[from..w.start];
+                    let pre = &pre[pre.rfind('\n').map_or(0, |k| k + 1)..];
+                    if (pre.ends_with(". ") || pre.ends_with(", ") || pre.ends_with("! "))
+                        && salut_line(pre.trim_end())
+                    {
+                        cue = 0.8;
+                    }
+                }
+            }
+        }
         if cue > 0.0 {
             let next_is_surname = ws
                 .get(i + 1)
@@ -659,8 +1137,10 @@ pub(crate) fn find(
             let first_then_surname = capish(&w) && w.flags & FIRST != 0 && next_is_surname;
             let ok = (cue >= 0.95 && capish(&w) && w.flags & TITLE == 0)
                 || namey(&w)
+                || initial(&w)
                 || first_then_surname
-                || (w.case == Case::Lower && known(&w) && (plain(&w) || next_is_surname));
+                || (w.case == Case::Lower && known(&w) && (plain(&w) || next_is_surname))
+                || (w.case == Case::Lower && cue >= 0.85 && !common(&w) && len(&w) >= 3);
             if ok {
                 let mut end = extend(i, w.case == Case::Lower);
                 // "Patient: GARCIA, MARIA": a surname-first header after a label.
@@ -668,35 +1148,39 @@ pub(crate) fn find(
                     && let Some(nx) = ws.get(i + 1)
                     && gap(&w, nx) == ", "
                     && namey(nx)
-                    && (w.case == Case::Upper || w.flags & LAST != 0)
-                    && (nx.case == w.case
-                        || nx.flags & FIRST != 0
-                        || (w.case == Case::Upper && nx.case == Case::Cap))
+                    && ((w.case == Case::Upper || w.flags & LAST != 0)
+                        && (nx.case == w.case
+                            || nx.flags & FIRST != 0
+                            || (w.case == Case::Upper && nx.case == Case::Cap))
+                        || (telling(&w) && telling(nx)))
                 {
                     end = extend(i + 1, false);
                 }
-                let mut score = cue;
-                if w.case == Case::Lower {
-                    score = score.min(0.8);
+                if relaxed || evidence(i, end) {
+                    let mut score = cue;
+                    if w.case == Case::Lower {
+                        score = score.min(0.8);
+                    }
+                    // Salutations pick up non-names too ("Hi Team"): demand a known name or a second word.
+                    if (0.84..0.86).contains(&cue) && end == i + 1 && !known(&w) {
+                        score = 0.6;
+                    }
+                    found.push((i, end, score));
+                    i = end;
+                    continue;
                 }
-                // Salutations pick up non-names too ("Hi Team"): demand a known name or a second word.
-                if (0.84..0.86).contains(&cue) && end == i + 1 && !known(&w) {
-                    score = 0.6;
-                }
-                emit(w.start, ws[end - 1].end, score);
-                i = end;
-                continue;
             }
         }
-        // "LAST, FIRST" headers.
+        // "LAST, FIRST" headers; an all-capitals surname before any name-like
+        // word needs no gazetteer ("ADEBAYO-SMITH, Temitope").
         if capish(&w)
-            && w.flags & LAST != 0
             && w.flags & STOP == 0
             && let Some(nx) = ws.get(i + 1)
             && gap(&w, nx) == ", "
             && capish(nx)
-            && nx.flags & FIRST != 0
             && nx.flags & STOP == 0
+            && ((w.flags & LAST != 0 && nx.flags & FIRST != 0)
+                || (w.case == Case::Upper && len(&w) >= 3 && telling(&w) && telling(nx)))
         {
             let end = extend(i + 1, false);
             let score = if (w.flags | nx.flags) & WORD != 0 {
@@ -704,7 +1188,7 @@ pub(crate) fn find(
             } else {
                 0.85
             };
-            emit(w.start, ws[end - 1].end, score);
+            found.push((i, end, score));
             i = end;
             continue;
         }
@@ -731,10 +1215,10 @@ pub(crate) fn find(
                 if sur & WORD != 0 {
                     score -= 0.15;
                 }
-                if sur & (FIRST | LAST) == 0 && w.flags & WORD != 0 {
+                if sur & (FIRST | LAST) == 0 && w.flags & WORD != 0 && !telling(nx) {
                     score = 0.45;
                 }
-                emit(w.start, ws[end - 1].end, score);
+                found.push((i, end, score));
                 i = end;
                 continue;
             }
@@ -745,12 +1229,75 @@ pub(crate) fn find(
                 && nx.flags & LAST != 0
                 && plain(nx);
             if lower_pair {
-                emit(w.start, nx.end, 0.7);
+                found.push((i, i + 2, 0.7));
                 i += 2;
                 continue;
             }
         }
+        // Two capitalised words off every list ("Tolulope Abiodun").
+        if w.case == Case::Cap
+            && telling(&w)
+            && let Some(nx) = ws.get(i + 1)
+            && gap(&w, nx) == " "
+            && nx.case == Case::Cap
+            && telling(nx)
+        {
+            let end = extend(i, false);
+            found.push((i, end, 0.6));
+            i = end;
+            continue;
+        }
         i += 1;
+    }
+    if cancelled() {
+        return false;
+    }
+    // Later mentions: a word of a confidently found name, elsewhere in the same
+    // text ("Agent: Jamal" ... "Jamal: Sure!"). A word that is also an ordinary
+    // word only counts when capitalised.
+    let mut taken = vec![false; ws.len()];
+    let mut names: HashMap<String, ()> = HashMap::new();
+    for &(s, e, score) in &found {
+        for k in s..e {
+            taken[k] = true;
+            let w = &ws[k];
+            if score >= 0.7
+                && len(w) >= 2
+                && !initial(w)
+                && w.flags & (STOP | TITLE | PARTICLE | CRED | LABEL | KIN) == 0
+            {
+                names.insert(key(w), ());
+            }
+        }
+    }
+    if !names.is_empty() {
+        for (k, w) in ws.iter().enumerate() {
+            if !taken[k]
+                && (capish(w) || !common(w))
+                && w.case != Case::Other
+                && names.contains_key(&key(w))
+            {
+                found.push((k, k + 1, 0.75));
+            }
+        }
+    }
+    for (s, e, score) in found {
+        // "Hope Valley Pharmacy", "Hudson Valley Mutual": an organisation.
+        let org = ws[s..e].iter().any(|w| w.flags & ORG != 0)
+            || ws
+                .get(e)
+                .is_some_and(|nx| gap(&ws[e - 1], nx) == " " && nx.flags & ORG != 0 && capish(nx));
+        // A quoted name is a merchant or a product ("Kwik Kash").
+        let quoted = text[..ws[s].start].ends_with('"') && text[ws[e - 1].end..].starts_with('"');
+        if (org || quoted) && score < 0.95 {
+            continue;
+        }
+        // "Tamika R.": the period of a closing initial belongs to the name.
+        let mut end = ws[e - 1].end;
+        if initial(&ws[e - 1]) {
+            end += 1;
+        }
+        emit(ws[s].start, end, score);
     }
     true
 }
