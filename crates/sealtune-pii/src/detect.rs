@@ -196,6 +196,11 @@ impl Detector {
                 self.push(&mut cands, s, e, EntityType::Person, score)
             }))?;
         }
+        if self.enabled[idx(EntityType::StreetAddress)] {
+            go(crate::address::find(text, cancelled, |s, e, score| {
+                self.push(&mut cands, s, e, EntityType::StreetAddress, score)
+            }))?;
+        }
         go(self.deny_list(text, &mut cands, cancelled))?;
         go(self.custom(text, &mut cands, cancelled))?;
         self.resolve(text, cands, cancelled)

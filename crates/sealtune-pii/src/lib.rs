@@ -4,7 +4,8 @@
 //! any model service: one multi-pattern automaton pass finds candidates,
 //! checksums ([`validate`]) and context words ([`context`]) classify them, a
 //! gazetteer built from public-domain census name tables ([`names`]) plus
-//! context cues finds person names. The [`Masker`] replaces what was found
+//! context cues finds person names, and the USPS street-suffix and unit tables
+//! find whole postal addresses. The [`Masker`] replaces what was found
 //! according to a [`MaskConfig`] policy and records keyed fingerprints of the
 //! original values ([`fingerprint`]).
 //!
@@ -19,6 +20,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod address;
 pub mod config;
 pub mod context;
 pub mod corpus;
