@@ -9,7 +9,7 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex_automata::meta;
 
 use crate::config::{MaskConfig, Validator};
-use crate::context::{Cue, cue_after, cue_before};
+use crate::context::{Cue, cue_after, cue_before, cue_of};
 use crate::error::PiiError;
 use crate::types::{EntityType, Span};
 use crate::validate as v;
@@ -27,6 +27,7 @@ const P_ADDRESS: usize = 9;
 const MAX_GROUPS: usize = 24;
 const P_ALNUM: usize = 10;
 const P_NUMERIC: usize = 11;
+const P_PASSWORD: usize = 12;
 
 /// How many matches, words or candidates detection handles between two polls
 /// of its cancellation check: small enough that a poll comes every few
@@ -69,6 +70,9 @@ pub(crate) fn patterns() -> Vec<String> {
         ),
         r"(?-u:\b)[A-Za-z0-9]*(?:[A-Za-z][0-9]|[0-9][A-Za-z])[A-Za-z0-9]*(?:-[A-Za-z0-9]+)*(?-u:\b)".to_string(),
         r"(?:\+[0-9]{1,3}[ .-]?(?:\([0-9]{1,4}\)[ .-]?)?|\([0-9]{2,4}\)[ .-]?|(?-u:\b))[0-9]+(?:[ ./-][0-9]+)*".to_string(),
+        // "password to Sunflower#2026!", "pw kitale2019": a password word, then a
+        // value with a digit or a symbol (checked in code).
+        r#"(?-u:\b)(?i:password|passwd|passcode|pwd|pw)(?-u:\b)[ \t]+(?:(?i:is|was|to|as|now)[ \t]+)?[^ \t\r\n"',;]{6,}"#.to_string(),
     ]
 }
 
@@ -323,6 +327,17 @@ impl Detector {
                     end
                 }
                 P_NUMERIC => self.numeric(text, s, e, out),
+                P_PASSWORD => {
+                    let hit = &text[s..e];
+                    let v0 = hit.rfind([' ', '\t']).map_or(e, |k| s + k + 1);
+                    let value = text[v0..e].trim_end_matches('.');
+                    let mixed = value.bytes().any(|c| c.is_ascii_digit() || b"!#$%&*@?^~".contains(&c))
+                        && value.bytes().any(|c| c.is_ascii_alphabetic());
+                    if mixed && value.len() >= 6 {
+                        self.push(out, v0, v0 + value.len(), EntityType::Secret, 0.8);
+                    }
+                    e
+                }
                 P_ALNUM => self.alnum(text, s, e, out),
                 _ => e,
             };
@@ -374,14 +389,29 @@ impl Detector {
             } else if st > 0 && b[st - 1] == b'(' {
                 st -= 1;
             }
-            let cue = cue_before(text, st, self.window);
+            // "RC-0048213", "HO-NC-2209981", "HVM 7702 1183 0": a letter prefix is
+            // part of the identifier, and the context is read before it.
+            let pre = id_prefix(text, st);
+            let cue = cue_before(text, pre, self.window);
             let mut found = false;
             // No identifier has more than six digit groups.
             for gj in (gi + 1..=groups.len().min(gi + 6)).rev() {
                 let en = groups[gj - 1].1;
                 if let Some(c) = self.classify_numeric(text, st, en, &groups[gi..gj], cue) {
                     if let Some((t, score)) = c {
-                        self.push(out, st, en, t, score);
+                        let from = if matches!(
+                            t,
+                            EntityType::MedicalRecordNumber
+                                | EntityType::InsuranceId
+                                | EntityType::UsBankAccount
+                                | EntityType::DriverLicense
+                                | EntityType::Passport
+                        ) {
+                            pre
+                        } else {
+                            st
+                        };
+                        self.push(out, from, en, t, score);
                     }
                     gi = gj;
                     found = true;
@@ -575,14 +605,18 @@ impl Detector {
                 }
             }
         }
-        // Payment card.
-        if (12..=19).contains(&n)
+        // Payment card. In a card context ("card", "Visa", "ending"...) any
+        // Luhn-valid run of 13-19 digits is a card whatever its issuer prefix:
+        // test ranges and new issuers are still card numbers to the person.
+        let card_shape = (12..=19).contains(&n)
             && (g == 1
                 || (same_sep
                     && glen[0] == 4
-                    && glen.iter().all(|&l| (4..=6).contains(&l) || l == 3)))
-            && v::credit_card(d)
-        {
+                    && glen.iter().all(|&l| (4..=6).contains(&l) || l == 3)));
+        if card_shape && cue == Some(Cue::Card) && n >= 13 && v::luhn(d) {
+            return Some(Some((EntityType::CreditCard, 0.95)));
+        }
+        if card_shape && v::credit_card(d) {
             let score = match cue {
                 Some(Cue::Card) => Some(0.98),
                 Some(Cue::Negative) => Some(0.45),
@@ -854,6 +888,49 @@ impl Detector {
         }
         Some(kept.into_values().collect())
     }
+}
+
+/// Where an identifier's letter prefix starts, if the digits at `st` have one:
+/// up to three groups of one to four capitals each joined by '-' ("HO-NC-"), or
+/// one group of three or four capitals and a space ("HVM "). A context word
+/// ("MRN-", "DOB ") is not a prefix. Returns `st` when there is none.
+fn id_prefix(text: &str, st: usize) -> usize {
+    let b = text.as_bytes();
+    let letters_before = |p: usize| b[..p].iter().rev().take_while(|c| c.is_ascii_uppercase()).count();
+    let is_cue = |a: usize, z: usize| {
+        let w = text[a..z].to_ascii_lowercase();
+        cue_of(&w).is_some()
+            || matches!(
+                w.as_str(),
+                "id" | "no" | "num" | "nbr" | "bin" | "pcn" | "grp" | "usd" | "eur" | "gbp" | "ref"
+            )
+    };
+    let word_start = |p: usize| p == 0 || !b[p - 1].is_ascii_alphanumeric();
+    let mut p = st;
+    let mut groups = 0;
+    while groups < 3 && p >= 2 && b[p - 1] == b'-' {
+        let n = letters_before(p - 1);
+        if n == 0 || n > 4 || is_cue(p - 1 - n, p - 1) {
+            break;
+        }
+        let q = p - 1 - n;
+        if !(word_start(q) || (q > 0 && b[q - 1] == b'-')) {
+            break;
+        }
+        p = q;
+        groups += 1;
+    }
+    if groups > 0 {
+        return if word_start(p) { p } else { st };
+    }
+    if st >= 4 && b[st - 1] == b' ' {
+        let n = letters_before(st - 1);
+        let q = st - 1 - n;
+        if (3..=4).contains(&n) && word_start(q) && !is_cue(q, st - 1) {
+            return q;
+        }
+    }
+    st
 }
 
 /// True when only spaces precede `pos` on its line (looks back at most 16 bytes).
