@@ -117,6 +117,9 @@ pub struct Masker {
     detector: Detector,
     cfg: MaskConfig,
     key: MaskKey,
+    /// Whether some date type is shifted (`date_shift`, or `pseudonymize`,
+    /// which shifts dates), so that the record's offset is needed.
+    shifts_dates: bool,
 }
 
 impl Masker {
@@ -124,10 +127,17 @@ impl Masker {
     /// (see [`MaskKey::from_config`]).
     pub fn new(cfg: &MaskConfig, key: MaskKey) -> Result<Self, PiiError> {
         let detector = Detector::new(cfg)?;
+        let shifts_dates = [EntityType::Date, EntityType::DateOfBirth].iter().any(|t| {
+            matches!(
+                cfg.operator(*t),
+                Operator::DateShift | Operator::Pseudonymize
+            )
+        });
         Ok(Masker {
             detector,
             cfg: cfg.clone(),
             key,
+            shifts_dates,
         })
     }
 
@@ -138,11 +148,12 @@ impl Masker {
 
     /// Masks one string. Returns the masked text, the spans found (byte offsets
     /// into the original), their fingerprints, and whether a drop type was found.
+    /// Dates move by `date_offset` days (the record's or its subject's).
     /// `None` when `cancelled` said stop.
     fn mask_str(
         &self,
         text: &str,
-        subject: &str,
+        date_offset: i64,
         st: &mut RecordState,
         counts: &mut BTreeMap<EntityType, u64>,
         fps: &mut Vec<[u8; 32]>,
@@ -168,14 +179,14 @@ impl Masker {
                 Operator::Tag => self.tag(st, s, val),
                 Operator::Pseudonymize => match s.entity {
                     EntityType::Date | EntityType::DateOfBirth => self
-                        .shift(val, subject)
+                        .shift(val, date_offset)
                         .unwrap_or_else(|| self.tag(st, s, val)),
                     _ => ops::pseudonymize(&self.key, s.entity, val),
                 },
                 Operator::Mask => ops::mask(val, self.cfg.mask_keep_last),
                 Operator::Hash => ops::hash(&self.key, s.entity, val),
                 Operator::DateShift => self
-                    .shift(val, subject)
+                    .shift(val, date_offset)
                     .unwrap_or_else(|| self.tag(st, s, val)),
                 Operator::DropRecord => {
                     drop.get_or_insert(s.entity);
@@ -204,11 +215,31 @@ impl Masker {
         ops::tag(s.entity, n)
     }
 
-    fn shift(&self, val: &str, subject: &str) -> Option<String> {
-        ops::shift_date(
-            val,
-            ops::date_offset(&self.key, subject, self.cfg.date_shift_max_days),
-        )
+    fn shift(&self, val: &str, date_offset: i64) -> Option<String> {
+        ops::shift_date(val, date_offset)
+    }
+
+    /// The record's date offset: its subject's when `subject_field` is set
+    /// and the record names one, else keyed by the record itself (never one
+    /// offset for the whole dataset). 0 when no date type is shifted.
+    fn date_offset(&self, record: &Value, obj: &serde_json::Map<String, Value>) -> i64 {
+        if !self.shifts_dates {
+            return 0;
+        }
+        let max = self.cfg.date_shift_max_days;
+        let subject = self
+            .cfg
+            .subject_field
+            .as_ref()
+            .and_then(|f| match obj.get(f) {
+                Some(Value::String(s)) if !s.trim().is_empty() => Some(s.clone()),
+                Some(Value::Number(n)) => Some(n.to_string()),
+                _ => None,
+            });
+        match subject {
+            Some(s) => ops::date_offset(&self.key, &s, max),
+            None => ops::record_date_offset(&self.key, record, max),
+        }
     }
 
     /// Masks the configured string fields of one record. `label` names the
@@ -243,14 +274,7 @@ impl Masker {
         let Value::Object(obj) = record else {
             return Err(err("expected a JSON object".into()));
         };
-        let subject = match &self.cfg.subject_field {
-            Some(f) => match obj.get(f) {
-                Some(Value::String(s)) => s.clone(),
-                Some(Value::Number(n)) => n.to_string(),
-                _ => String::new(),
-            },
-            None => String::new(),
-        };
+        let date_offset = self.date_offset(record, obj);
         let default: Vec<String> = kind
             .default_fields()
             .iter()
@@ -271,7 +295,7 @@ impl Masker {
                         match m.get_mut("content") {
                             Some(Value::String(s)) => {
                                 let (masked, d) = self
-                                    .mask_str(s, &subject, &mut st, &mut c, &mut fps, cancelled)
+                                    .mask_str(s, date_offset, &mut st, &mut c, &mut fps, cancelled)
                                     .ok_or(PiiError::Interrupted)?;
                                 *s = masked;
                                 dropped = dropped.or(d);
@@ -285,7 +309,7 @@ impl Masker {
                 }
                 (_, Value::String(s)) => {
                     let (masked, d) = self
-                        .mask_str(s, &subject, &mut st, &mut c, &mut fps, cancelled)
+                        .mask_str(s, date_offset, &mut st, &mut c, &mut fps, cancelled)
                         .ok_or(PiiError::Interrupted)?;
                     *s = masked;
                     dropped = dropped.or(d);

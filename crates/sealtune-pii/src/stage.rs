@@ -101,7 +101,9 @@ impl Stage for MaskStage {
     }
 
     fn code_version(&self) -> &'static str {
-        "mask/2"
+        // 3: date_shift offsets per record without subject_field (were
+        // dataset-wide).
+        "mask/3"
     }
 
     fn depends_on(&self) -> &'static [&'static str] {
@@ -264,6 +266,19 @@ impl Stage for MaskStage {
         let bytes =
             serde_json::to_vec_pretty(&report).map_err(|e| StageError::internal(e.to_string()))?;
         std::fs::write(&rp, bytes).map_err(|e| StageError::io("cannot write", &rp, e))?;
+        if let Some(f) = &mcfg.subject_field
+            && by_type.keys().any(|t| {
+                matches!(t, EntityType::Date | EntityType::DateOfBirth)
+                    && matches!(
+                        mcfg.operator(*t),
+                        Operator::DateShift | Operator::Pseudonymize
+                    )
+            })
+        {
+            ctx.events().warn(&format!(
+                "mask: subject_field `{f}` is set, but ingest passes only the text fields of each record, so no record names a subject here: date offsets are per record (see docs/PII.md)"
+            ));
+        }
         let n_kept: u64 = kept.values().sum();
         if n_kept > 0 {
             ctx.events().warn(&format!(
