@@ -14,6 +14,7 @@ use crate::detect::Detector;
 use crate::error::PiiError;
 use crate::key::MaskKey;
 use crate::ops;
+use crate::residual::{self, ResidualCounts, ResidualReport};
 use crate::types::{CodePointSpan, EntityType, Span, to_code_points};
 
 /// The shape of a record, as ingest identified it.
@@ -51,6 +52,9 @@ pub struct MaskedRecord {
     pub fingerprints: Vec<[u8; 32]>,
     /// The type that caused the record to be dropped.
     pub dropped: Option<EntityType>,
+    /// Residual-sweep findings in the masked output per field swept and
+    /// category (see [`crate::residual`]); empty when the record is dropped.
+    pub residual: BTreeMap<String, ResidualCounts>,
 }
 
 /// Aggregate figures for the mask stage's `report.json`: never a raw value.
@@ -64,6 +68,9 @@ pub struct MaskReport {
     pub dropped: BTreeMap<String, BTreeMap<EntityType, u64>>,
     /// Replacements per split, field and type.
     pub counts: BTreeMap<String, BTreeMap<String, BTreeMap<EntityType, u64>>>,
+    /// The residual-risk sweep over the records written.
+    #[serde(default)]
+    pub residual: ResidualReport,
 }
 
 impl MaskReport {
@@ -79,7 +86,10 @@ impl MaskReport {
                     .entry(t)
                     .or_insert(0) += 1
             }
-            None => *self.records_out.entry(split.to_string()).or_insert(0) += 1,
+            None => {
+                *self.records_out.entry(split.to_string()).or_insert(0) += 1;
+                self.residual.add(&r.residual);
+            }
         }
         let per_field = self.counts.entry(split.to_string()).or_default();
         for (field, by_type) in &r.counts {
@@ -149,7 +159,10 @@ impl Masker {
     /// Masks one string. Returns the masked text, the spans found (byte offsets
     /// into the original), their fingerprints, and whether a drop type was found.
     /// Dates move by `date_offset` days (the record's or its subject's).
+    /// The masked text is then swept for residual risk into `rc`, with the
+    /// operators' output opaque to the sweep.
     /// `None` when `cancelled` said stop.
+    #[allow(clippy::too_many_arguments)]
     fn mask_str(
         &self,
         text: &str,
@@ -157,12 +170,15 @@ impl Masker {
         st: &mut RecordState,
         counts: &mut BTreeMap<EntityType, u64>,
         fps: &mut Vec<[u8; 32]>,
+        rc: &mut ResidualCounts,
         cancelled: &dyn Fn() -> bool,
     ) -> Option<(String, Option<EntityType>)> {
         let spans = self.detector.detect_cancellable(text, cancelled)?;
         if spans.is_empty() {
+            residual::sweep(text, &[], rc);
             return Some((text.to_string(), None));
         }
+        let mut replaced = Vec::with_capacity(spans.len());
         let mut out = String::with_capacity(text.len() + 16 * spans.len());
         let mut last = 0;
         let mut drop = None;
@@ -194,10 +210,13 @@ impl Masker {
                 }
                 Operator::Keep => val.to_string(),
             };
+            let at = out.len();
             out.push_str(&rep);
+            replaced.push((at, out.len()));
             last = s.end;
         }
         out.push_str(&text[last..]);
+        residual::sweep(&out, &replaced, rc);
         Some((out, drop))
     }
 
@@ -286,16 +305,26 @@ impl Masker {
         let mut counts = BTreeMap::new();
         let mut fps = Vec::new();
         let mut dropped = None;
+        let mut residual = BTreeMap::new();
         for f in fields {
             let Some(val) = out.get_mut(f) else { continue };
             let mut c = BTreeMap::new();
+            let mut rc = ResidualCounts::new();
             match (f.as_str(), val) {
                 ("messages", Value::Array(msgs)) => {
                     for (i, m) in msgs.iter_mut().enumerate() {
                         match m.get_mut("content") {
                             Some(Value::String(s)) => {
                                 let (masked, d) = self
-                                    .mask_str(s, date_offset, &mut st, &mut c, &mut fps, cancelled)
+                                    .mask_str(
+                                        s,
+                                        date_offset,
+                                        &mut st,
+                                        &mut c,
+                                        &mut fps,
+                                        &mut rc,
+                                        cancelled,
+                                    )
                                     .ok_or(PiiError::Interrupted)?;
                                 *s = masked;
                                 dropped = dropped.or(d);
@@ -309,7 +338,15 @@ impl Masker {
                 }
                 (_, Value::String(s)) => {
                     let (masked, d) = self
-                        .mask_str(s, date_offset, &mut st, &mut c, &mut fps, cancelled)
+                        .mask_str(
+                            s,
+                            date_offset,
+                            &mut st,
+                            &mut c,
+                            &mut fps,
+                            &mut rc,
+                            cancelled,
+                        )
                         .ok_or(PiiError::Interrupted)?;
                     *s = masked;
                     dropped = dropped.or(d);
@@ -324,6 +361,7 @@ impl Masker {
             if !c.is_empty() {
                 counts.insert(f.clone(), c);
             }
+            residual.insert(f.clone(), rc);
         }
         Ok(MaskedRecord {
             record: if dropped.is_some() {
@@ -333,6 +371,11 @@ impl Masker {
             },
             counts,
             fingerprints: fps,
+            residual: if dropped.is_some() {
+                BTreeMap::new()
+            } else {
+                residual
+            },
             dropped,
         })
     }

@@ -5,7 +5,9 @@
 //! - `train.jsonl`, `eval.jsonl`: masked records, in input order, split as
 //!   ingest decided;
 //! - `report.json`: counts per split, field and entity type, records dropped
-//!   and why, and the policy; never a raw value;
+//!   and why, the policy, and the residual-risk sweep of the masked output
+//!   (`residual`: counts per category and field, see [`crate::residual`]);
+//!   never a raw value;
 //! - `pii-fingerprints.bin`: keyed HMACs of the original values replaced (see
 //!   [`crate::fingerprint`]), so that eval can test for regurgitation without
 //!   anyone storing the PII.
@@ -102,7 +104,7 @@ impl Stage for MaskStage {
 
     fn code_version(&self) -> &'static str {
         // 3: date_shift offsets per record without subject_field (were
-        // dataset-wide).
+        // dataset-wide); the report has the residual-risk sweep.
         "mask/3"
     }
 
@@ -250,6 +252,7 @@ impl Stage for MaskStage {
             "replacements": rep.counts,
             "distinct_fingerprints": out.fingerprints.len(),
             "plaintext_kept_by_type": kept,
+            "residual": rep.residual.to_json(),
             "mask_key_id": kid,
             "policy": {
                 "default_operator": mcfg.default_operator,

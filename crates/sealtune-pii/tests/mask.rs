@@ -429,3 +429,36 @@ fn keep_needs_allow_plaintext_and_still_fingerprints() {
             .contains(&ops::fingerprint(&key(), E::UsSsn, "123-45-6789"))
     );
 }
+
+#[test]
+fn residual_sweep_per_field_and_not_for_dropped_records() {
+    use sealtune_pii::ResidualKind as R;
+    let cfg = MaskConfig {
+        operators: [(E::Secret, Operator::DropRecord)].into_iter().collect(),
+        ..MaskConfig::default()
+    };
+    let m = masker(cfg);
+    let rec = json!({"messages": [
+        {"role": "user", "content": "Hi, Dr. Maria Lopez here, ref 8675309"},
+        {"role": "assistant", "content": "Thanks, noted under ref 8675310."}
+    ]});
+    let out = m.mask_record(&rec, RecordKind::Chat, "r").unwrap();
+    let r = out.record.as_ref().unwrap();
+    assert!(
+        r["messages"][0]["content"]
+            .as_str()
+            .unwrap()
+            .contains("<PERSON_1>")
+    );
+    // Both surviving numbers counted under `messages`; the tag is not a name.
+    assert_eq!(out.residual["messages"].get(&R::LongDigits), Some(&2));
+    assert_eq!(out.residual["messages"].get(&R::NameContext), None);
+    let dropped = m
+        .mask_record(
+            &json!({"text": "ref 8675309, key sk_live_abcdefghijklmnopqrstuv"}),
+            RecordKind::Text,
+            "r",
+        )
+        .unwrap();
+    assert!(dropped.record.is_none() && dropped.residual.is_empty());
+}
