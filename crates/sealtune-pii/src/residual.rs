@@ -17,15 +17,21 @@
 //!   (titles `Dr`, `Mr`, `Mrs`, `Ms`, `Mx`, `Miss`, `Prof`; role and kin
 //!   words such as `patient`, `pt`, `customer`, `member`, `claimant`,
 //!   `husband`, `wife`, `son`, `daughter`, `mother`, `father`, `sister`,
-//!   `brother`, `niece`, `nephew`, `spouse`, `agent`, `caller`; salutations
-//!   `dear`, `hi`, `hello`; `name:`), unless the word is a common function
-//!   word (`The`, `He`, ...); or a chat speaker label at the start of a line
+//!   `brother`, `niece`, `nephew`, `spouse`, `agent`, `caller`, more kin
+//!   words, and form roles such as `subscriber`, `cardholder`, `insured`,
+//!   `attending`, `referring`; salutations `dear`, `hi`, `hello`; `name:`),
+//!   unless the word is a common function word or part of an organisational
+//!   phrase (`The`, `He`, `Services`, `Care`, `ID`, ...); or a chat speaker
+//!   label at the start of a line
 //!   (`Maria:`, `[10:42] Maria:`, `Maria Lopez:`) whose capitalised word is
 //!   not a common label (`Agent`, `Customer`, `Note`, `Plan`, `Subject`, ...).
 //! - `long_digits`: a run of 7 or more ASCII digits, allowing single space or
 //!   dash separators between groups (`617 555 0123`, `4111-1111-1111`);
 //!   ISO-shaped dates (`2024-03-05`) inside a run are not counted, since
-//!   dates are not a category of the sweep.
+//!   dates are not a category of the sweep, nor are UUIDs (record ids).
+//!   Reference numbers that the detector leaves on purpose (order, invoice,
+//!   tracking, transaction numbers) are counted: the sweep does not read
+//!   context, which is what makes it an upper bound.
 //! - `address_line`: a line that still holds a street address (1-6 digits,
 //!   one to three capitalised words, a street suffix such as `St`, `Avenue`,
 //!   `Rd`, `Blvd`) or a `City, ST 12345` line (a US state code and a ZIP).
@@ -171,6 +177,11 @@ fn long_digits(s: &str) -> u64 {
     let mut n = 0;
     let mut i = 0;
     while i < b.len() {
+        // UUIDs are identifiers of records, never a person's: skipped whole.
+        if (i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'-')) && is_uuid(&b[i..]) {
+            i += 36;
+            continue;
+        }
         if !b[i].is_ascii_digit() {
             i += 1;
             continue;
@@ -220,6 +231,22 @@ fn long_digits(s: &str) -> u64 {
         }
     }
     n
+}
+
+/// `8-4-4-4-12` hex digits at the start of `b`, not followed by a letter,
+/// digit or dash.
+fn is_uuid(b: &[u8]) -> bool {
+    b.len() >= 36
+        && b[..36].iter().enumerate().all(|(k, c)| {
+            if matches!(k, 8 | 13 | 18 | 23) {
+                *c == b'-'
+            } else {
+                c.is_ascii_hexdigit()
+            }
+        })
+        && !b
+            .get(36)
+            .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'-')
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -277,209 +304,68 @@ fn tokens(s: &str) -> Vec<Tok> {
 }
 
 /// Words after which a capitalised word is likely a name.
+#[rustfmt::skip]
 const NAME_CUES: &[&str] = &[
     "dr", "mr", "mrs", "ms", "mx", "miss", "prof", "patient", "pt", "customer", "member",
     "claimant", "husband", "wife", "son", "daughter", "mother", "father", "sister", "brother",
-    "niece", "nephew", "spouse", "agent", "caller", "dear", "hi", "hello",
+    "niece", "nephew", "spouse", "agent", "caller", "dear", "hi", "hello", "grandmother",
+    "grandfather", "grandson", "granddaughter", "aunt", "uncle", "cousin", "guardian", "partner",
+    "subscriber", "cardholder", "policyholder", "beneficiary", "guarantor", "insured", "attending",
+    "referring",
 ];
 
 /// Capitalised words that follow cues without being names.
+#[rustfmt::skip]
 const NOT_NAMES: &[&str] = &[
     "the", "a", "an", "this", "that", "these", "those", "he", "she", "they", "we", "i", "you",
     "it", "his", "her", "their", "our", "my", "your", "is", "was", "has", "had", "and", "or",
     "but", "not", "no", "yes", "in", "on", "at", "of", "for", "with", "from", "to", "by", "as",
     "all", "there", "here", "team", "everyone", "again", "thanks", "thank", "please", "good",
     "sir", "madam", "valued", "unknown", "none", "na", "n", "who", "what", "when", "where", "how",
-    "why", "if", "so", "ok", "okay",
+    "why", "if", "so", "ok", "okay", "services", "service", "care", "relations", "id", "number",
+    "portal", "account", "accounts", "desk", "centre", "center", "line", "office", "department",
+    "agreement", "statement", "name", "names", "notes", "note",
 ];
 
 /// Line-start labels that are not speakers' names.
+#[rustfmt::skip]
 const LABELS: &[&str] = &[
-    "agent",
-    "customer",
-    "support",
-    "note",
-    "notes",
-    "plan",
-    "subject",
-    "from",
-    "to",
-    "re",
-    "fwd",
-    "cc",
-    "bcc",
-    "date",
-    "time",
-    "user",
-    "assistant",
-    "system",
-    "bot",
-    "patient",
-    "pt",
-    "doctor",
-    "nurse",
-    "provider",
-    "physician",
-    "clinician",
-    "rep",
-    "representative",
-    "operator",
-    "caller",
-    "client",
-    "member",
-    "admin",
-    "staff",
-    "team",
-    "me",
-    "you",
-    "question",
-    "answer",
-    "summary",
-    "assessment",
-    "diagnosis",
-    "impression",
-    "history",
-    "hpi",
-    "medications",
-    "meds",
-    "allergies",
-    "vitals",
-    "exam",
-    "findings",
-    "results",
-    "labs",
-    "procedure",
-    "reason",
-    "complaint",
-    "disposition",
-    "instructions",
-    "discharge",
-    "admission",
-    "status",
-    "comment",
-    "comments",
-    "response",
-    "reply",
-    "issue",
-    "problem",
-    "description",
-    "details",
-    "update",
-    "resolution",
-    "action",
-    "request",
-    "ticket",
-    "priority",
-    "category",
-    "account",
-    "address",
-    "phone",
-    "email",
-    "dob",
-    "mrn",
-    "ssn",
-    "name",
-    "id",
-    "type",
-    "amount",
-    "balance",
-    "total",
-    "order",
-    "tel",
-    "fax",
-    "mobile",
-    "cell",
-    "ref",
-    "reference",
-    "attn",
-    "attention",
-    "signed",
-    "regards",
-    "sincerely",
-    "thanks",
-    "warning",
-    "error",
-    "info",
-    "debug",
-    "step",
-    "example",
-    "input",
-    "output",
-    "instruction",
-    "context",
-    "title",
-    "location",
-    "department",
-    "unit",
-    "room",
-    "bed",
-    "facility",
-    "clinic",
-    "hospital",
-    "insurance",
-    "policy",
-    "group",
-    "employer",
-    "occupation",
-    "age",
-    "sex",
-    "gender",
-    "height",
-    "weight",
-    "temp",
-    "pulse",
-    "follow",
-    "followup",
-    "recommendation",
-    "recommendations",
-    "objective",
-    "subjective",
-    "medication",
-    "allergy",
-    "social",
-    "family",
-    "review",
-    "signature",
-    "hi",
-    "hello",
-    "dear",
-    "ps",
-    "fyi",
-    "important",
-    "tip",
-    "q",
-    "a",
+    "agent", "customer", "support", "note", "notes", "plan", "subject", "from", "to", "re", "fwd",
+    "cc", "bcc", "date", "time", "user", "assistant", "system", "bot", "patient", "pt", "doctor",
+    "nurse", "provider", "physician", "clinician", "rep", "representative", "operator", "caller",
+    "client", "member", "admin", "staff", "team", "me", "you", "question", "answer", "summary",
+    "assessment", "diagnosis", "impression", "history", "hpi", "medications", "meds", "allergies",
+    "vitals", "exam", "findings", "results", "labs", "procedure", "reason", "complaint",
+    "disposition", "instructions", "discharge", "admission", "status", "comment", "comments",
+    "response", "reply", "issue", "problem", "description", "details", "update", "resolution",
+    "action", "request", "ticket", "priority", "category", "account", "address", "phone", "email",
+    "dob", "mrn", "ssn", "name", "id", "type", "amount", "balance", "total", "order", "tel", "fax",
+    "mobile", "cell", "ref", "reference", "attn", "attention", "signed", "regards", "sincerely",
+    "thanks", "warning", "error", "info", "debug", "step", "example", "input", "output",
+    "instruction", "context", "title", "location", "department", "unit", "room", "bed", "facility",
+    "clinic", "hospital", "insurance", "policy", "group", "employer", "occupation", "age", "sex",
+    "gender", "height", "weight", "temp", "pulse", "follow", "followup", "recommendation",
+    "recommendations", "objective", "subjective", "medication", "allergy", "social", "family",
+    "review", "signature", "hi", "hello", "dear", "ps", "fyi", "important", "tip", "q", "a",
+    "subscriber", "cardholder", "policyholder", "beneficiary", "guarantor", "insured", "holder",
+    "admitted", "discharged", "attending", "referring", "consultant", "course", "pcp", "surgeon",
+    "author", "reviewer", "approver", "owner", "assignee", "reporter", "requester", "contact",
+    "emergency", "relationship", "next", "kin", "case", "visit", "encounter", "specialty",
+    "service", "services", "medical", "current", "past", "chief", "dx", "rx", "sig", "hx", "tx",
+    "outcome", "condition", "temperature", "bp", "hr", "rr", "spo2", "ecg", "ekg", "imaging",
+    "lab", "mailing", "billing", "shipping", "home", "work", "primary", "secondary",
 ];
 
 /// Street suffixes of `address_line`.
+#[rustfmt::skip]
 const STREET_SUFFIXES: &[&str] = &[
-    "street",
-    "st",
-    "avenue",
-    "ave",
-    "road",
-    "rd",
-    "lane",
-    "ln",
-    "drive",
-    "dr",
-    "court",
-    "ct",
-    "boulevard",
-    "blvd",
-    "way",
-    "place",
-    "pl",
-    "terrace",
-    "highway",
-    "hwy",
-    "parkway",
-    "pkwy",
-    "circle",
-    "cir",
+    "street", "st", "avenue", "ave", "road", "rd", "lane", "ln", "drive", "dr", "court", "ct",
+    "boulevard", "blvd", "way", "place", "pl", "terrace", "highway", "hwy", "parkway", "pkwy",
+    "circle", "cir",
 ];
 
 /// US state and territory codes of `City, ST 12345`.
+#[rustfmt::skip]
 const STATES: &[&str] = &[
     "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "DC", "FL", "GA", "HI", "ID", "IL", "IN", "IA",
     "KS", "KY", "LA", "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH", "NJ", "NM",
@@ -729,6 +615,9 @@ mod tests {
         assert_eq!(n(&run(chat), NameContext), 3);
         // A cue after a cue: the name is counted once.
         assert_eq!(n(&run("Dear Dr. Lee,"), NameContext), 1);
+        // Organisational phrases and form labels are not names.
+        let form = "Call Member Services or Customer Care.\nSubscriber: Ana\nAdmitted: today\nPatient Name: Ana Ruiz";
+        assert_eq!(n(&run(form), NameContext), 2);
         assert_eq!(n(&run("see https://x.org\nHttps://y"), NameContext), 0);
         // A cue at a line end finds its word on the next line, not further.
         assert_eq!(n(&run("Patient:\nZofia Nowak"), NameContext), 1);
@@ -747,6 +636,25 @@ mod tests {
         assert_eq!(n(&run("at 2024-03-05 10:22, on 05-03-2024"), LongDigits), 0);
         // Double separators end a run.
         assert_eq!(n(&run("1234  5678"), LongDigits), 0);
+        // UUIDs are skipped whole; digits glued to one are not.
+        assert_eq!(
+            n(
+                &run("req 2015c95f-9891-40ca-ab02-68747580a577."),
+                LongDigits
+            ),
+            0
+        );
+        assert_eq!(
+            n(&run("req 12345678-9891-4012-8b02-123456789012"), LongDigits),
+            0
+        );
+        assert_eq!(
+            n(
+                &run("x2015c95f-9891-40ca-ab02-68747580a577 12345678"),
+                LongDigits
+            ),
+            2
+        );
     }
 
     #[test]
