@@ -262,8 +262,32 @@ pub struct Mask {
     /// Detected values left in plaintext by the `keep` operator, per type.
     #[serde(default)]
     pub plaintext_kept_by_type: BTreeMap<String, u64>,
+    /// The residual-risk sweep of the masked output; `None` in reports
+    /// written before the sweep existed.
+    #[serde(default)]
+    pub residual: Option<Residual>,
     /// The masking policy.
     pub policy: serde_json::Value,
+}
+
+/// `residual` of `mask/report.json`: what a high-recall sweep of the masked
+/// output still counted as possible PII, per category; counts only.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Residual {
+    /// Records swept (those written to the masked splits).
+    pub swept_records: u64,
+    /// Findings per category (`name_context`, `long_digits`, `address_line`).
+    pub by_type: BTreeMap<String, u64>,
+    /// Findings per field name and category.
+    #[serde(default)]
+    pub by_field: BTreeMap<String, BTreeMap<String, u64>>,
+}
+
+impl Residual {
+    /// Findings over all categories.
+    pub fn total(&self) -> u64 {
+        self.by_type.values().sum()
+    }
 }
 
 impl Mask {

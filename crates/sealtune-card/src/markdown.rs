@@ -578,6 +578,27 @@ fn lineage(out: &mut String, f: &RunFacts) {
             } else {
                 table(out, &["PII type", "Replacements"], &rows);
             }
+            match &m.residual {
+                Some(r) => {
+                    let _ = writeln!(
+                        out,
+                        "Possible unmasked PII after masking (residual sweep): {} over {} records written ({}). A high-recall count of shapes in the masked output that may be PII the detector missed (names after a title or role word, 7+ digit runs, street address lines); an upper bound to guide review, not a count of leaks and not a guarantee. No values are recorded.\n",
+                        r.total(),
+                        r.swept_records,
+                        r.by_type
+                            .iter()
+                            .map(|(t, n)| format!("`{t}` {n}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    );
+                }
+                None => {
+                    let _ = writeln!(
+                        out,
+                        "Possible unmasked PII after masking (residual sweep): not recorded (mask/report.json has no `residual`).\n"
+                    );
+                }
+            }
             let p = &m.policy;
             let _ = writeln!(
                 out,

@@ -346,6 +346,33 @@ fn a_run_trained_on_unmasked_values_says_so() {
 }
 
 #[test]
+fn the_residual_sweep_is_on_the_card() {
+    let (_tmp, _out, md) = full_card();
+    let lineage = section(&md, "Data lineage");
+    assert!(
+        lineage.contains(
+            "Possible unmasked PII after masking (residual sweep): 5 over 319 records written (`address_line` 0, `long_digits` 3, `name_context` 2)"
+        ),
+        "{lineage}"
+    );
+    assert!(lineage.contains("not a guarantee"));
+    // A report written before the sweep existed: said so, nothing invented.
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    common::full_run(&run);
+    let mut mask = common::mask_report();
+    mask.as_object_mut().unwrap().remove("residual");
+    common::write(&run, "mask/report.json", &mask);
+    let out = tmp.path().join("card");
+    regenerate(&run, &out, None).unwrap();
+    let md = std::fs::read_to_string(out.join("MODEL_CARD.md")).unwrap();
+    assert!(
+        section(&md, "Data lineage")
+            .contains("Possible unmasked PII after masking (residual sweep): not recorded")
+    );
+}
+
+#[test]
 fn missing_artifacts_are_not_available_never_invented() {
     let tmp = tempfile::tempdir().unwrap();
     let run = tmp.path().join("run");

@@ -23,7 +23,8 @@ pub enum Operator {
     Mask,
     /// `<EMAIL:3f2a9c0d1b7e4a55>`: a keyed HMAC of the normalised value.
     Hash,
-    /// Dates moved by a keyed per-subject offset, other types tagged.
+    /// Dates moved by a keyed per-record offset (per subject with
+    /// `subject_field`), other types tagged.
     DateShift,
     /// Drop the whole record.
     DropRecord,
@@ -116,7 +117,10 @@ pub struct MaskConfig {
     /// Top-level record field that names the subject (patient, customer) so that
     /// all of a subject's records share one `date_shift` offset (intervals
     /// between their dates are kept). `tag` indices are always per record.
-    /// Default: none (one dataset-wide date offset).
+    /// Default: none: each record gets its own offset, keyed by the record,
+    /// so intervals inside a record are kept and intervals across records are
+    /// not. A record without the field (or with an empty one) is keyed by
+    /// itself too. There is never one dataset-wide offset.
     pub subject_field: Option<String>,
     /// Characters left visible by `mask`. Default 4.
     pub mask_keep_last: usize,

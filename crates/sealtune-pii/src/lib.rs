@@ -7,7 +7,8 @@
 //! context cues finds person names, and the USPS street-suffix and unit tables
 //! find whole postal addresses. The [`Masker`] replaces what was found
 //! according to a [`MaskConfig`] policy and records keyed fingerprints of the
-//! original values ([`fingerprint`]).
+//! original values ([`fingerprint`]). After masking, a cheap high-recall
+//! sweep ([`residual`]) counts what in the output may still be PII.
 //!
 //! ```
 //! use sealtune_pii::{Detector, EntityType, MaskConfig};
@@ -32,6 +33,7 @@ pub mod names;
 pub mod ops;
 mod person;
 pub mod record;
+pub mod residual;
 pub mod stage;
 pub mod types;
 pub mod validate;
@@ -44,5 +46,6 @@ pub use key::MaskKey;
 pub use record::{
     DetectOutput, MaskReport, MaskedRecord, Masker, RecordKind, detect_jsonl, detect_line,
 };
+pub use residual::{ResidualCounts, ResidualKind, ResidualReport};
 pub use stage::MaskStage;
 pub use types::{CodePointSpan, EntityType, Span, to_code_points};

@@ -429,13 +429,75 @@ pub fn pseudonymize(key: &MaskKey, t: EntityType, value: &str) -> String {
     }
 }
 
-/// The per-subject date offset in days: keyed, never zero, within ±max_days.
-pub fn date_offset(key: &MaskKey, subject: &str, max_days: u32) -> i64 {
-    let m = mac(key.date(), &[subject.as_bytes()]);
+/// Maps 64 bits of a MAC to a day offset: never zero, within ±max_days.
+fn offset_from_mac(m: &[u8; 32], max_days: u32) -> i64 {
     let x = u64::from_le_bytes([m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7]]);
     let span = u64::from(max_days.max(1));
     let mag = (x % span) as i64 + 1;
     if x >> 63 == 1 { -mag } else { mag }
+}
+
+/// The per-subject date offset in days (`[mask] subject_field`): keyed,
+/// never zero, within ±max_days. Every record of the subject shares it.
+pub fn date_offset(key: &MaskKey, subject: &str, max_days: u32) -> i64 {
+    offset_from_mac(&mac(key.date(), &[subject.as_bytes()]), max_days)
+}
+
+/// Domain label of the per-record offset, so that no subject string can
+/// collide with a record's identity.
+const RECORD_OFFSET_LABEL: &[u8] = b"sealtune-date-shift-record-v1";
+
+/// The per-record date offset in days, used when no subject is known:
+/// keyed by the record's identity, a canonical encoding of the original
+/// record's JSON (object keys sorted, so the order of keys in the file or in memory
+/// does not matter). The same record gets the same offset in every run with
+/// the same key; two different records get independent offsets, so one known
+/// (original, shifted) pair reveals the offset of that record only.
+pub fn record_date_offset(key: &MaskKey, record: &serde_json::Value, max_days: u32) -> i64 {
+    let mut id = Vec::with_capacity(256);
+    canonical(record, &mut id);
+    offset_from_mac(&mac(key.date(), &[RECORD_OFFSET_LABEL, &id]), max_days)
+}
+
+/// Writes an unambiguous encoding of `v`, object keys in sorted order.
+fn canonical(v: &serde_json::Value, out: &mut Vec<u8>) {
+    use serde_json::Value;
+    match v {
+        Value::Object(m) => {
+            let mut entries: Vec<(&String, &Value)> = m.iter().collect();
+            entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            out.push(b'{');
+            for (i, (k, x)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                encode_str(k, out);
+                out.push(b':');
+                canonical(x, out);
+            }
+            out.push(b'}');
+        }
+        Value::Array(a) => {
+            out.push(b'[');
+            for (i, x) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                canonical(x, out);
+            }
+            out.push(b']');
+        }
+        Value::String(s) => encode_str(s, out),
+        Value::Number(n) => out.extend_from_slice(n.to_string().as_bytes()),
+        Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+        Value::Null => out.extend_from_slice(b"null"),
+    }
+}
+
+/// A string, length-prefixed so that no content can shift a boundary.
+fn encode_str(s: &str, out: &mut Vec<u8>) {
+    out.extend_from_slice(&(s.len() as u64).to_le_bytes());
+    out.extend_from_slice(s.as_bytes());
 }
 
 /// A parsed date and how it was written.

@@ -14,6 +14,7 @@ use crate::detect::Detector;
 use crate::error::PiiError;
 use crate::key::MaskKey;
 use crate::ops;
+use crate::residual::{self, ResidualCounts, ResidualReport};
 use crate::types::{CodePointSpan, EntityType, Span, to_code_points};
 
 /// The shape of a record, as ingest identified it.
@@ -51,6 +52,9 @@ pub struct MaskedRecord {
     pub fingerprints: Vec<[u8; 32]>,
     /// The type that caused the record to be dropped.
     pub dropped: Option<EntityType>,
+    /// Residual-sweep findings in the masked output per field swept and
+    /// category (see [`crate::residual`]); empty when the record is dropped.
+    pub residual: BTreeMap<String, ResidualCounts>,
 }
 
 /// Aggregate figures for the mask stage's `report.json`: never a raw value.
@@ -64,6 +68,9 @@ pub struct MaskReport {
     pub dropped: BTreeMap<String, BTreeMap<EntityType, u64>>,
     /// Replacements per split, field and type.
     pub counts: BTreeMap<String, BTreeMap<String, BTreeMap<EntityType, u64>>>,
+    /// The residual-risk sweep over the records written.
+    #[serde(default)]
+    pub residual: ResidualReport,
 }
 
 impl MaskReport {
@@ -79,7 +86,10 @@ impl MaskReport {
                     .entry(t)
                     .or_insert(0) += 1
             }
-            None => *self.records_out.entry(split.to_string()).or_insert(0) += 1,
+            None => {
+                *self.records_out.entry(split.to_string()).or_insert(0) += 1;
+                self.residual.add(&r.residual);
+            }
         }
         let per_field = self.counts.entry(split.to_string()).or_default();
         for (field, by_type) in &r.counts {
@@ -117,6 +127,9 @@ pub struct Masker {
     detector: Detector,
     cfg: MaskConfig,
     key: MaskKey,
+    /// Whether some date type is shifted (`date_shift`, or `pseudonymize`,
+    /// which shifts dates), so that the record's offset is needed.
+    shifts_dates: bool,
 }
 
 impl Masker {
@@ -124,10 +137,17 @@ impl Masker {
     /// (see [`MaskKey::from_config`]).
     pub fn new(cfg: &MaskConfig, key: MaskKey) -> Result<Self, PiiError> {
         let detector = Detector::new(cfg)?;
+        let shifts_dates = [EntityType::Date, EntityType::DateOfBirth].iter().any(|t| {
+            matches!(
+                cfg.operator(*t),
+                Operator::DateShift | Operator::Pseudonymize
+            )
+        });
         Ok(Masker {
             detector,
             cfg: cfg.clone(),
             key,
+            shifts_dates,
         })
     }
 
@@ -138,20 +158,27 @@ impl Masker {
 
     /// Masks one string. Returns the masked text, the spans found (byte offsets
     /// into the original), their fingerprints, and whether a drop type was found.
+    /// Dates move by `date_offset` days (the record's or its subject's).
+    /// The masked text is then swept for residual risk into `rc`, with the
+    /// operators' output opaque to the sweep.
     /// `None` when `cancelled` said stop.
+    #[allow(clippy::too_many_arguments)]
     fn mask_str(
         &self,
         text: &str,
-        subject: &str,
+        date_offset: i64,
         st: &mut RecordState,
         counts: &mut BTreeMap<EntityType, u64>,
         fps: &mut Vec<[u8; 32]>,
+        rc: &mut ResidualCounts,
         cancelled: &dyn Fn() -> bool,
     ) -> Option<(String, Option<EntityType>)> {
         let spans = self.detector.detect_cancellable(text, cancelled)?;
         if spans.is_empty() {
+            residual::sweep(text, &[], rc);
             return Some((text.to_string(), None));
         }
+        let mut replaced = Vec::with_capacity(spans.len());
         let mut out = String::with_capacity(text.len() + 16 * spans.len());
         let mut last = 0;
         let mut drop = None;
@@ -168,14 +195,14 @@ impl Masker {
                 Operator::Tag => self.tag(st, s, val),
                 Operator::Pseudonymize => match s.entity {
                     EntityType::Date | EntityType::DateOfBirth => self
-                        .shift(val, subject)
+                        .shift(val, date_offset)
                         .unwrap_or_else(|| self.tag(st, s, val)),
                     _ => ops::pseudonymize(&self.key, s.entity, val),
                 },
                 Operator::Mask => ops::mask(val, self.cfg.mask_keep_last),
                 Operator::Hash => ops::hash(&self.key, s.entity, val),
                 Operator::DateShift => self
-                    .shift(val, subject)
+                    .shift(val, date_offset)
                     .unwrap_or_else(|| self.tag(st, s, val)),
                 Operator::DropRecord => {
                     drop.get_or_insert(s.entity);
@@ -183,10 +210,13 @@ impl Masker {
                 }
                 Operator::Keep => val.to_string(),
             };
+            let at = out.len();
             out.push_str(&rep);
+            replaced.push((at, out.len()));
             last = s.end;
         }
         out.push_str(&text[last..]);
+        residual::sweep(&out, &replaced, rc);
         Some((out, drop))
     }
 
@@ -204,11 +234,31 @@ impl Masker {
         ops::tag(s.entity, n)
     }
 
-    fn shift(&self, val: &str, subject: &str) -> Option<String> {
-        ops::shift_date(
-            val,
-            ops::date_offset(&self.key, subject, self.cfg.date_shift_max_days),
-        )
+    fn shift(&self, val: &str, date_offset: i64) -> Option<String> {
+        ops::shift_date(val, date_offset)
+    }
+
+    /// The record's date offset: its subject's when `subject_field` is set
+    /// and the record names one, else keyed by the record itself (never one
+    /// offset for the whole dataset). 0 when no date type is shifted.
+    fn date_offset(&self, record: &Value, obj: &serde_json::Map<String, Value>) -> i64 {
+        if !self.shifts_dates {
+            return 0;
+        }
+        let max = self.cfg.date_shift_max_days;
+        let subject = self
+            .cfg
+            .subject_field
+            .as_ref()
+            .and_then(|f| match obj.get(f) {
+                Some(Value::String(s)) if !s.trim().is_empty() => Some(s.clone()),
+                Some(Value::Number(n)) => Some(n.to_string()),
+                _ => None,
+            });
+        match subject {
+            Some(s) => ops::date_offset(&self.key, &s, max),
+            None => ops::record_date_offset(&self.key, record, max),
+        }
     }
 
     /// Masks the configured string fields of one record. `label` names the
@@ -243,14 +293,7 @@ impl Masker {
         let Value::Object(obj) = record else {
             return Err(err("expected a JSON object".into()));
         };
-        let subject = match &self.cfg.subject_field {
-            Some(f) => match obj.get(f) {
-                Some(Value::String(s)) => s.clone(),
-                Some(Value::Number(n)) => n.to_string(),
-                _ => String::new(),
-            },
-            None => String::new(),
-        };
+        let date_offset = self.date_offset(record, obj);
         let default: Vec<String> = kind
             .default_fields()
             .iter()
@@ -262,16 +305,26 @@ impl Masker {
         let mut counts = BTreeMap::new();
         let mut fps = Vec::new();
         let mut dropped = None;
+        let mut residual = BTreeMap::new();
         for f in fields {
             let Some(val) = out.get_mut(f) else { continue };
             let mut c = BTreeMap::new();
+            let mut rc = ResidualCounts::new();
             match (f.as_str(), val) {
                 ("messages", Value::Array(msgs)) => {
                     for (i, m) in msgs.iter_mut().enumerate() {
                         match m.get_mut("content") {
                             Some(Value::String(s)) => {
                                 let (masked, d) = self
-                                    .mask_str(s, &subject, &mut st, &mut c, &mut fps, cancelled)
+                                    .mask_str(
+                                        s,
+                                        date_offset,
+                                        &mut st,
+                                        &mut c,
+                                        &mut fps,
+                                        &mut rc,
+                                        cancelled,
+                                    )
                                     .ok_or(PiiError::Interrupted)?;
                                 *s = masked;
                                 dropped = dropped.or(d);
@@ -285,7 +338,15 @@ impl Masker {
                 }
                 (_, Value::String(s)) => {
                     let (masked, d) = self
-                        .mask_str(s, &subject, &mut st, &mut c, &mut fps, cancelled)
+                        .mask_str(
+                            s,
+                            date_offset,
+                            &mut st,
+                            &mut c,
+                            &mut fps,
+                            &mut rc,
+                            cancelled,
+                        )
                         .ok_or(PiiError::Interrupted)?;
                     *s = masked;
                     dropped = dropped.or(d);
@@ -300,6 +361,7 @@ impl Masker {
             if !c.is_empty() {
                 counts.insert(f.clone(), c);
             }
+            residual.insert(f.clone(), rc);
         }
         Ok(MaskedRecord {
             record: if dropped.is_some() {
@@ -309,6 +371,11 @@ impl Masker {
             },
             counts,
             fingerprints: fps,
+            residual: if dropped.is_some() {
+                BTreeMap::new()
+            } else {
+                residual
+            },
             dropped,
         })
     }

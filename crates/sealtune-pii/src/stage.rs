@@ -5,7 +5,9 @@
 //! - `train.jsonl`, `eval.jsonl`: masked records, in input order, split as
 //!   ingest decided;
 //! - `report.json`: counts per split, field and entity type, records dropped
-//!   and why, and the policy; never a raw value;
+//!   and why, the policy, and the residual-risk sweep of the masked output
+//!   (`residual`: counts per category and field, see [`crate::residual`]);
+//!   never a raw value;
 //! - `pii-fingerprints.bin`: keyed HMACs of the original values replaced (see
 //!   [`crate::fingerprint`]), so that eval can test for regurgitation without
 //!   anyone storing the PII.
@@ -101,7 +103,9 @@ impl Stage for MaskStage {
     }
 
     fn code_version(&self) -> &'static str {
-        "mask/2"
+        // 3: date_shift offsets per record without subject_field (were
+        // dataset-wide); the report has the residual-risk sweep.
+        "mask/3"
     }
 
     fn depends_on(&self) -> &'static [&'static str] {
@@ -248,6 +252,7 @@ impl Stage for MaskStage {
             "replacements": rep.counts,
             "distinct_fingerprints": out.fingerprints.len(),
             "plaintext_kept_by_type": kept,
+            "residual": rep.residual.to_json(),
             "mask_key_id": kid,
             "policy": {
                 "default_operator": mcfg.default_operator,
@@ -264,6 +269,19 @@ impl Stage for MaskStage {
         let bytes =
             serde_json::to_vec_pretty(&report).map_err(|e| StageError::internal(e.to_string()))?;
         std::fs::write(&rp, bytes).map_err(|e| StageError::io("cannot write", &rp, e))?;
+        if let Some(f) = &mcfg.subject_field
+            && by_type.keys().any(|t| {
+                matches!(t, EntityType::Date | EntityType::DateOfBirth)
+                    && matches!(
+                        mcfg.operator(*t),
+                        Operator::DateShift | Operator::Pseudonymize
+                    )
+            })
+        {
+            ctx.events().warn(&format!(
+                "mask: subject_field `{f}` is set, but ingest passes only the text fields of each record, so no record names a subject here: date offsets are per record (see docs/PII.md)"
+            ));
+        }
         let n_kept: u64 = kept.values().sum();
         if n_kept > 0 {
             ctx.events().warn(&format!(

@@ -94,6 +94,141 @@ fn operators_per_type() {
     assert_eq!(again.record.unwrap()["input"].as_str().unwrap(), text);
 }
 
+/// The shifted date after `DOB ` in a masked text record.
+fn dob_after(out: &sealtune_pii::MaskedRecord, field: &str, cue: &str) -> String {
+    let r = out.record.as_ref().unwrap();
+    let text = r[field].as_str().unwrap();
+    text.split(cue)
+        .nth(1)
+        .unwrap()
+        .split([',', ' '])
+        .next()
+        .unwrap()
+        .trim_end_matches('.')
+        .to_string()
+}
+
+fn days(iso: &str) -> i64 {
+    // Days since 1970-01-01 of an ISO date (the test's own arithmetic).
+    let p: Vec<i64> = iso.split('-').map(|x| x.parse().unwrap()).collect();
+    let (y, m, d) = (p[0], p[1], p[2]);
+    let y2 = if m <= 2 { y - 1 } else { y };
+    let era = y2.div_euclid(400);
+    let yoe = y2 - era * 400;
+    let doy = (153 * ((m + 9) % 12) + 2) / 5 + d - 1;
+    era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468
+}
+
+fn date_shift_cfg(subject_field: Option<&str>) -> MaskConfig {
+    MaskConfig {
+        operators: [
+            (E::Date, Operator::DateShift),
+            (E::DateOfBirth, Operator::DateShift),
+        ]
+        .into_iter()
+        .collect(),
+        subject_field: subject_field.map(str::to_string),
+        ..MaskConfig::default()
+    }
+}
+
+#[test]
+fn date_shift_is_per_record_without_a_subject_field() {
+    let m = masker(date_shift_cfg(None));
+    // Two records with the same birth date: with one dataset-wide offset, one
+    // known (original, shifted) pair would reveal both. Each record now has
+    // its own keyed offset. The key is fixed, so this is a fixed outcome.
+    let a = json!({"text": "Record A. DOB 1962-03-14, admitted 2023-05-02 for review."});
+    let b = json!({"text": "Record B. DOB 1962-03-14, admitted 2023-05-02 for review."});
+    let ma = m.mask_record(&a, RecordKind::Text, "a").unwrap();
+    let mb = m.mask_record(&b, RecordKind::Text, "b").unwrap();
+    let (dob_a, dob_b) = (
+        dob_after(&ma, "text", "DOB "),
+        dob_after(&mb, "text", "DOB "),
+    );
+    assert_ne!(dob_a, "1962-03-14");
+    assert_ne!(dob_b, "1962-03-14");
+    assert_ne!(dob_a, dob_b, "two records share one offset");
+    let off_a = ops::record_date_offset(&key(), &a, 365);
+    let off_b = ops::record_date_offset(&key(), &b, 365);
+    assert_ne!(off_a, off_b);
+    assert_eq!(
+        ops::shift_date("1962-03-14", off_a).as_deref(),
+        Some(dob_a.as_str())
+    );
+    assert_eq!(
+        ops::shift_date("1962-03-14", off_b).as_deref(),
+        Some(dob_b.as_str())
+    );
+    // Inside one record the interval between dates is kept.
+    for out in [&ma, &mb] {
+        let adm = dob_after(out, "text", "admitted ");
+        assert_ne!(adm, "2023-05-02");
+        assert_eq!(
+            days(&adm) - days(&dob_after(out, "text", "DOB ")),
+            days("2023-05-02") - days("1962-03-14")
+        );
+    }
+    // Deterministic: the same record, the same offset, in any key order.
+    assert_eq!(m.mask_record(&a, RecordKind::Text, "a").unwrap(), ma);
+    let i1 = json!({"instruction": "x", "input": "DOB 1962-03-14", "output": "y"});
+    let mut rev = serde_json::Map::new();
+    for k in ["output", "input", "instruction"] {
+        rev.insert(k.into(), i1[k].clone());
+    }
+    assert_eq!(
+        ops::record_date_offset(&key(), &i1, 365),
+        ops::record_date_offset(&key(), &Value::Object(rev), 365)
+    );
+    // Over many records the offsets spread out: no dataset-wide value.
+    let offsets: std::collections::BTreeSet<i64> = (0..64)
+        .map(|i| ops::record_date_offset(&key(), &json!({"text": format!("note {i}")}), 365))
+        .collect();
+    assert!(offsets.len() > 50, "{} distinct offsets", offsets.len());
+    assert!(offsets.iter().all(|o| *o != 0 && o.abs() <= 365));
+}
+
+#[test]
+fn date_shift_is_per_subject_with_a_subject_field() {
+    let m = masker(date_shift_cfg(Some("patient_id")));
+    let a = json!({"patient_id": "p-17", "text": "Visit one. DOB 1962-03-14, seen 2023-05-02."});
+    let b = json!({"patient_id": "p-17", "text": "Visit two, other words. DOB 1962-03-14, seen 2024-01-09."});
+    let c = json!({"patient_id": "p-18", "text": "Visit one. DOB 1962-03-14, seen 2023-05-02."});
+    let ma = m.mask_record(&a, RecordKind::Text, "a").unwrap();
+    let mb = m.mask_record(&b, RecordKind::Text, "b").unwrap();
+    let mc = m.mask_record(&c, RecordKind::Text, "c").unwrap();
+    // The same subject: one offset, so the timeline across records is kept.
+    let off = ops::date_offset(&key(), "p-17", 365);
+    assert_eq!(
+        ops::shift_date("1962-03-14", off).unwrap(),
+        dob_after(&ma, "text", "DOB ")
+    );
+    assert_eq!(
+        dob_after(&ma, "text", "DOB "),
+        dob_after(&mb, "text", "DOB ")
+    );
+    assert_eq!(
+        days(&dob_after(&mb, "text", "seen ")) - days(&dob_after(&ma, "text", "seen ")),
+        days("2024-01-09") - days("2023-05-02")
+    );
+    // Another subject: another offset.
+    assert_ne!(
+        dob_after(&ma, "text", "DOB "),
+        dob_after(&mc, "text", "DOB ")
+    );
+    // A record without the field is keyed by itself, not by an empty subject
+    // that every such record would share.
+    let d = json!({"text": "No subject. DOB 1962-03-14."});
+    let e = json!({"patient_id": "", "text": "Empty subject. DOB 1962-03-14."});
+    for r in [&d, &e] {
+        let out = m.mask_record(r, RecordKind::Text, "r").unwrap();
+        assert_eq!(
+            ops::shift_date("1962-03-14", ops::record_date_offset(&key(), r, 365)).unwrap(),
+            dob_after(&out, "text", "DOB ")
+        );
+    }
+}
+
 #[test]
 fn drop_record_and_bad_fields() {
     let cfg = MaskConfig {
@@ -293,4 +428,37 @@ fn keep_needs_allow_plaintext_and_still_fingerprints() {
         out.fingerprints
             .contains(&ops::fingerprint(&key(), E::UsSsn, "123-45-6789"))
     );
+}
+
+#[test]
+fn residual_sweep_per_field_and_not_for_dropped_records() {
+    use sealtune_pii::ResidualKind as R;
+    let cfg = MaskConfig {
+        operators: [(E::Secret, Operator::DropRecord)].into_iter().collect(),
+        ..MaskConfig::default()
+    };
+    let m = masker(cfg);
+    let rec = json!({"messages": [
+        {"role": "user", "content": "Hi, Dr. Maria Lopez here, ref 8675309"},
+        {"role": "assistant", "content": "Thanks, noted under ref 8675310."}
+    ]});
+    let out = m.mask_record(&rec, RecordKind::Chat, "r").unwrap();
+    let r = out.record.as_ref().unwrap();
+    assert!(
+        r["messages"][0]["content"]
+            .as_str()
+            .unwrap()
+            .contains("<PERSON_1>")
+    );
+    // Both surviving numbers counted under `messages`; the tag is not a name.
+    assert_eq!(out.residual["messages"].get(&R::LongDigits), Some(&2));
+    assert_eq!(out.residual["messages"].get(&R::NameContext), None);
+    let dropped = m
+        .mask_record(
+            &json!({"text": "ref 8675309, key sk_live_abcdefghijklmnopqrstuv"}),
+            RecordKind::Text,
+            "r",
+        )
+        .unwrap();
+    assert!(dropped.record.is_none() && dropped.residual.is_empty());
 }

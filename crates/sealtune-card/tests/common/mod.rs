@@ -59,6 +59,10 @@ pub fn mask_report() -> Value {
         "replacements": {},
         "distinct_fingerprints": 389,
         "mask_key_id": "0123456789abcdef0123456789abcdef",
+        "residual": {"swept_records": 319,
+                     "by_type": {"address_line": 0, "long_digits": 3, "name_context": 2},
+                     "by_field": {"messages": {"address_line": 0, "long_digits": 3, "name_context": 2}},
+                     "total": 5, "note": "high-recall sweep"},
         "policy": {"default_operator": "tag", "operators": {"US_SSN": "mask"}, "default_threshold": 0.55,
                    "thresholds": {}, "entities": ["PERSON", "EMAIL", "US_SSN"], "fields": null,
                    "custom_recognizers": 0, "allow_list": 0}
