@@ -31,6 +31,17 @@ fn main() {
         ..MaskConfig::default()
     })
     .unwrap();
+    let no_person_address = Detector::new(&MaskConfig {
+        entities: Some(
+            EntityType::ALL
+                .iter()
+                .copied()
+                .filter(|&t| t != EntityType::Person && t != EntityType::StreetAddress)
+                .collect(),
+        ),
+        ..MaskConfig::default()
+    })
+    .unwrap();
     let only_person = Detector::new(&MaskConfig {
         entities: Some(vec![EntityType::Person]),
         ..MaskConfig::default()
@@ -39,6 +50,7 @@ fn main() {
     for (name, d) in [
         ("all", &all),
         ("no person", &no_person),
+        ("no person, no address", &no_person_address),
         ("person only (regex still runs)", &only_person),
     ] {
         let t = Instant::now();

@@ -4,9 +4,9 @@
 //! designators, then a city, state and ZIP on the same line or the next ones.
 //! PO boxes and rural routes take the same city line.
 //!
-//! Candidates start only at a digit run or a box keyword at a word start, and
-//! the parser looks ahead a bounded number of words, so the cost is linear in
-//! the text.
+//! Candidates start only at a digit run or a box keyword at a word start (the
+//! detector's automaton finds those), and the parser looks ahead a bounded
+//! number of words, so the cost is linear in the text.
 
 use std::collections::HashSet;
 use std::sync::OnceLock;
@@ -15,7 +15,14 @@ const DATA: &str = include_str!("../data/usps.tsv");
 
 /// Street types written before the name ("2207 Calle Ocotillo").
 const PREFIX_TYPES: &[&str] = &[
-    "calle", "avenida", "camino", "paseo", "carretera", "rue", "chemin", "via",
+    "calle",
+    "avenida",
+    "camino",
+    "paseo",
+    "carretera",
+    "rue",
+    "chemin",
+    "via",
 ];
 const DIRECTIONS: &[&str] = &[
     "n",
@@ -38,14 +45,26 @@ const DIRECTIONS: &[&str] = &[
 /// Words that follow a count, not a house number ("10 Minute Walk").
 const NOT_STREET_NAMES: &[&str] = &[
     "minute", "minutes", "hour", "hours", "day", "days", "week", "weeks", "month", "months",
-    "year", "years", "mile", "miles", "point", "points", "star", "stars", "step", "steps",
-    "time", "times", "tablet", "tablets", "pill", "pills", "unit", "units", "dose", "doses",
-    "count", "people", "person", "page", "pages",
+    "year", "years", "mile", "miles", "point", "points", "star", "stars", "step", "steps", "time",
+    "times", "tablet", "tablets", "pill", "pills", "unit", "units", "dose", "doses", "count",
+    "people", "person", "page", "pages",
 ];
 /// Unit designators that need no number after them ("Rear", "Upper").
 const UNIT_ALONE: &[&str] = &[
-    "rear", "front", "frnt", "upper", "uppr", "lower", "lowr", "bsmt", "basement", "lobby",
-    "lbby", "ph", "penthouse", "side",
+    "rear",
+    "front",
+    "frnt",
+    "upper",
+    "uppr",
+    "lower",
+    "lowr",
+    "bsmt",
+    "basement",
+    "lobby",
+    "lbby",
+    "ph",
+    "penthouse",
+    "side",
 ];
 
 struct Tables {
@@ -91,9 +110,40 @@ fn word(text: &str, i: usize) -> Option<&str> {
     (j > i).then(|| &text[i..j])
 }
 
-/// Lower-case ASCII form without a closing period, for table lookups.
-fn folded(w: &str) -> String {
-    w.trim_end_matches('.').to_ascii_lowercase()
+/// Lower-case ASCII form without a closing period, for table lookups, in a
+/// stack buffer (empty for words that cannot be in a table).
+struct Folded {
+    buf: [u8; 24],
+    len: usize,
+}
+
+impl std::ops::Deref for Folded {
+    type Target = str;
+    fn deref(&self) -> &str {
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or("")
+    }
+}
+
+fn folded(w: &str) -> Folded {
+    let w = w.trim_end_matches('.');
+    let mut f = Folded {
+        buf: [0; 24],
+        len: 0,
+    };
+    if w.len() <= f.buf.len() && w.is_ascii() {
+        for (d, c) in f.buf.iter_mut().zip(w.bytes()) {
+            *d = c.to_ascii_lowercase();
+        }
+        f.len = w.len();
+    }
+    f
+}
+
+/// `text[i..]` starts with `p` (lower-case ASCII), ignoring ASCII case.
+fn starts_with_fold(text: &str, i: usize, p: &str) -> bool {
+    text.as_bytes()
+        .get(i..i + p.len())
+        .is_some_and(|s| s.eq_ignore_ascii_case(p.as_bytes()))
 }
 
 fn capitalised(w: &str) -> bool {
@@ -151,7 +201,11 @@ fn city_state_zip(text: &str, i: usize) -> Option<usize> {
             if k > end && digits == 5 {
                 end = k + 5;
                 if b.get(end) == Some(&b'-')
-                    && b[end + 1..].iter().take_while(|c| c.is_ascii_digit()).count() == 4
+                    && b[end + 1..]
+                        .iter()
+                        .take_while(|c| c.is_ascii_digit())
+                        .count()
+                        == 4
                 {
                     end += 5;
                 }
@@ -167,7 +221,10 @@ fn city_state_zip(text: &str, i: usize) -> Option<usize> {
         words += 1;
         j += w.len();
         // City words are joined by one space; a comma or spaces precede the state.
-        let gap = b[j..].iter().take_while(|&&c| c == b' ' || c == b',').count();
+        let gap = b[j..]
+            .iter()
+            .take_while(|&&c| c == b' ' || c == b',')
+            .count();
         if gap == 0 || gap > 3 || (w.ends_with(',') && gap > 2) {
             return None;
         }
@@ -186,9 +243,8 @@ fn unit(text: &str, i: usize) -> Option<usize> {
     if is_ordinal(w) {
         let rest = i + w.len();
         let f = word(text, rest + 1)?;
-        return (text.as_bytes()[rest] == b' '
-            && matches!(&folded(f)[..], "fl" | "floor" | "flr"))
-        .then(|| rest + 1 + f.trim_end_matches([',', '.']).len());
+        return (text.as_bytes()[rest] == b' ' && matches!(&folded(f)[..], "fl" | "floor" | "flr"))
+            .then(|| rest + 1 + f.trim_end_matches([',', '.']).len());
     }
     let f = folded(w.trim_end_matches(','));
     if !t.unit.contains(&f[..]) && !matches!(&f[..], "apartment" | "flr" | "no") {
@@ -241,7 +297,7 @@ fn tail(text: &str, mut end: usize) -> (usize, bool) {
 
 /// A street address starting with the house number at `i`; returns its end and
 /// whether it has a city line.
-fn street(text: &str, i: usize) -> Option<(usize, bool)> {
+pub(crate) fn street(text: &str, i: usize) -> Option<(usize, bool)> {
     let t = tables();
     let b = text.as_bytes();
     let mut j = i;
@@ -265,8 +321,15 @@ fn street(text: &str, i: usize) -> Option<(usize, bool)> {
     if text[j..].starts_with("1/2 ") {
         j += 4;
     }
-    let mut names = 0;
+    // Most numbers are followed by a lower-case word ("5 mg", "3 days").
+    if !b
+        .get(j)
+        .is_some_and(|&c| c.is_ascii_uppercase() || c.is_ascii_digit() || c >= 0x80)
+    {
+        return None;
+    }
     let mut street_end = None;
+    // k: the street-name words read so far.
     for k in 0..7 {
         let Some(w) = word(text, j) else { break };
         let w = w.trim_end_matches(',');
@@ -296,7 +359,7 @@ fn street(text: &str, i: usize) -> Option<(usize, bool)> {
             street_end = Some(e);
             break;
         }
-        if names > 0 && cap && t.street.contains(&f[..]) {
+        if k > 0 && cap && t.street.contains(&f[..]) {
             let mut e = j + w.trim_end_matches('.').len();
             if w.ends_with('.') && (f.len() <= 4) {
                 e += 1;
@@ -325,7 +388,6 @@ fn street(text: &str, i: usize) -> Option<(usize, bool)> {
         if !name_word || NOT_STREET_NAMES.contains(&&f[..]) {
             return None;
         }
-        names += 1;
         j += w.len();
         if b.get(j) != Some(&b' ') {
             return None;
@@ -338,9 +400,7 @@ fn street(text: &str, i: usize) -> Option<(usize, bool)> {
 
 /// "PO Box 224", "P.O. Box 12", "RR 1 Box 62A", "HC 3 Box 9": returns the end of
 /// the box and whether a city line follows.
-fn box_address(text: &str, i: usize) -> Option<(usize, bool)> {
-    let rest = &text[i..];
-    let lower: String = rest.chars().take(16).collect::<String>().to_ascii_lowercase();
+pub(crate) fn box_address(text: &str, i: usize) -> Option<(usize, bool)> {
     let mut j = i;
     let after_box = |k: usize| -> Option<usize> {
         let b = text.as_bytes();
@@ -348,21 +408,27 @@ fn box_address(text: &str, i: usize) -> Option<(usize, bool)> {
         (id.bytes().any(|c| c.is_ascii_digit()) && id.len() <= 8 && b.get(k) != Some(&b'-'))
             .then_some(k + id.len())
     };
-    for p in ["po box ", "p.o. box ", "p. o. box ", "p o box ", "post office box "] {
-        if lower.starts_with(p) {
+    for p in [
+        "po box ",
+        "p.o. box ",
+        "p. o. box ",
+        "p o box ",
+        "post office box ",
+    ] {
+        if starts_with_fold(text, i, p) {
             j += p.len();
             let e = after_box(j)?;
             return Some(tail(text, e));
         }
     }
     for p in ["rr ", "hc ", "rural route "] {
-        if lower.starts_with(p) {
+        if starts_with_fold(text, i, p) {
             j += p.len();
             let n = text.as_bytes()[j..]
                 .iter()
                 .take_while(|c| c.is_ascii_digit())
                 .count();
-            if n == 0 || n > 3 || !text[j + n..].to_ascii_lowercase().starts_with(" box ") {
+            if n == 0 || n > 3 || !starts_with_fold(text, j + n, " box ") {
                 return None;
             }
             let e = after_box(j + n + 5)?;
@@ -372,26 +438,32 @@ fn box_address(text: &str, i: usize) -> Option<(usize, bool)> {
     None
 }
 
-/// Finds postal addresses; calls `emit(start, end, score)` for each. Polls
-/// `cancelled` every [`crate::detect::POLL`] candidates and returns false when
-/// it said stop.
-pub(crate) fn find(
-    text: &str,
-    cancelled: &dyn Fn() -> bool,
-    mut emit: impl FnMut(usize, usize, f32),
-) -> bool {
+/// Finds postal addresses in a whole text; calls `emit(start, end, score)` for
+/// each. The detector does not scan for itself: it tries [`street`] and
+/// [`box_address`] where its candidate automaton already stopped (a digit run,
+/// a box keyword), which costs nothing extra. This scan is for the tests.
+#[cfg(test)]
+fn find(text: &str, cancelled: &dyn Fn() -> bool, mut emit: impl FnMut(usize, usize, f32)) -> bool {
     let b = text.as_bytes();
     let mut i = 0;
     let mut polls = 0usize;
     while i < b.len() {
         let c = b[i];
-        let at_start = i == 0 || !(is_word_byte(b[i - 1]) || matches!(b[i - 1], b'/' | b'$' | b':'));
-        if !at_start || !(c.is_ascii_digit() || matches!(c, b'P' | b'p' | b'R' | b'H' | b'r')) {
+        if !is_word_byte(c) {
             i += 1;
             continue;
         }
+        // `i` starts a word: only a digit run or a box keyword can start an address.
+        let candidate = (c.is_ascii_digit() || matches!(c, b'P' | b'p' | b'R' | b'H' | b'r'))
+            && (i == 0 || !matches!(b[i - 1], b'/' | b'$' | b':'));
+        if !candidate {
+            while i < b.len() && is_word_byte(b[i]) {
+                i += 1;
+            }
+            continue;
+        }
         polls += 1;
-        if polls % crate::detect::POLL == 0 && cancelled() {
+        if polls.is_multiple_of(crate::detect::POLL) && cancelled() {
             return false;
         }
         let hit = if c.is_ascii_digit() {
@@ -405,8 +477,7 @@ pub(crate) fn find(
                 i = end;
             }
             _ => {
-                i += 1;
-                while i < b.len() && b[i].is_ascii_digit() {
+                while i < b.len() && is_word_byte(b[i]) {
                     i += 1;
                 }
             }
@@ -456,7 +527,10 @@ mod tests {
                 "Kozlowski\nRR 1 Box 62A\nTionesta, PA 16353\n814",
                 "RR 1 Box 62A\nTionesta, PA 16353",
             ),
-            ("Akana\nPO Box 224\nHana, HI 96713\nDay", "PO Box 224\nHana, HI 96713"),
+            (
+                "Akana\nPO Box 224\nHana, HI 96713\nDay",
+                "PO Box 224\nHana, HI 96713",
+            ),
             (
                 "on the deck at 12 Windy Hill Crossing, Cary, NC 27519. Oil",
                 "12 Windy Hill Crossing, Cary, NC 27519",
@@ -487,7 +561,9 @@ mod tests {
     fn tables_hold_publication_28() {
         let t = tables();
         assert!(t.street.len() > 500, "{}", t.street.len());
-        for w in ["aly", "crossing", "pkwy", "terrace", "ter", "hwy", "trl", "xing"] {
+        for w in [
+            "aly", "crossing", "pkwy", "terrace", "ter", "hwy", "trl", "xing",
+        ] {
             assert!(t.street.contains(w), "{w}");
         }
         for w in ["apt", "ste", "unit", "lot", "trlr", "bldg"] {

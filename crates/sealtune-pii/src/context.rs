@@ -39,8 +39,8 @@ pub enum Cue {
 pub fn cue_of(word: &str) -> Option<Cue> {
     Some(match word {
         "ssn" | "ss" | "social" | "ssns" | "itin" | "tin" | "taxpayer" => Cue::Ssn,
-        "card" | "cards" | "cardholder" | "visa" | "mastercard" | "amex" | "cc" | "credit" | "debit" | "discover" | "jcb" | "maestro" | "unionpay"
-        | "pan" => Cue::Card,
+        "card" | "cards" | "cardholder" | "visa" | "mastercard" | "amex" | "cc" | "credit"
+        | "debit" | "discover" | "jcb" | "maestro" | "unionpay" | "pan" => Cue::Card,
         "phone" | "tel" | "telephone" | "cell" | "mobile" | "fax" | "call" | "text" | "ph"
         | "reach" | "pager" | "contact" | "whatsapp" | "callback" => Cue::Phone,
         "routing" | "aba" | "rtn" | "transit" => Cue::Routing,

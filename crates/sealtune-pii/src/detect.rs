@@ -66,7 +66,7 @@ pub(crate) fn patterns() -> Vec<String> {
             r"(?-u:\b)(?:{weekday}\.?,? )?(?:{month}\.? [0-9]{{1,2}}{ord},? [0-9]{{4}}|[0-9]{{1,2}}{ord}(?: of)? {month}\.?,? [0-9]{{4}}|{month}\.?,? [0-9]{{4}}|{full_month} [0-9]{{1,2}}{ord}|{short_month}\.? [0-9]{{1,2}}{ord})(?-u:\b)"
         ),
         format!(
-            r"(?-u:\b)(?:[0-9]{{1,6}}(?:-?[A-Za-z])? (?:[{lu}][{l}0-9'’.-]*|[0-9]{{1,3}}(?i:st|nd|rd|th)) (?:[{l}0-9][{l}0-9'’.-]* ){{0,3}}{suffix}(?-u:\b)\.?(?:,? (?i:apt|apartment|suite|ste|unit|fl|floor|rm|room)\.? ?#?[A-Za-z0-9-]+|,? #[A-Za-z0-9-]+)?(?:, ?[{lu}][{l}'.-]*(?: [{lu}][{l}'.-]*){{0,2}},? [A-Z]{{2}}(?: [0-9]{{5}}(?:-[0-9]{{4}})?)?)?|(?i:p\.? ?o\.? ?box) [0-9]+)"
+            r"(?-u:\b)(?:[0-9]{{1,6}}(?:-?[A-Za-z])? (?:[{lu}][{l}0-9'’.-]*|[0-9]{{1,3}}(?i:st|nd|rd|th)) (?:[{l}0-9][{l}0-9'’.-]* ){{0,3}}{suffix}(?-u:\b)\.?(?:,? (?i:apt|apartment|suite|ste|unit|fl|floor|rm|room)\.? ?#?[A-Za-z0-9-]+|,? #[A-Za-z0-9-]+)?(?:, ?[{lu}][{l}'.-]*(?: [{lu}][{l}'.-]*){{0,2}},? [A-Z]{{2}}(?: [0-9]{{5}}(?:-[0-9]{{4}})?)?)?|(?i:p\.? ?o\.? ?box) [0-9]+|(?i:rr|hc|rural route) [0-9]{{1,3}} (?i:box) [0-9A-Za-z]+)"
         ),
         r"(?-u:\b)[A-Za-z0-9]*(?:[A-Za-z][0-9]|[0-9][A-Za-z])[A-Za-z0-9]*(?:-[A-Za-z0-9]+)*(?-u:\b)".to_string(),
         r"(?:\+[0-9]{1,3}[ .-]?(?:\([0-9]{1,4}\)[ .-]?)?|\([0-9]{2,4}\)[ .-]?|(?-u:\b))[0-9]+(?:[ ./-][0-9]+)*".to_string(),
@@ -200,11 +200,6 @@ impl Detector {
                 self.push(&mut cands, s, e, EntityType::Person, score)
             }))?;
         }
-        if self.enabled[idx(EntityType::StreetAddress)] {
-            go(crate::address::find(text, cancelled, |s, e, score| {
-                self.push(&mut cands, s, e, EntityType::StreetAddress, score)
-            }))?;
-        }
         go(self.deny_list(text, &mut cands, cancelled))?;
         go(self.custom(text, &mut cands, cancelled))?;
         self.resolve(text, cands, cancelled)
@@ -307,6 +302,10 @@ impl Detector {
                     e
                 }
                 P_ADDRESS => {
+                    if let Some(end) = self.whole_address(text, s, out) {
+                        consumed = end.max(e);
+                        continue;
+                    }
                     let hit = &text[s..e];
                     let mut end = e;
                     // A sentence period after a unit-less address is not part of it.
@@ -326,12 +325,25 @@ impl Detector {
                     self.push(out, s, end, EntityType::StreetAddress, 0.85);
                     end
                 }
+                P_NUMERIC | P_ALNUM
+                    if b_at_word_start(text, s) && text.as_bytes()[s].is_ascii_digit() =>
+                {
+                    match self.whole_address(text, s, out) {
+                        Some(end) => end,
+                        None if m.pattern().as_usize() == P_NUMERIC => {
+                            self.numeric(text, s, e, out)
+                        }
+                        None => self.alnum(text, s, e, out),
+                    }
+                }
                 P_NUMERIC => self.numeric(text, s, e, out),
                 P_PASSWORD => {
                     let hit = &text[s..e];
                     let v0 = hit.rfind([' ', '\t']).map_or(e, |k| s + k + 1);
                     let value = text[v0..e].trim_end_matches('.');
-                    let mixed = value.bytes().any(|c| c.is_ascii_digit() || b"!#$%&*@?^~".contains(&c))
+                    let mixed = value
+                        .bytes()
+                        .any(|c| c.is_ascii_digit() || b"!#$%&*@?^~".contains(&c))
                         && value.bytes().any(|c| c.is_ascii_alphabetic());
                     if mixed && value.len() >= 6 {
                         self.push(out, v0, v0 + value.len(), EntityType::Secret, 0.8);
@@ -344,6 +356,27 @@ impl Detector {
             consumed = end.max(e);
         }
         true
+    }
+
+    /// A whole postal address starting at `s` (a house number or a box keyword),
+    /// pushed as one span; returns its end.
+    fn whole_address(&self, text: &str, s: usize, out: &mut Vec<Span>) -> Option<usize> {
+        if !self.enabled[idx(EntityType::StreetAddress)] {
+            return None;
+        }
+        let (end, city) = if text.as_bytes()[s].is_ascii_digit() {
+            crate::address::street(text, s)?
+        } else {
+            crate::address::box_address(text, s)?
+        };
+        self.push(
+            out,
+            s,
+            end,
+            EntityType::StreetAddress,
+            if city { 0.9 } else { 0.85 },
+        );
+        Some(end)
     }
 
     /// Splits a digit-group run into groups and classifies the longest valid
@@ -896,7 +929,13 @@ impl Detector {
 /// ("MRN-", "DOB ") is not a prefix. Returns `st` when there is none.
 fn id_prefix(text: &str, st: usize) -> usize {
     let b = text.as_bytes();
-    let letters_before = |p: usize| b[..p].iter().rev().take_while(|c| c.is_ascii_uppercase()).count();
+    let letters_before = |p: usize| {
+        b[..p]
+            .iter()
+            .rev()
+            .take_while(|c| c.is_ascii_uppercase())
+            .count()
+    };
     let is_cue = |a: usize, z: usize| {
         let w = text[a..z].to_ascii_lowercase();
         cue_of(&w).is_some()
@@ -931,6 +970,13 @@ fn id_prefix(text: &str, st: usize) -> usize {
         }
     }
     st
+}
+
+/// A candidate at `s` begins a word: not glued to letters, digits or a
+/// "/", "$", ":", "-", "." before it.
+fn b_at_word_start(text: &str, s: usize) -> bool {
+    s == 0
+        || !matches!(text.as_bytes()[s - 1], b'0'..=b'9' | b'A'..=b'Z' | b'a'..=b'z' | b'/' | b'$' | b':' | b'-' | b'.' | b'#' | b'\'' | 0x80..=0xff)
 }
 
 /// True when only spaces precede `pos` on its line (looks back at most 16 bytes).

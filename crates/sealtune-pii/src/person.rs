@@ -541,29 +541,36 @@ struct Map {
     /// One-hash Bloom filter over the short keys: most words are in no list,
     /// and a bit test is cheaper than a table probe.
     bloom: Vec<u64>,
+    /// 64 minus the filter's bit count.
+    shift: u32,
     short: HashMap<u64, u16, BuildHasherDefault<Fx>>,
     long: HashMap<&'static [u8], u16, BuildHasherDefault<Fx>>,
 }
 
-const BLOOM_BITS: u32 = 20;
-
-fn bloom_bit(k: u64) -> usize {
-    (k.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - BLOOM_BITS)) as usize
-}
+/// Bloom filter size of the name and cue table: 2^18 bits, 32 KiB, small enough
+/// to stay in the L1 data cache (every word of the text probes it).
+const BLOOM_BITS: u32 = 18;
+/// Bloom filter size of the common-word table (62,000 words; probed rarely).
+const COMMON_BLOOM_BITS: u32 = 20;
 
 impl Map {
-    fn new() -> Self {
+    fn new(bits: u32) -> Self {
         Map {
-            bloom: vec![0; (1 << BLOOM_BITS) / 64],
+            bloom: vec![0; (1 << bits) / 64],
+            shift: 64 - bits,
             short: HashMap::default(),
             long: HashMap::default(),
         }
     }
 
+    fn bit(&self, k: u64) -> usize {
+        (k.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize
+    }
+
     fn insert(&mut self, w: &'static str, flag: u16) {
         match pack(w.as_bytes()) {
             Some(k) => {
-                let bit = bloom_bit(k);
+                let bit = self.bit(k);
                 self.bloom[bit / 64] |= 1 << (bit % 64);
                 *self.short.entry(k).or_insert(0) |= flag
             }
@@ -574,7 +581,7 @@ impl Map {
     fn get(&self, w: &[u8]) -> u16 {
         match pack(w) {
             Some(k) => {
-                let bit = bloom_bit(k);
+                let bit = self.bit(k);
                 if self.bloom[bit / 64] & (1 << (bit % 64)) == 0 {
                     return 0;
                 }
@@ -598,15 +605,9 @@ fn lexicon() -> &'static Map {
     static L: OnceLock<Map> = OnceLock::new();
     L.get_or_init(|| {
         let g = names::Gazetteer::get();
-        let mut m = Map::new();
+        let mut m = Map::new(BLOOM_BITS);
         for (name, f) in g.entries() {
             m.insert(name, u16::from(f));
-        }
-        for w in names::COMMON_WORDS
-            .lines()
-            .chain(EXTRA_COMMON.iter().copied())
-        {
-            m.insert(w, WORD);
         }
         for (list, flag) in [
             (TITLES, TITLE),
@@ -630,6 +631,37 @@ fn lexicon() -> &'static Map {
     })
 }
 
+/// The common-word safe list ([`names::COMMON_WORDS`] and [`EXTRA_COMMON`]), in
+/// its own table: it is consulted only for the few words in a name context, so
+/// the per-word lookup stays one Bloom-filter test for most words.
+fn common_words() -> &'static Map {
+    static C: OnceLock<Map> = OnceLock::new();
+    C.get_or_init(|| {
+        let mut m = Map::new(COMMON_BLOOM_BITS);
+        for w in names::COMMON_WORDS
+            .lines()
+            .chain(EXTRA_COMMON.iter().copied())
+        {
+            m.insert(w, WORD);
+        }
+        m
+    })
+}
+
+/// A 64-bit hash of a word folded to ASCII lower case, without a trailing
+/// possessive "'s": later mentions of a name are matched on it.
+fn fold_hash(w: &str) -> u64 {
+    let w = w
+        .strip_suffix("'s")
+        .or_else(|| w.strip_suffix("’s"))
+        .unwrap_or(w);
+    let mut h = Fx::default();
+    for c in w.bytes() {
+        h.add(u64::from(c.to_ascii_lowercase()));
+    }
+    h.0
+}
+
 /// Flags for a word: folds case and Latin diacritics, then one table lookup.
 fn lookup(map: &Map, w: &str) -> u16 {
     let bytes = w.as_bytes();
@@ -646,7 +678,7 @@ fn lookup(map: &Map, w: &str) -> u16 {
         if n == 0 {
             return 0;
         }
-        let bit = bloom_bit(k);
+        let bit = map.bit(k);
         if map.bloom[bit / 64] & (1 << (bit % 64)) == 0 {
             return 0;
         }
@@ -842,6 +874,7 @@ pub(crate) fn find(
     mut emit: impl FnMut(usize, usize, f32),
 ) -> bool {
     let map = lexicon();
+    let cw = common_words();
     let ws = words(text, map);
     if cancelled() {
         return false;
@@ -852,7 +885,9 @@ pub(crate) fn find(
     let namey = |w: &Word| capish(w) && w.flags & STOP == 0;
     let known = |w: &Word| w.flags & (FIRST | LAST) != 0;
     let plain = |w: &Word| w.flags & WORD == 0;
-    let common = |w: &Word| w.flags & WORD != 0;
+    let common = |w: &Word| {
+        w.flags & WORD != 0 || (w.case != Case::Other && lookup(cw, &text[w.start..w.end]) != 0)
+    };
     let len = |w: &Word| text[w.start..w.end].chars().count();
     let initial =
         |w: &Word| w.end - w.start == 1 && w.case == Case::Upper && b.get(w.end) == Some(&b'.');
@@ -923,15 +958,18 @@ pub(crate) fn find(
     // speakers, who speak more than once, are told from one-off headers.
     let speaker_at = |i: usize| -> Option<bool> {
         let w = &ws[i];
-        let stamped = line_opening(text, w.start)?;
         let after = &text[w.end..];
         let colon =
             after.starts_with(':') && !after[1..].starts_with(|c: char| c.is_ascii_alphanumeric());
-        let role = after.starts_with(" (")
+        let role = !colon
+            && after.starts_with(" (")
             && rest_of_line(after, 2, 24)
                 .find(')')
                 .is_some_and(|k| after[2 + k + 1..].starts_with(':'));
-        (colon || role).then_some(stamped)
+        if !(colon || role) {
+            return None;
+        }
+        line_opening(text, w.start)
     };
     let key = |w: &Word| {
         let t = &text[w.start..w.end];
@@ -941,24 +979,42 @@ pub(crate) fn find(
             .unwrap_or(t);
         t.to_lowercase()
     };
+    // Speaker candidates are found from the colons: the word ending right before
+    // a ':' (or before " (Role):"), looked up by position.
     let mut speakers: HashMap<String, (usize, bool)> = HashMap::new();
-    for (i, w) in ws.iter().enumerate() {
-        if w.case != Case::Other
-            && let Some(stamped) = speaker_at(i)
+    let word_ending_at = |pos: usize| {
+        ws.binary_search_by(|w| w.end.cmp(&pos))
+            .ok()
+            .filter(|&k| ws[k].case != Case::Other)
+    };
+    for (c, _) in text.match_indices(':') {
+        let cand = word_ending_at(c).or_else(|| {
+            let mut from = c.saturating_sub(26);
+            while !text.is_char_boundary(from) {
+                from += 1;
+            }
+            let before = &text[from..c];
+            let close = before.strip_suffix(')')?;
+            let open = close.rfind(" (")?;
+            word_ending_at(c - before.len() + open)
+        });
+        if let Some(k) = cand
+            && let Some(stamped) = speaker_at(k)
         {
-            let e = speakers.entry(key(w)).or_insert((0, false));
+            let e = speakers.entry(key(&ws[k])).or_insert((0, false));
             e.0 += 1;
             e.1 |= stamped;
         }
     }
     let is_speaker = |i: usize| {
         let w = &ws[i];
-        telling(w)
+        !speakers.is_empty()
             && w.flags & (BARE | KIN | SALUT) == 0
             && speaker_at(i).is_some()
             && speakers
                 .get(&key(w))
                 .is_some_and(|&(n, stamped)| n >= 2 || stamped)
+            && telling(w)
     };
     // The name words [i, end) are followed by a credential or an age and sex:
     // "K. Osei, RN", "Noor, RN", "Pham Van Duc, 67M".
@@ -1093,10 +1149,14 @@ pub(crate) fn find(
         // closing a line after a closing ("Thank you. Hadiza").
         if cue == 0.0 && (namey(&w) || initial(&w)) {
             let end = extend(i, false);
-            if evidence(i, end) {
-                if tail_cue(end) {
-                    cue = 0.85;
-                } else if name_line(i, end) {
+            let at_line_end = || rest_only(text, ws[end - 1].end, b" .,!-\r");
+            let tail = tail_cue(end);
+            if tail || at_line_end() {
+                if tail {
+                    if evidence(i, end) {
+                        cue = 0.85;
+                    }
+                } else if name_line(i, end) && evidence(i, end) {
                     let next = text[ws[end - 1].end..]
                         .split('\n')
                         .nth(1)
@@ -1115,7 +1175,7 @@ pub(crate) fn find(
                     {
                         cue = 0.8;
                     }
-                } else if rest_only(text, ws[end - 1].end, b" .,!\r") {
+                } else if evidence(i, end) {
                     let mut from = w.start.saturating_sub(40);
                     while !text.is_char_boundary(from) {
                         from -= 1;
@@ -1236,10 +1296,10 @@ pub(crate) fn find(
         }
         // Two capitalised words off every list ("Tolulope Abiodun").
         if w.case == Case::Cap
-            && telling(&w)
             && let Some(nx) = ws.get(i + 1)
-            && gap(&w, nx) == " "
             && nx.case == Case::Cap
+            && gap(&w, nx) == " "
+            && telling(&w)
             && telling(nx)
         {
             let end = extend(i, false);
@@ -1256,7 +1316,7 @@ pub(crate) fn find(
     // text ("Agent: Jamal" ... "Jamal: Sure!"). A word that is also an ordinary
     // word only counts when capitalised.
     let mut taken = vec![false; ws.len()];
-    let mut names: HashMap<String, ()> = HashMap::new();
+    let mut names: std::collections::HashSet<u64, BuildHasherDefault<Fx>> = Default::default();
     for &(s, e, score) in &found {
         for k in s..e {
             taken[k] = true;
@@ -1266,16 +1326,36 @@ pub(crate) fn find(
                 && !initial(w)
                 && w.flags & (STOP | TITLE | PARTICLE | CRED | LABEL | KIN) == 0
             {
-                names.insert(key(w), ());
+                names.insert(fold_hash(&text[w.start..w.end]));
             }
         }
     }
     if !names.is_empty() {
+        // A cheap filter before hashing: the lengths and first letters of the
+        // names' words (without a possessive "'s").
+        let stem_len = |w: &Word| {
+            let t = &text[w.start..w.end];
+            let n = t
+                .strip_suffix("'s")
+                .or_else(|| t.strip_suffix("’s"))
+                .unwrap_or(t)
+                .len();
+            (n * 7 + usize::from(b[w.start] | 0x20)) % 64
+        };
+        let mut lens = 0u64;
+        for &(s, e, score) in &found {
+            if score >= 0.7 {
+                for w in &ws[s..e] {
+                    lens |= 1 << stem_len(w);
+                }
+            }
+        }
         for (k, w) in ws.iter().enumerate() {
-            if !taken[k]
-                && (capish(w) || !common(w))
+            if lens & (1 << stem_len(w)) != 0
+                && !taken[k]
                 && w.case != Case::Other
-                && names.contains_key(&key(w))
+                && names.contains(&fold_hash(&text[w.start..w.end]))
+                && (capish(w) || !common(w))
             {
                 found.push((k, k + 1, 0.75));
             }

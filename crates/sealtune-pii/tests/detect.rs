@@ -171,6 +171,86 @@ fn person_names() {
 }
 
 #[test]
+fn names_found_by_context_not_by_lists() {
+    let d = default();
+    let persons = |text: &str| -> Vec<String> {
+        found(&d, text)
+            .into_iter()
+            .filter(|(t, _)| *t == E::Person)
+            .map(|(_, v)| v)
+            .collect()
+    };
+    let cases: &[(&str, &[&str])] = &[
+        ("Lives with her nephew Obinna, who drives her.", &["Obinna"]),
+        (
+            "[09:12] Thandeka: is my card blocked?\n[09:13] Agent Luis: Checking now.\n[09:14] Thandeka: thanks",
+            &["Thandeka", "Luis", "Thandeka"],
+        ),
+        ("Wound care reviewed with Ngozi Eze, RN\n", &["Ngozi Eze"]),
+        (
+            "Kind regards,\nTadeusz Wiśniewski\n",
+            &["Tadeusz Wiśniewski"],
+        ),
+        (
+            "Customer: Farida Haidari\nNotes: Farida asked for a new card.",
+            &["Farida Haidari", "Farida"],
+        ),
+        ("Pt: MBEKI, Sipho K     MRN 4410", &["MBEKI, Sipho K"]),
+        (
+            "my mother, Rosa Elena de la Cruz, was seen",
+            &["Rosa Elena de la Cruz"],
+        ),
+        ("S — Tran Van Minh, 71M, here with son", &["Tran Van Minh"]),
+    ];
+    for (text, want) in cases {
+        assert_eq!(&persons(text), want, "{text:?}");
+    }
+    for text in [
+        "Please come by. — Hope Valley Pharmacy\n",
+        "Findings: Normal heart size.",
+        "Agent: Thanks. Can you confirm the address?",
+        "To the Patient Relations Office,",
+        "Take 2 Tablets Daily",
+    ] {
+        assert!(persons(text).is_empty(), "{text:?}: {:?}", persons(text));
+    }
+}
+
+#[test]
+fn dates_without_a_year_and_with_a_time_of_day() {
+    let d = default();
+    let dates = |text: &str| -> Vec<String> {
+        found(&d, text)
+            .into_iter()
+            .filter(|(t, _)| matches!(t, E::Date | E::DateOfBirth))
+            .map(|(_, v)| v)
+            .collect()
+    };
+    for (text, want) in [
+        ("12/03 10:15 — Called pt back", "12/03"),
+        ("EXAM DATE: 11/18/2026 09:42", "11/18/2026"),
+        ("Extended rental through Dec 19.", "Dec 19"),
+        ("seen on 3/4 for follow-up", "3/4"),
+        (
+            "appointment on Friday, December 11th at 3:45 PM",
+            "Friday, December 11th",
+        ),
+        ("Sent: 11/28/2026 10:44 PM", "11/28/2026"),
+    ] {
+        assert_eq!(dates(text), vec![want.to_string()], "{text:?}");
+    }
+    for text in [
+        "pain 7/10 at rest",
+        "take 1/2 tab nightly",
+        "APR 21.49% on purchases",
+        "at 2024-03-05T10:22:33Z the job ran",
+        "open 24/7",
+    ] {
+        assert!(dates(text).is_empty(), "{text:?}: {:?}", dates(text));
+    }
+}
+
+#[test]
 fn allow_deny_thresholds_entities() {
     let cfg = MaskConfig {
         allow: vec!["support@example.com".into()],
@@ -279,6 +359,84 @@ fn arbitrary_input_does_not_panic() {
         for sp in d.detect(&s) {
             assert!(
                 s.is_char_boundary(sp.start) && s.is_char_boundary(sp.end) && sp.start < sp.end
+            );
+        }
+    }
+}
+
+/// Fragments the name, address and date rules react to, glued at random with
+/// multi-byte letters and punctuation next to every boundary.
+#[test]
+fn arbitrary_fragments_do_not_panic() {
+    const FRAGS: &[&str] = &[
+        "Dr. ",
+        "wife ",
+        "Agent (",
+        "): ",
+        ":",
+        "\n",
+        "[16:44] ",
+        "— ",
+        ", RN",
+        ", 67M",
+        "Thanks,\n",
+        "PO Box 12",
+        "RR 1 Box 6",
+        " Apt 2R",
+        "Unit 7\n",
+        ", NJ 08825",
+        " St",
+        " Crossing",
+        "Calle ",
+        "12/03 ",
+        "Dec 19",
+        "Mon ",
+        "policy HO-NC-",
+        "2209981",
+        "password to ",
+        "pw ",
+        "Sofía",
+        "Øyvind",
+        "ÉÈ",
+        "’s",
+        "'s",
+        "-",
+        "é",
+        "日本",
+        "🙂",
+        " (",
+        ")",
+        "#",
+        "1/2 ",
+        "9021 ",
+        "Bolsa",
+        "OKAFOR, ",
+        "Amara",
+        "de la ",
+        "Cruz",
+        ".",
+        " ",
+        "  ",
+        "\t",
+        "x",
+        "RC-",
+        "\r\n",
+        "Jamal: ",
+    ];
+    let d = default();
+    let mut x: u64 = 0x9E37_79B9;
+    for len in 0..3000 {
+        let mut s = String::new();
+        for _ in 0..(len % 60) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            s.push_str(FRAGS[(x % FRAGS.len() as u64) as usize]);
+        }
+        for sp in d.detect(&s) {
+            assert!(
+                s.is_char_boundary(sp.start) && s.is_char_boundary(sp.end) && sp.start < sp.end,
+                "{s:?}"
             );
         }
     }

@@ -43,7 +43,10 @@ fn masked_sample_contains_none_of_its_pii_values() {
         .collect(),
         ..MaskConfig::default()
     };
-    let key = MaskKey::new(Zeroizing::new(b"sample-leak-test-key-0123456789ab".to_vec())).unwrap();
+    let key = MaskKey::new(Zeroizing::new(
+        b"sample-leak-test-key-0123456789ab".to_vec(),
+    ))
+    .unwrap();
     let masker = Masker::new(&cfg, key).unwrap();
     let labels: BTreeMap<String, Vec<Vec<Labelled>>> = serde_json::from_str(
         &std::fs::read_to_string(root().join("datasets/sample-pii.json")).unwrap(),
@@ -69,5 +72,9 @@ fn masked_sample_contains_none_of_its_pii_values() {
         }
     }
     assert!(values > 1500, "{values} values");
-    assert!(leaks.is_empty(), "{} of {values} values left unmasked: {leaks:?}", leaks.len());
+    assert!(
+        leaks.is_empty(),
+        "{} of {values} values left unmasked: {leaks:?}",
+        leaks.len()
+    );
 }
