@@ -58,6 +58,15 @@ pub fn mask_config(cfg: &Config) -> Result<MaskConfig, ConfigError> {
             "missing: the masking key keys pseudonyms, hashes and fingerprints; set `key_file` (a file of 32+ random bytes, mode 600) or `key_env` (a variable holding hex)",
         ));
     }
+    if m.subject_field.is_some() {
+        // Ingest keeps only the text fields of a record (other keys are refused
+        // so that unmasked data cannot ride along), so in a pipeline run no
+        // record could name its subject and the key would silently do nothing.
+        return Err(cfg.error_at(
+            "mask.subject_field",
+            "cannot take effect in a pipeline run: ingest passes only the text fields of each record, so no record names a subject; remove the key (date offsets are then per record, see docs/PII.md). It applies to the Masker API, where records keep their fields",
+        ));
+    }
     if let Some(f) = &m.key_file {
         m.key_file = Some(cfg.resolve(f));
     }
@@ -269,19 +278,6 @@ impl Stage for MaskStage {
         let bytes =
             serde_json::to_vec_pretty(&report).map_err(|e| StageError::internal(e.to_string()))?;
         std::fs::write(&rp, bytes).map_err(|e| StageError::io("cannot write", &rp, e))?;
-        if let Some(f) = &mcfg.subject_field
-            && by_type.keys().any(|t| {
-                matches!(t, EntityType::Date | EntityType::DateOfBirth)
-                    && matches!(
-                        mcfg.operator(*t),
-                        Operator::DateShift | Operator::Pseudonymize
-                    )
-            })
-        {
-            ctx.events().warn(&format!(
-                "mask: subject_field `{f}` is set, but ingest passes only the text fields of each record, so no record names a subject here: date offsets are per record (see docs/PII.md)"
-            ));
-        }
         let n_kept: u64 = kept.values().sum();
         if n_kept > 0 {
             ctx.events().warn(&format!(

@@ -67,3 +67,25 @@ fn mask_report_has_the_residual_sweep() {
         assert!(!text.contains(v), "mask/report.json holds a value");
     }
 }
+
+/// Ingest keeps only the text fields, so `subject_field` could never take
+/// effect in a pipeline run: the config is refused, naming the key and its line.
+#[test]
+fn subject_field_is_refused_in_a_pipeline_config() {
+    let text = "[data]\ninputs = [\"in.jsonl\"]\nformat = \"text\"\n\n\
+                [mask]\nkey_file = \"mask.key\"\nsubject_field = \"patient_id\"\n";
+    let cfg = Config::from_str(
+        std::path::Path::new("c.toml"),
+        text.to_string(),
+        &["data", "mask"],
+    )
+    .unwrap();
+    let err = MaskStage.validate(&cfg).unwrap_err();
+    assert_eq!(err.key, "mask.subject_field");
+    assert_eq!(err.line, Some(7));
+    assert!(
+        err.message.contains("ingest passes only the text fields"),
+        "{err}"
+    );
+    assert!(!err.to_string().contains("patient_id"), "{err}");
+}
