@@ -9,7 +9,8 @@ variant), C2 (secondary unit designators) and the state abbreviations; the
 script adds the territory and military codes (PR, GU, VI, AS, MP, AA, AE, AP). The file is read with `ast`, never imported or executed.
 
 Output: one line per entry, sorted, `kind<TAB>word`, kind one of `street`,
-`unit`, `state`; word in lower case, single words only. Running the script
+`unit`, `state`, `statename`; word in lower case, single words only except
+for state names ("new york"). Running the script
 twice gives byte-identical output.
 
 Usage: python3 scripts/build-usps-tables.py [--check]
@@ -72,12 +73,15 @@ def main():
         # territories and military post offices under these codes.
         "state": set(d["STATE_ABBREVIATIONS"].values())
         | {"PR", "GU", "VI", "AS", "MP", "AA", "AE", "AP"},
+        # Full state names and their older abbreviations ("Georgia", "Calif").
+        "statename": set(d["STATE_ABBREVIATIONS"]),
     }
     rows = set()
     for kind, words in kinds.items():
         for w in words:
             w = w.strip().lower()
-            if w and " " not in w and (w.isalpha() or w == "#"):
+            single = " " not in w or kind == "statename"
+            if w and single and (w.replace(" ", "").isalpha() or w == "#"):
                 rows.add(f"{kind}\t{w}\n")
     out = "".join(sorted(rows)).encode("ascii")
     if "--check" in sys.argv:

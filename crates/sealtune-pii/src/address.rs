@@ -42,6 +42,91 @@ const DIRECTIONS: &[&str] = &[
     "southeast",
     "southwest",
 ];
+/// Street-name endings of other countries, written before the house number
+/// ("Lindenstraße 47", "Prinsengracht 721").
+const FOREIGN_SUFFIXES: &[&str] = &[
+    "straße", "strasse", "str.", "weg", "gracht", "laan", "plein", "platz", "allee", "gasse",
+    "ring", "damm", "kade", "straat", "vej", "gatan", "gata", "veien", "utca", "ulica", "road",
+    "street", "lane", "avenue",
+];
+/// Street types written before the name and before the house number
+/// ("Calle de Fuencarral 112", "ul. Długa 17/4", "Bağdat Cad. No: 214").
+const FOREIGN_PREFIXES: &[&str] = &[
+    "calle",
+    "carrer",
+    "paseo",
+    "avenida",
+    "av.",
+    "avda.",
+    "rua",
+    "via",
+    "viale",
+    "corso",
+    "piazza",
+    "rue",
+    "ul.",
+    "cad.",
+    "sok.",
+    "sokak",
+    "camino",
+    "carretera",
+    "plaza",
+    "praça",
+];
+/// Country names that may close an address.
+const COUNTRIES: &[&str] = &[
+    "united kingdom",
+    "uk",
+    "england",
+    "scotland",
+    "wales",
+    "ireland",
+    "germany",
+    "deutschland",
+    "france",
+    "spain",
+    "españa",
+    "portugal",
+    "italy",
+    "italia",
+    "netherlands",
+    "nederland",
+    "belgium",
+    "poland",
+    "polska",
+    "türkiye",
+    "turkey",
+    "south africa",
+    "canada",
+    "mexico",
+    "méxico",
+    "australia",
+    "new zealand",
+    "india",
+    "japan",
+    "china",
+    "brazil",
+    "brasil",
+    "austria",
+    "österreich",
+    "switzerland",
+    "schweiz",
+    "sweden",
+    "sverige",
+    "norway",
+    "norge",
+    "denmark",
+    "danmark",
+    "finland",
+    "greece",
+    "nigeria",
+    "kenya",
+    "ghana",
+    "philippines",
+    "usa",
+    "united states",
+];
+
 /// Words that follow a count, not a house number ("10 Minute Walk").
 const NOT_STREET_NAMES: &[&str] = &[
     "minute", "minutes", "hour", "hours", "day", "days", "week", "weeks", "month", "months",
@@ -71,6 +156,7 @@ struct Tables {
     street: HashSet<&'static str>,
     unit: HashSet<&'static str>,
     state: HashSet<&'static str>,
+    state_name: HashSet<&'static str>,
 }
 
 fn tables() -> &'static Tables {
@@ -80,12 +166,14 @@ fn tables() -> &'static Tables {
             street: HashSet::new(),
             unit: HashSet::new(),
             state: HashSet::new(),
+            state_name: HashSet::new(),
         };
         for line in DATA.lines() {
             match line.split_once('\t') {
                 Some(("street", w)) => t.street.insert(w),
                 Some(("unit", w)) => t.unit.insert(w),
                 Some(("state", w)) => t.state.insert(w),
+                Some(("statename", w)) => t.state_name.insert(w),
                 _ => false,
             };
         }
@@ -163,8 +251,10 @@ fn separator(text: &str, i: usize, newline_ok: bool) -> Option<usize> {
     if b.get(j) == Some(&b',') {
         j += 1;
     }
+    // Up to 8 bytes of blanks, or a line break and an indentation of up to 48
+    // (a form's continuation line).
     let mut lines = 0;
-    while j < b.len() && j - i < 8 {
+    while j < b.len() && j - i < if lines > 0 { 56 } else { 8 } {
         match b[j] {
             b' ' | b'\t' | b'\r' => j += 1,
             b'\n' if newline_ok && lines == 0 => {
@@ -215,6 +305,13 @@ fn city_state_zip(text: &str, i: usize) -> Option<usize> {
             }
             return Some(end);
         }
+        // A state written out ("Decatur, Georgia 30033", "Albany, New York").
+        if words > 0
+            && capitalised(w)
+            && let Some(end) = state_name(text, j)
+        {
+            return Some(zip_after(text, end));
+        }
         if words == 3 || !capitalised(w) || w.bytes().any(|c| c.is_ascii_digit()) {
             return None;
         }
@@ -232,6 +329,315 @@ fn city_state_zip(text: &str, i: usize) -> Option<usize> {
     }
 }
 
+/// A full state name (one to three words) at `i`; returns its end.
+fn state_name(text: &str, i: usize) -> Option<usize> {
+    let t = tables();
+    let mut best = None;
+    let mut j = i;
+    let mut key = String::new();
+    for _ in 0..3 {
+        let w = word(text, j)?;
+        let bare = w.trim_end_matches([',', '.']);
+        if !capitalised(bare) {
+            break;
+        }
+        if !key.is_empty() {
+            key.push(' ');
+        }
+        key.push_str(&bare.to_lowercase());
+        if t.state_name.contains(key.as_str()) {
+            best = Some(j + bare.len());
+        }
+        j += bare.len();
+        if text.as_bytes().get(j) != Some(&b' ') {
+            break;
+        }
+        j += 1;
+    }
+    best
+}
+
+/// A ZIP code after `end` (one to three spaces), if any: returns the new end.
+fn zip_after(text: &str, end: usize) -> usize {
+    let b = text.as_bytes();
+    let mut k = end;
+    while k < b.len() && k - end < 3 && b[k] == b' ' {
+        k += 1;
+    }
+    let digits = b[k..].iter().take_while(|c| c.is_ascii_digit()).count();
+    if k > end && digits == 5 {
+        let mut e = k + 5;
+        if b.get(e) == Some(&b'-')
+            && b[e + 1..].iter().take_while(|c| c.is_ascii_digit()).count() == 4
+        {
+            e += 5;
+        }
+        return e;
+    }
+    end
+}
+
+/// A postal code of another country at `i`: "80336", "31-147", "1017 JW",
+/// "G12 9UX", "H2X 3J4". Returns its end.
+fn postcode(text: &str, i: usize) -> Option<usize> {
+    let b = text.as_bytes();
+    let digits = |k: usize| {
+        b[k.min(b.len())..]
+            .iter()
+            .take_while(|c| c.is_ascii_digit())
+            .count()
+    };
+    let upper = |k: usize| {
+        b[k.min(b.len())..]
+            .iter()
+            .take_while(|c| c.is_ascii_uppercase())
+            .count()
+    };
+    let boundary = |k: usize| !b.get(k).is_some_and(u8::is_ascii_alphanumeric);
+    let d = digits(i);
+    if d == 2 && b.get(i + 2) == Some(&b'-') && digits(i + 3) == 3 && boundary(i + 6) {
+        return Some(i + 6);
+    }
+    if d == 4 && b.get(i + 4) == Some(&b' ') && upper(i + 5) == 2 && boundary(i + 7) {
+        return Some(i + 7);
+    }
+    if (4..=5).contains(&d) && boundary(i + d) {
+        return Some(i + d);
+    }
+    // UK outward + inward code, or a Canadian code.
+    let l = upper(i);
+    if (1..=2).contains(&l) && d == 0 {
+        let k = i + l;
+        let dd = digits(k);
+        if (1..=2).contains(&dd) {
+            let mut k = k + dd;
+            if b.get(k).is_some_and(u8::is_ascii_uppercase) && b.get(k + 1) == Some(&b' ') {
+                k += 1;
+            }
+            if b.get(k) == Some(&b' ') && digits(k + 1) == 1 && upper(k + 2) == 2 && boundary(k + 4)
+            {
+                return Some(k + 4);
+            }
+        }
+    }
+    if l == 1
+        && digits(i + 1) == 1
+        && upper(i + 2) == 1
+        && b.get(i + 3) == Some(&b' ')
+        && digits(i + 4) == 1
+        && upper(i + 5) == 1
+        && digits(i + 6) == 1
+        && boundary(i + 7)
+    {
+        return Some(i + 7);
+    }
+    None
+}
+
+/// One to three capitalised words (a city or district; "Kadıköy/İstanbul",
+/// "Montréal (Québec)"); returns their end.
+fn place_words(text: &str, i: usize) -> Option<usize> {
+    let b = text.as_bytes();
+    let mut j = i;
+    let mut n = 0;
+    while n < 3 {
+        let w = word(text, j)?;
+        let bare = w.trim_end_matches([',', '.']);
+        if !capitalised(bare) || bare.bytes().any(|c| c.is_ascii_digit()) {
+            break;
+        }
+        j += bare.len();
+        n += 1;
+        if b.get(j) == Some(&b'/') && word(text, j + 1).is_some_and(capitalised) {
+            j += 1;
+            continue;
+        }
+        if text[j..].starts_with(" (") {
+            let k = rest_of_line_until(text, j + 2, b')', 24).len();
+            if b.get(j + 2 + k) == Some(&b')') {
+                j += 2 + k + 1;
+                continue;
+            }
+        }
+        if b.get(j) == Some(&b' ')
+            && word(text, j + 1)
+                .is_some_and(|w| capitalised(w) && !w.bytes().any(|c| c.is_ascii_digit()))
+        {
+            j += 1;
+            continue;
+        }
+        break;
+    }
+    (n > 0).then_some(j)
+}
+
+/// The rest of a foreign address after its street: up to three segments
+/// joined by ", " or line breaks, each a postcode and a city (either order),
+/// a district before them, or a country after them. Needs one postcode.
+fn foreign_tail(text: &str, mut end: usize) -> Option<usize> {
+    let b = text.as_bytes();
+    let mut found = None;
+    for _ in 0..3 {
+        let Some(j) = separator(text, end, true) else {
+            break;
+        };
+        let country = COUNTRIES.iter().find(|c| {
+            text.get(j..j + c.len())
+                .is_some_and(|t| t.eq_ignore_ascii_case(c))
+                && !b.get(j + c.len()).is_some_and(u8::is_ascii_alphanumeric)
+        });
+        if found.is_some()
+            && let Some(c) = country
+        {
+            found = Some(j + c.len());
+            break;
+        }
+        if let Some(p) = postcode(text, j) {
+            // "80336 München", "1017 JW Amsterdam", "34728 Kadıköy/İstanbul".
+            let mut k = p;
+            while k < b.len() && k - p < 3 && b[k] == b' ' {
+                k += 1;
+            }
+            let e = if k > p {
+                place_words(text, k).unwrap_or(p)
+            } else {
+                p
+            };
+            end = e;
+            found = Some(e);
+            continue;
+        }
+        let Some(pw) = place_words(text, j) else {
+            break;
+        };
+        // "Glasgow G12 9UX", "Cape Town 8001", "Montréal (Québec)  H2X 3J4".
+        let mut k = pw;
+        while k < b.len() && k - pw < 3 && b[k] == b' ' {
+            k += 1;
+        }
+        if k > pw
+            && let Some(p) = postcode(text, k)
+        {
+            end = p;
+            found = Some(p);
+            continue;
+        }
+        // A district before the city line ("Tamboerskloof, Cape Town 8001").
+        if found.is_none() && b.get(pw) == Some(&b',') {
+            end = pw;
+            continue;
+        }
+        break;
+    }
+    found
+}
+
+/// An address written street name first ("Lindenstraße 47, 2. OG\n30159
+/// Hannover", "Calle de Fuencarral 112, 3º izq., 28010 Madrid"): `s` is the
+/// house number. Needs a postal tail. Returns the start and end of the span.
+pub(crate) fn street_name_first(text: &str, s: usize) -> Option<(usize, usize)> {
+    let b = text.as_bytes();
+    // Words before the number on the same line, nearest first, at most five.
+    // (A bounded look back: a one-line record of megabytes costs the same.)
+    let mut from = s.saturating_sub(80);
+    while !text.is_char_boundary(from) {
+        from += 1;
+    }
+    let window = &text[from..s];
+    let before = &window[window.rfind('\n').map_or(0, |k| k + 1)..];
+    let line_start = s - before.len();
+    let trimmed = before.trim_end();
+    if trimmed.len() == before.len() {
+        return None;
+    }
+    // "No: 214", "No. 12", "Nº 5".
+    let trimmed = ["No:", "No.", "Nº", "nr.", "Nr."]
+        .iter()
+        .find_map(|p| trimmed.strip_suffix(p))
+        .map_or(trimmed, str::trim_end);
+    let words: Vec<(usize, &str)> = trimmed
+        .split(' ')
+        .scan(0usize, |at, w| {
+            let here = *at;
+            *at += w.len() + 1;
+            Some((here, w))
+        })
+        .filter(|(_, w)| !w.is_empty())
+        .collect();
+    let last = words.last()?.1;
+    let lower = last.to_lowercase();
+    let mut start = None;
+    if FOREIGN_SUFFIXES.iter().any(|x| lower.ends_with(x)) && capitalised(last) {
+        // The street is the words back to the first capitalised run.
+        let mut k = words.len() - 1;
+        while k > 0
+            && capitalised(words[k - 1].1)
+            && words.len() - k < 4
+            && !words[k - 1].1.ends_with(':')
+        {
+            k -= 1;
+        }
+        start = Some(words[k].0);
+    } else {
+        for k in (words.len().saturating_sub(5)..words.len()).rev() {
+            let w = words[k].1.to_lowercase();
+            if FOREIGN_PREFIXES.contains(&w.as_str()) {
+                start = Some(words[k].0);
+                break;
+            }
+        }
+    }
+    let start = line_start + start?;
+    // The number, then "/4", "-III", a letter.
+    let mut e = s + b[s..].iter().take_while(|c| c.is_ascii_digit()).count();
+    if b.get(e) == Some(&b'/') && b.get(e + 1).is_some_and(u8::is_ascii_digit) {
+        e += 1 + b[e + 1..].iter().take_while(|c| c.is_ascii_digit()).count();
+    } else if b.get(e) == Some(&b'-') && b.get(e + 1).is_some_and(u8::is_ascii_uppercase) {
+        e += 1 + b[e + 1..]
+            .iter()
+            .take_while(|c| c.is_ascii_uppercase())
+            .count();
+    } else if b.get(e).is_some_and(u8::is_ascii_alphabetic)
+        && !b.get(e + 1).is_some_and(u8::is_ascii_alphanumeric)
+    {
+        e += 1;
+    }
+    // A floor or flat ("2. OG", "3º izq.", "7ºB", "D: 7", "app. 402"), short.
+    let unit_end = {
+        let j = separator(text, e, false).unwrap_or(e);
+        let seg = rest_of_line_until(text, j, b',', 14);
+        let looks = seg.contains('º')
+            || seg.contains("OG")
+            || seg.starts_with("D:")
+            || seg.starts_with("app")
+            || seg.starts_with("apt")
+            || seg.starts_with("Apt")
+            || seg.starts_with("piso")
+            || seg.starts_with("Flat");
+        if looks && j > e { j + seg.len() } else { e }
+    };
+    let end = foreign_tail(text, unit_end)
+        .or_else(|| foreign_tail(text, e))
+        .or_else(|| {
+            let j = separator(text, unit_end, true)?;
+            city_state_zip(text, j)
+        })?;
+    Some((start, end))
+}
+
+/// Up to `max` bytes from `i`, stopping before `stop` or a line break.
+fn rest_of_line_until(text: &str, i: usize, stop: u8, max: usize) -> &str {
+    let b = text.as_bytes();
+    let mut j = i;
+    while j < b.len() && j - i < max && b[j] != stop && b[j] != b'\n' {
+        j += 1;
+    }
+    while !text.is_char_boundary(j) {
+        j -= 1;
+    }
+    &text[i..j]
+}
+
 /// Unit designators after a street ("Apt 2R", "Unit 7", "#B", "2nd Fl", "Lot 9").
 fn unit(text: &str, i: usize) -> Option<usize> {
     let t = tables();
@@ -247,7 +653,12 @@ fn unit(text: &str, i: usize) -> Option<usize> {
             .then(|| rest + 1 + f.trim_end_matches([',', '.']).len());
     }
     let f = folded(w.trim_end_matches(','));
-    if !t.unit.contains(&f[..]) && !matches!(&f[..], "apartment" | "flr" | "no") {
+    if !t.unit.contains(&f[..])
+        && !matches!(
+            &f[..],
+            "apartment" | "flr" | "no" | "app" | "appt" | "piso" | "flat"
+        )
+    {
         return None;
     }
     if UNIT_ALONE.contains(&&f[..]) {
@@ -275,8 +686,8 @@ fn unit(text: &str, i: usize) -> Option<usize> {
     ok.then_some(j + id.len())
 }
 
-/// After a street or box: units, then city, state and ZIP. Returns the end and
-/// whether a city line was found.
+/// After a street or box: units, then city, state and ZIP (or a foreign
+/// postcode and city). Returns the end and whether a city line was found.
 fn tail(text: &str, mut end: usize) -> (usize, bool) {
     for _ in 0..2 {
         let Some(j) = separator(text, end, true) else {
@@ -290,6 +701,9 @@ fn tail(text: &str, mut end: usize) -> (usize, bool) {
     if let Some(j) = separator(text, end, true)
         && let Some(e) = city_state_zip(text, j)
     {
+        return (e, true);
+    }
+    if let Some(e) = foreign_tail(text, end) {
         return (e, true);
     }
     (end, false)
@@ -337,7 +751,8 @@ pub(crate) fn street(text: &str, i: usize) -> Option<(usize, bool)> {
         let cap = capitalised(w)
             || (w.starts_with(|c: char| c.is_alphabetic())
                 && w.bytes().all(|c| !c.is_ascii_lowercase()));
-        if k == 0 && cap && PREFIX_TYPES.contains(&&f[..]) {
+        // "Calle Ocotillo", "rue Saint-Denis" (French types are written in lower case).
+        if k == 0 && (cap || f.as_bytes() == b"rue") && PREFIX_TYPES.contains(&&f[..]) {
             // "Calle Ocotillo": the name follows the type.
             let mut e = j + w.len();
             let mut m = 0;
@@ -421,14 +836,14 @@ pub(crate) fn box_address(text: &str, i: usize) -> Option<(usize, bool)> {
             return Some(tail(text, e));
         }
     }
-    for p in ["rr ", "hc ", "rural route "] {
+    for p in ["rr ", "hc ", "rural route ", "unit ", "psc ", "cmr "] {
         if starts_with_fold(text, i, p) {
             j += p.len();
             let n = text.as_bytes()[j..]
                 .iter()
                 .take_while(|c| c.is_ascii_digit())
                 .count();
-            if n == 0 || n > 3 || !starts_with_fold(text, j + n, " box ") {
+            if n == 0 || n > 5 || !starts_with_fold(text, j + n, " box ") {
                 return None;
             }
             let e = after_box(j + n + 5)?;
@@ -454,7 +869,11 @@ fn find(text: &str, cancelled: &dyn Fn() -> bool, mut emit: impl FnMut(usize, us
             continue;
         }
         // `i` starts a word: only a digit run or a box keyword can start an address.
-        let candidate = (c.is_ascii_digit() || matches!(c, b'P' | b'p' | b'R' | b'H' | b'r'))
+        let candidate = (c.is_ascii_digit()
+            || matches!(
+                c,
+                b'P' | b'p' | b'R' | b'H' | b'r' | b'U' | b'u' | b'C' | b'c'
+            ))
             && (i == 0 || !matches!(b[i - 1], b'/' | b'$' | b':'));
         if !candidate {
             while i < b.len() && is_word_byte(b[i]) {
@@ -467,13 +886,21 @@ fn find(text: &str, cancelled: &dyn Fn() -> bool, mut emit: impl FnMut(usize, us
             return false;
         }
         let hit = if c.is_ascii_digit() {
-            street(text, i)
+            street(text, i).or_else(|| {
+                let (start, end) = street_name_first(text, i)?;
+                emit(start, end, 0.9);
+                Some((end, true))
+            })
         } else {
             box_address(text, i)
         };
         match hit {
             Some((end, city)) if end > i => {
-                emit(i, end, if city { 0.9 } else { 0.85 });
+                if c.is_ascii_digit() && street(text, i).is_none() {
+                    // Emitted above, with its own start.
+                } else {
+                    emit(i, end, if city { 0.9 } else { 0.85 });
+                }
                 i = end;
             }
             _ => {
@@ -536,6 +963,26 @@ mod tests {
                 "12 Windy Hill Crossing, Cary, NC 27519",
             ),
             ("ship to 77 Elm St. today", "77 Elm St."),
+            (
+                "Anschrift: Hauptstraße 12, 3. OG\n10115 Berlin\nGermany\nTel",
+                "Hauptstraße 12, 3. OG\n10115 Berlin\nGermany",
+            ),
+            (
+                "mail to:\nUnit 4410 Box 21\nAPO AE 09012\n",
+                "Unit 4410 Box 21\nAPO AE 09012",
+            ),
+            (
+                "lives at 14 Magnolia Bend, Savannah, Georgia 31401 now",
+                "14 Magnolia Bend, Savannah, Georgia 31401",
+            ),
+            (
+                "staying at Via Roma 5, 00184 Roma, Italia until June",
+                "Via Roma 5, 00184 Roma, Italia",
+            ),
+            (
+                "flat: 7 Albion Road\nLeeds LS6 1AB\nUnited Kingdom\n",
+                "7 Albion Road\nLeeds LS6 1AB\nUnited Kingdom",
+            ),
         ] {
             assert_eq!(spans(text), vec![want], "{text:?}");
         }

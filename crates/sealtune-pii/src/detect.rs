@@ -66,7 +66,7 @@ pub(crate) fn patterns() -> Vec<String> {
             r"(?-u:\b)(?:{weekday}\.?,? )?(?:{month}\.? [0-9]{{1,2}}{ord},? [0-9]{{4}}|[0-9]{{1,2}}{ord}(?: of)? {month}\.?,? [0-9]{{4}}|{month}\.?,? [0-9]{{4}}|{full_month} [0-9]{{1,2}}{ord}|{short_month}\.? [0-9]{{1,2}}{ord})(?-u:\b)"
         ),
         format!(
-            r"(?-u:\b)(?:[0-9]{{1,6}}(?:-?[A-Za-z])? (?:[{lu}][{l}0-9'’.-]*|[0-9]{{1,3}}(?i:st|nd|rd|th)) (?:[{l}0-9][{l}0-9'’.-]* ){{0,3}}{suffix}(?-u:\b)\.?(?:,? (?i:apt|apartment|suite|ste|unit|fl|floor|rm|room)\.? ?#?[A-Za-z0-9-]+|,? #[A-Za-z0-9-]+)?(?:, ?[{lu}][{l}'.-]*(?: [{lu}][{l}'.-]*){{0,2}},? [A-Z]{{2}}(?: [0-9]{{5}}(?:-[0-9]{{4}})?)?)?|(?i:p\.? ?o\.? ?box) [0-9]+|(?i:rr|hc|rural route) [0-9]{{1,3}} (?i:box) [0-9A-Za-z]+)"
+            r"(?-u:\b)(?:[0-9]{{1,6}}(?:-?[A-Za-z])? (?:[{lu}][{l}0-9'’.-]*|[0-9]{{1,3}}(?i:st|nd|rd|th)) (?:[{l}0-9][{l}0-9'’.-]* ){{0,3}}{suffix}(?-u:\b)\.?(?:,? (?i:apt|apartment|suite|ste|unit|fl|floor|rm|room)\.? ?#?[A-Za-z0-9-]+|,? #[A-Za-z0-9-]+)?(?:, ?[{lu}][{l}'.-]*(?: [{lu}][{l}'.-]*){{0,2}},? [A-Z]{{2}}(?: [0-9]{{5}}(?:-[0-9]{{4}})?)?)?|(?i:p\.? ?o\.? ?box) [0-9]+|(?i:rr|hc|rural route|unit|psc|cmr) [0-9]{{1,5}} (?i:box) [0-9A-Za-z]+)"
         ),
         r"(?-u:\b)[A-Za-z0-9]*(?:[A-Za-z][0-9]|[0-9][A-Za-z])[A-Za-z0-9]*(?:-[A-Za-z0-9]+)*(?-u:\b)".to_string(),
         r"(?:\+[0-9]{1,3}[ .-]?(?:\([0-9]{1,4}\)[ .-]?)?|\([0-9]{2,4}\)[ .-]?|(?-u:\b))[0-9]+(?:[ ./-][0-9]+)*".to_string(),
@@ -364,18 +364,30 @@ impl Detector {
         if !self.enabled[idx(EntityType::StreetAddress)] {
             return None;
         }
-        let (end, city) = if text.as_bytes()[s].is_ascii_digit() {
-            crate::address::street(text, s)?
-        } else {
-            crate::address::box_address(text, s)?
-        };
-        self.push(
-            out,
-            s,
-            end,
-            EntityType::StreetAddress,
-            if city { 0.9 } else { 0.85 },
-        );
+        if !text.as_bytes()[s].is_ascii_digit() {
+            let (end, city) = crate::address::box_address(text, s)?;
+            self.push(
+                out,
+                s,
+                end,
+                EntityType::StreetAddress,
+                if city { 0.9 } else { 0.85 },
+            );
+            return Some(end);
+        }
+        if let Some((end, city)) = crate::address::street(text, s) {
+            self.push(
+                out,
+                s,
+                end,
+                EntityType::StreetAddress,
+                if city { 0.9 } else { 0.85 },
+            );
+            return Some(end);
+        }
+        // Street name first: the span starts before the number.
+        let (start, end) = crate::address::street_name_first(text, s)?;
+        self.push(out, start, end, EntityType::StreetAddress, 0.9);
         Some(end)
     }
 

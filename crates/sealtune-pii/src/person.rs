@@ -111,6 +111,16 @@ const LABELS: &[&str] = &[
     "recipient",
     "payee",
     "nok",
+    "crew",
+    "obligor",
+    "obligee",
+    "signature",
+    "paciente",
+    "nombre",
+    "cliente",
+    "titular",
+    "asegurado",
+    "asegurada",
     "claimant",
     "borrower",
     "borrowers",
@@ -242,6 +252,27 @@ const KINS: &[&str] = &[
     "daughterinlaw",
     "godmother",
     "godfather",
+    "ex",
+    "hija",
+    "hijo",
+    "esposo",
+    "esposa",
+    "nieto",
+    "nieta",
+    "hermana",
+    "hermano",
+    "madre",
+    "padre",
+    "abuela",
+    "abuelo",
+    "tia",
+    "tio",
+    "sobrina",
+    "sobrino",
+    "prima",
+    "primo",
+    "novio",
+    "novia",
 ];
 const CREDS: &[&str] = &[
     "md", "do", "rn", "np", "lpn", "lvn", "pa", "pac", "phd", "dds", "dmd", "pharmd", "rph", "cnm",
@@ -917,6 +948,17 @@ pub(crate) fn find(
         let mut last = i + 1;
         while j < ws.len() && j - i < 6 {
             let gp = gap(&ws[j - 1], &ws[j]);
+            // A nickname inside the name: `Guadalupe "Lupita" Cárdenas`, `Sung-min (Sunny) Cho`.
+            if matches!(gp, " \"" | " (" | " “")
+                && capish(&ws[j])
+                && let Some(nx) = ws.get(j + 1)
+                && matches!(gap(&ws[j], nx), "\" " | ") " | "” ")
+                && (namey(nx) || initial(nx))
+            {
+                j += 2;
+                last = j;
+                continue;
+            }
             if !(gp == " " || (gp == ". " && ws[j - 1].end - ws[j - 1].start == 1)) {
                 break;
             }
@@ -1081,9 +1123,14 @@ pub(crate) fn find(
             if p.flags & TITLE != 0 && (pg.is_empty() || pg == ".") {
                 cue = 0.95;
                 relaxed = true;
-            } else if p.flags & LABEL != 0 && matches!(pg, ":" | "-" | ":\t" | "=") {
+            } else if p.flags & LABEL != 0
+                && matches!(pg, ":" | "-" | ":\t" | "=" | ": _" | ":_" | ": \"" | ":\"")
+            {
                 cue = 0.9;
-            } else if p.flags & KIN != 0 && (pg.is_empty() || pg == ",") && namey(&w) {
+            } else if p.flags & KIN != 0
+                && (pg.is_empty() || pg == ",")
+                && (namey(&w) || (capish(&w) && w.flags & FIRST != 0))
+            {
                 cue = 0.8;
                 relaxed = pg.is_empty();
             } else if p.flags & BARE != 0 && pg.is_empty() && capish(&w) {
@@ -1197,6 +1244,7 @@ pub(crate) fn find(
             let first_then_surname = capish(&w) && w.flags & FIRST != 0 && next_is_surname;
             let ok = (cue >= 0.95 && capish(&w) && w.flags & TITLE == 0)
                 || namey(&w)
+                || (relaxed && capish(&w) && w.flags & FIRST != 0)
                 || initial(&w)
                 || first_then_surname
                 || (w.case == Case::Lower && known(&w) && (plain(&w) || next_is_surname))
@@ -1216,7 +1264,13 @@ pub(crate) fn find(
                 {
                     end = extend(i + 1, false);
                 }
-                if relaxed || evidence(i, end) {
+                // "Hi Sunny,": a given name alone between a salutation and a comma.
+                let greeted = (0.84..0.86).contains(&cue)
+                    && end == i + 1
+                    && capish(&w)
+                    && w.flags & FIRST != 0
+                    && text[w.end..].starts_with([',', '!']);
+                if relaxed || greeted || evidence(i, end) {
                     let mut score = cue;
                     if w.case == Case::Lower {
                         score = score.min(0.8);
@@ -1236,11 +1290,15 @@ pub(crate) fn find(
         if capish(&w)
             && w.flags & STOP == 0
             && let Some(nx) = ws.get(i + 1)
-            && gap(&w, nx) == ", "
+            && (gap(&w, nx) == ", "
+                || (gap(&w, nx) == "," && w.case == Case::Upper && nx.case == Case::Upper))
             && capish(nx)
-            && nx.flags & STOP == 0
+            && (nx.flags & STOP == 0 || nx.flags & FIRST != 0)
             && ((w.flags & LAST != 0 && nx.flags & FIRST != 0)
-                || (w.case == Case::Upper && len(&w) >= 3 && telling(&w) && telling(nx)))
+                || (w.case == Case::Upper
+                    && len(&w) >= 3
+                    && telling(&w)
+                    && (telling(nx) || nx.flags & FIRST != 0)))
         {
             let end = extend(i + 1, false);
             let score = if (w.flags | nx.flags) & WORD != 0 {
@@ -1369,7 +1427,7 @@ pub(crate) fn find(
                 .is_some_and(|nx| gap(&ws[e - 1], nx) == " " && nx.flags & ORG != 0 && capish(nx));
         // A quoted name is a merchant or a product ("Kwik Kash").
         let quoted = text[..ws[s].start].ends_with('"') && text[ws[e - 1].end..].starts_with('"');
-        if (org || quoted) && score < 0.95 {
+        if (org && score < 0.95) || (quoted && score < 0.7) {
             continue;
         }
         // "Tamika R.": the period of a closing initial belongs to the name.
