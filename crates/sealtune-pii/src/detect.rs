@@ -49,6 +49,8 @@ pub(crate) fn patterns() -> Vec<String> {
     // Abbreviated months with a day and no year ("Dec 19", "sept 30"); not "may"
     // or a lower-case "mar", which are words.
     let short_month = r"(?:(?i:jan|feb|apr|jun|jul|aug|sept?|oct|nov|dec)|Mar)";
+    let es_month = r"(?i:enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|setiembre|octubre|noviembre|diciembre)";
+    let es_weekday = r"(?:(?i:lunes|martes|mi[eé]rcoles|jueves|viernes|s[aá]bado|domingo),? )";
     let weekday = r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|Mon|Tues?|Wed|Thu(?:rs?)?|Fri|Sat|Sun)";
     let suffix = r"(?i:street|st|avenue|ave|road|rd|boulevard|blvd|lane|ln|drive|dr|court|ct|way|place|pl|terrace|ter|circle|cir|parkway|pkwy|highway|hwy|square|sq|trail|trl|alley|crescent|close|plaza|loop|pike)";
     let l = "A-Za-zÀ-ÖØ-öø-ɏ";
@@ -63,7 +65,7 @@ pub(crate) fn patterns() -> Vec<String> {
         r"(?:(?-u:\b)[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{0,4}){2,7}|::(?:[0-9A-Fa-f]{1,4}:?){1,7})(?:[0-9]{1,3}(?:\.[0-9]{1,3}){3})?".to_string(),
         r"(?-u:\b)(?:9[0-9]|1[0-2][0-9])(?:[ -](?i:years?|yrs?)(?:[ -](?i:old))?|[ -]?(?i:yo|y/o|y\.o\.)(?-u:\b))".to_string(),
         format!(
-            r"(?-u:\b)(?:{weekday}\.?,? )?(?:{month}\.? [0-9]{{1,2}}{ord},? [0-9]{{4}}|[0-9]{{1,2}}{ord}(?: of)? {month}\.?,? [0-9]{{4}}|{month}\.?,? [0-9]{{4}}|{full_month} [0-9]{{1,2}}{ord}|{short_month}\.? [0-9]{{1,2}}{ord})(?-u:\b)"
+            r"(?-u:\b)(?:{weekday}\.?,? )?(?:{month}\.? [0-9]{{1,2}}{ord},? [0-9]{{4}}|[0-9]{{1,2}}{ord}(?: of)? {month}\.?,? [0-9]{{4}}|{month}\.?,? [0-9]{{4}}|{full_month} [0-9]{{1,2}}{ord}|{short_month}\.? [0-9]{{1,2}}{ord}|[0-9]{{1,2}}(?:st|nd|rd|th) (?:day )?of {full_month}(?:,? [0-9]{{4}})?|[0-9]{{1,2}}-{month}-(?:[0-9]{{4}}|[0-9]{{2}})|{es_weekday}?[0-9]{{1,2}} de {es_month}(?: de(?:l)? [0-9]{{4}})?)(?-u:\b)"
         ),
         format!(
             r"(?-u:\b)(?:[0-9]{{1,6}}(?:-?[A-Za-z])? (?:[{lu}][{l}0-9'’.-]*|[0-9]{{1,3}}(?i:st|nd|rd|th)) (?:[{l}0-9][{l}0-9'’.-]* ){{0,3}}{suffix}(?-u:\b)\.?(?:,? (?i:apt|apartment|suite|ste|unit|fl|floor|rm|room)\.? ?#?[A-Za-z0-9-]+|,? #[A-Za-z0-9-]+)?(?:, ?[{lu}][{l}'.-]*(?: [{lu}][{l}'.-]*){{0,2}},? [A-Z]{{2}}(?: [0-9]{{5}}(?:-[0-9]{{4}})?)?)?|(?i:p\.? ?o\.? ?box) [0-9]+|(?i:rr|hc|rural route|unit|psc|cmr) [0-9]{{1,5}} (?i:box) [0-9A-Za-z]+)"
@@ -298,8 +300,9 @@ impl Detector {
                     } else {
                         EntityType::Date
                     };
-                    self.push(out, s, e, t, 0.85);
-                    e
+                    let (ds, de) = date_extent(text, s, e);
+                    self.push(out, ds, de, t, 0.85);
+                    de
                 }
                 P_ADDRESS => {
                     if let Some(end) = self.whole_address(text, s, out) {
@@ -455,6 +458,12 @@ impl Detector {
                             pre
                         } else {
                             st
+                        };
+                        let (from, en) = if matches!(t, EntityType::Date | EntityType::DateOfBirth)
+                        {
+                            date_extent(text, from, en)
+                        } else {
+                            (from, en)
                         };
                         self.push(out, from, en, t, score);
                     }
@@ -982,6 +991,111 @@ fn id_prefix(text: &str, st: usize) -> usize {
         }
     }
     st
+}
+
+/// A date's span widened over a weekday before it ("Mon 11/09", "Friday, 12/4")
+/// and a time of day after it ("11/06/2026 06:33 ET", "at 2:14 PM", "18:40:11
+/// -0500"): labelled data counts them as part of the date, and the time of a
+/// visit is as identifying. Looks at most a few words either way.
+fn date_extent(text: &str, s: usize, e: usize) -> (usize, usize) {
+    const WEEKDAYS: &[&str] = &[
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+        "mon",
+        "tue",
+        "tues",
+        "wed",
+        "thu",
+        "thur",
+        "thurs",
+        "fri",
+        "sat",
+        "sun",
+        "lunes",
+        "martes",
+        "miércoles",
+        "miercoles",
+        "jueves",
+        "viernes",
+        "sábado",
+        "sabado",
+        "domingo",
+    ];
+    let b = text.as_bytes();
+    let mut start = s;
+    let before = text[..s].trim_end_matches(' ');
+    let before = before.strip_suffix(',').unwrap_or(before);
+    if before.len() < s && s - before.len() <= 3 {
+        let w0 = before
+            .char_indices()
+            .rev()
+            .take_while(|(_, c)| c.is_alphabetic())
+            .last()
+            .map_or(before.len(), |(k, _)| k);
+        let w = &before[w0..];
+        let word_start = w0 == 0 || !before[..w0].ends_with(|c: char| c.is_alphanumeric());
+        if word_start && WEEKDAYS.contains(&w.to_lowercase().as_str()) {
+            start = w0;
+        }
+    }
+    let mut end = e;
+    let mut k = e;
+    if text[k..].starts_with(", ") {
+        k += 2;
+    } else if text[k..].starts_with(" at ") {
+        k += 4;
+    } else if text[k..].starts_with(' ') {
+        k += 1;
+    }
+    let digits = |i: usize| {
+        b[i.min(b.len())..]
+            .iter()
+            .take_while(|c| c.is_ascii_digit())
+            .count()
+    };
+    let h = digits(k);
+    if k > e && (1..=2).contains(&h) && b.get(k + h) == Some(&b':') && digits(k + h + 1) == 2 {
+        let mut t = k + h + 3;
+        if b.get(t) == Some(&b':') && digits(t + 1) == 2 {
+            t += 3;
+        }
+        let rest = &text[t..];
+        for suffix in [" AM", " PM", " am", " pm", "AM", "PM", "am", "pm", "a", "p"] {
+            if rest.starts_with(suffix)
+                && !rest[suffix.len()..].starts_with(|c: char| c.is_ascii_alphanumeric())
+            {
+                t += suffix.len();
+                break;
+            }
+        }
+        let rest = &text[t..];
+        for zone in [
+            " ET", " PT", " CT", " MT", " EST", " EDT", " PST", " PDT", " CST", " CDT", " UTC",
+            " GMT",
+        ] {
+            if rest.starts_with(zone)
+                && !rest[zone.len()..].starts_with(|c: char| c.is_ascii_alphanumeric())
+            {
+                t += zone.len();
+                break;
+            }
+        }
+        let rest = &text[t..];
+        if rest.len() >= 6
+            && rest.starts_with(" ")
+            && matches!(rest.as_bytes()[1], b'+' | b'-')
+            && digits(t + 2) == 4
+        {
+            t += 6;
+        }
+        end = t;
+    }
+    (start, end)
 }
 
 /// A candidate at `s` begins a word: not glued to letters, digits or a

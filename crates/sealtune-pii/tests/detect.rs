@@ -227,15 +227,29 @@ fn dates_without_a_year_and_with_a_time_of_day() {
             .collect()
     };
     for (text, want) in [
-        ("12/03 10:15 — Called pt back", "12/03"),
-        ("EXAM DATE: 11/18/2026 09:42", "11/18/2026"),
+        ("12/03 10:15 — Called pt back", "12/03 10:15"),
+        ("EXAM DATE: 11/18/2026 09:42", "11/18/2026 09:42"),
+        ("Received: Mon 11/09 4:52 PM", "Mon 11/09 4:52 PM"),
+        (
+            "Date: Mon, 23 Nov 2026 18:40:11 -0500",
+            "Mon, 23 Nov 2026 18:40:11 -0500",
+        ),
+        ("DOB: 22-Feb-1979", "22-Feb-1979"),
+        (
+            "Fecha: lunes, 30 de noviembre de 2026",
+            "lunes, 30 de noviembre de 2026",
+        ),
+        (
+            "Signed this 3rd day of December, 2026.",
+            "3rd day of December, 2026",
+        ),
         ("Extended rental through Dec 19.", "Dec 19"),
         ("seen on 3/4 for follow-up", "3/4"),
         (
             "appointment on Friday, December 11th at 3:45 PM",
-            "Friday, December 11th",
+            "Friday, December 11th at 3:45 PM",
         ),
-        ("Sent: 11/28/2026 10:44 PM", "11/28/2026"),
+        ("Sent: 11/28/2026 10:44 PM", "11/28/2026 10:44 PM"),
     ] {
         assert_eq!(dates(text), vec![want.to_string()], "{text:?}");
     }
