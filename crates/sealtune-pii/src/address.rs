@@ -555,6 +555,28 @@ pub(crate) fn street_name_first(text: &str, s: usize) -> Option<(usize, usize)> 
         .iter()
         .find_map(|p| trimmed.strip_suffix(p))
         .map_or(trimmed, str::trim_end);
+    // A cheap test first, without allocating: most numbers have neither a
+    // foreign street ending just before them nor a street type a few words back.
+    let mut recent = trimmed.rsplit(' ').filter(|w| !w.is_empty()).take(5);
+    let last = recent.next()?;
+    let suffix_form = capitalised(last)
+        && last.len() <= 40
+        && FOREIGN_SUFFIXES.iter().any(|x| {
+            last.len() >= x.len()
+                && last.is_char_boundary(last.len() - x.len())
+                && last[last.len() - x.len()..].eq_ignore_ascii_case(x)
+        });
+    let prefix_form = std::iter::once(last).chain(recent).any(|w| {
+        (2..=9).contains(&w.len())
+            && matches!(
+                w.as_bytes()[0] | 0x20,
+                b'a' | b'c' | b'p' | b'r' | b's' | b'u' | b'v'
+            )
+            && FOREIGN_PREFIXES.iter().any(|p| w.eq_ignore_ascii_case(p))
+    });
+    if !suffix_form && !prefix_form {
+        return None;
+    }
     let words: Vec<(usize, &str)> = trimmed
         .split(' ')
         .scan(0usize, |at, w| {
@@ -564,10 +586,8 @@ pub(crate) fn street_name_first(text: &str, s: usize) -> Option<(usize, usize)> 
         })
         .filter(|(_, w)| !w.is_empty())
         .collect();
-    let last = words.last()?.1;
-    let lower = last.to_lowercase();
     let mut start = None;
-    if FOREIGN_SUFFIXES.iter().any(|x| lower.ends_with(x)) && capitalised(last) {
+    if suffix_form {
         // The street is the words back to the first capitalised run.
         let mut k = words.len() - 1;
         while k > 0
@@ -580,8 +600,10 @@ pub(crate) fn street_name_first(text: &str, s: usize) -> Option<(usize, usize)> 
         start = Some(words[k].0);
     } else {
         for k in (words.len().saturating_sub(5)..words.len()).rev() {
-            let w = words[k].1.to_lowercase();
-            if FOREIGN_PREFIXES.contains(&w.as_str()) {
+            if FOREIGN_PREFIXES
+                .iter()
+                .any(|p| words[k].1.eq_ignore_ascii_case(p))
+            {
                 start = Some(words[k].0);
                 break;
             }

@@ -50,7 +50,6 @@ pub(crate) fn patterns() -> Vec<String> {
     // or a lower-case "mar", which are words.
     let short_month = r"(?:(?i:jan|feb|apr|jun|jul|aug|sept?|oct|nov|dec)|Mar)";
     let es_month = r"(?i:enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|setiembre|octubre|noviembre|diciembre)";
-    let es_weekday = r"(?:(?i:lunes|martes|mi[eé]rcoles|jueves|viernes|s[aá]bado|domingo),? )";
     let weekday = r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|Mon|Tues?|Wed|Thu(?:rs?)?|Fri|Sat|Sun)";
     let suffix = r"(?i:street|st|avenue|ave|road|rd|boulevard|blvd|lane|ln|drive|dr|court|ct|way|place|pl|terrace|ter|circle|cir|parkway|pkwy|highway|hwy|square|sq|trail|trl|alley|crescent|close|plaza|loop|pike)";
     let l = "A-Za-zÀ-ÖØ-öø-ɏ";
@@ -65,7 +64,7 @@ pub(crate) fn patterns() -> Vec<String> {
         r"(?:(?-u:\b)[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{0,4}){2,7}|::(?:[0-9A-Fa-f]{1,4}:?){1,7})(?:[0-9]{1,3}(?:\.[0-9]{1,3}){3})?".to_string(),
         r"(?-u:\b)(?:9[0-9]|1[0-2][0-9])(?:[ -](?i:years?|yrs?)(?:[ -](?i:old))?|[ -]?(?i:yo|y/o|y\.o\.)(?-u:\b))".to_string(),
         format!(
-            r"(?-u:\b)(?:{weekday}\.?,? )?(?:{month}\.? [0-9]{{1,2}}{ord},? [0-9]{{4}}|[0-9]{{1,2}}{ord}(?: of)? {month}\.?,? [0-9]{{4}}|{month}\.?,? [0-9]{{4}}|{full_month} [0-9]{{1,2}}{ord}|{short_month}\.? [0-9]{{1,2}}{ord}|[0-9]{{1,2}}(?:st|nd|rd|th) (?:day )?of {full_month}(?:,? [0-9]{{4}})?|[0-9]{{1,2}}-{month}-(?:[0-9]{{4}}|[0-9]{{2}})|{es_weekday}?[0-9]{{1,2}} de {es_month}(?: de(?:l)? [0-9]{{4}})?)(?-u:\b)"
+            r"(?-u:\b)(?:{weekday}\.?,? )?(?:{month}\.? [0-9]{{1,2}}{ord},? [0-9]{{4}}|[0-9]{{1,2}}{ord}(?: of)? {month}\.?,? [0-9]{{4}}|{month}\.?,? [0-9]{{4}}|{full_month} [0-9]{{1,2}}{ord}|{short_month}\.? [0-9]{{1,2}}{ord}|[0-9]{{1,2}}(?:st|nd|rd|th) (?:day )?of {full_month}(?:,? [0-9]{{4}})?|[0-9]{{1,2}}-{month}-(?:[0-9]{{4}}|[0-9]{{2}})|[0-9]{{1,2}} de {es_month}(?: de(?:l)? [0-9]{{4}})?)(?-u:\b)"
         ),
         format!(
             r"(?-u:\b)(?:[0-9]{{1,6}}(?:-?[A-Za-z])? (?:[{lu}][{l}0-9'’.-]*|[0-9]{{1,3}}(?i:st|nd|rd|th)) (?:[{l}0-9][{l}0-9'’.-]* ){{0,3}}{suffix}(?-u:\b)\.?(?:,? (?i:apt|apartment|suite|ste|unit|fl|floor|rm|room)\.? ?#?[A-Za-z0-9-]+|,? #[A-Za-z0-9-]+)?(?:, ?[{lu}][{l}'.-]*(?: [{lu}][{l}'.-]*){{0,2}},? [A-Z]{{2}}(?: [0-9]{{5}}(?:-[0-9]{{4}})?)?)?|(?i:p\.? ?o\.? ?box) [0-9]+|(?i:rr|hc|rural route|unit|psc|cmr) [0-9]{{1,5}} (?i:box) [0-9A-Za-z]+)"
