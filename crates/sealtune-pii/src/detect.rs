@@ -366,30 +366,18 @@ impl Detector {
         if !self.enabled[idx(EntityType::StreetAddress)] {
             return None;
         }
-        if !text.as_bytes()[s].is_ascii_digit() {
+        let score = |city: bool| if city { 0.9 } else { 0.85 };
+        let (start, end, score) = if !text.as_bytes()[s].is_ascii_digit() {
             let (end, city) = crate::address::box_address(text, s)?;
-            self.push(
-                out,
-                s,
-                end,
-                EntityType::StreetAddress,
-                if city { 0.9 } else { 0.85 },
-            );
-            return Some(end);
-        }
-        if let Some((end, city)) = crate::address::street(text, s) {
-            self.push(
-                out,
-                s,
-                end,
-                EntityType::StreetAddress,
-                if city { 0.9 } else { 0.85 },
-            );
-            return Some(end);
-        }
-        // Street name first: the span starts before the number.
-        let (start, end) = crate::address::street_name_first(text, s)?;
-        self.push(out, start, end, EntityType::StreetAddress, 0.9);
+            (s, end, score(city))
+        } else if let Some((end, city)) = crate::address::street(text, s) {
+            (s, end, score(city))
+        } else {
+            // Street name first: the span starts before the number.
+            let (start, end) = crate::address::street_name_first(text, s)?;
+            (start, end, 0.9)
+        };
+        self.push(out, start, end, EntityType::StreetAddress, score);
         Some(end)
     }
 
