@@ -310,24 +310,29 @@ impl Masker {
             let Some(val) = out.get_mut(f) else { continue };
             let mut c = BTreeMap::new();
             let mut rc = ResidualCounts::new();
+            // Masks one string of this field in place (chat contents or the field itself).
+            let mut mask_one = |s: &mut String| -> Result<(), PiiError> {
+                let (masked, d) = self
+                    .mask_str(
+                        s,
+                        date_offset,
+                        &mut st,
+                        &mut c,
+                        &mut fps,
+                        &mut rc,
+                        cancelled,
+                    )
+                    .ok_or(PiiError::Interrupted)?;
+                *s = masked;
+                dropped = dropped.or(d);
+                Ok(())
+            };
             match (f.as_str(), val) {
                 ("messages", Value::Array(msgs)) => {
                     for (i, m) in msgs.iter_mut().enumerate() {
                         match m.get_mut("content") {
                             Some(Value::String(s)) => {
-                                let (masked, d) = self
-                                    .mask_str(
-                                        s,
-                                        date_offset,
-                                        &mut st,
-                                        &mut c,
-                                        &mut fps,
-                                        &mut rc,
-                                        cancelled,
-                                    )
-                                    .ok_or(PiiError::Interrupted)?;
-                                *s = masked;
-                                dropped = dropped.or(d);
+                                mask_one(s)?;
                             }
                             Some(Value::Null) | None => {}
                             Some(_) => {
@@ -337,19 +342,7 @@ impl Masker {
                     }
                 }
                 (_, Value::String(s)) => {
-                    let (masked, d) = self
-                        .mask_str(
-                            s,
-                            date_offset,
-                            &mut st,
-                            &mut c,
-                            &mut fps,
-                            &mut rc,
-                            cancelled,
-                        )
-                        .ok_or(PiiError::Interrupted)?;
-                    *s = masked;
-                    dropped = dropped.or(d);
+                    mask_one(s)?;
                 }
                 (_, Value::Null) => {}
                 (name, _) => {
