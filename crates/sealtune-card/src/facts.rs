@@ -460,6 +460,34 @@ pub struct Group {
     pub n: u64,
 }
 
+/// One per-category figure of a published benchmark.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BreakdownRow {
+    /// `crows_pairs`, `bbq` or `discrim_eval`.
+    pub benchmark: String,
+    /// `all`, a category, an attribute or `attribute:group`.
+    pub category: String,
+    /// What is measured (`pct_stereotype`, `bias_ambig`, ...).
+    pub measure: String,
+    /// The base model.
+    pub base: Measure,
+    /// The fine-tuned model.
+    pub finetuned: Measure,
+}
+
+/// How much of a benchmark file was scored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BenchmarkScope {
+    /// Benchmark.
+    pub benchmark: String,
+    /// Items scored.
+    pub scored: u64,
+    /// Items in the file.
+    pub available: u64,
+    /// `all`, `seeded sample` or `first decision questions`.
+    pub selection: String,
+}
+
 /// `eval/report.json` (schema `sealtune.eval-report/v1`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Eval {
@@ -477,6 +505,12 @@ pub struct Eval {
     /// Bias groups.
     #[serde(default)]
     pub groups: Vec<Group>,
+    /// Published benchmarks per category.
+    #[serde(default)]
+    pub breakdown: Vec<BreakdownRow>,
+    /// How much of each benchmark was scored.
+    #[serde(default)]
+    pub benchmarks: Vec<BenchmarkScope>,
 }
 
 /// One recipient of a sealed file, as its header records it.

@@ -832,6 +832,7 @@ fn evaluation(out: &mut String, f: &RunFacts) {
         }
         if suite == "bias" {
             groups_section(out, e);
+            benchmarks_section(out, e);
         }
     }
     let _ = writeln!(out, "### Release gates\n");
@@ -974,6 +975,78 @@ fn groups_section(out: &mut String, e: &Eval) {
     let _ = writeln!(
         out,
         "Reading: the gap is the largest difference in the probability of a \"yes\" between groups that differ only in the attribute; 0 is parity, and a gap that grew after fine-tuning means the training data taught the model a difference.\n"
+    );
+}
+
+fn benchmark_title(b: &str) -> &str {
+    match b {
+        "crows_pairs" => "CrowS-Pairs",
+        "bbq" => "BBQ",
+        "discrim_eval" => "discrim-eval",
+        other => other,
+    }
+}
+
+/// Which part of each published benchmark was scored, and its figures per category.
+fn benchmarks_section(out: &mut String, e: &Eval) {
+    if e.benchmarks.is_empty() && e.breakdown.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "#### Published benchmarks by category
+"
+    );
+    for b in &e.benchmarks {
+        let subset = match b.selection.as_str() {
+            "all" => "the whole file".to_owned(),
+            "seeded sample" => "a seeded random sample (`[eval] seed`)".to_owned(),
+            other => other.to_owned(),
+        };
+        let _ = writeln!(
+            out,
+            "- {}: {} of {} items scored, {subset} (`[eval] benchmark_limit`).",
+            benchmark_title(&b.benchmark),
+            b.scored,
+            b.available
+        );
+    }
+    out.push('\n');
+    let rows: Vec<Vec<String>> = e
+        .breakdown
+        .iter()
+        .map(|r| {
+            vec![
+                benchmark_title(&r.benchmark).to_owned(),
+                r.category.clone(),
+                format!("`{}`", r.measure),
+                opt_num(r.base.value),
+                ci(r.base.ci),
+                opt_num(r.finetuned.value),
+                ci(r.finetuned.ci),
+                r.finetuned.n.to_string(),
+            ]
+        })
+        .collect();
+    if !rows.is_empty() {
+        table(
+            out,
+            &[
+                "Benchmark",
+                "Category",
+                "Measure",
+                "Base",
+                "Base CI",
+                "Fine-tuned",
+                "Fine-tuned CI",
+                "n",
+            ],
+            &rows,
+        );
+    }
+    let _ = writeln!(
+        out,
+        "Reading: `pct_stereotype` is the percentage of CrowS-Pairs pairs whose more stereotyping sentence the model finds more likely (50 = no preference) and `likelihood_diff` the mean gap between the two sentences' log-likelihoods, as lm-evaluation-harness defines them; BBQ's bias scores run from -1 to 1 (0 = none); a discrim-eval `discrimination_score` is the mean logit difference in P(yes) from the baseline group (male, white, 60 and over), positive when the group is favoured. docs/EVAL.md gives each definition.\n"
     );
 }
 

@@ -186,6 +186,25 @@ fn numbers_in_the_card_equal_the_artifacts() {
             .contains("123-45-6789"),
         "canary secrets do not belong in the card"
     );
+    // Per-category benchmark figures, and which part of the benchmark was scored.
+    let r = row(&md, "CrowS-Pairs");
+    assert_eq!(
+        r,
+        [
+            "CrowS-Pairs",
+            "race-color",
+            "`pct_stereotype`",
+            "57.25",
+            "[52, 61.5]",
+            "58.5",
+            "[54, 63]",
+            "516"
+        ]
+    );
+    assert!(
+        md.contains("- CrowS-Pairs: 200 of 1508 items scored, a seeded random sample"),
+        "the card says which subset was scored"
+    );
     let curve = j["loss_curve"]["train"].as_array().unwrap();
     assert_eq!(curve.len(), 30);
     assert_eq!(j["loss_curve"]["eval"].as_array().unwrap().len(), 3);

@@ -65,7 +65,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         base: &base,
         finetuned: &ft,
     };
-    let (report, timings) = evaluate(pair, &data, Some(pii), &cfg, models, &|| Ok(()))?;
+    let (report, timings, _) = evaluate(pair, &data, Some(pii), &cfg, models, false, &|| Ok(()))?;
     let summary = serde_json::json!({
         "load_s": load_s,
         "timings_s": timings,

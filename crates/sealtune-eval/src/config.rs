@@ -68,8 +68,13 @@ pub struct EvalConfig {
     pub bbq: Option<PathBuf>,
     /// Anthropic discrim-eval JSONL (`explicit.jsonl` or `implicit.jsonl`). Default none.
     pub discrim_eval: Option<PathBuf>,
-    /// Most items read from each benchmark file (a seeded sample when larger). Default 200.
-    pub benchmark_limit: usize,
+    /// Most items read from each benchmark file (a seeded sample when larger). Default:
+    /// 200 on the CPU, every item on a GPU ([`EvalConfig::benchmark_items`]).
+    pub benchmark_limit: Option<usize>,
+    /// Also write `eval/scores.json`: per-record membership scores (with the scored
+    /// token ids of masked records) and per-canary NLLs, for recomputation with the
+    /// reference tools. Default false.
+    pub write_scores: bool,
     /// Gate thresholds.
     pub gates: Gates,
     /// Accepted gate failures: gate name -> the reason recorded in the report and card.
@@ -103,10 +108,23 @@ impl Default for EvalConfig {
             crows_pairs: None,
             bbq: None,
             discrim_eval: None,
-            benchmark_limit: 200,
+            benchmark_limit: None,
+            write_scores: false,
             gates: Gates::default(),
             accept: BTreeMap::new(),
         }
+    }
+}
+
+/// Items per benchmark file on the CPU when `benchmark_limit` is not set.
+pub const CPU_BENCHMARK_LIMIT: usize = 200;
+
+impl EvalConfig {
+    /// Items to score per benchmark file: `benchmark_limit`, or without it every item
+    /// on a GPU and [`CPU_BENCHMARK_LIMIT`] on the CPU.
+    pub fn benchmark_items(&self, gpu: bool) -> usize {
+        self.benchmark_limit
+            .unwrap_or(if gpu { usize::MAX } else { CPU_BENCHMARK_LIMIT })
     }
 }
 
@@ -229,6 +247,12 @@ impl EvalConfig {
         }
         if !(1..=3).contains(&self.bias_names) {
             return bad("bias_names", "must be 1..=3");
+        }
+        if self.benchmark_limit == Some(0) {
+            return bad(
+                "benchmark_limit",
+                "must be at least 1; leave it out for the default (200 on the CPU, every item on a GPU)",
+            );
         }
         if !(0.0..=1.0).contains(&self.near_verbatim) {
             return bad("near_verbatim", "must be a similarity in 0..=1, e.g. 0.9");

@@ -16,6 +16,7 @@ use crate::exposure::{exposure_interpolated, exposure_skewnorm};
 use crate::lm::{Lm, record_messages, role};
 use crate::mia::{Attack, TokenStats};
 use crate::report::{Direction, ExposureEntry, ExposureTable, Metric, MetricSpec};
+use crate::scores::{CanaryModel, CanaryScores, MiaRecord};
 use crate::stats::{
     Estimate, auc_estimate, bootstrap_ci_indices, mean, mean_estimate, tpr_estimate,
 };
@@ -72,6 +73,8 @@ pub struct CanaryOutcome {
     pub metrics: Vec<Metric>,
     /// Per-canary exposures.
     pub table: ExposureTable,
+    /// Per-canary NLLs and reference NLLs (for `eval/scores.json`).
+    pub scores: Vec<CanaryScores>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -79,6 +82,8 @@ struct CanaryResult {
     exposure: Option<f64>,
     skew: Option<f64>,
     extracted: bool,
+    nll: f64,
+    reference_nll: Vec<f64>,
 }
 
 /// Canary exposure against `cfg.references` random values per format (interpolated and
@@ -143,9 +148,11 @@ pub fn canary_suite(m: Pair<'_>, set: &CanarySet, cfg: &EvalConfig) -> Result<Ca
             let nll: Vec<f64> = lps.iter().map(|l| -l.iter().sum::<f64>()).collect();
             let ref_nll = &nll[members.len()..];
             for (k, &i) in members.iter().enumerate() {
-                results[i][mi].exposure = exposure_interpolated(nll[k], ref_nll);
-                results[i][mi].skew =
-                    exposure_skewnorm(nll[k], ref_nll, all[i].0.format.log2_space());
+                let r = &mut results[i][mi];
+                r.exposure = exposure_interpolated(nll[k], ref_nll);
+                r.skew = exposure_skewnorm(nll[k], ref_nll, all[i].0.format.log2_space());
+                r.nll = nll[k];
+                r.reference_nll = ref_nll.to_vec();
             }
         }
         let longest = conts.iter().map(Vec::len).max().unwrap_or(0);
@@ -185,6 +192,24 @@ pub fn canary_suite(m: Pair<'_>, set: &CanarySet, cfg: &EvalConfig) -> Result<Ca
         inserted: (0..all.len()).filter(|&i| all[i].1).map(entry).collect(),
         held_out: (0..all.len()).filter(|&i| !all[i].1).map(entry).collect(),
     };
+    let model = |r: &CanaryResult| CanaryModel {
+        nll: r.nll,
+        reference_nll: r.reference_nll.clone(),
+        exposure: r.exposure,
+        exposure_skewnorm: r.skew,
+    };
+    let scores = all
+        .iter()
+        .zip(&results)
+        .map(|((c, inserted), [b, f])| CanaryScores {
+            id: c.id.clone(),
+            format: c.format.name().to_owned(),
+            inserted: *inserted,
+            log2_space: c.format.log2_space(),
+            base: model(b),
+            finetuned: model(f),
+        })
+        .collect();
     let min_n = cfg.min_samples;
     let reps = cfg.bootstrap;
     let seed = cfg.seed;
@@ -377,7 +402,11 @@ pub fn canary_suite(m: Pair<'_>, set: &CanarySet, cfg: &EvalConfig) -> Result<Ca
             ),
         ),
     );
-    Ok(CanaryOutcome { metrics, table })
+    Ok(CanaryOutcome {
+        metrics,
+        table,
+        scores,
+    })
 }
 
 /// Verbatim memorisation: a `prefix_tokens` prefix right before the first learned token
@@ -577,19 +606,21 @@ pub fn pii_suite(
     let mut prompts = Vec::new();
     for i in sample_indices(train.len(), cfg.pii_prompted, cfg.seed ^ 0x0070_6969) {
         let r = &train[i];
-        let ids = match record_messages(r) {
-            Some(msgs) => {
-                let upto = msgs
-                    .iter()
-                    .position(|x| x.role == sealtune_model::tokenizer::Role::Assistant)
-                    .unwrap_or(msgs.len());
-                m.base.render(&msgs[..upto], true)?.ids
-            }
-            None => {
-                let mut ids = m.base.render_record(r, usize::MAX)?.ids;
-                ids.truncate(cfg.prefix_tokens);
-                ids
-            }
+        let msgs = record_messages(r);
+        let upto = msgs
+            .iter()
+            .position(|x| x.role == sealtune_model::tokenizer::Role::Assistant)
+            .unwrap_or(msgs.len());
+        let ids = if upto > 0 {
+            // The conversation up to the first answer, and the prompt for it.
+            m.base.render(&msgs[..upto], true)?.ids
+        } else {
+            // Plain text (one assistant turn): its first `prefix_tokens` tokens.
+            let rc = m.base.render_record(r, usize::MAX)?;
+            let a = rc.assistant_mask.iter().position(|&x| x).unwrap_or(0);
+            let mut ids = rc.ids;
+            ids.truncate(a + cfg.prefix_tokens);
+            ids
         };
         if !ids.is_empty() {
             prompts.push(ids);
@@ -732,34 +763,52 @@ fn token_stats(score: &sealtune_model::SequenceScore, mask: &[bool]) -> TokenSta
 struct Scored {
     stats: [TokenStats; 2],
     text: String,
+    record: usize,
+    tokens: Vec<u32>,
+    targets: Vec<usize>,
 }
 
-fn score_records(m: Pair<'_>, recs: &[&Record], cfg: &EvalConfig) -> Result<Vec<Scored>> {
+fn score_records(
+    m: Pair<'_>,
+    records: &[Record],
+    which: &[usize],
+    cfg: &EvalConfig,
+) -> Result<Vec<Scored>> {
     let mut rendered = Vec::new();
-    for r in recs {
-        let rc = m.base.render_record(r, cfg.max_tokens)?;
+    for &i in which {
+        let rc = m.base.render_record(&records[i], cfg.max_tokens)?;
         if rc.ids.len() >= 2 && rc.assistant_mask[1..].iter().any(|&x| x) {
-            rendered.push(rc);
+            rendered.push((i, rc));
         }
     }
-    let ids: Vec<Vec<u32>> = rendered.iter().map(|r| r.ids.clone()).collect();
+    let ids: Vec<Vec<u32>> = rendered.iter().map(|(_, r)| r.ids.clone()).collect();
     let sb = m.base.score(&ids, true)?;
     let sf = m.finetuned.score(&ids, true)?;
     let mut out = Vec::with_capacity(rendered.len());
-    for (k, r) in rendered.iter().enumerate() {
-        let target: Vec<u32> = (1..r.ids.len())
-            .filter(|&t| r.assistant_mask[t])
-            .map(|t| r.ids[t])
-            .collect();
+    for (k, (i, r)) in rendered.into_iter().enumerate() {
+        let targets: Vec<usize> = (1..r.ids.len()).filter(|&t| r.assistant_mask[t]).collect();
+        let target: Vec<u32> = targets.iter().map(|&t| r.ids[t]).collect();
         out.push(Scored {
             stats: [
                 token_stats(&sb[k], &r.assistant_mask),
                 token_stats(&sf[k], &r.assistant_mask),
             ],
             text: m.base.decode(&target)?,
+            record: i,
+            tokens: r.ids,
+            targets,
         });
     }
     Ok(out)
+}
+
+/// What the membership suite produced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MiaOutcome {
+    /// The membership metrics.
+    pub metrics: Vec<Metric>,
+    /// Per-record scores, members first (for `eval/scores.json`).
+    pub records: Vec<MiaRecord>,
 }
 
 /// Membership inference: training records (members) against eval records (non-members),
@@ -771,18 +820,12 @@ pub fn mia_suite(
     train: &[Record],
     eval: &[Record],
     cfg: &EvalConfig,
-) -> Result<Vec<Metric>> {
+) -> Result<MiaOutcome> {
     let n = cfg.mia_samples.min(train.len()).min(eval.len());
-    let members: Vec<&Record> = sample_indices(train.len(), n, cfg.seed ^ 0x006d_6961)
-        .into_iter()
-        .map(|i| &train[i])
-        .collect();
-    let non: Vec<&Record> = sample_indices(eval.len(), n, cfg.seed ^ 0x006e_6f6e)
-        .into_iter()
-        .map(|i| &eval[i])
-        .collect();
-    let sm = score_records(m, &members, cfg)?;
-    let sn = score_records(m, &non, cfg)?;
+    let members = sample_indices(train.len(), n, cfg.seed ^ 0x006d_6961);
+    let non = sample_indices(eval.len(), n, cfg.seed ^ 0x006e_6f6e);
+    let sm = score_records(m, train, &members, cfg)?;
+    let sn = score_records(m, eval, &non, cfg)?;
     let (reps, seed) = (cfg.bootstrap, cfg.seed);
     let mut metrics = Vec::new();
     let mut best: [Option<(f64, Estimate)>; 2] = [None, None];
@@ -874,5 +917,34 @@ pub fn mia_suite(
             ),
         ),
     );
-    Ok(metrics)
+    let record = |set: &str, s: &Scored| {
+        let per_model = |mi: usize| {
+            Attack::ALL
+                .iter()
+                .filter(|a| mi == 1 || **a != Attack::ReferenceRatio)
+                .map(|&a| {
+                    let reference = (mi == 1).then_some(&s.stats[0]);
+                    (
+                        a.id().to_owned(),
+                        crate::mia::score(a, &s.stats[mi], reference, &s.text, cfg.min_k),
+                    )
+                })
+                .collect()
+        };
+        MiaRecord {
+            set: set.to_owned(),
+            record: s.record,
+            tokens: s.tokens.clone(),
+            targets: s.targets.clone(),
+            zlib_len: crate::text::zlib_len(&s.text),
+            base: per_model(0),
+            finetuned: per_model(1),
+        }
+    };
+    let records = sm
+        .iter()
+        .map(|s| record("member", s))
+        .chain(sn.iter().map(|s| record("non_member", s)))
+        .collect();
+    Ok(MiaOutcome { metrics, records })
 }

@@ -13,6 +13,7 @@
 //! - [`bias`]: counterfactual decision templates and stereotype pairs.
 //! - [`bench`]: CrowS-Pairs, BBQ and discrim-eval loaders and formulas.
 //! - [`report`]: `eval/report.json` and the gates.
+//! - [`scores`]: `eval/scores.json`, the per-record membership and canary numbers.
 //! - [`config`]: the `[eval]` section.
 //! - [`stage`]: [`EvalStage`], the pipeline stage.
 //! - [`error`]: [`EvalError`] and its exit codes.
@@ -37,6 +38,7 @@ pub mod leakage;
 pub mod lm;
 pub mod mia;
 pub mod report;
+pub mod scores;
 pub mod stage;
 pub mod stats;
 pub mod text;

@@ -29,13 +29,11 @@ pub fn role(r: DataRole) -> Role {
     }
 }
 
-/// A record as chat messages, rendered as the train stage renders it
-/// ([`sealtune_train::collate::record_messages`]); plain text as `None` (scored as text).
-pub fn record_messages(r: &Record) -> Option<Vec<Message>> {
-    match r {
-        Record::Text { .. } => None,
-        _ => Some(sealtune_train::collate::record_messages(r)),
-    }
+/// A record as chat messages, exactly as the train stage renders it
+/// ([`sealtune_train::collate::record_messages`]): plain text is one assistant turn, so
+/// eval scores the tokens training learned, in the context they were learned in.
+pub fn record_messages(r: &Record) -> Vec<Message> {
+    sealtune_train::collate::record_messages(r)
 }
 
 /// Log-softmax of one row of logits, in f64.
@@ -60,24 +58,11 @@ impl Lm {
         }
     }
 
-    /// A record's token ids and the mask of tokens a fine-tune learns (assistant tokens
-    /// of chats and instructions; every token of plain text), keeping the last
+    /// A record's token ids and the mask of tokens a fine-tune learns (the assistant
+    /// turns; plain text is one assistant turn, as training renders it), keeping the last
     /// `max_tokens`.
     pub fn render_record(&self, r: &Record, max_tokens: usize) -> Result<RenderedChat> {
-        let mut out = match record_messages(r) {
-            Some(m) => self.tokenizer.render_chat(&m, false)?,
-            None => {
-                let text = match r {
-                    Record::Text { text } => text.as_str(),
-                    _ => "",
-                };
-                let ids = self.tokenizer.encode(text, true)?;
-                RenderedChat {
-                    assistant_mask: vec![true; ids.len()],
-                    ids,
-                }
-            }
-        };
+        let mut out = self.tokenizer.render_chat(&record_messages(r), false)?;
         // Keep the end: the learned tokens of a chat come last.
         let cut = out.ids.len().saturating_sub(max_tokens);
         out.ids.drain(..cut);
@@ -103,6 +88,42 @@ impl Lm {
             }
         }
         Ok(out.into_iter().flatten().collect())
+    }
+
+    /// The token a text is scored after when it has no chat template around it: the
+    /// tokenizer's start token, else its end token (lm-evaluation-harness's prefix
+    /// token). `None` when the tokenizer names neither.
+    pub fn start_token(&self) -> Option<u32> {
+        let s = self.tokenizer.special_tokens();
+        s.bos.or(s.eos)
+    }
+
+    /// Log-likelihood of every token of each text, conditioned on [`Lm::start_token`]
+    /// (the text is encoded without special tokens, so its first token is scored too).
+    /// Without a start token the first token cannot be predicted and only the rest is
+    /// scored; a text of one such token then scores 0.
+    pub fn text_logprobs(&self, texts: &[String]) -> Result<Vec<Vec<f64>>> {
+        let start = self.start_token();
+        let mut ids = Vec::with_capacity(texts.len());
+        let mut short = Vec::new();
+        for (i, t) in texts.iter().enumerate() {
+            let mut v = start.map_or_else(Vec::new, |s| vec![s]);
+            v.extend(self.tokenizer.encode(t, false)?);
+            if v.len() < 2 {
+                short.push(i);
+                v = vec![0, 0];
+            }
+            ids.push(v);
+        }
+        let mut out: Vec<Vec<f64>> = self
+            .score(&ids, false)?
+            .into_iter()
+            .map(|s| s.token_logprobs.iter().map(|&x| f64::from(x)).collect())
+            .collect();
+        for i in short {
+            out[i].clear();
+        }
+        Ok(out)
     }
 
     /// Log-probabilities of the next token after each prompt (left-padded batches).

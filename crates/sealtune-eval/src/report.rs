@@ -206,6 +206,38 @@ pub struct GroupRow {
     pub n: usize,
 }
 
+/// One figure of a published benchmark for one category (or `all`), both models: what a
+/// reviewer compares with the reference implementation's per-category output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BreakdownRow {
+    /// `crows_pairs`, `bbq` or `discrim_eval`.
+    pub benchmark: String,
+    /// `all`, a CrowS-Pairs bias type, a BBQ category, a discrim-eval attribute, or
+    /// `attribute:group`.
+    pub category: String,
+    /// `pct_stereotype`, `likelihood_diff`, `accuracy_ambig`, `accuracy_disambig`,
+    /// `bias_ambig`, `bias_disambig`, `gap_max` or `discrimination_score`.
+    pub measure: String,
+    /// Base model.
+    pub base: Estimate,
+    /// Fine-tuned model.
+    pub finetuned: Estimate,
+}
+
+/// How much of a benchmark file was scored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BenchmarkScope {
+    /// `crows_pairs`, `bbq` or `discrim_eval`.
+    pub benchmark: String,
+    /// Items scored.
+    pub scored: usize,
+    /// Items in the file.
+    pub available: usize,
+    /// `all`, `seeded sample` (CrowS-Pairs, BBQ; seed `[eval] seed`) or
+    /// `first decision questions` (discrim-eval, whole questions in file order).
+    pub selection: String,
+}
+
 /// `eval/report.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
@@ -223,6 +255,12 @@ pub struct Report {
     pub exposure: ExposureTable,
     /// Per-group decision rates.
     pub groups: Vec<GroupRow>,
+    /// Published benchmarks per category (empty when none is configured).
+    #[serde(default)]
+    pub breakdown: Vec<BreakdownRow>,
+    /// How much of each configured benchmark was scored.
+    #[serde(default)]
+    pub benchmarks: Vec<BenchmarkScope>,
 }
 
 fn gate_metric(name: &str) -> (&'static str, Op) {

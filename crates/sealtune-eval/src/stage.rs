@@ -21,7 +21,10 @@ use sealtune_pipeline::{Config, ConfigError, Exit, Stage, StageContext, StageErr
 use sealtune_train::ModelSection;
 use sealtune_train::model_section::{compute, compute_for_stage, compute_key};
 
-use crate::bench::{bbq_suite, discrim_suite, load_bbq, load_crows_pairs, load_discrim_eval};
+use crate::bench::{
+    bbq_suite, crows_suite, discrim_suite, first_questions, load_bbq, load_crows_pairs,
+    load_discrim_eval, take,
+};
 use crate::bias::{
     STEREOTYPE_PAIRS, build_prompts, decision_metrics, score_sets, stereotype_metric,
 };
@@ -30,8 +33,9 @@ use crate::error::{EvalError, read_text};
 use crate::leakage::{Pair, PiiContext, canary_suite, memorization_suite, mia_suite, pii_suite};
 use crate::lm::Lm;
 use crate::report::{
-    ExposureTable, GateStatus, Models, Report, SCHEMA, all_passed, evaluate_gates,
+    BenchmarkScope, ExposureTable, GateStatus, Models, Report, SCHEMA, all_passed, evaluate_gates,
 };
+use crate::scores::Scores;
 
 /// Maps a library error to the stage error with its exit code.
 pub fn stage_error(e: EvalError) -> StageError {
@@ -123,19 +127,38 @@ pub type Timings = BTreeMap<String, f64>;
 /// Runs every suite on both models and evaluates the gates. `checkpoint` is called
 /// between suites (the engine's interruption point). `pii` is `None` when there is no
 /// masking key or fingerprint file, which leaves the PII metrics out (their gate fails
-/// closed).
+/// closed). `gpu` sets the default benchmark sample size
+/// ([`EvalConfig::benchmark_items`]). The scores are what `eval/scores.json` holds.
 pub fn evaluate(
     m: Pair<'_>,
     data: &EvalData,
     pii: Option<PiiContext<'_>>,
     cfg: &EvalConfig,
     models: Models,
+    gpu: bool,
     checkpoint: &dyn Fn() -> Result<(), StageError>,
-) -> Result<(Report, Timings), StageError> {
+) -> Result<(Report, Timings, Scores), StageError> {
     let mut timings = Timings::new();
     let mut metrics = Vec::new();
     let mut exposure = ExposureTable::default();
     let mut groups = Vec::new();
+    let mut breakdown = Vec::new();
+    let mut benchmarks = Vec::new();
+    let mut scores = Scores {
+        schema: crate::scores::SCHEMA.to_owned(),
+        min_k: cfg.min_k,
+        zlib_level: crate::text::ZLIB_LEVEL,
+        ..Scores::default()
+    };
+    let limit = cfg.benchmark_items(gpu);
+    let mut scope = |name: &str, scored: usize, available: usize, how: &str| {
+        benchmarks.push(BenchmarkScope {
+            benchmark: name.into(),
+            scored,
+            available,
+            selection: if scored == available { "all" } else { how }.into(),
+        });
+    };
     let mut t = Instant::now();
     let mut lap = |name: &str, timings: &mut Timings| {
         timings.insert(name.to_owned(), t.elapsed().as_secs_f64());
@@ -145,6 +168,7 @@ pub fn evaluate(
         let out = canary_suite(m, set, cfg).map_err(stage_error)?;
         metrics.extend(out.metrics);
         exposure = out.table;
+        scores.canaries = out.scores;
         lap("canaries", &mut timings);
         checkpoint()?;
     }
@@ -159,7 +183,9 @@ pub fn evaluate(
         }
     }
     if !data.train.is_empty() && !data.eval.is_empty() {
-        metrics.extend(mia_suite(m, &data.train, &data.eval, cfg).map_err(stage_error)?);
+        let out = mia_suite(m, &data.train, &data.eval, cfg).map_err(stage_error)?;
+        metrics.extend(out.metrics);
+        scores.mia = out.records;
         lap("membership", &mut timings);
         checkpoint()?;
     }
@@ -187,35 +213,41 @@ pub fn evaluate(
         checkpoint()?;
     }
     if let Some(p) = &cfg.crows_pairs {
-        let pairs: Vec<(String, String)> = load_crows_pairs(p, cfg.benchmark_limit, cfg.seed)
-            .map_err(stage_error)?
-            .into_iter()
-            .map(|c| (c.sent_more, c.sent_less))
-            .collect();
-        metrics.push(
-            stereotype_metric(
-                m,
-                &pairs,
-                "bias.crows_pairs_stereotype",
-                "CrowS-Pairs stereotype score",
-                cfg,
-            )
-            .map_err(stage_error)?,
-        );
+        let all = load_crows_pairs(p, usize::MAX, cfg.seed).map_err(stage_error)?;
+        let available = all.len();
+        let pairs = take(all, limit, cfg.seed);
+        scope("crows_pairs", pairs.len(), available, "seeded sample");
+        let (metric, rows) = crows_suite(m, &pairs, cfg).map_err(stage_error)?;
+        metrics.push(metric);
+        breakdown.extend(rows);
         lap("crows_pairs", &mut timings);
         checkpoint()?;
     }
     if let Some(p) = &cfg.bbq {
-        let items = load_bbq(p, cfg.benchmark_limit, cfg.seed).map_err(stage_error)?;
-        metrics.extend(bbq_suite(m, &items, cfg).map_err(stage_error)?);
+        let all = load_bbq(p, usize::MAX, cfg.seed).map_err(stage_error)?;
+        let available = all.len();
+        let items = take(all, limit, cfg.seed);
+        scope("bbq", items.len(), available, "seeded sample");
+        let (ms, rows) = bbq_suite(m, &items, cfg).map_err(stage_error)?;
+        metrics.extend(ms);
+        breakdown.extend(rows);
         lap("bbq", &mut timings);
         checkpoint()?;
     }
     if let Some(p) = &cfg.discrim_eval {
-        let items = load_discrim_eval(p, cfg.benchmark_limit).map_err(stage_error)?;
-        let (ms, rows) = discrim_suite(m, &items, cfg).map_err(stage_error)?;
+        let all = load_discrim_eval(p, usize::MAX).map_err(stage_error)?;
+        let available = all.len();
+        let items = first_questions(all, limit);
+        scope(
+            "discrim_eval",
+            items.len(),
+            available,
+            "first decision questions",
+        );
+        let (ms, rows, table) = discrim_suite(m, &items, cfg).map_err(stage_error)?;
         metrics.extend(ms);
         groups.extend(rows);
+        breakdown.extend(table);
         lap("discrim_eval", &mut timings);
         checkpoint()?;
     }
@@ -228,8 +260,31 @@ pub fn evaluate(
         gates,
         exposure,
         groups,
+        breakdown,
+        benchmarks,
     };
-    Ok((report, timings))
+    Ok((report, timings, scores))
+}
+
+/// Writes `value` as pretty JSON; `private` files are mode 0600.
+fn write_json<T: serde::Serialize>(
+    path: &Path,
+    value: &T,
+    private: bool,
+) -> Result<(), StageError> {
+    let mut bytes = serde_json::to_vec_pretty(value).map_err(|e| {
+        StageError::internal(format!(
+            "{}: {e}",
+            path.file_name().unwrap_or_default().to_string_lossy()
+        ))
+    })?;
+    bytes.push(b'\n');
+    if private {
+        sealtune_pipeline::fsutil::atomic_write_private(path, &bytes)
+    } else {
+        sealtune_pipeline::fsutil::atomic_write(path, &bytes)
+    }
+    .map_err(|e| StageError::cant_create(path, e))
 }
 
 /// The eval stage.
@@ -288,7 +343,7 @@ impl Stage for EvalStage {
     }
 
     fn code_version(&self) -> &'static str {
-        "eval/2"
+        "eval/3"
     }
 
     fn depends_on(&self) -> &'static [&'static str] {
@@ -392,15 +447,18 @@ impl Stage for EvalStage {
             base: &base,
             finetuned: &ft,
         };
-        let (report, mut timings) =
-            evaluate(pair, &data, Some(pii), &ecfg, models, &|| ctx.checkpoint())?;
+        let gpu = compute.kind() == "cuda";
+        let (report, mut timings, scores) =
+            evaluate(pair, &data, Some(pii), &ecfg, models, gpu, &|| {
+                ctx.checkpoint()
+            })?;
         timings.insert("load".into(), load_s);
+        if ecfg.write_scores {
+            // Token ids of masked records: owner-only, like the key files.
+            write_json(&ctx.out_dir().join("scores.json"), &scores, true)?;
+        }
         let path = ctx.out_dir().join("report.json");
-        let mut bytes = serde_json::to_vec_pretty(&report)
-            .map_err(|e| StageError::internal(format!("report.json: {e}")))?;
-        bytes.push(b'\n');
-        sealtune_pipeline::fsutil::atomic_write(&path, &bytes)
-            .map_err(|e| StageError::cant_create(&path, e))?;
+        write_json(&path, &report, false)?;
         let failed: Vec<Value> = report
             .gates
             .iter()

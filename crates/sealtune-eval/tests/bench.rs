@@ -3,10 +3,12 @@
 
 mod common;
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use sealtune_eval::bench::{
-    age_band, bbq_scores, bbq_suite, discrim_suite, load_bbq, load_crows_pairs, load_discrim_eval,
+    age_band, bbq_scores, bbq_suite, crows_suite, discrim_suite, load_bbq, load_crows_pairs,
+    load_discrim_eval,
 };
 use sealtune_eval::config::EvalConfig;
 use sealtune_eval::leakage::Pair;
@@ -95,28 +97,56 @@ fn discrim_eval_jsonl_parses_whole_questions() {
     assert_eq!(first.len(), 3);
 }
 
-#[test]
-fn benchmark_suites_run_on_a_model() {
+/// The tiny test model (its directory lives as long as the first value) and a config
+/// with a short bootstrap.
+fn tiny_and_config() -> (tempfile::TempDir, sealtune_eval::lm::Lm, EvalConfig) {
     let tmp = tempfile::tempdir().unwrap();
     let lm = common::load(&common::tiny_model(tmp.path()));
-    let m = Pair {
-        base: &lm,
-        finetuned: &lm,
-    };
     let cfg = EvalConfig {
         bootstrap: 20,
         ..EvalConfig::default()
     };
+    (tmp, lm, cfg)
+}
+
+#[test]
+fn benchmark_suites_run_on_a_model() {
+    let (_tmp, lm, cfg) = tiny_and_config();
+    let m = Pair {
+        base: &lm,
+        finetuned: &lm,
+    };
     let items = load_bbq(&data("bbq.jsonl"), 100, 0).unwrap();
-    let ms = bbq_suite(m, &items, &cfg).unwrap();
+    let (ms, table) = bbq_suite(m, &items, &cfg).unwrap();
     assert_eq!(ms.len(), 2);
     // The same model on both sides gives the same scores.
     for x in &ms {
         assert_eq!(x.base.value, x.finetuned.value);
         assert_eq!(x.evidence, sealtune_eval::stats::Evidence::Insufficient);
     }
+    // Four BBQ figures overall and per category; the overall bias scores are the
+    // headline metrics'.
+    let cats: Vec<&str> = table.iter().map(|r| r.category.as_str()).collect();
+    assert!(cats.contains(&"all"), "{cats:?}");
+    assert_eq!(table.len() % 4, 0);
+    let all_amb = table
+        .iter()
+        .find(|r| r.category == "all" && r.measure == "bias_ambig")
+        .unwrap();
+    assert_eq!(all_amb.base.value, ms[0].base.value);
+    for r in &table {
+        assert_eq!(r.benchmark, "bbq");
+        assert_eq!(r.base.value, r.finetuned.value, "{r:?}");
+    }
+    let per_cat: usize = table
+        .iter()
+        .filter(|r| r.category != "all" && r.measure == "accuracy_ambig")
+        .map(|r| r.base.n)
+        .sum();
+    assert_eq!(per_cat, all_amb.base.n);
+
     let d = load_discrim_eval(&data("discrim_eval.jsonl"), 100).unwrap();
-    let (ms, rows) = discrim_suite(m, &d, &cfg).unwrap();
+    let (ms, rows, table) = discrim_suite(m, &d, &cfg).unwrap();
     assert_eq!(ms[0].id, "bias.discrim_eval_gap_max");
     assert!(
         rows.iter()
@@ -124,6 +154,73 @@ fn benchmark_suites_run_on_a_model() {
     );
     for r in &rows {
         assert!((0.0..=1.0).contains(&r.p_yes_base));
+    }
+    // Per attribute: the largest gap (never above the overall one) and each non-baseline
+    // group's discrimination score.
+    let overall = ms[0].base.value.unwrap();
+    for attr in ["age", "gender", "race"] {
+        let gap = table
+            .iter()
+            .find(|r| r.category == attr && r.measure == "gap_max")
+            .unwrap_or_else(|| panic!("no gap for {attr}: {table:?}"));
+        assert!(gap.base.value.unwrap() <= overall + 1e-12);
+    }
+    let black = table
+        .iter()
+        .find(|r| r.category == "race:black" && r.measure == "discrimination_score")
+        .unwrap();
+    assert!(black.base.value.unwrap().is_finite());
+    assert!(
+        !table.iter().any(|r| r.category == "race:white"),
+        "the baseline has no score against itself"
+    );
+}
+
+#[test]
+fn crows_pairs_per_category_agrees_with_the_sentence_scores() {
+    let (_tmp, lm, cfg) = tiny_and_config();
+    let m = Pair {
+        base: &lm,
+        finetuned: &lm,
+    };
+    let pairs = load_crows_pairs(&data("crows_pairs.csv"), 100, 0).unwrap();
+    let (metric, table) = crows_suite(m, &pairs, &cfg).unwrap();
+    // Recompute from each sentence's per-token log-likelihoods, first token included.
+    let mut want: BTreeMap<String, (f64, f64, usize)> = BTreeMap::new();
+    for p in &pairs {
+        let lp = lm
+            .text_logprobs(&[p.sent_more.clone(), p.sent_less.clone()])
+            .unwrap();
+        for (s, l) in [&p.sent_more, &p.sent_less].iter().zip(&lp) {
+            assert_eq!(l.len(), lm.tokenizer.encode(s, false).unwrap().len());
+        }
+        let (a, b): (f64, f64) = (lp[0].iter().sum(), lp[1].iter().sum());
+        for cat in ["all", p.bias_type.as_str()] {
+            let e = want.entry(cat.to_owned()).or_default();
+            e.0 += if a > b { 100.0 } else { 0.0 };
+            e.1 += (a - b).abs();
+            e.2 += 1;
+        }
+    }
+    assert_eq!(metric.base.value, table[0].base.value);
+    for (cat, (pct, diff, n)) in want {
+        let get = |measure: &str| {
+            table
+                .iter()
+                .find(|r| r.category == cat && r.measure == measure)
+                .unwrap_or_else(|| panic!("{cat} {measure}"))
+        };
+        let p = get("pct_stereotype");
+        assert_eq!(p.base.n, n);
+        assert!(
+            (p.base.value.unwrap() - pct / n as f64).abs() < 1e-9,
+            "{cat}"
+        );
+        let d = get("likelihood_diff");
+        assert!(
+            (d.finetuned.value.unwrap() - diff / n as f64).abs() < 1e-6,
+            "{cat}"
+        );
     }
 }
 

@@ -170,7 +170,8 @@ fn leakage_suites_detect_what_the_model_memorised() {
 
     // Membership inference on two members and two non-members: separable, but n is too
     // small to decide.
-    let mia = mia_suite(m, &train, &eval_records(), &cfg).unwrap();
+    let out = mia_suite(m, &train, &eval_records(), &cfg).unwrap();
+    let mia = &out.metrics;
     let loss = mia.iter().find(|x| x.id == "leakage.mia_auc_loss").unwrap();
     assert_eq!(loss.finetuned.value, Some(1.0), "{loss:?}");
     assert_eq!(loss.finetuned.n, 2);
@@ -181,6 +182,28 @@ fn leakage_suites_detect_what_the_model_memorised() {
         .unwrap();
     assert_eq!(rr.base.value, None);
     assert_eq!(rr.finetuned.value, Some(1.0));
+    // The per-record scores behind them: members first, each with its tokens, its
+    // targets and the scores the AUCs were computed from.
+    let sets: Vec<&str> = out.records.iter().map(|r| r.set.as_str()).collect();
+    assert_eq!(sets, ["member", "member", "non_member", "non_member"]);
+    for r in &out.records {
+        assert!(!r.targets.is_empty() && r.targets[0] >= 1);
+        assert!(r.targets.iter().all(|&t| t < r.tokens.len()));
+        assert!(r.zlib_len > 0);
+        assert!(!r.base.contains_key("reference_ratio"));
+        let (b, f) = (r.base["loss"].unwrap(), r.finetuned["loss"].unwrap());
+        let rr = r.finetuned["reference_ratio"].unwrap();
+        assert!((rr - (f - b)).abs() < 1e-12, "{r:?}");
+    }
+    let pos: Vec<f64> = out.records[..2]
+        .iter()
+        .map(|r| r.finetuned["loss"].unwrap())
+        .collect();
+    let neg: Vec<f64> = out.records[2..]
+        .iter()
+        .map(|r| r.finetuned["loss"].unwrap())
+        .collect();
+    assert_eq!(sealtune_eval::stats::auc(&pos, &neg), loss.finetuned.value);
 }
 
 fn pii_setup() -> (Detector, MaskKey, FingerprintSet) {
@@ -261,7 +284,32 @@ fn the_report_follows_the_contract_schema() {
         base: "tiny".into(),
         finetuned: "base + train/adapter".into(),
     };
-    let (report, timings) = evaluate(m, &data, Some(pii), &cfg, models, &|| Ok(())).unwrap();
+    let (report, timings, scores) =
+        evaluate(m, &data, Some(pii), &cfg, models, false, &|| Ok(())).unwrap();
+    // The canaries' NLLs in scores.json give the report's exposures.
+    assert_eq!(
+        scores.canaries.len(),
+        report.exposure.inserted.len() + report.exposure.held_out.len()
+    );
+    for c in &scores.canaries {
+        assert_eq!(c.base.reference_nll.len(), 32);
+        let e = report
+            .exposure
+            .inserted
+            .iter()
+            .chain(&report.exposure.held_out)
+            .find(|e| e.id == c.id)
+            .unwrap();
+        assert_eq!(e.exposure, c.finetuned.exposure);
+        assert_eq!(
+            sealtune_eval::exposure::exposure_interpolated(
+                c.finetuned.nll,
+                &c.finetuned.reference_nll
+            ),
+            e.exposure
+        );
+    }
+    assert_eq!(scores.schema, "sealtune.eval-scores/1");
     assert!(timings.contains_key("bias"));
     assert!(!report.passed);
     let v = serde_json::to_value(&report).unwrap();

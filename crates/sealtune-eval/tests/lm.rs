@@ -75,3 +75,25 @@ fn next_token_and_continuation_scores_match_full_scoring() {
         }
     }
 }
+
+#[test]
+fn text_scores_cover_the_first_token_after_the_start_token() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lm = common::load(&common::tiny_model(tmp.path()));
+    let start = lm.start_token().expect("the fixture names a start token");
+    let texts = vec!["Hello there".to_owned(), "W".to_owned()];
+    let got = lm.text_logprobs(&texts).unwrap();
+    for (t, lp) in texts.iter().zip(&got) {
+        let ids = lm.tokenizer.encode(t, false).unwrap();
+        // Every token of the text, the first included, is scored...
+        assert_eq!(lp.len(), ids.len(), "{t}");
+        // ...each conditioned on the start token and the tokens before it.
+        let mut seq = vec![start];
+        seq.extend(&ids);
+        let want = lm.score(&[seq], false).unwrap();
+        // (Scored in a batch with the other text: padding moves the last bits.)
+        for (a, b) in lp.iter().zip(&want[0].token_logprobs) {
+            assert!((a - f64::from(*b)).abs() < 1e-5, "{a} {b}");
+        }
+    }
+}

@@ -102,6 +102,7 @@ fn eval_stage_writes_its_report_then_stops_the_run_on_failed_gates() {
         "[model]\npath = \"model\"\nname = \"tiny\"\n\n[mask]\nkey_file = \"mask.key\"\n\n\
          [eval]\nreferences = 16\nbootstrap = 20\nmia_samples = 2\npii_prompted = 2\n\
          pii_unconditioned = 1\npii_max_new_tokens = 8\nmemorization_samples = 2\n\
+         write_scores = true\n\
          [eval.accept]\ndecision_gap = \"reviewed: tiny random test model\"\n",
     )
     .unwrap();
@@ -153,6 +154,31 @@ fn eval_stage_writes_its_report_then_stops_the_run_on_failed_gates() {
         assert_eq!(gap["accepted"], true);
         assert_eq!(gap["reason"], "reviewed: tiny random test model");
     }
+    // The per-record scores: owner-only, and never a canary's secret.
+    let scores_path = run.join("eval/scores.json");
+    let mode = std::fs::metadata(&scores_path)
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    let scores_text = std::fs::read_to_string(&scores_path).unwrap();
+    let scores: Value = serde_json::from_str(&scores_text).unwrap();
+    assert_eq!(scores["schema"], "sealtune.eval-scores/1");
+    assert_eq!(scores["canaries"].as_array().unwrap().len(), 4);
+    let canaries: Value =
+        serde_json::from_slice(&std::fs::read(run.join("train/canaries.json")).unwrap()).unwrap();
+    for c in canaries["inserted"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(canaries["held_out"].as_array().unwrap())
+    {
+        let secret = c["secret"].as_str().unwrap();
+        assert!(
+            !scores_text.contains(secret),
+            "a canary secret in scores.json"
+        );
+    }
     let manifest: Value =
         serde_json::from_slice(&std::fs::read(run.join("eval/manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["summary"]["passed"], report["passed"]);
@@ -203,4 +229,12 @@ fn a_bad_eval_section_is_a_config_error_naming_the_key() {
     .unwrap();
     let cfg = Config::load(&p, &["model", "mask", "eval"]).unwrap();
     assert!(EvalStage.validate(&cfg).is_err());
+    std::fs::write(
+        &p,
+        "[model]\npath = \"m\"\n[mask]\nkey_env = \"K\"\n[eval]\nbenchmark_limit = 0\n",
+    )
+    .unwrap();
+    let cfg = Config::load(&p, &["model", "mask", "eval"]).unwrap();
+    let e = EvalStage.validate(&cfg).unwrap_err();
+    assert!(e.to_string().contains("eval.benchmark_limit"), "{e}");
 }

@@ -156,6 +156,14 @@ pub fn eval_report(passed: bool) -> Value {
         "groups": [
             {"task": "loan_approval", "attribute": "gender", "group": "female", "p_yes_base": 0.61, "p_yes_finetuned": 0.58, "n": 60},
             {"task": "loan_approval", "attribute": "gender", "group": "male", "p_yes_base": 0.6412, "p_yes_finetuned": 0.62567, "n": 60}
+        ],
+        "breakdown": [
+            {"benchmark": "crows_pairs", "category": "race-color", "measure": "pct_stereotype",
+             "base": {"value": 57.25, "ci": [52.0, 61.5], "n": 516},
+             "finetuned": {"value": 58.5, "ci": [54.0, 63.0], "n": 516}}
+        ],
+        "benchmarks": [
+            {"benchmark": "crows_pairs", "scored": 200, "available": 1508, "selection": "seeded sample"}
         ]
     })
 }
