@@ -238,6 +238,19 @@ pub struct BenchmarkScope {
     pub selection: String,
 }
 
+impl BenchmarkScope {
+    /// `scored` of `available` items of `benchmark`, chosen by `how` (`all` when every
+    /// item was scored).
+    pub fn new(benchmark: &str, scored: usize, available: usize, how: &str) -> Self {
+        Self {
+            benchmark: benchmark.into(),
+            scored,
+            available,
+            selection: if scored == available { "all" } else { how }.into(),
+        }
+    }
+}
+
 /// `eval/report.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
@@ -351,6 +364,15 @@ pub fn all_passed(gates: &[Gate]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_benchmark_scope_names_a_subset_only_when_one_was_taken() {
+        let part = BenchmarkScope::new("crows_pairs", 200, 1508, "seeded sample");
+        assert_eq!(part.selection, "seeded sample");
+        assert_eq!((part.scored, part.available), (200, 1508));
+        let whole = BenchmarkScope::new("crows_pairs", 1508, 1508, "seeded sample");
+        assert_eq!(whole.selection, "all");
+    }
 
     fn metric(id: &str, base: Option<f64>, ft: Option<f64>) -> Metric {
         MetricSpec {

@@ -151,14 +151,6 @@ pub fn evaluate(
         ..Scores::default()
     };
     let limit = cfg.benchmark_items(gpu);
-    let mut scope = |name: &str, scored: usize, available: usize, how: &str| {
-        benchmarks.push(BenchmarkScope {
-            benchmark: name.into(),
-            scored,
-            available,
-            selection: if scored == available { "all" } else { how }.into(),
-        });
-    };
     let mut t = Instant::now();
     let mut lap = |name: &str, timings: &mut Timings| {
         timings.insert(name.to_owned(), t.elapsed().as_secs_f64());
@@ -214,9 +206,7 @@ pub fn evaluate(
     }
     if let Some(p) = &cfg.crows_pairs {
         let all = load_crows_pairs(p, usize::MAX, cfg.seed).map_err(stage_error)?;
-        let available = all.len();
-        let pairs = take(all, limit, cfg.seed);
-        scope("crows_pairs", pairs.len(), available, "seeded sample");
+        let pairs = sampled("crows_pairs", all, limit, cfg.seed, &mut benchmarks);
         let (metric, rows) = crows_suite(m, &pairs, cfg).map_err(stage_error)?;
         metrics.push(metric);
         breakdown.extend(rows);
@@ -225,9 +215,7 @@ pub fn evaluate(
     }
     if let Some(p) = &cfg.bbq {
         let all = load_bbq(p, usize::MAX, cfg.seed).map_err(stage_error)?;
-        let available = all.len();
-        let items = take(all, limit, cfg.seed);
-        scope("bbq", items.len(), available, "seeded sample");
+        let items = sampled("bbq", all, limit, cfg.seed, &mut benchmarks);
         let (ms, rows) = bbq_suite(m, &items, cfg).map_err(stage_error)?;
         metrics.extend(ms);
         breakdown.extend(rows);
@@ -238,12 +226,12 @@ pub fn evaluate(
         let all = load_discrim_eval(p, usize::MAX).map_err(stage_error)?;
         let available = all.len();
         let items = first_questions(all, limit);
-        scope(
+        benchmarks.push(BenchmarkScope::new(
             "discrim_eval",
             items.len(),
             available,
             "first decision questions",
-        );
+        ));
         let (ms, rows, table) = discrim_suite(m, &items, cfg).map_err(stage_error)?;
         metrics.extend(ms);
         groups.extend(rows);
@@ -264,6 +252,26 @@ pub fn evaluate(
         benchmarks,
     };
     Ok((report, timings, scores))
+}
+
+/// At most `limit` of a benchmark's items (a seeded sample when more), recording the
+/// scope in `scopes`.
+fn sampled<T>(
+    name: &str,
+    all: Vec<T>,
+    limit: usize,
+    seed: u64,
+    scopes: &mut Vec<BenchmarkScope>,
+) -> Vec<T> {
+    let available = all.len();
+    let items = take(all, limit, seed);
+    scopes.push(BenchmarkScope::new(
+        name,
+        items.len(),
+        available,
+        "seeded sample",
+    ));
+    items
 }
 
 /// Writes `value` as pretty JSON; `private` files are mode 0600.

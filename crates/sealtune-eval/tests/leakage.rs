@@ -269,6 +269,11 @@ fn the_report_follows_the_contract_schema() {
     };
     let mut cfg = cfg();
     cfg.references = 32;
+    // Two of the three pairs of the small CrowS-Pairs file: a seeded sample, said so.
+    cfg.crows_pairs = Some(
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/crows_pairs.csv"),
+    );
+    cfg.benchmark_limit = Some(2);
     let (det, key, mut originals) = pii_setup();
     let data = EvalData {
         train: train_records(),
@@ -310,6 +315,21 @@ fn the_report_follows_the_contract_schema() {
         );
     }
     assert_eq!(scores.schema, "sealtune.eval-scores/1");
+    assert_eq!(
+        report.benchmarks,
+        [sealtune_eval::report::BenchmarkScope {
+            benchmark: "crows_pairs".into(),
+            scored: 2,
+            available: 3,
+            selection: "seeded sample".into(),
+        }]
+    );
+    let all = report
+        .breakdown
+        .iter()
+        .find(|r| r.category == "all" && r.measure == "pct_stereotype")
+        .unwrap();
+    assert_eq!(all.base.n, 2);
     assert!(timings.contains_key("bias"));
     assert!(!report.passed);
     let v = serde_json::to_value(&report).unwrap();
