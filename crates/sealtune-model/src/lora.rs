@@ -374,6 +374,18 @@ impl Llama {
     /// Writes the adapter in PEFT's layout: `adapter_config.json` and
     /// `adapter_model.safetensors` (`lora_A [r, in]`, `lora_B [out, r]`, f32).
     pub fn save_peft_adapter(&self, dir: &Path, base_model: &str) -> Result<()> {
+        self.save_peft_adapter_with(dir, base_model, write_safetensors)
+    }
+
+    /// [`Llama::save_peft_adapter`], with the weights handed to `write_weights` (the
+    /// path `adapter_model.safetensors` would have, and the tensors) instead of written
+    /// in clear: e.g. serialised into memory and sealed.
+    pub fn save_peft_adapter_with<E: From<ModelError>>(
+        &self,
+        dir: &Path,
+        base_model: &str,
+        write_weights: impl FnOnce(&Path, &[OwnedTensor]) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
         let cfg = self.lora.as_ref().ok_or_else(|| ModelError::Argument {
             name: "adapter",
             message: "the model has no LoRA adapter to save".into(),
@@ -387,7 +399,7 @@ impl Llama {
                 data: read_f32(t.without_autodiff())?,
             });
         }
-        write_safetensors(&dir.join("adapter_model.safetensors"), &tensors)?;
+        write_weights(&dir.join("adapter_model.safetensors"), &tensors)?;
         let mut targets: Vec<LoraTarget> = cfg.targets.clone();
         targets.sort();
         targets.dedup();
@@ -412,7 +424,8 @@ impl Llama {
             path: p.clone(),
             source,
         })?;
-        crate::io::write_bytes_atomic(&p, text.as_bytes()).map_err(write_err(&p))
+        crate::io::write_bytes_atomic(&p, text.as_bytes()).map_err(write_err(&p))?;
+        Ok(())
     }
 
     /// Loads a PEFT LoRA adapter directory onto this model (replacing any attached one).
@@ -422,6 +435,12 @@ impl Llama {
         let cfg_path = dir.join("adapter_config.json");
         let text = std::fs::read(&cfg_path).map_err(read_err(&cfg_path))?;
         let weights = dir.join("adapter_model.safetensors");
+        if !weights.exists() && dir.join("adapter_model.safetensors.seal").is_file() {
+            return Err(ModelError::Missing {
+                path: weights,
+                hint: "the adapter is sealed at rest (adapter_model.safetensors.seal); use the signed release (`sealtune generate --release`), or `sealtune unseal` it to a file you choose",
+            });
+        }
         let mut ck = Checkpoint::open_file(&weights)?;
         let names: Vec<String> = ck.names().cloned().collect();
         self.attach_peft(&text, &cfg_path, &weights, &names, |k, shape| {
@@ -530,8 +549,19 @@ impl Llama {
     /// Writes the model with adapters folded in as a HF directory: `model.safetensors`
     /// (f32), `config.json`, and the tokenizer files copied from `source_dir`.
     pub fn save_merged(&self, source_dir: &Path, out_dir: &Path) -> Result<()> {
+        self.save_merged_with(source_dir, out_dir, write_safetensors)
+    }
+
+    /// [`Llama::save_merged`], with the weights handed to `write_weights` (the path
+    /// `model.safetensors` would have, and the tensors) instead of written in clear.
+    pub fn save_merged_with<E: From<ModelError>>(
+        &self,
+        source_dir: &Path,
+        out_dir: &Path,
+        write_weights: impl FnOnce(&Path, &[OwnedTensor]) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
         std::fs::create_dir_all(out_dir).map_err(write_err(out_dir))?;
-        write_safetensors(&out_dir.join("model.safetensors"), &self.to_hf_tensors()?)?;
+        write_weights(&out_dir.join("model.safetensors"), &self.to_hf_tensors()?)?;
         copy_side_files(source_dir, out_dir, None)?;
         Ok(())
     }

@@ -394,6 +394,42 @@ pub fn write_safetensors(path: &Path, tensors: &[OwnedTensor]) -> Result<()> {
 /// [`write_safetensors`], creating the file with `mode` (e.g. 0600 for plaintext weights
 /// that only the owner may read).
 pub fn write_safetensors_mode(path: &Path, tensors: &[OwnedTensor], mode: u32) -> Result<()> {
+    let (header, sorted) = layout(path, tensors)?;
+    crate::io::write_atomic_mode(path, mode, |w| {
+        w.write_all(&header)?;
+        for t in &sorted {
+            let mut buf = Vec::with_capacity(t.data.len() * 4);
+            for v in &t.data {
+                buf.extend_from_slice(&v.to_le_bytes());
+            }
+            w.write_all(&buf)?;
+        }
+        Ok(())
+    })
+    .map_err(write_err(path))
+}
+
+/// The bytes [`write_safetensors`] would write, in one allocation of exactly their size
+/// (it never grows, so no partial copy is left behind in freed memory: wrap the result in
+/// a zeroizing buffer and seal it, and the weights never touch the disk in clear).
+/// `origin` names the would-be file in errors.
+pub fn encode_safetensors(origin: &Path, tensors: &[OwnedTensor]) -> Result<Vec<u8>> {
+    let (header, sorted) = layout(origin, tensors)?;
+    let data: usize = sorted.iter().map(|t| 4 * t.data.len()).sum();
+    let mut out = Vec::with_capacity(header.len() + data);
+    out.extend_from_slice(&header);
+    for t in &sorted {
+        for v in &t.data {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+    }
+    debug_assert_eq!(out.len(), out.capacity());
+    Ok(out)
+}
+
+/// The length prefix and JSON header of a safetensors file holding `tensors`, and the
+/// tensors in the order their data follows (sorted by name).
+fn layout<'a>(path: &Path, tensors: &'a [OwnedTensor]) -> Result<(Vec<u8>, Vec<&'a OwnedTensor>)> {
     let mut sorted: Vec<&OwnedTensor> = tensors.iter().collect();
     sorted.sort_by(|a, b| a.name.cmp(&b.name));
     let mut header = serde_json::Map::new();
@@ -422,19 +458,10 @@ pub fn write_safetensors_mode(path: &Path, tensors: &[OwnedTensor], mode: u32) -
     while header_bytes.len() % 8 != 0 {
         header_bytes.push(b' ');
     }
-    crate::io::write_atomic_mode(path, mode, |w| {
-        w.write_all(&(header_bytes.len() as u64).to_le_bytes())?;
-        w.write_all(&header_bytes)?;
-        for t in &sorted {
-            let mut buf = Vec::with_capacity(t.data.len() * 4);
-            for v in &t.data {
-                buf.extend_from_slice(&v.to_le_bytes());
-            }
-            w.write_all(&buf)?;
-        }
-        Ok(())
-    })
-    .map_err(write_err(path))
+    let mut out = Vec::with_capacity(8 + header_bytes.len());
+    out.extend_from_slice(&(header_bytes.len() as u64).to_le_bytes());
+    out.extend_from_slice(&header_bytes);
+    Ok((out, sorted))
 }
 
 #[cfg(test)]
@@ -457,6 +484,36 @@ mod tests {
         assert!(e.contains("a.weight") && e.contains("shape"), "{e}");
         let e = ck.read("b.weight", &[1]).unwrap_err().to_string();
         assert!(e.contains("b.weight") && e.contains("missing"), "{e}");
+    }
+
+    #[test]
+    fn encoded_bytes_are_the_written_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.safetensors");
+        let ts = [
+            OwnedTensor {
+                name: "z.weight".into(),
+                shape: vec![3],
+                data: vec![1.0, -2.5, 3.25],
+            },
+            OwnedTensor {
+                name: "a.weight".into(),
+                shape: vec![1, 2],
+                data: vec![0.5, 7.0],
+            },
+        ];
+        write_safetensors(&p, &ts).unwrap();
+        let bytes = encode_safetensors(&p, &ts).unwrap();
+        assert_eq!(bytes, std::fs::read(&p).unwrap());
+        let st = SafetensorsBytes::parse(&bytes, &p).unwrap();
+        assert_eq!(st.read("z.weight", &[3]).unwrap(), ts[0].data);
+        let bad = [OwnedTensor {
+            name: "b".into(),
+            shape: vec![2],
+            data: vec![1.0],
+        }];
+        let e = encode_safetensors(&p, &bad).unwrap_err().to_string();
+        assert!(e.contains("`b`") && e.contains("1 values"), "{e}");
     }
 
     #[test]

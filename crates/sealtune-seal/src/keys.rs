@@ -287,8 +287,9 @@ pub struct RecipientConfig {
 }
 
 impl RecipientConfig {
-    /// Loads the key this entry names; relative paths resolve against `base`.
-    pub fn resolve(&self, base: &Path) -> Result<KeySource, SealError> {
+    /// What is wrong with this entry, without loading any key: the sub-key to name
+    /// (`""` for the entry itself, `"argon2"`, `"kms_command"`) and what to do.
+    pub fn problem(&self) -> Option<(&'static str, String)> {
         let set = [
             self.kek_file.is_some(),
             self.passphrase_env.is_some(),
@@ -298,18 +299,33 @@ impl RecipientConfig {
         .filter(|b| **b)
         .count();
         if set != 1 {
-            return Err(SealError::Config {
-                field: "release.recipients".into(),
-                reason: format!(
-                    "each recipient needs exactly one of kek_file, passphrase_env, kms_command ({set} given)"
-                ),
-            });
+            return Some((
+                "",
+                format!("needs exactly one of kek_file, passphrase_env, kms_command ({set} given)"),
+            ));
         }
         if self.argon2.is_some() && self.passphrase_env.is_none() {
-            return Err(SealError::Config {
-                field: "release.recipients.argon2".into(),
-                reason: "only valid together with passphrase_env".into(),
-            });
+            return Some(("argon2", "only valid together with passphrase_env".into()));
+        }
+        if self.kms_command.as_ref().is_some_and(|c| c.is_empty()) {
+            return Some((
+                "kms_command",
+                "must name a program, e.g. [\"/usr/local/bin/vault-kms\", \"--key\", \"sealtune\"]"
+                    .into(),
+            ));
+        }
+        None
+    }
+
+    /// Loads the key this entry names; relative paths resolve against `base`.
+    pub fn resolve(&self, base: &Path) -> Result<KeySource, SealError> {
+        if let Some((sub, reason)) = self.problem() {
+            let field = if sub.is_empty() {
+                "release.recipients".to_owned()
+            } else {
+                format!("release.recipients.{sub}")
+            };
+            return Err(SealError::Config { field, reason });
         }
         if let Some(p) = &self.kek_file {
             return Ok(KeySource::Kek(Kek::load(&base.join(p))?));
@@ -322,6 +338,27 @@ impl RecipientConfig {
         }
         let argv = self.kms_command.as_deref().unwrap_or_default();
         Ok(KeySource::Kms(KmsCommand::from_argv(argv)?))
+    }
+
+    /// A one-way name of this entry's key, safe to record and to put in a stage's
+    /// key: a KEK's id (derived from the key, not the key), the passphrase
+    /// variable's name with its Argon2id cost, or the KMS program's argv. Loading
+    /// the KEK checks its file as [`RecipientConfig::resolve`] does.
+    pub fn id(&self, base: &Path) -> Result<String, SealError> {
+        if let Some(p) = &self.kek_file {
+            return Ok(format!("kek:{}", Kek::load(&base.join(p))?.id()));
+        }
+        if let Some(var) = &self.passphrase_env {
+            let a = self.argon2.unwrap_or_default();
+            return Ok(format!(
+                "passphrase_env:{var}:argon2id:m={},t={},p={}",
+                a.memory_kib, a.iterations, a.parallelism
+            ));
+        }
+        Ok(format!(
+            "kms:{}",
+            self.kms_command.as_deref().unwrap_or_default().join(" ")
+        ))
     }
 }
 

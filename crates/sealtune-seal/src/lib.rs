@@ -51,4 +51,4 @@ pub use keys::{
     Argon2Settings, Kek, KeySource, KeygenOutput, KmsCommand, Passphrase, RecipientConfig, keygen,
 };
 pub use release::{VerifiedRelease, VerifyReport, open_release, sign_release, verify_release};
-pub use seal::{open_sealed, seal_file, unseal_file, verify_sealed};
+pub use seal::{open_sealed, seal_bytes, seal_file, unseal_file, verify_sealed};

@@ -61,6 +61,34 @@ pub fn seal_file(
     Ok(info)
 }
 
+/// Encrypts `plaintext`, held in memory, for every recipient into `output`
+/// (created new with `mode`, never overwritten, published only when
+/// complete). Used for weights that must never touch the disk in clear:
+/// the caller serialises them into memory and seals from there.
+pub fn seal_bytes(
+    plaintext: &[u8],
+    output: &Path,
+    recipients: &[KeySource],
+    content_type: Option<&str>,
+    mode: u32,
+) -> Result<SealInfo, SealError> {
+    let mut out = AtomicFile::create(output, mode)?;
+    let shown = out.path().to_path_buf();
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, out.file());
+    let info = format::encrypt(
+        plaintext,
+        plaintext.len() as u64,
+        &mut w,
+        recipients,
+        content_type.unwrap_or(DEFAULT_CONTENT_TYPE),
+    )
+    .map_err(sealed_err(output))?;
+    std::io::Write::flush(&mut w).map_err(|e| SealError::io(&shown, e))?;
+    drop(w);
+    out.commit()?;
+    Ok(info)
+}
+
 /// `sealtune unseal`: decrypts `input` into `output`, a new file with mode
 /// 0600. Plaintext goes to an unnamed temporary file (`O_TMPFILE`) in the
 /// output's directory that is linked in as `output` only after every chunk
