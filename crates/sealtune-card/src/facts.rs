@@ -161,6 +161,20 @@ pub struct Training {
     pub hardware: serde_json::Map<String, serde_json::Value>,
     /// Peak resident memory in MiB.
     pub peak_rss_mib: Option<f64>,
+    /// Set when `[train] seal_at_rest` kept every weight file sealed in the run
+    /// directory; absent when they were written in clear (and in runs before the setting).
+    #[serde(default)]
+    pub sealed_at_rest: Option<SealedAtRest>,
+}
+
+/// How the train stage's weights were kept at rest (`training.json`, `sealed_at_rest`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SealedAtRest {
+    /// One-way ids of the keys the checkpoints and the adapter were sealed for.
+    pub recipients: Vec<String>,
+    /// The configuration key that named them (`train.at_rest_recipients` or
+    /// `release.recipients`).
+    pub keys_from: String,
 }
 
 /// One point of a loss curve.

@@ -734,6 +734,19 @@ fn training_known(out: &mut String, t: &Training) {
     let _ = writeln!(out, "- **Hardware:** {}", hw.join(", "));
     let _ = writeln!(
         out,
+        "- **Weights at rest:** {}",
+        match &t.sealed_at_rest {
+            Some(s) => format!(
+                "sealed: the checkpoints and the trained adapter{} were written only encrypted, for {} key(s) from `{}`, and decrypted into memory by resume, eval and release",
+                if t.merged { " and merged model" } else { "" },
+                s.recipients.len(),
+                s.keys_from
+            ),
+            None => "in clear: the run directory holds the trained adapter unencrypted (`[train] seal_at_rest = true` keeps it sealed)".to_owned(),
+        }
+    );
+    let _ = writeln!(
+        out,
         "- **Peak memory:** {}\n",
         t.peak_rss_mib
             .map_or("not recorded".into(), |m| format!("{} MiB", fmt_num(m)))

@@ -18,8 +18,9 @@ use sealtune_pii::fingerprint::FingerprintSet;
 use sealtune_pii::stage::{key_id, mask_config};
 use sealtune_pii::{Detector, MaskKey};
 use sealtune_pipeline::{Config, ConfigError, Exit, Stage, StageContext, StageError};
-use sealtune_train::ModelSection;
+use sealtune_train::at_rest::{AtRest, load_adapter};
 use sealtune_train::model_section::{compute, compute_for_stage, compute_key};
+use sealtune_train::{ModelSection, TrainConfig};
 
 use crate::bench::{
     bbq_suite, crows_suite, discrim_suite, first_questions, load_bbq, load_crows_pairs,
@@ -428,8 +429,9 @@ impl Stage for EvalStage {
         let base = Llama::load_dir(&dir, compute.device()).map_err(|e| stage_error(e.into()))?;
         let tokenizer = Tokenizer::from_dir(&dir).map_err(|e| stage_error(e.into()))?;
         let mut ft = base.clone();
-        ft.load_peft_adapter(&train_dir.join("adapter"))
-            .map_err(|e| stage_error(e.into()))?;
+        // An adapter sealed at rest is decrypted into memory with [train]'s at-rest keys.
+        let at_rest = AtRest::from_config(cfg, &TrainConfig::from_config(cfg)?)?;
+        load_adapter(&mut ft, &train_dir.join("adapter"), at_rest.as_ref())?;
         ft.set_training(false);
         // Folding the adapter into the weights gives the same outputs and skips the LoRA
         // branch in every forward pass (about a third of the CPU time of a rank-16 adapter

@@ -63,31 +63,13 @@ pub fn release_config(cfg: &Config) -> Result<ReleaseConfig, ConfigError> {
         ));
     }
     for (i, rc) in r.recipients.iter().enumerate() {
-        let set = [
-            rc.kek_file.is_some(),
-            rc.passphrase_env.is_some(),
-            rc.kms_command.is_some(),
-        ]
-        .iter()
-        .filter(|b| **b)
-        .count();
-        if set != 1 {
-            return Err(cfg.error_at(
-                &format!("release.recipients[{i}]"),
-                format!("needs exactly one of kek_file, passphrase_env, kms_command ({set} given)"),
-            ));
-        }
-        if rc.argon2.is_some() && rc.passphrase_env.is_none() {
-            return Err(cfg.error_at(
-                &format!("release.recipients[{i}].argon2"),
-                "only valid together with passphrase_env",
-            ));
-        }
-        if rc.kms_command.as_ref().is_some_and(|c| c.is_empty()) {
-            return Err(cfg.error_at(
-                &format!("release.recipients[{i}].kms_command"),
-                "must name a program, e.g. [\"/usr/local/bin/vault-kms\", \"--key\", \"sealtune\"]",
-            ));
+        if let Some((sub, reason)) = rc.problem() {
+            let key = if sub.is_empty() {
+                format!("release.recipients[{i}]")
+            } else {
+                format!("release.recipients[{i}].{sub}")
+            };
+            return Err(cfg.error_at(&key, reason));
         }
     }
     Ok(r)

@@ -118,6 +118,10 @@ pub fn slsa_statement(p: &ProvenanceInput<'_>) -> Statement {
                 "release_code_version": p.code_version,
                 "base_model": p.training.base_model.name,
                 "adapter": { "type": p.training.adapter.kind, "rank": p.training.adapter.rank },
+                "weights_at_rest": match &p.training.sealed_at_rest {
+                    Some(s) => json!({ "sealed": true, "recipients": s.recipients, "keys_from": s.keys_from }),
+                    None => json!({ "sealed": false }),
+                },
             },
             "resolvedDependencies": deps,
         },

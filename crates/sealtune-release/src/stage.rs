@@ -8,8 +8,10 @@ use serde_json::{Value, json};
 use sealtune_card::facts::{ACCEPTANCE_FILE, Acceptance, Eval, Fact, Ingest, Sources, Training};
 use sealtune_card::{RunFacts, write_card};
 use sealtune_pipeline::{Config, ConfigError, Stage, StageContext, StageError};
+use sealtune_seal::RecipientConfig;
 use sealtune_seal::keys::{self, KeySource};
 use sealtune_seal::oms::{SignOptions, SignedManifest};
+use serde::Deserialize;
 
 use crate::config::{ReleaseConfig, release_config};
 use crate::error::ReleaseError;
@@ -117,13 +119,42 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ReleaseEr
     })
 }
 
+/// The part of `[train]` the release reads: whether the train stage sealed its
+/// weights at rest, and with which keys (default: the release's recipients).
+#[derive(Deserialize)]
+struct TrainAtRest {
+    #[serde(default)]
+    seal_at_rest: bool,
+    #[serde(default)]
+    at_rest_recipients: Vec<RecipientConfig>,
+}
+
+/// The keys that open weights sealed at rest by the train stage.
+fn at_rest_identities(cfg: &Config, release: &[KeySource]) -> Result<Vec<KeySource>, StageError> {
+    let t: TrainAtRest = cfg.section("train")?;
+    if !t.seal_at_rest || t.at_rest_recipients.is_empty() {
+        return Ok(release.to_vec());
+    }
+    let keys = t
+        .at_rest_recipients
+        .iter()
+        .map(|rc| rc.resolve(cfg.base_dir()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(ReleaseError::from)?;
+    Ok(keys)
+}
+
 /// Seals every weight file of `src` into `dst/<name>.seal` and copies the
-/// other files in clear. Returns (sealed, clear) relative names under `prefix`.
+/// other files in clear. A weight file the train stage sealed at rest
+/// (`<name>.seal`) is decrypted into memory with `at_rest` and sealed again
+/// for `recipients`, under the same name: no weight is ever in clear on disk.
+/// Returns (sealed, clear) relative names under `prefix`.
 fn release_dir_files(
     src: &Path,
     dst: &Path,
     prefix: &str,
     recipients: &[KeySource],
+    at_rest: &[KeySource],
     ctx: &StageContext<'_>,
 ) -> Result<(Vec<String>, Vec<String>), StageError> {
     let files = sealtune_pipeline::fsutil::list_files(src)
@@ -136,7 +167,21 @@ fn release_dir_files(
     for rel in files {
         ctx.checkpoint()?;
         let from = src.join(&rel);
-        if is_weight(&rel) {
+        if let Some(inner) = rel.strip_suffix(".seal")
+            && is_weight(inner)
+        {
+            let to = dst.join(&rel);
+            if let Some(p) = to.parent() {
+                std::fs::create_dir_all(p)
+                    .map_err(io(p, "cannot create"))
+                    .map_err(StageError::from)?;
+            }
+            let (plain, _) =
+                sealtune_seal::open_sealed(&from, at_rest).map_err(ReleaseError::from)?;
+            sealtune_seal::seal_bytes(&plain, &to, recipients, None, 0o644)
+                .map_err(ReleaseError::from)?;
+            sealed.push(format!("{prefix}{rel}"));
+        } else if is_weight(&rel) {
             let name = format!("{rel}.seal");
             let to = dst.join(&name);
             if let Some(p) = to.parent() {
@@ -163,20 +208,11 @@ fn release_dir_files(
 }
 
 fn recipient_ids(cfg: &Config, r: &ReleaseConfig) -> Result<Vec<String>, ReleaseError> {
-    let mut ids = Vec::new();
-    for rc in &r.recipients {
-        if let Some(p) = &rc.kek_file {
-            ids.push(format!("kek:{}", keys::Kek::load(&cfg.resolve(p))?.id()));
-        } else if let Some(var) = &rc.passphrase_env {
-            let a = rc.argon2.unwrap_or_default();
-            ids.push(format!(
-                "passphrase_env:{var}:argon2id:m={},t={},p={}",
-                a.memory_kib, a.iterations, a.parallelism
-            ));
-        } else if let Some(cmd) = &rc.kms_command {
-            ids.push(format!("kms:{}", cmd.join(" ")));
-        }
-    }
+    let ids = r
+        .recipients
+        .iter()
+        .map(|rc| rc.id(cfg.base_dir()))
+        .collect::<Result<_, _>>()?;
     Ok(ids)
 }
 
@@ -298,14 +334,22 @@ impl Stage for ReleaseStage {
 
         let out = ctx.out_dir().to_path_buf();
         let adapter = train.join("adapter");
-        if !adapter.join("adapter_model.safetensors").is_file() {
+        let weights = adapter.join("adapter_model.safetensors");
+        let sealed_at_rest = adapter.join("adapter_model.safetensors.seal");
+        if !weights.is_file() && !sealed_at_rest.is_file() {
             return Err(ReleaseError::Missing {
                 path: adapter.join("adapter_model.safetensors"),
                 what: "the trained adapter; run the train stage again".into(),
             }
             .into());
         }
-        let (mut sealed, mut clear) = release_dir_files(&adapter, &out, "", &recipients, ctx)?;
+        let at_rest = if sealed_at_rest.is_file() {
+            at_rest_identities(cfg, &recipients)?
+        } else {
+            Vec::new()
+        };
+        let (mut sealed, mut clear) =
+            release_dir_files(&adapter, &out, "", &recipients, &at_rest, ctx)?;
         if r.include_merged {
             let merged = train.join("merged");
             if !merged.is_dir() {
@@ -315,8 +359,14 @@ impl Stage for ReleaseStage {
                 }
                 .into());
             }
-            let (s, c) =
-                release_dir_files(&merged, &out.join("merged"), "merged/", &recipients, ctx)?;
+            let (s, c) = release_dir_files(
+                &merged,
+                &out.join("merged"),
+                "merged/",
+                &recipients,
+                &at_rest,
+                ctx,
+            )?;
             sealed.extend(s);
             clear.extend(c);
         }

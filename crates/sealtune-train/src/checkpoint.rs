@@ -8,17 +8,22 @@
 //! a resumed run to end with the same adapter bytes as an uninterrupted one.
 //!
 //! Checkpoint files are written in [`CheckpointStore::save`] and read in
-//! [`CheckpointStore::restore_latest`] only; encryption at rest (sealtune-seal's format,
-//! with the release's key sources) wraps those two functions.
+//! [`CheckpointStore::restore_latest`] only. With `[train] seal_at_rest`
+//! ([`CheckpointStore::sealed`]) the tensors are serialised into zeroizing memory and
+//! written only sealed (`tensors.safetensors.seal`), and read back into memory;
+//! `state.json` holds no weights and stays in clear.
 
 use std::io;
 use std::path::{Path, PathBuf};
 
-use sealtune_model::safetensors::{OwnedTensor, SafetensorsFile, write_safetensors};
+use sealtune_model::safetensors::{
+    OwnedTensor, SafetensorsBytes, SafetensorsFile, write_safetensors,
+};
 use sealtune_pipeline::StageError;
 use sealtune_pipeline::fsutil::{atomic_write, fsync_dir};
 use serde::{Deserialize, Serialize};
 
+use crate::at_rest::{AtRest, sealed_path};
 use crate::stage::model_err;
 use crate::trainer::Trainer;
 
@@ -69,11 +74,20 @@ impl TrainState {
     }
 }
 
+/// Where a checkpoint's tensors are read from.
+enum Tensors<'b> {
+    /// Decrypted into memory.
+    Memory(SafetensorsBytes<'b>),
+    /// A clear file.
+    File(SafetensorsFile),
+}
+
 /// The checkpoint directory of one training run.
 #[derive(Debug, Clone)]
-pub struct CheckpointStore {
+pub struct CheckpointStore<'a> {
     root: PathBuf,
     keep: usize,
+    at_rest: Option<&'a AtRest>,
 }
 
 fn name(step: u64) -> String {
@@ -85,13 +99,20 @@ fn io_err(what: &str, path: &Path) -> impl FnOnce(io::Error) -> StageError {
     move |e| StageError::io(&what, &path, e)
 }
 
-impl CheckpointStore {
+impl<'a> CheckpointStore<'a> {
     /// Checkpoints under `root`, keeping the newest `keep`.
     pub fn new(root: &Path, keep: usize) -> Self {
         Self {
             root: root.to_path_buf(),
             keep: keep.max(1),
+            at_rest: None,
         }
+    }
+
+    /// Tensors are written sealed with `at_rest`'s keys and read back into memory.
+    pub fn sealed(mut self, at_rest: Option<&'a AtRest>) -> Self {
+        self.at_rest = at_rest;
+        self
     }
 
     /// Saves the trainer's parameters and optimiser state with `state`, then removes all
@@ -117,7 +138,13 @@ impl CheckpointStore {
                 });
             }
         }
-        write_safetensors(&tmp.join("tensors.safetensors"), &tensors).map_err(model_err)?;
+        let tpath = tmp.join("tensors.safetensors");
+        match self.at_rest {
+            Some(a) => {
+                a.write_tensors(&tpath, &tensors)?;
+            }
+            None => write_safetensors(&tpath, &tensors).map_err(model_err)?,
+        }
         let json =
             serde_json::to_vec_pretty(state).map_err(|e| StageError::internal(e.to_string()))?;
         let state_path = tmp.join("state.json");
@@ -174,11 +201,36 @@ impl CheckpointStore {
             ))
         })?;
         let tpath = dir.join("tensors.safetensors");
-        let mut file = SafetensorsFile::open(&tpath).map_err(model_err)?;
+        let sealed = sealed_path(&tpath);
+        let bytes = match (self.at_rest, sealed.is_file()) {
+            (Some(a), true) => Some(a.open(&sealed)?),
+            (None, true) => {
+                return Err(StageError::data(format!(
+                    "{}: this checkpoint is sealed at rest but [train] seal_at_rest is off; set it back, or delete the checkpoint directory to start over",
+                    sealed.display()
+                )));
+            }
+            (Some(_), false) => {
+                return Err(StageError::data(format!(
+                    "{}: [train] seal_at_rest is on but this checkpoint is in clear; delete the checkpoint directory to start over",
+                    tpath.display()
+                )));
+            }
+            (None, false) => None,
+        };
+        let mut source = match &bytes {
+            Some(b) => Tensors::Memory(SafetensorsBytes::parse(b, &tpath).map_err(model_err)?),
+            None => Tensors::File(SafetensorsFile::open(&tpath).map_err(model_err)?),
+        };
+        let mut read = |k: &str, shape: &[usize]| match &mut source {
+            Tensors::Memory(st) => st.read(k, shape).map_err(model_err),
+            Tensors::File(f) => f.read_f32(k).map(|(d, _)| d).map_err(model_err),
+        };
         let names: Vec<String> = trainer.names().to_vec();
         for (i, n) in names.iter().enumerate() {
+            let shape = trainer.shapes()[i].to_vec();
             for prefix in ["param", "adam_m", "adam_v"] {
-                let (data, _) = file.read_f32(&format!("{prefix}/{n}")).map_err(model_err)?;
+                let data = read(&format!("{prefix}/{n}"), &shape)?;
                 if data.len() != trainer.params[i].len() {
                     return Err(StageError::data(format!(
                         "{}: {prefix}/{n} has the wrong size for this adapter; delete the checkpoint directory to start over",

@@ -131,6 +131,15 @@ pub struct TrainConfig {
     pub keep_checkpoints: usize,
     /// Also write the merged model (`train/merged/`). Default false.
     pub save_merged: bool,
+    /// Never write weights in clear: the checkpoints, the adapter and the merged model
+    /// are written only sealed (`*.safetensors.seal`) and decrypted into memory by
+    /// resume, eval and release. Default false.
+    pub seal_at_rest: bool,
+    /// The keys that seal weights at rest, as `[[release.recipients]]` entries (exactly
+    /// one of `kek_file`, `passphrase_env`, `kms_command` each). Default: the release's
+    /// recipients. Paths are not recorded in `training.json` (only the keys' one-way ids).
+    #[serde(skip_serializing)]
+    pub at_rest_recipients: Vec<sealtune_seal::RecipientConfig>,
 }
 
 impl Default for TrainConfig {
@@ -154,6 +163,8 @@ impl Default for TrainConfig {
             checkpoint_minutes: 10.0,
             keep_checkpoints: 2,
             save_merged: false,
+            seal_at_rest: false,
+            at_rest_recipients: Vec::new(),
         }
     }
 }
@@ -216,6 +227,22 @@ impl TrainConfig {
         }
         if t.keep_checkpoints == 0 {
             return bad("keep_checkpoints", "must be at least 1".into());
+        }
+        if !t.seal_at_rest && !t.at_rest_recipients.is_empty() {
+            return bad(
+                "at_rest_recipients",
+                "only used with seal_at_rest = true; set it, or remove the recipients".into(),
+            );
+        }
+        for (i, rc) in t.at_rest_recipients.iter().enumerate() {
+            if let Some((sub, reason)) = rc.problem() {
+                let key = if sub.is_empty() {
+                    format!("at_rest_recipients[{i}]")
+                } else {
+                    format!("at_rest_recipients[{i}].{sub}")
+                };
+                return bad(&key, reason);
+            }
         }
         if t.canaries.count > 0 && t.canaries.formats.is_empty() {
             return bad("canaries.formats", "needs at least one format".into());

@@ -13,6 +13,7 @@
 
 #![deny(missing_docs)]
 
+pub mod at_rest;
 pub mod checkpoint;
 pub mod collate;
 pub mod config;

@@ -2,8 +2,10 @@
 //!
 //! Outputs in `train/`:
 //! - `adapter/`: the adapter in PEFT's layout (`adapter_config.json`,
-//!   `adapter_model.safetensors`);
-//! - `merged/`: the base model with the adapter folded in (only with `save_merged`);
+//!   `adapter_model.safetensors`, or `adapter_model.safetensors.seal` with
+//!   `seal_at_rest`);
+//! - `merged/`: the base model with the adapter folded in (only with `save_merged`;
+//!   its weights sealed likewise);
 //! - `metrics.jsonl`: one line per optimiser step and per evaluation;
 //! - `canaries.json`: the inserted canaries and their never-inserted twins;
 //! - `training.json`: what the model card needs (hyperparameters, data, tokens, time,
@@ -19,12 +21,14 @@ use std::time::Instant;
 
 use sealtune_data::canary::CanarySet;
 use sealtune_data::record::Record;
+use sealtune_model::safetensors::{OwnedTensor, write_safetensors};
 use sealtune_model::tokenizer::Tokenizer;
 use sealtune_model::{Llama, ModelError};
 use sealtune_pipeline::fsutil::{atomic_write, sha256_file};
 use sealtune_pipeline::{Config, ConfigError, Exit, Stage, StageContext, StageError};
 use serde_json::{Value, json};
 
+use crate::at_rest::{self, AtRest};
 use crate::checkpoint::{CheckpointStore, TrainState};
 use crate::collate::{
     Example, MicroBatch, Origin, Rendered, StepPlan, canary_examples, micro_batch, plan_epoch,
@@ -45,6 +49,39 @@ pub(crate) fn model_err(e: ModelError) -> StageError {
         Exit::from_code(e.exit_code()).unwrap_or(Exit::Software),
         e.to_string(),
     )
+}
+
+/// A stage error that model errors convert into (for the model's generic writers).
+struct Wrapped(StageError);
+
+impl From<ModelError> for Wrapped {
+    fn from(e: ModelError) -> Self {
+        Wrapped(model_err(e))
+    }
+}
+
+impl From<StageError> for Wrapped {
+    fn from(e: StageError) -> Self {
+        Wrapped(e)
+    }
+}
+
+/// Writes weights in clear, or, with `seal_at_rest`, only sealed. Returns the SHA-256 of
+/// the clear safetensors bytes (the same either way).
+fn write_weights(
+    at_rest: Option<&AtRest>,
+    path: &Path,
+    tensors: &[OwnedTensor],
+) -> Result<String, StageError> {
+    match at_rest {
+        Some(a) => a.write_tensors(path, tensors),
+        None => {
+            write_safetensors(path, tensors).map_err(model_err)?;
+            sha256_file(path)
+                .map(|d| d.sha256)
+                .map_err(|e| StageError::io("hash", path, e))
+        }
+    }
 }
 
 fn json_err(e: serde_json::Error) -> StageError {
@@ -270,18 +307,26 @@ impl Stage for TrainStage {
     fn validate(&self, cfg: &Config) -> Result<(), ConfigError> {
         ModelSection::from_config(cfg)?;
         cfg.section::<sealtune_model::ComputeSection>("compute")?;
-        TrainConfig::from_config(cfg)?;
+        let t = TrainConfig::from_config(cfg)?;
+        at_rest::validate(cfg, &t)
+    }
+
+    /// The device must open, and the at-rest keys (if any) must load.
+    fn preflight(&self, cfg: &Config) -> Result<(), StageError> {
+        compute(cfg)?;
+        AtRest::from_config(cfg, &TrainConfig::from_config(cfg)?)?;
         Ok(())
     }
 
-    fn preflight(&self, cfg: &Config) -> Result<(), StageError> {
-        compute(cfg).map(|_| ())
-    }
-
     /// The device kind actually used (`auto` resolves per machine): a result computed
-    /// on the CPU is not reused as if it came from a GPU, or the other way round.
+    /// on the CPU is not reused as if it came from a GPU, or the other way round. With
+    /// `seal_at_rest`, the keys' one-way ids: outputs sealed for other keys are not reused.
     fn extra_key(&self, cfg: &Config) -> Result<Value, StageError> {
-        compute_key(cfg)
+        let device = compute_key(cfg)?;
+        match AtRest::from_config(cfg, &TrainConfig::from_config(cfg)?)? {
+            Some(a) => Ok(json!({"compute": device, "sealed_at_rest": a.ids()})),
+            None => Ok(device),
+        }
     }
 
     fn external_inputs(&self, cfg: &Config) -> Result<Vec<PathBuf>, StageError> {
@@ -345,8 +390,10 @@ impl Stage for TrainStage {
 
         let mut schedule = Schedule::new(&examples, &tcfg);
         let total = schedule.total_steps();
+        let at_rest = AtRest::from_config(cfg, &tcfg)?;
         let store =
-            CheckpointStore::new(&ctx.work_dir().join("checkpoints"), tcfg.keep_checkpoints);
+            CheckpointStore::new(&ctx.work_dir().join("checkpoints"), tcfg.keep_checkpoints)
+                .sealed(at_rest.as_ref());
         let mut state = match store.restore_latest(&mut trainer)? {
             Some(s) => {
                 ctx.events().emit(
@@ -469,15 +516,22 @@ impl Stage for TrainStage {
             .clone()
             .unwrap_or_else(|| cfg.display_relative(&model_dir));
         let adapter_dir = out.join("adapter");
+        let mut adapter_sha = String::new();
         trainer
             .model()
-            .save_peft_adapter(&adapter_dir, &base_name)
-            .map_err(model_err)?;
+            .save_peft_adapter_with(&adapter_dir, &base_name, |p, t| {
+                adapter_sha = write_weights(at_rest.as_ref(), p, t)?;
+                Ok(())
+            })
+            .map_err(|e: Wrapped| e.0)?;
         if tcfg.save_merged {
             trainer
                 .model()
-                .save_merged(&model_dir, &out.join("merged"))
-                .map_err(model_err)?;
+                .save_merged_with(&model_dir, &out.join("merged"), |p, t| {
+                    write_weights(at_rest.as_ref(), p, t)?;
+                    Ok(())
+                })
+                .map_err(|e: Wrapped| e.0)?;
         }
         let metrics_out = out.join("metrics.jsonl");
         std::fs::copy(&metrics_path, &metrics_out)
@@ -489,9 +543,6 @@ impl Stage for TrainStage {
         )
         .map_err(|e| StageError::cant_create(&canaries_path, e))?;
 
-        let adapter_file = adapter_dir.join("adapter_model.safetensors");
-        let adapter_digest =
-            sha256_file(&adapter_file).map_err(|e| StageError::io("hash", &adapter_file, e))?;
         let base_files: Vec<Value> = ctx
             .external_inputs()
             .iter()
@@ -521,9 +572,10 @@ impl Stage for TrainStage {
                 "use_rslora": tcfg.lora.use_rslora,
                 "targets": tcfg.lora.targets.iter().map(|t| t.module_name()).collect::<Vec<_>>(),
                 "trainable_parameters": trainer.trainable_parameters(),
-                "files": [{"name": "adapter_model.safetensors", "sha256": adapter_digest.sha256}],
+                "files": [{"name": "adapter_model.safetensors", "sha256": adapter_sha}],
             },
             "merged": tcfg.save_merged,
+            "sealed_at_rest": at_rest.as_ref().map(AtRest::record),
             "hyperparameters": serde_json::to_value(&tcfg).map_err(json_err)?,
             "records": {
                 "train": train_records.len(),
@@ -565,7 +617,8 @@ impl Stage for TrainStage {
             "canary_records": canary_records,
             "skipped_too_long": skipped.too_long,
             "skipped_no_targets": skipped.no_targets,
-            "adapter_sha256": adapter_digest.sha256,
+            "adapter_sha256": adapter_sha,
+            "sealed_at_rest": at_rest.is_some(),
         }))
     }
 }

@@ -339,11 +339,21 @@ mod tests {
         dropout: f64,
         stop_at: Option<u64>,
     ) -> (Vec<f64>, Vec<Vec<f32>>) {
+        run_sealed(choice, dropout, stop_at, None)
+    }
+
+    /// [`run_on`] with checkpoints sealed at rest with `at_rest`.
+    fn run_sealed(
+        choice: DeviceChoice,
+        dropout: f64,
+        stop_at: Option<u64>,
+        at_rest: Option<&crate::at_rest::AtRest>,
+    ) -> (Vec<f64>, Vec<Vec<f32>>) {
         use crate::checkpoint::{CheckpointStore, TrainState};
         let ex = examples();
         let cfg = LoraConfig { dropout, ..lora() };
         let tmp = tempfile::tempdir().unwrap();
-        let store = CheckpointStore::new(tmp.path(), 2);
+        let store = CheckpointStore::new(tmp.path(), 2).sealed(at_rest);
         let mut t = Trainer::new(tiny_on(choice), &cfg).expect("lora");
         perturbed(&mut t);
         let mb = micro_batch(&ex, &[vec![0, 1], vec![2, 3]], t.pad_id());
@@ -362,7 +372,27 @@ mod tests {
             state.step += 1;
             state.adam_t = t.opt.t;
             if Some(state.step) == stop_at {
-                store.save(&t, &state).expect("save");
+                let dir = store.save(&t, &state).expect("save");
+                let names: Vec<String> = std::fs::read_dir(&dir)
+                    .unwrap()
+                    .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                    .collect();
+                let want = if at_rest.is_some() {
+                    "tensors.safetensors.seal"
+                } else {
+                    "tensors.safetensors"
+                };
+                assert!(names.iter().any(|n| n == want), "{names:?}");
+                if at_rest.is_some() {
+                    // Nothing in the checkpoint parses as safetensors.
+                    for n in &names {
+                        let p = dir.join(n);
+                        assert!(
+                            sealtune_model::safetensors::SafetensorsFile::open(&p).is_err(),
+                            "{n} is clear"
+                        );
+                    }
+                }
                 t = Trainer::new(tiny_on(choice), &cfg).expect("lora");
                 state = store
                     .restore_latest(&mut t)
@@ -371,6 +401,48 @@ mod tests {
             }
         }
         (losses, t.params)
+    }
+
+    #[test]
+    fn sealed_checkpoints_resume_to_the_same_adapter_and_need_the_key() {
+        use crate::at_rest::AtRest;
+        use sealtune_seal::{Kek, KeySource};
+        let _g = rng_lock();
+        let key = || vec![KeySource::Kek(Kek::from_bytes([9; 32]))];
+        let at_rest = AtRest::new(key(), vec![], "test");
+        let (la, a) = run_on(DeviceChoice::Cpu, 0.1, None);
+        let (lb, b) = run_sealed(DeviceChoice::Cpu, 0.1, Some(3), Some(&at_rest));
+        assert!(
+            a == b,
+            "resumed parameters differ from an uninterrupted run"
+        );
+        assert!(la == lb, "resumed losses differ");
+
+        // Restoring needs the key that sealed the checkpoint, and says what is wrong.
+        use crate::checkpoint::{CheckpointStore, TrainState};
+        let tmp = tempfile::tempdir().unwrap();
+        let t = Trainer::new(tiny_on(DeviceChoice::Cpu), &lora()).expect("lora");
+        let mut state = TrainState::start();
+        state.step = 1;
+        CheckpointStore::new(tmp.path(), 2)
+            .sealed(Some(&at_rest))
+            .save(&t, &state)
+            .expect("save");
+        let mut u = Trainer::new(tiny_on(DeviceChoice::Cpu), &lora()).expect("lora");
+        let other = AtRest::new(
+            vec![KeySource::Kek(Kek::from_bytes([8; 32]))],
+            vec![],
+            "test",
+        );
+        let e = CheckpointStore::new(tmp.path(), 2)
+            .sealed(Some(&other))
+            .restore_latest(&mut u)
+            .unwrap_err();
+        assert!(e.to_string().contains("tensors.safetensors.seal"), "{e}");
+        let e = CheckpointStore::new(tmp.path(), 2)
+            .restore_latest(&mut u)
+            .unwrap_err();
+        assert!(e.to_string().contains("seal_at_rest is off"), "{e}");
     }
 
     #[test]

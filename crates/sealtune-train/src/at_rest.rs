@@ -1,0 +1,213 @@
+//! Weights sealed at rest (`[train] seal_at_rest = true`).
+//!
+//! With the setting on, no weight file is ever written in clear under the run directory:
+//! the checkpoints in the train stage's work directory and the trained adapter (and the
+//! merged model, with `save_merged`) are serialised into zeroizing memory and written
+//! only as sealed files (`NAME.safetensors.seal`, the release's format). Resuming,
+//! the eval stage and the release stage decrypt them into memory with the same keys.
+//!
+//! The keys are `[[train.at_rest_recipients]]` when given, else `[[release.recipients]]`.
+//! Each entry is a KEK file, a passphrase variable or a KMS program; every one of them can
+//! both seal and open.
+
+use std::path::{Path, PathBuf};
+
+use sealtune_model::Llama;
+use sealtune_model::safetensors::{OwnedTensor, encode_safetensors};
+use sealtune_pipeline::{Config, ConfigError, Exit, StageError};
+use sealtune_seal::{KeySource, RecipientConfig, SealError};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+use crate::config::TrainConfig;
+use crate::stage::model_err;
+
+/// The suffix of a sealed weight file.
+pub const SEALED_SUFFIX: &str = ".seal";
+
+/// Content type recorded in the header of a sealed safetensors file.
+pub const CONTENT_TYPE: &str = "application/vnd.safetensors";
+
+/// Where the keys come from when `[train] at_rest_recipients` is not set.
+const RELEASE_KEYS: &str = "release.recipients";
+const TRAIN_KEYS: &str = "train.at_rest_recipients";
+
+#[derive(Deserialize)]
+struct ReleaseRecipients {
+    #[serde(default)]
+    recipients: Vec<RecipientConfig>,
+}
+
+/// A [`SealError`] as a stage error, with its exit code and every cause.
+pub fn seal_err(e: SealError) -> StageError {
+    let exit = Exit::from_code(e.exit_code()).unwrap_or(Exit::Software);
+    let mut msg = e.to_string();
+    let mut src: Option<&dyn std::error::Error> = std::error::Error::source(&e);
+    while let Some(s) = src {
+        let text = s.to_string();
+        if !msg.contains(&text) {
+            msg.push_str(": ");
+            msg.push_str(&text);
+        }
+        src = s.source();
+    }
+    StageError::new(exit, msg)
+}
+
+/// The path of the sealed form of `path` (`NAME.seal`).
+pub fn sealed_path(path: &Path) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(SEALED_SUFFIX);
+    PathBuf::from(s)
+}
+
+/// The keys that seal and open weights at rest, loaded.
+#[derive(Debug)]
+pub struct AtRest {
+    keys: Vec<KeySource>,
+    ids: Vec<String>,
+    from: &'static str,
+}
+
+impl AtRest {
+    /// The at-rest keys of `cfg`, loaded (KEK files must be private), or `None` when
+    /// `[train] seal_at_rest` is off.
+    pub fn from_config(cfg: &Config, t: &TrainConfig) -> Result<Option<AtRest>, StageError> {
+        let Some((entries, from)) = recipients(cfg, t)? else {
+            return Ok(None);
+        };
+        let mut keys = Vec::with_capacity(entries.len());
+        let mut ids = Vec::with_capacity(entries.len());
+        for rc in &entries {
+            keys.push(rc.resolve(cfg.base_dir()).map_err(seal_err)?);
+            ids.push(rc.id(cfg.base_dir()).map_err(seal_err)?);
+        }
+        Ok(Some(AtRest { keys, ids, from }))
+    }
+
+    /// Keys given directly (`ids` are their one-way names, `keys_from` the configuration
+    /// key that named them), for callers that do not read a config.
+    pub fn new(keys: Vec<KeySource>, ids: Vec<String>, keys_from: &'static str) -> AtRest {
+        AtRest {
+            keys,
+            ids,
+            from: keys_from,
+        }
+    }
+
+    /// One-way names of the keys (KEK ids, variable names, KMS argv), for the stage key
+    /// and the records.
+    pub fn ids(&self) -> &[String] {
+        &self.ids
+    }
+
+    /// What `training.json` records: that weights were sealed at rest, for which keys,
+    /// and which configuration key named them.
+    pub fn record(&self) -> Value {
+        json!({"recipients": self.ids, "keys_from": self.from})
+    }
+
+    /// Serialises `tensors` as safetensors into zeroizing memory and seals them as
+    /// `path` + `.seal` (mode 0600). Returns the SHA-256 of the plaintext, the digest
+    /// the clear file would have had.
+    pub fn write_tensors(
+        &self,
+        path: &Path,
+        tensors: &[OwnedTensor],
+    ) -> Result<String, StageError> {
+        let bytes = Zeroizing::new(encode_safetensors(path, tensors).map_err(model_err)?);
+        let digest = hex::encode(Sha256::digest(&bytes[..]));
+        sealtune_seal::seal_bytes(
+            &bytes,
+            &sealed_path(path),
+            &self.keys,
+            Some(CONTENT_TYPE),
+            0o600,
+        )
+        .map_err(seal_err)?;
+        Ok(digest)
+    }
+
+    /// Decrypts a sealed file into zeroizing memory, after every chunk authenticated.
+    pub fn open(&self, sealed: &Path) -> Result<Zeroizing<Vec<u8>>, StageError> {
+        let (bytes, _) = sealtune_seal::open_sealed(sealed, &self.keys).map_err(seal_err)?;
+        Ok(bytes)
+    }
+}
+
+/// The recipient entries `[train] seal_at_rest` uses and the key that named them, or
+/// `None` when it is off. Checks the entries without loading any key.
+pub fn recipients(
+    cfg: &Config,
+    t: &TrainConfig,
+) -> Result<Option<(Vec<RecipientConfig>, &'static str)>, ConfigError> {
+    if !t.seal_at_rest {
+        return Ok(None);
+    }
+    if !t.at_rest_recipients.is_empty() {
+        return Ok(Some((t.at_rest_recipients.clone(), TRAIN_KEYS)));
+    }
+    let r: ReleaseRecipients = cfg.section("release")?;
+    if r.recipients.is_empty() {
+        return Err(cfg.error_at(
+            "train.seal_at_rest",
+            "needs keys to seal with: add `[[train.at_rest_recipients]]` with `kek_file = \"NAME.kek\"` (or `passphrase_env`, or `kms_command`), or `[[release.recipients]]`, whose keys are used by default",
+        ));
+    }
+    Ok(Some((r.recipients, RELEASE_KEYS)))
+}
+
+/// Checks the at-rest keys of `cfg` without reading any secret: the entries are well
+/// formed and every KEK file exists (named by its key, e.g.
+/// `train.at_rest_recipients[0].kek_file`).
+pub fn validate(cfg: &Config, t: &TrainConfig) -> Result<(), ConfigError> {
+    let Some((entries, from)) = recipients(cfg, t)? else {
+        return Ok(());
+    };
+    for (i, rc) in entries.iter().enumerate() {
+        if let Some(p) = &rc.kek_file
+            && !cfg.resolve(p).is_file()
+        {
+            return Err(cfg.error_at(
+                &format!("{from}[{i}].kek_file"),
+                format!(
+                    "{}: not found; create one with `sealtune keygen --out DIR`",
+                    cfg.resolve(p).display()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Attaches the trained adapter in `dir` to `model`: the clear PEFT directory, or, when
+/// it was sealed at rest, its sealed weights decrypted into memory with `at_rest`'s keys
+/// (nothing is written).
+pub fn load_adapter(
+    model: &mut Llama,
+    dir: &Path,
+    at_rest: Option<&AtRest>,
+) -> Result<(), StageError> {
+    let weights = dir.join("adapter_model.safetensors");
+    let sealed = sealed_path(&weights);
+    if !sealed.is_file() {
+        return model.load_peft_adapter(dir).map_err(model_err);
+    }
+    let Some(at_rest) = at_rest else {
+        return Err(StageError::new(
+            Exit::Config,
+            format!(
+                "{}: the adapter is sealed at rest but [train] seal_at_rest is off now; set it back (with the same keys), or rerun train",
+                sealed.display()
+            ),
+        ));
+    };
+    let cfg_path = dir.join("adapter_config.json");
+    let config = std::fs::read(&cfg_path).map_err(|e| StageError::io("read", &cfg_path, e))?;
+    let bytes = at_rest.open(&sealed)?;
+    model
+        .load_peft_adapter_bytes(&config, &bytes, dir)
+        .map_err(model_err)
+}
