@@ -216,8 +216,26 @@ pub struct SecretFile {
     pub resolved: PathBuf,
     /// Kubernetes Secret name suggested for it.
     pub secret_name: String,
-    /// Whether only the release job needs it.
+    /// Whether only the release job needs it (with `at_rest`, also train and eval).
     pub release_only: bool,
+    /// Whether it seals or opens weights at rest (`[train] seal_at_rest`): train, eval
+    /// and release need it.
+    pub at_rest: bool,
+}
+
+impl SecretFile {
+    /// Whether stage `s`'s job needs this file.
+    pub fn needed_by(&self, s: &StageSpec) -> bool {
+        needed(s, self.release_only, self.at_rest)
+    }
+}
+
+fn needed(s: &StageSpec, release_only: bool, at_rest: bool) -> bool {
+    if release_only {
+        s.release_keys || (at_rest && s.model)
+    } else {
+        s.mask_key
+    }
 }
 
 /// A secret given as an environment variable (`*_env`).
@@ -229,11 +247,21 @@ pub struct SecretEnv {
     pub var: String,
     /// Kubernetes Secret name suggested for it.
     pub secret_name: String,
-    /// Whether only the release job needs it.
+    /// Whether only the release job needs it (with `at_rest`, also train and eval).
     pub release_only: bool,
+    /// Whether it seals or opens weights at rest: train, eval and release need it.
+    pub at_rest: bool,
 }
 
-/// The secrets a config names, from `[mask]` and `[release]`.
+impl SecretEnv {
+    /// Whether stage `s`'s job needs this variable.
+    pub fn needed_by(&self, s: &StageSpec) -> bool {
+        needed(s, self.release_only, self.at_rest)
+    }
+}
+
+/// The secrets a config names, from `[mask]`, `[train]` (`at_rest_recipients`) and
+/// `[release]`.
 #[derive(Debug, Clone, Default)]
 pub struct Secrets {
     /// Files.
@@ -278,6 +306,7 @@ pub fn secrets(cfg: &Config) -> Secrets {
             resolved: cfg.resolve(Path::new(p)),
             secret_name: format!("{id}-mask-key"),
             release_only: false,
+            at_rest: false,
         });
     }
     if let Some(v) = mask.get("key_env").and_then(Value::as_str) {
@@ -286,6 +315,7 @@ pub fn secrets(cfg: &Config) -> Secrets {
             var: v.into(),
             secret_name: format!("{id}-mask-key"),
             release_only: false,
+            at_rest: false,
         });
     }
     let rel = cfg.section_json("release");
@@ -296,33 +326,67 @@ pub fn secrets(cfg: &Config) -> Secrets {
             resolved: cfg.resolve(Path::new(p)),
             secret_name: format!("{id}-signing-key"),
             release_only: true,
+            at_rest: false,
         });
     }
+    // With [train] seal_at_rest, the model stages seal and open weights with
+    // [train] at_rest_recipients, else with the release's recipients.
+    let train = cfg.section_json("train");
+    let sealing = train.get("seal_at_rest").and_then(Value::as_bool) == Some(true);
+    let own = train
+        .get("at_rest_recipients")
+        .and_then(Value::as_array)
+        .filter(|a| sealing && !a.is_empty());
     if let Some(rs) = rel.get("recipients").and_then(Value::as_array) {
-        for (i, r) in rs.iter().enumerate() {
-            if let Some(p) = r.get("kek_file").and_then(Value::as_str) {
-                s.files.push(SecretFile {
-                    key: format!("release.recipients[{i}].kek_file"),
-                    raw: p.into(),
-                    resolved: cfg.resolve(Path::new(p)),
-                    secret_name: format!("{id}-kek-{i}"),
-                    release_only: true,
-                });
-            }
-            if let Some(v) = r.get("passphrase_env").and_then(Value::as_str) {
-                s.envs.push(SecretEnv {
-                    key: format!("release.recipients[{i}].passphrase_env"),
-                    var: v.into(),
-                    secret_name: format!("{id}-passphrase-{i}"),
-                    release_only: true,
-                });
-            }
-            if r.get("kms_command").is_some() {
-                s.kms_commands += 1;
-            }
-        }
+        let at_rest = sealing && own.is_none();
+        recipient_secrets(cfg, &mut s, rs, "release.recipients", "", at_rest);
+    }
+    if let Some(rs) = own {
+        recipient_secrets(
+            cfg,
+            &mut s,
+            rs,
+            "train.at_rest_recipients",
+            "at-rest-",
+            true,
+        );
     }
     s
+}
+
+fn recipient_secrets(
+    cfg: &Config,
+    s: &mut Secrets,
+    rs: &[Value],
+    key: &str,
+    tag: &str,
+    at_rest: bool,
+) {
+    let id = k8s_name(&cfg.run_id());
+    for (i, r) in rs.iter().enumerate() {
+        if let Some(p) = r.get("kek_file").and_then(Value::as_str) {
+            s.files.push(SecretFile {
+                key: format!("{key}[{i}].kek_file"),
+                raw: p.into(),
+                resolved: cfg.resolve(Path::new(p)),
+                secret_name: format!("{id}-{tag}kek-{i}"),
+                release_only: true,
+                at_rest,
+            });
+        }
+        if let Some(v) = r.get("passphrase_env").and_then(Value::as_str) {
+            s.envs.push(SecretEnv {
+                key: format!("{key}[{i}].passphrase_env"),
+                var: v.into(),
+                secret_name: format!("{id}-{tag}passphrase-{i}"),
+                release_only: true,
+                at_rest,
+            });
+        }
+        if r.get("kms_command").is_some() {
+            s.kms_commands += 1;
+        }
+    }
 }
 
 /// Every path-like value in the config (for the container layout): keys
@@ -561,7 +625,7 @@ fn slurm(
         t += &format!("MAX_REQUEUES=${{SEALTUNE_MAX_REQUEUES:-{RETRY_BUDGET}}}\n");
         let mut reads: Vec<&str> = Vec::new();
         for f in &secrets.files {
-            if (f.release_only && s.release_keys) || (!f.release_only && s.mask_key) {
+            if f.needed_by(&s) {
                 reads.push(&f.key);
             }
         }
@@ -701,12 +765,7 @@ fn pod_parts(s: &StageSpec, layout: &Layout, names: &Names, secrets: &Secrets) -
     ];
     let mut env = Vec::new();
     for (i, f) in secrets.files.iter().enumerate() {
-        let wanted = if f.release_only {
-            s.release_keys
-        } else {
-            s.mask_key
-        };
-        if !wanted {
+        if !f.needed_by(s) {
             continue;
         }
         let vol = format!("secret-{i}");
@@ -727,12 +786,7 @@ fn pod_parts(s: &StageSpec, layout: &Layout, names: &Names, secrets: &Secrets) -
         }));
     }
     for e in &secrets.envs {
-        let wanted = if e.release_only {
-            s.release_keys
-        } else {
-            s.mask_key
-        };
-        if wanted {
+        if e.needed_by(s) {
             env.push(json!({
                 "name": e.var,
                 "valueFrom": { "secretKeyRef": { "name": e.secret_name, "key": "value" } },
@@ -854,7 +908,7 @@ fn k8s_common(
     }
     if secrets.kms_commands > 0 {
         notes.push(
-            "kms_command recipients: the program must be in the image, with its credentials (not planned here)".into(),
+            "kms_command recipients: the program must be in the image, with its credentials (not planned here); release runs it, and train and eval too with [train] seal_at_rest".into(),
         );
     }
     notes

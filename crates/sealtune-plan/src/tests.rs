@@ -239,6 +239,8 @@ fn kubernetes_jobs_have_the_failure_policy_and_only_their_secrets() {
                 "quickstart-signing-key",
                 "quickstart-kek-0",
             ],
+            // The quickstart seals weights at rest with the release's KEK.
+            "train" | "eval" => vec!["quickstart-mask-key", "quickstart-kek-0"],
             _ => vec!["quickstart-mask-key"],
         };
         assert_eq!(names, want, "{}", s.name);
@@ -396,4 +398,63 @@ fn secrets_come_from_the_config_keys_and_are_never_read() {
     // No `..` in the config: the config directory is the volume's root.
     assert!(paths.contains(&"/sealtune/work/c.toml"));
     let _ = KEY_NAMES;
+}
+
+/// The mount paths of one Kubernetes job's container.
+fn mount_paths(p: &Plan, name: &str) -> Vec<String> {
+    let j = parse(file(p, name));
+    j["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["mountPath"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn weights_sealed_at_rest_give_train_and_eval_their_keys() {
+    let d = tempfile::tempdir().unwrap();
+    let cfgp = d.path().join("c.toml");
+    let base = "[data]\ninputs=[\"d/*.jsonl\"]\nformat=\"chat\"\n[mask]\nkey_file=\"k/mask.key\"\n[model]\npath=\"/models/m\"\n[release]\nsigning_key_file=\"k/sign.pem\"\nrecipients=[{kek_file=\"k/a.kek\"}]\n";
+    let sections: Vec<&str> = sealtune_pipeline::config::ALL_SECTIONS[1..].to_vec();
+    let load = |train: &str| {
+        std::fs::write(&cfgp, format!("{base}[train]\n{train}")).unwrap();
+        let cfg = Config::load(&cfgp, &sections).unwrap();
+        plan(&cfg, Target::Kubernetes, &Options::default()).unwrap()
+    };
+    let kek = "/sealtune/work/k/a.kek".to_owned();
+    let own = "/sealtune/work/k/rest.kek".to_owned();
+
+    // Off: only release holds the KEK.
+    let p = load("");
+    assert!(!mount_paths(&p, "30-train.yaml").contains(&kek));
+    assert!(mount_paths(&p, "50-release.yaml").contains(&kek));
+
+    // On, with the release's keys: train and eval hold the KEK, never the signing key.
+    let p = load("seal_at_rest = true\n");
+    for job in ["30-train.yaml", "40-eval.yaml", "50-release.yaml"] {
+        assert!(mount_paths(&p, job).contains(&kek), "{job}");
+    }
+    for job in ["10-ingest.yaml", "20-mask.yaml"] {
+        assert!(!mount_paths(&p, job).contains(&kek), "{job}");
+    }
+    let sign = "/sealtune/work/k/sign.pem".to_owned();
+    assert!(!mount_paths(&p, "30-train.yaml").contains(&sign));
+
+    // On, with its own keys: those go to train, eval and release; the release's KEK
+    // stays with release alone.
+    let p = load("seal_at_rest = true\nat_rest_recipients = [{kek_file=\"k/rest.kek\"}]\n");
+    for job in ["30-train.yaml", "40-eval.yaml", "50-release.yaml"] {
+        assert!(mount_paths(&p, job).contains(&own), "{job}");
+    }
+    assert!(!mount_paths(&p, "30-train.yaml").contains(&kek));
+    assert!(!mount_paths(&p, "20-mask.yaml").contains(&own));
+    let cfg = Config::load(&cfgp, &sections).unwrap();
+    let s = secrets(&cfg);
+    let f = s
+        .files
+        .iter()
+        .find(|f| f.key == "train.at_rest_recipients[0].kek_file")
+        .unwrap();
+    assert_eq!(f.secret_name, "c-at-rest-kek-0");
 }
