@@ -5,9 +5,11 @@
 #   1. runs the quickstart pipeline into runs/agreement with the whole published
 #      CrowS-Pairs (1,508 pairs) and `[eval] write_scores = true`;
 #   2. CrowS-Pairs: EleutherAI lm-evaluation-harness (`crows_pairs_english`, pointed at
-#      the same local CSV) on the base model and on base + runs/agreement/train/adapter,
-#      against sealtune's per-category figures in eval/report.json: within 0.5 points
-#      overall and in every category with 50 or more pairs;
+#      the same local CSV) on the base model and on base + the fine-tuned adapter
+#      (exported from the signed release with `sealtune export --peft`, as the
+#      quickstart seals it at rest), against sealtune's per-category figures in
+#      eval/report.json: within 0.5 points overall and in every category with 50 or
+#      more pairs;
 #   3. membership inference: every per-record score of eval/scores.json recomputed from
 #      transformers' log-probabilities (LOSS, zlib, Min-K%, Min-K%++, reference ratio),
 #      within 1e-4, and the AUCs from scikit-learn equal to the report's;
@@ -53,7 +55,12 @@ echo "== pipeline ($cfg -> $run)" >&2
 "$st" run "$cfg" --quiet
 
 model=models/smollm2-135m-instruct
-adapter=$run/train/adapter
+# The quickstart seals the trained adapter at rest; the reference tools need it in
+# clear, so it is exported from the signed release (verified first) for this check.
+adapter=$run/peft-adapter
+rm -rf "$adapter"
+"$st" export --release "$run/release" --public-key keys/quickstart.pub.pem \
+    --kek keys/quickstart.kek --out "$adapter" --peft
 fail=0
 for side in base finetuned; do
     peft=()

@@ -280,3 +280,41 @@ pub fn sha256_hex(path: &Path) -> String {
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
         .sha256
 }
+
+/// Whether `path` parses as a safetensors file: an 8-byte little-endian header length
+/// that fits in the file, then a JSON object of that length. Any file, any size.
+pub fn parses_as_safetensors(path: &Path) -> bool {
+    let Ok(bytes) = std::fs::read(path) else {
+        return false;
+    };
+    let Some(len) = bytes.get(..8) else {
+        return false;
+    };
+    let n = u64::from_le_bytes(len.try_into().unwrap());
+    let Some(end) = n.checked_add(8).filter(|e| *e <= bytes.len() as u64) else {
+        return false;
+    };
+    serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&bytes[8..end as usize])
+        .is_ok()
+}
+
+/// Every regular file under `root`, recursively.
+pub fn all_files(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let Ok(t) = e.file_type() else { continue };
+            if t.is_dir() {
+                stack.push(e.path());
+            } else if t.is_file() {
+                out.push(e.path());
+            }
+        }
+    }
+    out.sort();
+    out
+}
