@@ -50,6 +50,19 @@ fn results(d: &Dir) -> serde_json::Value {
     r
 }
 
+/// `sealtune verify` of the run's release with the test keys passes.
+fn verify(d: &Dir) {
+    d.run(&[
+        "verify",
+        "run/release",
+        "--public-key",
+        "keys/t.pub.pem",
+        "--kek",
+        "keys/t.kek",
+    ])
+    .assert_code(0);
+}
+
 fn generate(d: &Dir) -> String {
     let r = d.run(&[
         "generate",
@@ -122,16 +135,7 @@ fn weights_sealed_at_rest_never_appear_in_clear_and_change_no_result() {
     assert_eq!(tc["sealed_at_rest"], serde_json::Value::Null);
     assert_eq!(ts["sealed_at_rest"]["keys_from"], "release.recipients");
     assert_eq!(results(&clear), results(&sealed));
-    sealed
-        .run(&[
-            "verify",
-            "run/release",
-            "--public-key",
-            "keys/t.pub.pem",
-            "--kek",
-            "keys/t.kek",
-        ])
-        .assert_code(0);
+    verify(&sealed);
     assert_eq!(generate(&clear), generate(&sealed));
 
     // The released adapter opens to the very bytes training produced.
@@ -251,15 +255,7 @@ fn sealed_checkpoints_resume_after_kill_9_to_the_same_adapter() {
     // The release stage opens them with the training key and seals for the release's.
     d.run(&["run", "cfg.toml"]).assert_code(0);
     assert!(clear_weights(d.path()).is_empty());
-    d.run(&[
-        "verify",
-        "run/release",
-        "--public-key",
-        "keys/t.pub.pem",
-        "--kek",
-        "keys/t.kek",
-    ])
-    .assert_code(0);
+    verify(&d);
 }
 
 #[test]
