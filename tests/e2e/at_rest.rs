@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use crate::release_use::{REL, gen_args};
 use crate::util::*;
 
 const RECIPIENTS: &str = "recipients = [{ kek_file = \"keys/t.kek\" }]\n";
@@ -52,34 +53,16 @@ fn results(d: &Dir) -> serde_json::Value {
 
 /// `sealtune verify` of the run's release with the test keys passes.
 fn verify(d: &Dir) {
-    d.run(&[
-        "verify",
-        "run/release",
-        "--public-key",
-        "keys/t.pub.pem",
-        "--kek",
-        "keys/t.kek",
-    ])
-    .assert_code(0);
+    let mut args = vec!["verify", "run/release"];
+    args.extend_from_slice(&REL[2..]);
+    d.run(&args).assert_code(0);
 }
 
+/// The greedy text of the released model (`generate --release`).
 fn generate(d: &Dir) -> String {
-    let r = d.run(&[
-        "generate",
-        "--prompt",
-        "Who is member 3?",
-        "--chat",
-        "--max-new-tokens",
-        "12",
-        "--model",
-        "model",
-        "--release",
-        "run/release",
-        "--public-key",
-        "keys/t.pub.pem",
-        "--kek",
-        "keys/t.kek",
-    ]);
+    let mut args = gen_args(&["--model", "model"]);
+    args.extend_from_slice(&REL);
+    let r = d.run(&args);
     r.assert_code(0);
     r.stdout.clone()
 }
@@ -139,20 +122,10 @@ fn weights_sealed_at_rest_never_appear_in_clear_and_change_no_result() {
     assert_eq!(generate(&clear), generate(&sealed));
 
     // The released adapter opens to the very bytes training produced.
-    sealed
-        .run(&[
-            "export",
-            "--release",
-            "run/release",
-            "--public-key",
-            "keys/t.pub.pem",
-            "--kek",
-            "keys/t.kek",
-            "--out",
-            "peft",
-            "--peft",
-        ])
-        .assert_code(0);
+    let mut export = vec!["export"];
+    export.extend_from_slice(&REL);
+    export.extend_from_slice(&["--out", "peft", "--peft"]);
+    sealed.run(&export).assert_code(0);
     assert_eq!(
         sha256_hex(&sealed.path().join("peft/adapter_model.safetensors")),
         ts["adapter"]["files"][0]["sha256"].as_str().unwrap()

@@ -10,7 +10,7 @@ use crate::util::*;
 
 const PROMPT: &str = "Who is member 3?";
 
-fn gen_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+pub(crate) fn gen_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
     let mut v = vec![
         "generate",
         "--prompt",
@@ -23,7 +23,7 @@ fn gen_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
     v
 }
 
-const REL: [&str; 6] = [
+pub(crate) const REL: [&str; 6] = [
     "--release",
     "run/release",
     "--public-key",

@@ -63,12 +63,7 @@ pub fn release_config(cfg: &Config) -> Result<ReleaseConfig, ConfigError> {
         ));
     }
     for (i, rc) in r.recipients.iter().enumerate() {
-        if let Some((sub, reason)) = rc.problem() {
-            let key = if sub.is_empty() {
-                format!("release.recipients[{i}]")
-            } else {
-                format!("release.recipients[{i}].{sub}")
-            };
+        if let Some((key, reason)) = rc.problem_at(&format!("release.recipients[{i}]")) {
             return Err(cfg.error_at(&key, reason));
         }
     }

@@ -167,15 +167,16 @@ fn release_dir_files(
     for rel in files {
         ctx.checkpoint()?;
         let from = src.join(&rel);
+        // Every output of this file (`rel` or `rel.seal`) lies in the same directory.
+        if let Some(p) = dst.join(&rel).parent() {
+            std::fs::create_dir_all(p)
+                .map_err(io(p, "cannot create"))
+                .map_err(StageError::from)?;
+        }
         if let Some(inner) = rel.strip_suffix(".seal")
             && is_weight(inner)
         {
             let to = dst.join(&rel);
-            if let Some(p) = to.parent() {
-                std::fs::create_dir_all(p)
-                    .map_err(io(p, "cannot create"))
-                    .map_err(StageError::from)?;
-            }
             let (plain, _) =
                 sealtune_seal::open_sealed(&from, at_rest).map_err(ReleaseError::from)?;
             sealtune_seal::seal_bytes(&plain, &to, recipients, None, 0o644)
@@ -184,20 +185,10 @@ fn release_dir_files(
         } else if is_weight(&rel) {
             let name = format!("{rel}.seal");
             let to = dst.join(&name);
-            if let Some(p) = to.parent() {
-                std::fs::create_dir_all(p)
-                    .map_err(io(p, "cannot create"))
-                    .map_err(StageError::from)?;
-            }
             sealtune_seal::seal_file(&from, &to, recipients, None).map_err(ReleaseError::from)?;
             sealed.push(format!("{prefix}{name}"));
         } else {
             let to = dst.join(&rel);
-            if let Some(p) = to.parent() {
-                std::fs::create_dir_all(p)
-                    .map_err(io(p, "cannot create"))
-                    .map_err(StageError::from)?;
-            }
             std::fs::copy(&from, &to)
                 .map_err(io(&from, "cannot copy"))
                 .map_err(StageError::from)?;

@@ -289,7 +289,7 @@ pub struct RecipientConfig {
 impl RecipientConfig {
     /// What is wrong with this entry, without loading any key: the sub-key to name
     /// (`""` for the entry itself, `"argon2"`, `"kms_command"`) and what to do.
-    pub fn problem(&self) -> Option<(&'static str, String)> {
+    fn problem(&self) -> Option<(&'static str, String)> {
         let set = [
             self.kek_file.is_some(),
             self.passphrase_env.is_some(),
@@ -317,14 +317,22 @@ impl RecipientConfig {
         None
     }
 
+    /// [`RecipientConfig::problem`] with the configuration key to name: `entry` is the
+    /// entry's own key (e.g. `release.recipients[0]`), extended by the sub-key at fault.
+    pub fn problem_at(&self, entry: &str) -> Option<(String, String)> {
+        self.problem().map(|(sub, reason)| {
+            let key = if sub.is_empty() {
+                entry.to_owned()
+            } else {
+                format!("{entry}.{sub}")
+            };
+            (key, reason)
+        })
+    }
+
     /// Loads the key this entry names; relative paths resolve against `base`.
     pub fn resolve(&self, base: &Path) -> Result<KeySource, SealError> {
-        if let Some((sub, reason)) = self.problem() {
-            let field = if sub.is_empty() {
-                "release.recipients".to_owned()
-            } else {
-                format!("release.recipients.{sub}")
-            };
+        if let Some((field, reason)) = self.problem_at("release.recipients") {
             return Err(SealError::Config { field, reason });
         }
         if let Some(p) = &self.kek_file {

@@ -235,12 +235,7 @@ impl TrainConfig {
             );
         }
         for (i, rc) in t.at_rest_recipients.iter().enumerate() {
-            if let Some((sub, reason)) = rc.problem() {
-                let key = if sub.is_empty() {
-                    format!("at_rest_recipients[{i}]")
-                } else {
-                    format!("at_rest_recipients[{i}].{sub}")
-                };
+            if let Some((key, reason)) = rc.problem_at(&format!("at_rest_recipients[{i}]")) {
                 return bad(&key, reason);
             }
         }
