@@ -1,5 +1,6 @@
 //! The error type of the card crate.
 
+use sealtune_contract::{Exit, ExitStatus};
 use std::path::PathBuf;
 
 /// Why a card, a BOM or an attestation could not be produced.
@@ -20,7 +21,7 @@ pub enum CardError {
         /// What it is needed for and how to produce it.
         what: String,
     },
-    /// An artifact exists but does not follow its contract (CONTRACTS.md).
+    /// An artifact exists but does not follow its contract (docs/CONTRACTS.md).
     #[error(
         "{path}: {reason}; the artifact is corrupt or from another version: rerun the stage that wrote it"
     )]
@@ -92,26 +93,30 @@ pub enum CardError {
 }
 
 impl CardError {
-    /// Exit code following DESIGN.md: 64 bad command-line value, 65 corrupt artifact, 66 missing input,
-    /// 70 internal, 73 cannot create, 74 I/O, 77 key error.
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            Self::RunDirMissing { .. } | Self::Missing { .. } => 66,
-            Self::Artifact { .. } => 65,
-            Self::Read { source, .. } if source.kind() == std::io::ErrorKind::NotFound => 66,
-            Self::Read { .. } => 74,
-            Self::Write { .. } | Self::Exists { .. } | Self::SignedDir { .. } => 73,
-            Self::Seal(e) => e.exit_code(),
-            Self::Signature(e) => e.exit_code(),
-            Self::BadValue { .. } => 64,
-            Self::Plot { .. } | Self::Internal(_) => 70,
-        }
-    }
-
     pub(crate) fn artifact(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
         Self::Artifact {
             path: path.into(),
             reason: reason.into(),
+        }
+    }
+}
+
+impl ExitStatus for CardError {
+    /// Exit code following DESIGN.md: 64 bad command-line value, 65 corrupt artifact, 66 missing input,
+    /// 70 internal, 73 cannot create, 74 I/O, 77 key error.
+    fn exit(&self) -> Exit {
+        match self {
+            Self::RunDirMissing { .. } | Self::Missing { .. } => Exit::NoInput,
+            Self::Artifact { .. } => Exit::DataErr,
+            Self::Read { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+                Exit::NoInput
+            }
+            Self::Read { .. } => Exit::IoErr,
+            Self::Write { .. } | Self::Exists { .. } | Self::SignedDir { .. } => Exit::CantCreate,
+            Self::Seal(e) => e.exit(),
+            Self::Signature(e) => e.exit(),
+            Self::BadValue { .. } => Exit::Usage,
+            Self::Plot { .. } | Self::Internal(_) => Exit::Software,
         }
     }
 }

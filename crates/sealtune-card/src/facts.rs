@@ -5,6 +5,7 @@
 //! not follow its contract is an error ([`CardError::Artifact`]): a card over
 //! a corrupt file would mislead its reader.
 
+use sealtune_contract::artifacts;
 use std::collections::BTreeMap;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
@@ -17,11 +18,11 @@ use crate::config::CardConfig;
 use crate::error::CardError;
 
 /// Schema identifier of `model-card.json`.
-pub const CARD_SCHEMA: &str = "sealtune.model-card/v1";
+pub const CARD_SCHEMA: &str = artifacts::release::CARD_SCHEMA;
 /// Directory (under the run directory) that holds reviewer attestations.
 pub const ATTESTATIONS_DIR: &str = "attestations";
 /// Files the engine writes into every stage directory; never signed content.
-pub const STAGE_MANIFEST: &str = "manifest.json";
+pub const STAGE_MANIFEST: &str = artifacts::run::MANIFEST;
 
 /// A fact read from an artifact, or why it is not available.
 #[derive(Debug, Clone, PartialEq)]
@@ -376,10 +377,10 @@ pub struct Gate {
 /// `release/acceptance.json`: the gates that failed eval and were accepted on
 /// the command line (`--accept-failed-gates --reason`), with who accepted
 /// them. Signed with the rest of the release.
-pub const ACCEPTANCE_FILE: &str = "acceptance.json";
+pub const ACCEPTANCE_FILE: &str = artifacts::release::ACCEPTANCE;
 
 /// Schema of [`ACCEPTANCE_FILE`].
-pub const ACCEPTANCE_SCHEMA: &str = "sealtune.gate-acceptance/v1";
+pub const ACCEPTANCE_SCHEMA: &str = artifacts::release::ACCEPTANCE_SCHEMA;
 
 /// The content of [`ACCEPTANCE_FILE`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -707,11 +708,8 @@ fn read_json<T: DeserializeOwned>(
 /// `eval/report.json`, with the gates the release accepted on the command
 /// line (`release/acceptance.json`) marked accepted.
 fn read_eval(run: &Path, release_dir: &Path) -> Result<Fact<Eval>, CardError> {
-    let mut eval: Fact<Eval> = read_json(
-        &run.join("eval/report.json"),
-        "eval/report.json",
-        "sealtune.eval-report/v1",
-    )?;
+    use artifacts::eval;
+    let mut eval: Fact<Eval> = read_artifact(run, eval::DIR, eval::REPORT, eval::REPORT_SCHEMA)?;
     let acc: Fact<Acceptance> = read_json(
         &release_dir.join(ACCEPTANCE_FILE),
         ACCEPTANCE_FILE,
@@ -721,6 +719,20 @@ fn read_eval(run: &Path, release_dir: &Path) -> Result<Fact<Eval>, CardError> {
         a.apply(e);
     }
     Ok(eval)
+}
+
+/// `dir/file` of the run, checked against its schema id.
+fn read_artifact<T: DeserializeOwned>(
+    run: &Path,
+    dir: &str,
+    file: &str,
+    schema: &str,
+) -> Result<Fact<T>, CardError> {
+    read_json(
+        &run.join(dir).join(file),
+        &artifacts::rel(dir, file),
+        schema,
+    )
 }
 
 fn read_loss_curve(path: &Path, name: &str) -> Result<Fact<LossCurve>, CardError> {
@@ -775,7 +787,7 @@ fn read_canaries(path: &Path, name: &str) -> Result<Fact<Canaries>, CardError> {
         return Ok(Fact::missing(name));
     };
     let r: Raw = parse(path, &bytes)?;
-    if r.schema != "sealtune.canaries/v1" {
+    if r.schema != artifacts::train::CANARIES_SCHEMA {
         return Err(CardError::artifact(
             path,
             "field `schema`: expected \"sealtune.canaries/v1\"",
@@ -815,7 +827,7 @@ fn read_masked_data(run: &Path) -> Result<Fact<Vec<FileRef>>, CardError> {
         return Ok(Fact::missing("mask/manifest.json"));
     };
     let m: sealtune_pipeline::manifest::Manifest = parse(&path, &bytes)?;
-    let files: Vec<FileRef> = ["train.jsonl", "eval.jsonl"]
+    let files: Vec<FileRef> = [artifacts::mask::TRAIN, artifacts::mask::EVAL]
         .iter()
         .filter_map(|n| {
             m.outputs.get(*n).map(|d| FileRef {
@@ -879,12 +891,12 @@ fn recipient_fact(r: &sealtune_seal::format::Recipient) -> RecipientFact {
 /// Files the release writes that describe the release rather than carry it.
 pub const DESCRIPTIVE_FILES: [&str; 8] = [
     ACCEPTANCE_FILE,
-    "MODEL_CARD.md",
-    "MODEL_CARD.html",
-    "model-card.json",
-    "bom.cdx.json",
-    "provenance.intoto.jsonl",
-    "model.sig",
+    artifacts::release::CARD_MD,
+    artifacts::release::CARD_HTML,
+    artifacts::release::CARD_JSON,
+    artifacts::release::BOM,
+    artifacts::release::PROVENANCE,
+    artifacts::release::SIGNATURE,
     STAGE_MANIFEST,
 ];
 
@@ -1104,6 +1116,7 @@ impl RunFacts {
     /// Reads every artifact of the run. Missing artifacts become
     /// [`Fact::NotAvailable`]; malformed ones are errors.
     pub fn load(src: &Sources, card: CardConfig) -> Result<Self, CardError> {
+        use artifacts::{ingest, mask, train};
         let run = &src.run_dir;
         if !run.is_dir() {
             return Err(CardError::RunDirMissing { path: run.clone() });
@@ -1113,7 +1126,7 @@ impl RunFacts {
             .ok()
             .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
             .unwrap_or_else(|| "run".to_owned());
-        let signature = read_signature(&src.release_dir.join("model.sig"))?;
+        let signature = read_signature(&src.release_dir.join(artifacts::release::SIGNATURE))?;
         let root = signature.known().map(|s| s.root_digest.clone());
         let mut stages = BTreeMap::new();
         for s in STAGES {
@@ -1123,28 +1136,22 @@ impl RunFacts {
             schema: CARD_SCHEMA,
             run_id,
             card,
-            training: read_json(
-                &run.join("train/training.json"),
-                "train/training.json",
-                "sealtune.training/v1",
+            training: read_artifact(run, train::DIR, train::TRAINING, train::TRAINING_SCHEMA)?,
+            loss_curve: read_loss_curve(
+                &run.join(train::DIR).join(train::METRICS),
+                &artifacts::rel(train::DIR, train::METRICS),
             )?,
-            loss_curve: read_loss_curve(&run.join("train/metrics.jsonl"), "train/metrics.jsonl")?,
-            canaries: read_canaries(&run.join("train/canaries.json"), "train/canaries.json")?,
-            ingest: read_json(
-                &run.join("ingest/report.json"),
-                "ingest/report.json",
-                "sealtune.ingest-report/v1",
+            canaries: read_canaries(
+                &run.join(train::DIR).join(train::CANARIES),
+                &artifacts::rel(train::DIR, train::CANARIES),
             )?,
-            mask: read_json(
-                &run.join("mask/report.json"),
-                "mask/report.json",
-                "sealtune.mask-report/v1",
-            )?,
+            ingest: read_artifact(run, ingest::DIR, ingest::REPORT, ingest::REPORT_SCHEMA)?,
+            mask: read_artifact(run, mask::DIR, mask::REPORT, mask::REPORT_SCHEMA)?,
             masked_data: read_masked_data(run)?,
             eval: read_eval(run, &src.release_dir)?,
             release: read_release(&src.release_dir)?,
             signature,
-            provenance: read_provenance(&src.release_dir.join("provenance.intoto.jsonl"))?,
+            provenance: read_provenance(&src.release_dir.join(artifacts::release::PROVENANCE))?,
             attestations: read_attestations(run, root.as_deref())?,
             stages,
         })

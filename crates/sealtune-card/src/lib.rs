@@ -2,7 +2,7 @@
 //! reviewer sign-off.
 //!
 //! [`RunFacts::load`] reads a run directory's artifacts (formats in
-//! CONTRACTS.md: `ingest/report.json`, `mask/report.json`, `train/*`,
+//! docs/CONTRACTS.md: `ingest/report.json`, `mask/report.json`, `train/*`,
 //! `eval/report.json`, the release directory and every stage manifest). A
 //! missing artifact becomes an explicit "not available"; nothing is invented.
 //! From the facts:
@@ -31,6 +31,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+use sealtune_contract::artifacts;
 pub mod attest;
 pub mod config;
 pub mod cyclonedx;
@@ -52,10 +53,10 @@ pub use markdown::render_markdown;
 
 /// The files [`write_card`] writes, in order.
 pub const CARD_FILES: [&str; 4] = [
-    "MODEL_CARD.md",
-    "MODEL_CARD.html",
-    "model-card.json",
-    "bom.cdx.json",
+    artifacts::release::CARD_MD,
+    artifacts::release::CARD_HTML,
+    artifacts::release::CARD_JSON,
+    artifacts::release::BOM,
 ];
 
 fn write(path: &Path, bytes: &[u8]) -> Result<(), CardError> {
@@ -90,7 +91,9 @@ pub fn write_card(facts: &RunFacts, out_dir: &Path) -> Result<Vec<PathBuf>, Card
 /// The `[release.card]` fields recorded in `<run>/release/model-card.json`,
 /// if the release stage wrote one.
 pub fn recorded_card_config(run_dir: &Path) -> Result<Option<CardConfig>, CardError> {
-    let p = run_dir.join("release").join("model-card.json");
+    let p = run_dir
+        .join(artifacts::release::DIR)
+        .join(artifacts::release::CARD_JSON);
     let bytes = match std::fs::read(&p) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),

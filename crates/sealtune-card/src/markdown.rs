@@ -1219,7 +1219,7 @@ fn limitations(out: &mut String, f: &RunFacts) {
     {
         {
             let on: Vec<&str> = list.iter().filter_map(|v| v.as_str()).collect();
-            let off: Vec<&str> = sealtune_pii::EntityType::ALL
+            let off: Vec<&str> = sealtune_contract::EntityType::ALL
                 .iter()
                 .map(|t| t.as_str())
                 .filter(|t| !on.contains(t))

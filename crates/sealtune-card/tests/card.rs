@@ -3,6 +3,7 @@
 
 mod common;
 
+use sealtune_contract::ExitStatus as _;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
@@ -449,7 +450,7 @@ fn a_corrupt_artifact_is_an_error_not_a_gap() {
     )
     .unwrap();
     let e = RunFacts::load(&Sources::for_run(&run), CardConfig::default()).unwrap_err();
-    assert_eq!(e.exit_code(), 65);
+    assert_eq!(e.exit().code(), 65);
     assert!(e.to_string().contains("eval/report.json"), "{e}");
 }
 
@@ -595,7 +596,7 @@ fn attestations_reference_the_oms_root_digest_and_are_listed() {
     let keys = sealtune_seal::keygen(&tmp.path().join("keys"), "reviewer").unwrap();
     // No release yet: attesting is refused with "missing input".
     let e = attest(&run, &keys.private_key, Decision::Approve, "ok").unwrap_err();
-    assert_eq!(e.exit_code(), 66);
+    assert_eq!(e.exit().code(), 66);
 
     let rel = run.join("release");
     std::fs::create_dir_all(&rel).unwrap();
@@ -631,7 +632,7 @@ fn attestations_reference_the_oms_root_digest_and_are_listed() {
     sealtune_seal::verify_release(&rel, &keys.public_key, None).unwrap();
 
     // Regenerating into the signed release directory is refused.
-    assert_eq!(regenerate(&run, &rel, None).unwrap_err().exit_code(), 73);
+    assert_eq!(regenerate(&run, &rel, None).unwrap_err().exit().code(), 73);
     let (facts, _) = regenerate(&run, &run.join("card"), None).unwrap();
     assert_eq!(
         facts.card,
@@ -698,7 +699,7 @@ fn corrupt_artifacts_are_errors_never_panics() {
                     sealtune_card::render_bom(&facts);
                 }
                 Err(e) => {
-                    assert_eq!(e.exit_code(), 65, "{f}: {e}");
+                    assert_eq!(e.exit().code(), 65, "{f}: {e}");
                     assert!(e.to_string().contains(f), "{f}: {e}");
                 }
             }
@@ -715,6 +716,6 @@ fn corrupt_artifacts_are_errors_never_panics() {
     ] {
         std::fs::write(rel.join("w.seal"), bad).unwrap();
         let e = RunFacts::load(&Sources::for_run(&run), CardConfig::default()).unwrap_err();
-        assert_eq!(e.exit_code(), 65, "{e}");
+        assert_eq!(e.exit().code(), 65, "{e}");
     }
 }

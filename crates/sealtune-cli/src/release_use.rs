@@ -15,7 +15,7 @@ use sealtune_pipeline::Exit;
 use sealtune_seal::VerifiedRelease;
 use zeroize::Zeroizing;
 
-use crate::{Fail, seal_fail};
+use crate::error::Fail;
 
 /// The adapter files a release holds.
 const ADAPTER_CONFIG: &str = "adapter_config.json";
@@ -32,7 +32,7 @@ pub(crate) struct OpenedRelease {
 
 /// Verifies `dir` as `sealtune verify` does and decrypts its adapter into memory.
 pub(crate) fn open(dir: &Path, public_key: &Path, kek: &Path) -> Result<OpenedRelease, Fail> {
-    let release = sealtune_seal::open_release(dir, public_key, kek).map_err(seal_fail)?;
+    let release = sealtune_seal::open_release(dir, public_key, kek).map_err(Fail::from)?;
     for f in [ADAPTER_CONFIG, ADAPTER_SEALED] {
         if !release.has(f) {
             return Err(Fail {
@@ -44,8 +44,8 @@ pub(crate) fn open(dir: &Path, public_key: &Path, kek: &Path) -> Result<OpenedRe
             });
         }
     }
-    let adapter_config = release.read(ADAPTER_CONFIG).map_err(seal_fail)?;
-    let (adapter_weights, _) = release.unseal(ADAPTER_SEALED).map_err(seal_fail)?;
+    let adapter_config = release.read(ADAPTER_CONFIG).map_err(Fail::from)?;
+    let (adapter_weights, _) = release.unseal(ADAPTER_SEALED).map_err(Fail::from)?;
     let r = release.report();
     eprintln!(
         "{}: signature valid; {} file(s) match; {} provenance statement(s) verified; {} sealed file(s) fully authenticated",
@@ -203,13 +203,13 @@ pub(crate) fn load_model(
     device: &sealtune_model::Device,
 ) -> Result<sealtune_model::Llama, Fail> {
     check_base_model(&opened.release, base)?;
-    let mut m = sealtune_model::Llama::load_dir(base, device).map_err(crate::model_fail)?;
+    let mut m = sealtune_model::Llama::load_dir(base, device).map_err(Fail::from)?;
     m.load_peft_adapter_bytes(
         &opened.adapter_config,
         &opened.adapter_weights,
         opened.release.dir(),
     )
-    .map_err(crate::model_fail)?;
+    .map_err(Fail::from)?;
     Ok(m)
 }
 
@@ -268,8 +268,7 @@ pub(crate) fn export(
     let result = match (&model, kind) {
         (Some(m), _) => {
             let base = base.unwrap_or(Path::new("."));
-            m.save_merged_like(base, out, 0o600)
-                .map_err(crate::model_fail)
+            m.save_merged_like(base, out, 0o600).map_err(Fail::from)
         }
         (None, _) => {
             let mut written = Vec::new();

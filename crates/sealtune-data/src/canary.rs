@@ -191,7 +191,7 @@ pub struct CanarySet {
 }
 
 /// The schema tag of [`CanarySet`].
-pub const SCHEMA: &str = "sealtune.canaries/v1";
+pub const SCHEMA: &str = sealtune_contract::artifacts::train::CANARIES_SCHEMA;
 
 impl CanarySet {
     /// Draw `count` inserted canaries and `count` held-out twins, cycling through

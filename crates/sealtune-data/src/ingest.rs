@@ -9,6 +9,7 @@
 //!
 //! The counts always add up: `read = accepted + duplicates + quarantined`.
 
+use sealtune_contract::artifacts::ingest;
 use std::collections::HashSet;
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -224,7 +225,7 @@ impl State<'_> {
             fr.quarantined += 1;
             let l = serde_json::to_string(&p).map_err(|e| StageError::internal(e.to_string()))?;
             writeln!(self.quarantine, "{l}")
-                .map_err(|e| StageError::io("cannot write", Path::new("quarantine.jsonl"), e))?;
+                .map_err(|e| StageError::io("cannot write", Path::new(ingest::QUARANTINE), e))?;
         }
         if self.problems_listed.len() < self.data.max_errors_listed {
             self.problems_listed.push(p);
@@ -268,7 +269,7 @@ impl State<'_> {
                 offset,
                 hash: short,
             })
-            .map_err(|e| StageError::io("cannot write", Path::new("index.bin"), e))
+            .map_err(|e| StageError::io("cannot write", Path::new(ingest::INDEX), e))
     }
 }
 
@@ -282,14 +283,14 @@ pub fn ingest(run: IngestRun<'_>) -> Result<Report, StageError> {
             .map(BufWriter::new)
             .map_err(|e| StageError::cant_create(&p, e))
     };
-    let index = IndexWriter::new(create("index.bin")?)
-        .map_err(|e| StageError::io("cannot write", &out.join("index.bin"), e))?;
+    let index = IndexWriter::new(create(ingest::INDEX)?)
+        .map_err(|e| StageError::io("cannot write", &out.join(ingest::INDEX), e))?;
     let mut st = State {
         data,
         seen: HashSet::new(),
         lengths: Vec::new(),
         index,
-        quarantine: create("quarantine.jsonl")?,
+        quarantine: create(ingest::QUARANTINE)?,
         problems_total: 0,
         problems_listed: Vec::new(),
         totals: Totals::default(),
@@ -395,13 +396,13 @@ pub fn ingest(run: IngestRun<'_>) -> Result<Report, StageError> {
     st.index
         .finish(&table)
         .and_then(|mut w| w.flush())
-        .map_err(|e| StageError::io("cannot write", &out.join("index.bin"), e))?;
+        .map_err(|e| StageError::io("cannot write", &out.join(ingest::INDEX), e))?;
     st.quarantine
         .flush()
-        .map_err(|e| StageError::io("cannot write", &out.join("quarantine.jsonl"), e))?;
+        .map_err(|e| StageError::io("cannot write", &out.join(ingest::QUARANTINE), e))?;
     let length_chars = length_stats(&mut st.lengths);
     let report = Report {
-        schema: "sealtune.ingest-report/v1",
+        schema: ingest::REPORT_SCHEMA,
         format: data.format.as_str(),
         on_invalid: match data.on_invalid {
             OnInvalid::Fail => "fail",
@@ -415,8 +416,8 @@ pub fn ingest(run: IngestRun<'_>) -> Result<Report, StageError> {
     };
     let bytes =
         serde_json::to_vec_pretty(&report).map_err(|e| StageError::internal(e.to_string()))?;
-    std::fs::write(out.join("report.json"), bytes)
-        .map_err(|e| StageError::io("cannot write", &out.join("report.json"), e))?;
+    std::fs::write(out.join(ingest::REPORT), bytes)
+        .map_err(|e| StageError::io("cannot write", &out.join(ingest::REPORT), e))?;
     Ok(report)
 }
 

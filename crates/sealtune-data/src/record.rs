@@ -73,24 +73,51 @@ fn type_name(v: &Value) -> &'static str {
     }
 }
 
+/// Why a line or row is not a valid record, in sealtune's own words: field names,
+/// positions and the allowed keys, never the record's content (keys and values can be
+/// PII themselves).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct RecordError(String);
+
+impl RecordError {
+    pub(crate) fn new(reason: impl Into<String>) -> RecordError {
+        RecordError(reason.into())
+    }
+
+    /// The reason, as the quarantine file and the errors show it.
+    pub fn reason(&self) -> &str {
+        &self.0
+    }
+}
+
+impl sealtune_contract::ExitStatus for RecordError {
+    fn exit(&self) -> sealtune_contract::Exit {
+        sealtune_contract::Exit::DataErr
+    }
+}
+
 fn take_string(
     obj: &serde_json::Map<String, Value>,
     key: &str,
     path: &str,
     required: bool,
-) -> Result<Option<String>, String> {
+) -> Result<Option<String>, RecordError> {
     match obj.get(key) {
-        None if required => Err(format!("missing field `{path}`")),
+        None if required => Err(RecordError::new(format!("missing field `{path}`"))),
         None => Ok(None),
         Some(Value::Null) if !required => Ok(None),
         Some(Value::String(s)) => {
             if required && s.trim().is_empty() {
-                Err(format!("`{path}` is empty"))
+                Err(RecordError::new(format!("`{path}` is empty")))
             } else {
                 Ok(Some(s.clone()))
             }
         }
-        Some(v) => Err(format!("`{path}` must be a string, found {}", type_name(v))),
+        Some(v) => Err(RecordError::new(format!(
+            "`{path}` must be a string, found {}",
+            type_name(v)
+        ))),
     }
 }
 
@@ -98,15 +125,15 @@ fn check_keys(
     obj: &serde_json::Map<String, Value>,
     allowed: &[&str],
     at: &str,
-) -> Result<(), String> {
+) -> Result<(), RecordError> {
     // Keys come from the data and may be content themselves (a name, an
     // account number): never quote one. The map's order is not the file's, so
     // no position either; [`parse_record`] gives the key's position.
     if obj.keys().any(|k| !allowed.contains(&k.as_str())) {
-        return Err(format!(
+        return Err(RecordError::new(format!(
             "{at} a key that is not allowed; allowed keys: {} (unknown keys are refused so that unmasked data cannot ride along)",
             allowed.join(", ")
-        ));
+        )));
     }
     Ok(())
 }
@@ -146,12 +173,12 @@ impl JsonKind {
 /// never passes serde_json's message text through: those messages can quote
 /// the data (`unknown field `...``, `invalid type: string "..."`). Every
 /// message is built from our own words, positions and the allowed keys.
-pub fn parse_record(line: &[u8], kind: JsonKind) -> Result<Record, String> {
+pub fn parse_record(line: &[u8], kind: JsonKind) -> Result<Record, RecordError> {
     if let Err(e) = std::str::from_utf8(line) {
-        return Err(format!(
+        return Err(RecordError::new(format!(
             "not valid UTF-8 (invalid byte at column {})",
             e.valid_up_to() + 1
-        ));
+        )));
     }
     let issue = std::cell::Cell::new(None);
     let mut de = serde_json::Deserializer::from_slice(line);
@@ -165,7 +192,7 @@ pub fn parse_record(line: &[u8], kind: JsonKind) -> Result<Record, String> {
     .and_then(|v| de.end().map(|()| v));
     match parsed {
         Ok(v) => validate_json(v, kind),
-        Err(e) => Err(json_error(&e, issue.get(), kind)),
+        Err(e) => Err(RecordError::new(json_error(&e, issue.get(), kind))),
     }
 }
 
@@ -394,20 +421,20 @@ mod strict {
 
 /// Validate one parsed JSON value as a record of `kind`. An optional `id`
 /// field (string or number) is accepted and not kept.
-pub fn validate_json(v: Value, kind: JsonKind) -> Result<Record, String> {
+pub fn validate_json(v: Value, kind: JsonKind) -> Result<Record, RecordError> {
     let Value::Object(obj) = v else {
-        return Err(format!(
+        return Err(RecordError::new(format!(
             "a record must be a JSON object, found {}",
             type_name(&v)
-        ));
+        )));
     };
     if let Some(id) = obj.get("id")
         && !matches!(id, Value::String(_) | Value::Number(_))
     {
-        return Err(format!(
+        return Err(RecordError::new(format!(
             "`id` must be a string or a number, found {}",
             type_name(id)
-        ));
+        )));
     }
     match kind {
         JsonKind::Text => {
@@ -430,60 +457,68 @@ pub fn validate_json(v: Value, kind: JsonKind) -> Result<Record, String> {
         JsonKind::Chat => {
             check_keys(&obj, CHAT_KEYS, "the record has")?;
             let msgs = match obj.get("messages") {
-                None => return Err("missing field `messages`".into()),
+                None => return Err(RecordError::new("missing field `messages`")),
                 Some(Value::Array(a)) => a,
                 Some(v) => {
-                    return Err(format!(
+                    return Err(RecordError::new(format!(
                         "`messages` must be an array, found {}",
                         type_name(v)
-                    ));
+                    )));
                 }
             };
             if msgs.is_empty() {
-                return Err("`messages` is empty".into());
+                return Err(RecordError::new("`messages` is empty"));
             }
             let mut out = Vec::with_capacity(msgs.len());
             for (i, m) in msgs.iter().enumerate() {
                 let Value::Object(mo) = m else {
-                    return Err(format!(
+                    return Err(RecordError::new(format!(
                         "`messages[{i}]` must be an object, found {}",
                         type_name(m)
-                    ));
+                    )));
                 };
                 check_keys(mo, MESSAGE_KEYS, &format!("`messages[{i}]` has"))?;
                 let role = match mo.get("role") {
-                    None => return Err(format!("missing field `messages[{i}].role`")),
+                    None => {
+                        return Err(RecordError::new(format!(
+                            "missing field `messages[{i}].role`"
+                        )));
+                    }
                     Some(Value::String(r)) => match r.as_str() {
                         "system" => Role::System,
                         "user" => Role::User,
                         "assistant" => Role::Assistant,
                         _ => {
-                            return Err(format!(
+                            return Err(RecordError::new(format!(
                                 "`messages[{i}].role` must be one of system, user, assistant"
-                            ));
+                            )));
                         }
                     },
                     Some(v) => {
-                        return Err(format!(
+                        return Err(RecordError::new(format!(
                             "`messages[{i}].role` must be a string, found {}",
                             type_name(v)
-                        ));
+                        )));
                     }
                 };
                 let content = match mo.get("content") {
-                    None => return Err(format!("missing field `messages[{i}].content`")),
+                    None => {
+                        return Err(RecordError::new(format!(
+                            "missing field `messages[{i}].content`"
+                        )));
+                    }
                     Some(Value::String(s)) => s.clone(),
                     Some(v) => {
-                        return Err(format!(
+                        return Err(RecordError::new(format!(
                             "`messages[{i}].content` must be a string, found {}",
                             type_name(v)
-                        ));
+                        )));
                     }
                 };
                 if role == Role::System && i != 0 {
-                    return Err(format!(
+                    return Err(RecordError::new(format!(
                         "`messages[{i}]`: a system message may only come first"
-                    ));
+                    )));
                 }
                 out.push(Message { role, content });
             }
@@ -491,9 +526,9 @@ pub fn validate_json(v: Value, kind: JsonKind) -> Result<Record, String> {
                 .iter()
                 .any(|m| m.role == Role::Assistant && !m.content.trim().is_empty())
             {
-                return Err(
-                    "`messages` has no non-empty assistant message: nothing to train on".into(),
-                );
+                return Err(RecordError::new(
+                    "`messages` has no non-empty assistant message: nothing to train on",
+                ));
             }
             Ok(Record::Chat { messages: out })
         }
@@ -791,8 +826,8 @@ mod tests {
         ];
         for (v, k, want) in cases {
             let e = validate_json(v, k).unwrap_err();
-            assert!(e.contains(want), "{e}");
-            assert!(!e.contains("Patient"), "{e}");
+            assert!(e.reason().contains(want), "{e}");
+            assert!(!e.reason().contains("Patient"), "{e}");
         }
     }
 

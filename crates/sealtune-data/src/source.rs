@@ -12,7 +12,7 @@ use sealtune_pipeline::{Exit, StageError};
 use crate::config::{CsvConfig, CsvKind, DataConfig, Format};
 use crate::index::{Index, IndexEntry};
 use crate::reader::{HashingReader, Line, LineReader};
-use crate::record::{JsonKind, Message, Record, Role, fast_digest, parse_record};
+use crate::record::{JsonKind, Message, Record, RecordError, Role, fast_digest, parse_record};
 
 /// Where a record sits in its file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -170,7 +170,10 @@ fn scan_jsonl(
                                 chars: r.char_len(),
                                 record: Some(r),
                             },
-                            Err(reason) => Item::Invalid { pos, reason },
+                            Err(e) => Item::Invalid {
+                                pos,
+                                reason: e.reason().to_owned(),
+                            },
                         }
                     }
                 }
@@ -211,23 +214,27 @@ fn csv_record(
     kind: CsvKind,
     cols: &[Option<usize>; 7],
     rec: &csv::ByteRecord,
-) -> Result<Record, String> {
-    let get = |i: Option<usize>, key: &str, required: bool| -> Result<Option<String>, String> {
+) -> Result<Record, RecordError> {
+    let get = |i: Option<usize>,
+               key: &str,
+               required: bool|
+     -> Result<Option<String>, RecordError> {
         let Some(i) = i else { return Ok(None) };
         match std::str::from_utf8(&rec[i]) {
-            Err(e) => Err(format!(
+            Err(e) => Err(RecordError::new(format!(
                 "column {} (data.csv.{key}): not valid UTF-8 (invalid byte at position {} of the field)",
                 i + 1,
                 e.valid_up_to() + 1
-            )),
-            Ok(s) if required && s.trim().is_empty() => {
-                Err(format!("column {} (data.csv.{key}) is empty", i + 1))
-            }
+            ))),
+            Ok(s) if required && s.trim().is_empty() => Err(RecordError::new(format!(
+                "column {} (data.csv.{key}) is empty",
+                i + 1
+            ))),
             Ok("") => Ok(None),
             Ok(s) => Ok(Some(s.to_string())),
         }
     };
-    let missing = || "record is incomplete".to_string();
+    let missing = || RecordError::new("record is incomplete");
     Ok(match kind {
         CsvKind::Text => Record::Text {
             text: get(cols[0], "text", true)?.ok_or_else(missing)?,
@@ -421,7 +428,10 @@ fn scan_csv(
                     chars: r.char_len(),
                     record: scan.want_records.then_some(r),
                 },
-                Err(reason) => Item::Invalid { pos, reason },
+                Err(e) => Item::Invalid {
+                    pos,
+                    reason: e.reason().to_owned(),
+                },
             }
         };
         visit(item)?;

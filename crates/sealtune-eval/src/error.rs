@@ -1,5 +1,6 @@
 //! The eval crate's error type and its exit codes.
 
+use sealtune_contract::{Exit, ExitStatus};
 use std::path::PathBuf;
 
 /// Everything that can go wrong while evaluating.
@@ -63,19 +64,21 @@ pub enum EvalError {
     Pii(#[from] sealtune_pii::PiiError),
 }
 
-impl EvalError {
+impl ExitStatus for EvalError {
     /// The sealtune exit code for this error (see DESIGN.md).
-    pub fn exit_code(&self) -> u8 {
+    fn exit(&self) -> Exit {
         match self {
             EvalError::Io { source, .. } => match source.kind() {
-                std::io::ErrorKind::NotFound => 66,
-                std::io::ErrorKind::PermissionDenied => 77,
-                _ => 74,
+                std::io::ErrorKind::NotFound => Exit::NoInput,
+                std::io::ErrorKind::PermissionDenied => Exit::NoPerm,
+                _ => Exit::IoErr,
             },
-            EvalError::Data { .. } | EvalError::Json { .. } | EvalError::Csv { .. } => 65,
-            EvalError::Config { .. } => 78,
-            EvalError::Model(e) => e.exit_code(),
-            EvalError::Pii(e) => e.exit_code(),
+            EvalError::Data { .. } | EvalError::Json { .. } | EvalError::Csv { .. } => {
+                Exit::DataErr
+            }
+            EvalError::Config { .. } => Exit::Config,
+            EvalError::Model(e) => e.exit(),
+            EvalError::Pii(e) => e.exit(),
         }
     }
 }

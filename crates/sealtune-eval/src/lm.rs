@@ -30,10 +30,10 @@ pub fn role(r: DataRole) -> Role {
 }
 
 /// A record as chat messages, exactly as the train stage renders it
-/// ([`sealtune_train::collate::record_messages`]): plain text is one assistant turn, so
+/// ([`sealtune_stagekit::chat::record_messages`]): plain text is one assistant turn, so
 /// eval scores the tokens training learned, in the context they were learned in.
 pub fn record_messages(r: &Record) -> Vec<Message> {
-    sealtune_train::collate::record_messages(r)
+    sealtune_stagekit::chat::record_messages(r)
 }
 
 /// Log-softmax of one row of logits, in f64.

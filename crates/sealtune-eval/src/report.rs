@@ -6,7 +6,7 @@ use crate::config::{EvalConfig, GATE_NAMES};
 use crate::stats::{Estimate, Evidence};
 
 /// The report's schema tag.
-pub const SCHEMA: &str = "sealtune.eval-report/v1";
+pub const SCHEMA: &str = sealtune_contract::artifacts::eval::REPORT_SCHEMA;
 
 /// Which way a metric is better.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -4,6 +4,7 @@
 //! A failing gate does not fail the stage: the report records it (`passed: false`) and
 //! the release stage refuses to seal.
 
+use sealtune_contract::artifacts;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -18,9 +19,9 @@ use sealtune_pii::fingerprint::FingerprintSet;
 use sealtune_pii::stage::{key_id, mask_config};
 use sealtune_pii::{Detector, MaskKey};
 use sealtune_pipeline::{Config, ConfigError, Exit, Stage, StageContext, StageError};
-use sealtune_train::at_rest::{AtRest, load_adapter};
-use sealtune_train::model_section::{compute, compute_for_stage, compute_key};
-use sealtune_train::{ModelSection, TrainConfig};
+use sealtune_stagekit::ModelSection;
+use sealtune_stagekit::at_rest::{AtRest, AtRestSettings, load_adapter};
+use sealtune_stagekit::model_section::{compute, compute_for_stage, compute_key};
 
 use crate::bench::{
     bbq_suite, crows_suite, discrim_suite, first_questions, load_bbq, load_crows_pairs,
@@ -37,15 +38,6 @@ use crate::report::{
     BenchmarkScope, ExposureTable, GateStatus, Models, Report, SCHEMA, all_passed, evaluate_gates,
 };
 use crate::scores::Scores;
-
-/// Maps a library error to the stage error with its exit code.
-pub fn stage_error(e: EvalError) -> StageError {
-    StageError::new(
-        Exit::from_code(e.exit_code()).unwrap_or(Exit::Software),
-        e.to_string(),
-    )
-    .with_source(e)
-}
 
 /// Parses and checks `[eval]` (absent = defaults), resolving benchmark paths against the
 /// config file.
@@ -158,7 +150,7 @@ pub fn evaluate(
         t = Instant::now();
     };
     if let Some(set) = &data.canaries {
-        let out = canary_suite(m, set, cfg).map_err(stage_error)?;
+        let out = canary_suite(m, set, cfg).map_err(StageError::from_error)?;
         metrics.extend(out.metrics);
         exposure = out.table;
         scores.canaries = out.scores;
@@ -166,17 +158,17 @@ pub fn evaluate(
         checkpoint()?;
     }
     if !data.train.is_empty() {
-        metrics.extend(memorization_suite(m, &data.train, cfg).map_err(stage_error)?);
+        metrics.extend(memorization_suite(m, &data.train, cfg).map_err(StageError::from_error)?);
         lap("memorization", &mut timings);
         checkpoint()?;
         if let Some(mut p) = pii {
-            metrics.extend(pii_suite(m, &data.train, &mut p, cfg).map_err(stage_error)?);
+            metrics.extend(pii_suite(m, &data.train, &mut p, cfg).map_err(StageError::from_error)?);
             lap("pii", &mut timings);
             checkpoint()?;
         }
     }
     if !data.train.is_empty() && !data.eval.is_empty() {
-        let out = mia_suite(m, &data.train, &data.eval, cfg).map_err(stage_error)?;
+        let out = mia_suite(m, &data.train, &data.eval, cfg).map_err(StageError::from_error)?;
         metrics.extend(out.metrics);
         scores.mia = out.records;
         lap("membership", &mut timings);
@@ -184,7 +176,7 @@ pub fn evaluate(
     }
     if cfg.bias {
         let sets = score_sets(m, build_prompts(cfg.bias_templates, cfg.bias_names))
-            .map_err(stage_error)?;
+            .map_err(StageError::from_error)?;
         let (ms, rows) = decision_metrics(&sets, "decision_", "project templates", cfg);
         metrics.extend(ms);
         groups.extend(rows);
@@ -200,31 +192,31 @@ pub fn evaluate(
                 "Stereotype preference (project pairs, CrowS-Pairs method)",
                 cfg,
             )
-            .map_err(stage_error)?,
+            .map_err(StageError::from_error)?,
         );
         lap("bias", &mut timings);
         checkpoint()?;
     }
     if let Some(p) = &cfg.crows_pairs {
-        let all = load_crows_pairs(p, usize::MAX, cfg.seed).map_err(stage_error)?;
+        let all = load_crows_pairs(p, usize::MAX, cfg.seed).map_err(StageError::from_error)?;
         let pairs = sampled("crows_pairs", all, limit, cfg.seed, &mut benchmarks);
-        let (metric, rows) = crows_suite(m, &pairs, cfg).map_err(stage_error)?;
+        let (metric, rows) = crows_suite(m, &pairs, cfg).map_err(StageError::from_error)?;
         metrics.push(metric);
         breakdown.extend(rows);
         lap("crows_pairs", &mut timings);
         checkpoint()?;
     }
     if let Some(p) = &cfg.bbq {
-        let all = load_bbq(p, usize::MAX, cfg.seed).map_err(stage_error)?;
+        let all = load_bbq(p, usize::MAX, cfg.seed).map_err(StageError::from_error)?;
         let items = sampled("bbq", all, limit, cfg.seed, &mut benchmarks);
-        let (ms, rows) = bbq_suite(m, &items, cfg).map_err(stage_error)?;
+        let (ms, rows) = bbq_suite(m, &items, cfg).map_err(StageError::from_error)?;
         metrics.extend(ms);
         breakdown.extend(rows);
         lap("bbq", &mut timings);
         checkpoint()?;
     }
     if let Some(p) = &cfg.discrim_eval {
-        let all = load_discrim_eval(p, usize::MAX).map_err(stage_error)?;
+        let all = load_discrim_eval(p, usize::MAX).map_err(StageError::from_error)?;
         let available = all.len();
         let items = first_questions(all, limit);
         benchmarks.push(BenchmarkScope::new(
@@ -233,7 +225,7 @@ pub fn evaluate(
             available,
             "first decision questions",
         ));
-        let (ms, rows, table) = discrim_suite(m, &items, cfg).map_err(stage_error)?;
+        let (ms, rows, table) = discrim_suite(m, &items, cfg).map_err(StageError::from_error)?;
         metrics.extend(ms);
         groups.extend(rows);
         breakdown.extend(table);
@@ -301,7 +293,7 @@ fn write_json<T: serde::Serialize>(
 pub struct EvalStage;
 
 fn pii_err(e: sealtune_pii::PiiError) -> StageError {
-    stage_error(EvalError::Pii(e))
+    StageError::from_error(EvalError::Pii(e))
 }
 
 /// `Err` (exit 3) naming each gate that failed and was not accepted, and how
@@ -390,7 +382,7 @@ impl Stage for EvalStage {
     }
 
     fn verdict(&self, out_dir: &Path) -> Result<(), StageError> {
-        let path = out_dir.join("report.json");
+        let path = out_dir.join(artifacts::eval::REPORT);
         let bytes = std::fs::read(&path)
             .map_err(|e| StageError::io("cannot read the eval report", &path, e))?;
         let report: Report = serde_json::from_slice(&bytes).map_err(|e| {
@@ -413,25 +405,33 @@ impl Stage for EvalStage {
         let train_dir = ctx.input_dir("train")?;
         let t0 = Instant::now();
         let mut originals =
-            FingerprintSet::read(&mask_dir.join("pii-fingerprints.bin")).map_err(pii_err)?;
-        let canaries_path = train_dir.join("canaries.json");
+            FingerprintSet::read(&mask_dir.join(artifacts::mask::FINGERPRINTS)).map_err(pii_err)?;
+        let canaries_path = train_dir.join(artifacts::train::CANARIES);
         let data = EvalData {
-            train: read_records(&mask_dir.join("train.jsonl")).map_err(stage_error)?,
-            eval: read_records(&mask_dir.join("eval.jsonl")).map_err(stage_error)?,
+            train: read_records(&mask_dir.join(artifacts::mask::TRAIN))
+                .map_err(StageError::from_error)?,
+            eval: read_records(&mask_dir.join(artifacts::mask::EVAL))
+                .map_err(StageError::from_error)?,
             canaries: if canaries_path.is_file() {
-                Some(read_canaries(&canaries_path).map_err(stage_error)?)
+                Some(read_canaries(&canaries_path).map_err(StageError::from_error)?)
             } else {
                 None
             },
         };
         let dir = model.dir(cfg);
         let compute = compute_for_stage(ctx, "eval")?;
-        let base = Llama::load_dir(&dir, compute.device()).map_err(|e| stage_error(e.into()))?;
-        let tokenizer = Tokenizer::from_dir(&dir).map_err(|e| stage_error(e.into()))?;
+        let base = Llama::load_dir(&dir, compute.device())
+            .map_err(|e| StageError::from_error(EvalError::from(e)))?;
+        let tokenizer =
+            Tokenizer::from_dir(&dir).map_err(|e| StageError::from_error(EvalError::from(e)))?;
         let mut ft = base.clone();
         // An adapter sealed at rest is decrypted into memory with [train]'s at-rest keys.
-        let at_rest = AtRest::from_config(cfg, &TrainConfig::from_config(cfg)?)?;
-        load_adapter(&mut ft, &train_dir.join("adapter"), at_rest.as_ref())?;
+        let at_rest = AtRest::from_config(cfg, &AtRestSettings::from_config(cfg)?)?;
+        load_adapter(
+            &mut ft,
+            &train_dir.join(artifacts::train::ADAPTER_DIR),
+            at_rest.as_ref(),
+        )?;
         ft.set_training(false);
         // Folding the adapter into the weights gives the same outputs and skips the LoRA
         // branch in every forward pass (about a third of the CPU time of a rank-16 adapter
@@ -465,9 +465,9 @@ impl Stage for EvalStage {
         timings.insert("load".into(), load_s);
         if ecfg.write_scores {
             // Token ids of masked records: owner-only, like the key files.
-            write_json(&ctx.out_dir().join("scores.json"), &scores, true)?;
+            write_json(&ctx.out_dir().join(artifacts::eval::SCORES), &scores, true)?;
         }
-        let path = ctx.out_dir().join("report.json");
+        let path = ctx.out_dir().join(artifacts::eval::REPORT);
         write_json(&path, &report, false)?;
         let failed: Vec<Value> = report
             .gates

@@ -3,6 +3,7 @@
 
 mod common;
 
+use sealtune_contract::ExitStatus as _;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -46,7 +47,7 @@ fn crows_pairs_csv_parses() {
     std::fs::write(&bad, "a,b\n1,2\n").unwrap();
     let e = load_crows_pairs(&bad, 10, 0).unwrap_err();
     assert!(e.to_string().contains("sent_more"), "{e}");
-    assert_eq!(e.exit_code(), 65);
+    assert_eq!(e.exit().code(), 65);
 }
 
 #[test]

@@ -504,6 +504,7 @@ pub fn published_shape_hf(name: &str) -> Option<HfConfig> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sealtune_contract::ExitStatus as _;
 
     fn parse(v: serde_json::Value) -> Result<LlamaConfig> {
         serde_json::from_value::<HfConfig>(v)
@@ -581,7 +582,7 @@ mod tests {
             v[field] = value;
             let e = parse(v).unwrap_err();
             assert!(e.to_string().contains(field), "{field}: {e}");
-            assert_eq!(e.exit_code(), 78);
+            assert_eq!(e.exit().code(), 78);
         }
         let mut v = llama32_1b();
         v["rope_scaling"]["rope_type"] = "yarn".into();

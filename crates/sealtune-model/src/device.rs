@@ -38,11 +38,15 @@ pub enum DeviceChoice {
     Cuda(usize),
 }
 
-impl FromStr for DeviceChoice {
-    type Err = String;
+/// A device name that is not one of sealtune's (`[compute] device`, `--device`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("expected \"auto\", \"cpu\", \"libtorch-cpu\", \"cuda\" or \"cuda:N\"")]
+pub struct ParseDeviceError;
 
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
-        let expected = "expected \"auto\", \"cpu\", \"libtorch-cpu\", \"cuda\" or \"cuda:N\"";
+impl FromStr for DeviceChoice {
+    type Err = ParseDeviceError;
+
+    fn from_str(s: &str) -> std::result::Result<Self, ParseDeviceError> {
         match s {
             "auto" => Ok(Self::Auto),
             "cpu" => Ok(Self::Cpu),
@@ -52,9 +56,9 @@ impl FromStr for DeviceChoice {
                 Some(n)
                     if !n.is_empty() && n.len() <= 3 && n.bytes().all(|b| b.is_ascii_digit()) =>
                 {
-                    n.parse().map(Self::Cuda).map_err(|_| expected.to_string())
+                    n.parse().map(Self::Cuda).map_err(|_| ParseDeviceError)
                 }
-                _ => Err(expected.to_string()),
+                _ => Err(ParseDeviceError),
             },
         }
     }
@@ -247,6 +251,7 @@ mod backend {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sealtune_contract::ExitStatus as _;
 
     #[test]
     fn parses_every_documented_choice_and_nothing_else() {
@@ -308,7 +313,7 @@ mod tests {
     fn libtorch_devices_need_the_libtorch_build() {
         for c in [DeviceChoice::LibtorchCpu, DeviceChoice::Cuda(0)] {
             let e = c.resolve("--device").unwrap_err();
-            assert_eq!(e.exit_code(), 78);
+            assert_eq!(e.exit().code(), 78);
             let msg = e.to_string();
             assert!(
                 msg.contains("--device") && msg.contains("setup-libtorch.sh"),
@@ -329,11 +334,11 @@ mod tests {
             let e = DeviceChoice::Cuda(0)
                 .resolve("[compute] device")
                 .unwrap_err();
-            assert_eq!(e.exit_code(), 78);
+            assert_eq!(e.exit().code(), 78);
             assert!(e.to_string().contains("no CUDA GPU"), "{e}");
             assert_eq!(DeviceChoice::Auto.resolve("x").unwrap().kind(), "cpu");
         }
         let e = DeviceChoice::Cuda(999).resolve("x").unwrap_err();
-        assert_eq!(e.exit_code(), 78);
+        assert_eq!(e.exit().code(), 78);
     }
 }

@@ -1,5 +1,6 @@
 //! The error type of the model crate and its exit codes.
 
+use sealtune_contract::{Exit, ExitStatus};
 use std::path::PathBuf;
 
 /// Everything that can go wrong while reading, converting or running a model.
@@ -104,20 +105,20 @@ pub enum ModelError {
     },
 }
 
-impl ModelError {
+impl ExitStatus for ModelError {
     /// The process exit code for this error, following sealtune's exit-code table.
-    pub fn exit_code(&self) -> u8 {
+    fn exit(&self) -> Exit {
         match self {
-            ModelError::Missing { .. } => 66,
-            ModelError::Read { .. } => 74,
-            ModelError::Write { .. } => 73,
+            ModelError::Missing { .. } => Exit::NoInput,
+            ModelError::Read { .. } => Exit::IoErr,
+            ModelError::Write { .. } => Exit::CantCreate,
             ModelError::Json { .. }
             | ModelError::Format { .. }
             | ModelError::Tensor { .. }
-            | ModelError::Tokenizer { .. } => 65,
-            ModelError::Config { .. } | ModelError::Device { .. } => 78,
-            ModelError::Argument { .. } => 64,
-            ModelError::Internal { .. } => 70,
+            | ModelError::Tokenizer { .. } => Exit::DataErr,
+            ModelError::Config { .. } | ModelError::Device { .. } => Exit::Config,
+            ModelError::Argument { .. } => Exit::Usage,
+            ModelError::Internal { .. } => Exit::Software,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! GGUF import against gguf-py's dequantisation and transformers' own GGUF loading
 //! (fixtures from scripts/make-llama-fixtures.py).
 
+use sealtune_contract::ExitStatus as _;
 use std::path::PathBuf;
 
 use burn::prelude::*;
@@ -106,7 +107,7 @@ fn truncated_or_corrupt_files_are_errors() {
     for cut in [0, 3, 8, 24, 100, 1000, bytes.len() / 2, bytes.len() - 1] {
         std::fs::write(&p, &bytes[..cut]).unwrap();
         let e = import_gguf(&p, &tmp.path().join("out")).unwrap_err();
-        assert_eq!(e.exit_code(), 65, "cut at {cut}: {e}");
+        assert_eq!(e.exit().code(), 65, "cut at {cut}: {e}");
     }
     // Flip bytes across the header: never a panic.
     for at in (0..bytes.len().min(4096)).step_by(31) {

@@ -1,5 +1,6 @@
 //! The crate's error type and its mapping to sealtune exit codes.
 
+use sealtune_contract::{Exit, ExitStatus};
 use std::path::PathBuf;
 
 /// Everything that can go wrong while configuring or running the masker.
@@ -19,9 +20,10 @@ pub enum PiiError {
     Regex {
         /// Index of the recognizer in the config.
         index: usize,
-        /// The regex compiler's error.
-        #[source]
-        source: regex::Error,
+        /// The regex compiler's error. Deliberately not the error's `source`: its text
+        /// quotes the pattern, a config value, and sealtune prints every cause in a
+        /// chain (`sealtune_contract::with_causes`).
+        compile: regex::Error,
     },
     /// The masking key is missing, empty or too short.
     #[error("masking key: {0}")]
@@ -41,6 +43,16 @@ pub enum PiiError {
         line: u64,
         /// What is wrong, in our words: never the JSON parser's message,
         /// which can quote the line.
+        reason: String,
+    },
+    /// A line of a JSON Lines input cannot be masked (`sealtune mask`).
+    #[error("{}:{line}: {reason}", path.display())]
+    Line {
+        /// The input file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: u64,
+        /// What is wrong, in our words (never the record's content).
         reason: String,
     },
     /// A fingerprint file is truncated, tampered with or not a fingerprint file.
@@ -67,21 +79,24 @@ pub enum PiiError {
     },
 }
 
-impl PiiError {
+impl ExitStatus for PiiError {
     /// The sealtune exit code for this error (see DESIGN.md).
-    pub fn exit_code(&self) -> u8 {
+    fn exit(&self) -> Exit {
         match self {
-            PiiError::Config { .. } | PiiError::Regex { .. } => 78,
-            PiiError::Key(_) => 77,
-            PiiError::Interrupted => 75,
+            PiiError::Config { .. } | PiiError::Regex { .. } => Exit::Config,
+            PiiError::Key(_) => Exit::NoPerm,
+            PiiError::Interrupted => Exit::TempFail,
             PiiError::Record { .. }
             | PiiError::DetectLine { .. }
-            | PiiError::CorruptFingerprints { .. } => 65,
+            | PiiError::Line { .. }
+            | PiiError::CorruptFingerprints { .. } => Exit::DataErr,
             PiiError::Io { source, action, .. } => match source.kind() {
-                std::io::ErrorKind::NotFound if *action == "read" || *action == "open" => 66,
-                std::io::ErrorKind::PermissionDenied => 77,
-                _ if *action == "create" => 73,
-                _ => 74,
+                std::io::ErrorKind::NotFound if *action == "read" || *action == "open" => {
+                    Exit::NoInput
+                }
+                std::io::ErrorKind::PermissionDenied => Exit::NoPerm,
+                _ if *action == "create" => Exit::CantCreate,
+                _ => Exit::IoErr,
             },
         }
     }

@@ -206,6 +206,7 @@ impl FingerprintSet {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sealtune_contract::ExitStatus as _;
 
     #[test]
     fn roundtrip_and_tamper_detection() {
@@ -221,7 +222,7 @@ mod tests {
             let mut t = bytes.clone();
             t[i] ^= 1;
             let e = FingerprintSet::from_bytes(&t, p).unwrap_err();
-            assert_eq!(e.exit_code(), 65);
+            assert_eq!(e.exit().code(), 65);
         }
         assert!(FingerprintSet::from_bytes(&bytes[..bytes.len() - 1], p).is_err());
         let dir = std::env::temp_dir().join(format!("sealtune-pii-fp-{}", std::process::id()));

@@ -529,3 +529,97 @@ pub fn detect_jsonl<R: BufRead, W: Write>(
         }
     }
 }
+
+/// What [`mask_jsonl`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MaskJsonlSummary {
+    /// Masked records written.
+    pub written: u64,
+    /// Records a `drop_record` rule left out.
+    pub dropped: u64,
+    /// Replacements made, by entity type name.
+    pub replacements: BTreeMap<String, u64>,
+}
+
+/// Masks JSON Lines records (chat, instruction or text, recognised by their fields and
+/// parsed as strictly as ingest parses them) from `input` into `output`, in order; what
+/// `sealtune mask` does outside a pipeline run. A line over `max_line` bytes, or one
+/// that is not a record, stops with an error naming `in_path` and the line.
+pub fn mask_jsonl<R: BufRead, W: Write>(
+    masker: &Masker,
+    input: R,
+    in_path: &Path,
+    mut output: W,
+    out_path: &Path,
+    max_line: usize,
+) -> Result<MaskJsonlSummary, PiiError> {
+    use sealtune_data::reader::{Line, LineReader};
+    use sealtune_data::record::{JsonKind, parse_record};
+    let wr = |source| PiiError::Io {
+        path: out_path.to_path_buf(),
+        action: "write",
+        source,
+    };
+    let bad = |line: u64, reason: String| PiiError::Line {
+        path: in_path.to_path_buf(),
+        line,
+        reason,
+    };
+    let shown = in_path.display().to_string();
+    let mut lines = LineReader::new(input, max_line);
+    let mut sum = MaskJsonlSummary::default();
+    while let Some((line_no, _, line)) = lines.next_line().map_err(|source| PiiError::Io {
+        path: in_path.to_path_buf(),
+        action: "read",
+        source,
+    })? {
+        let bytes = match line {
+            Line::TooLong { len } => {
+                let limit = if max_line >= 1 << 20 {
+                    format!("{} MiB", max_line >> 20)
+                } else {
+                    format!("{max_line}-byte")
+                };
+                return Err(bad(
+                    line_no,
+                    format!("record is {len} bytes, over the {limit} limit"),
+                ));
+            }
+            Line::Ok(b) => b,
+        };
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let v: Value = serde_json::from_slice(bytes)
+            .map_err(|e| bad(line_no, format!("invalid JSON at column {}", e.column())))?;
+        let (json_kind, kind) = if v.get("messages").is_some() {
+            (JsonKind::Chat, RecordKind::Chat)
+        } else if v.get("instruction").is_some() {
+            (JsonKind::Instruction, RecordKind::Instruction)
+        } else {
+            (JsonKind::Text, RecordKind::Text)
+        };
+        // The strict parser: duplicate keys are refused here as in ingest.
+        let rec =
+            parse_record(bytes, json_kind).map_err(|e| bad(line_no, e.reason().to_owned()))?;
+        let v = serde_json::to_value(&rec).map_err(|e| bad(line_no, e.to_string()))?;
+        let m = masker
+            .mask_record(&v, kind, &format!("{shown}:{line_no}"))
+            .map_err(|e| bad(line_no, e.to_string()))?;
+        for types in m.counts.values() {
+            for (t, n) in types {
+                *sum.replacements.entry(t.to_string()).or_default() += n;
+            }
+        }
+        match m.record {
+            Some(v) => {
+                serde_json::to_writer(&mut output, &v).map_err(|e| wr(std::io::Error::other(e)))?;
+                output.write_all(b"\n").map_err(wr)?;
+                sum.written += 1;
+            }
+            None => sum.dropped += 1,
+        }
+    }
+    output.flush().map_err(wr)?;
+    Ok(sum)
+}

@@ -14,6 +14,7 @@
 //!
 //! Counts add up: `records = train + eval + dropped + quarantined`.
 
+use sealtune_contract::artifacts::{self, mask};
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -26,7 +27,7 @@ use sealtune_data::DataConfig;
 use sealtune_data::config::{CsvKind, Format, OnInvalid};
 use sealtune_data::index::{Index, Split};
 use sealtune_data::source::read_indexed;
-use sealtune_pipeline::{Config, ConfigError, Exit, Stage, StageContext, StageError};
+use sealtune_pipeline::{Config, ConfigError, Stage, StageContext, StageError};
 
 use crate::config::{MaskConfig, Operator};
 use crate::error::PiiError;
@@ -37,13 +38,6 @@ use crate::types::EntityType;
 
 /// Records masked per rayon batch: bounds memory while keeping both cores busy.
 const BATCH: usize = 512;
-
-fn pii_error(e: PiiError) -> StageError {
-    StageError::new(
-        Exit::from_code(e.exit_code()).unwrap_or(Exit::Software),
-        e.to_string(),
-    )
-}
 
 /// Parse and check `[mask]`, resolving the key path against the config file.
 pub fn mask_config(cfg: &Config) -> Result<MaskConfig, ConfigError> {
@@ -133,7 +127,7 @@ impl Stage for MaskStage {
         // The key file must exist and be private (or the variable be set).
         MaskKey::from_config(&mask_config(cfg)?)
             .map(drop)
-            .map_err(pii_error)
+            .map_err(StageError::from_error)
     }
 
     fn external_inputs(&self, cfg: &Config) -> Result<Vec<PathBuf>, StageError> {
@@ -143,7 +137,7 @@ impl Stage for MaskStage {
 
     fn extra_key(&self, cfg: &Config) -> Result<Value, StageError> {
         let m = mask_config(cfg)?;
-        let key = MaskKey::from_config(&m).map_err(pii_error)?;
+        let key = MaskKey::from_config(&m).map_err(StageError::from_error)?;
         Ok(json!({ "mask_key_id": key_id(&key) }))
     }
 
@@ -151,11 +145,11 @@ impl Stage for MaskStage {
         let cfg = ctx.config();
         let data = DataConfig::from_config(cfg)?;
         let mcfg = mask_config(cfg)?;
-        let key = MaskKey::from_config(&mcfg).map_err(pii_error)?;
+        let key = MaskKey::from_config(&mcfg).map_err(StageError::from_error)?;
         let kid = key_id(&key);
-        let masker = Masker::new(&mcfg, key).map_err(pii_error)?;
+        let masker = Masker::new(&mcfg, key).map_err(StageError::from_error)?;
         let kind = record_kind(&data);
-        let index_path = ctx.input_dir("ingest")?.join("index.bin");
+        let index_path = ctx.input_dir("ingest")?.join(artifacts::ingest::INDEX);
         let index = Index::read(&index_path)
             .map_err(|e| StageError::io("cannot read the ingest index", &index_path, e))?;
         let files: Vec<PathBuf> = ctx
@@ -179,8 +173,8 @@ impl Stage for MaskStage {
                 .map_err(|e| StageError::cant_create(&p, e))
         };
         let mut out = Out {
-            train: create("train.jsonl")?,
-            eval: create("eval.jsonl")?,
+            train: create(mask::TRAIN)?,
+            eval: create(mask::EVAL)?,
             report: MaskReport::default(),
             quarantined: Vec::new(),
             n_quarantined: 0,
@@ -229,10 +223,12 @@ impl Stage for MaskStage {
         drop(progress);
         let w =
             |p: &Path, r: std::io::Result<()>| r.map_err(|e| StageError::io("cannot write", p, e));
-        w(&ctx.out_dir().join("train.jsonl"), out.train.flush())?;
-        w(&ctx.out_dir().join("eval.jsonl"), out.eval.flush())?;
-        let fp_path = ctx.out_dir().join("pii-fingerprints.bin");
-        out.fingerprints.write(&fp_path).map_err(pii_error)?;
+        w(&ctx.out_dir().join(mask::TRAIN), out.train.flush())?;
+        w(&ctx.out_dir().join(mask::EVAL), out.eval.flush())?;
+        let fp_path = ctx.out_dir().join(mask::FINGERPRINTS);
+        out.fingerprints
+            .write(&fp_path)
+            .map_err(StageError::from_error)?;
         let rep = &out.report;
         let split_n = |k: &str| rep.records_out.get(k).copied().unwrap_or(0);
         let (n_train, n_eval) = (split_n("train"), split_n("eval"));
@@ -247,7 +243,7 @@ impl Stage for MaskStage {
             .map(|(t, n)| (*t, *n))
             .collect();
         let report = json!({
-            "schema": "sealtune.mask-report/v1",
+            "schema": mask::REPORT_SCHEMA,
             "records": {
                 "in": n_in,
                 "train": n_train,
@@ -274,7 +270,7 @@ impl Stage for MaskStage {
                 "allow_list": mcfg.allow.len(),
             },
         });
-        let rp = ctx.out_dir().join("report.json");
+        let rp = ctx.out_dir().join(mask::REPORT);
         let bytes =
             serde_json::to_vec_pretty(&report).map_err(|e| StageError::internal(e.to_string()))?;
         std::fs::write(&rp, bytes).map_err(|e| StageError::io("cannot write", &rp, e))?;
@@ -355,8 +351,8 @@ fn flush(
                 let line =
                     serde_json::to_string(&v).map_err(|e| StageError::internal(e.to_string()))?;
                 let (w, name) = match split {
-                    Split::Train => (&mut out.train, "train.jsonl"),
-                    Split::Eval => (&mut out.eval, "eval.jsonl"),
+                    Split::Train => (&mut out.train, mask::TRAIN),
+                    Split::Eval => (&mut out.eval, mask::EVAL),
                 };
                 writeln!(w, "{line}")
                     .map_err(|e| StageError::io("cannot write", Path::new(name), e))?;

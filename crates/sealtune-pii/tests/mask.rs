@@ -1,5 +1,6 @@
 //! Record masking, operators, streaming, detect-only JSON Lines, config parsing.
 
+use sealtune_contract::ExitStatus as _;
 use std::path::Path;
 
 use serde_json::{Value, json};
@@ -7,7 +8,7 @@ use zeroize::Zeroizing;
 
 use sealtune_pii::{
     EntityType as E, FingerprintSet, MaskConfig, MaskKey, Masker, Operator, RecordKind,
-    detect_jsonl, ops, validate as v,
+    detect_jsonl, mask_jsonl, ops, validate as v,
 };
 
 fn key() -> MaskKey {
@@ -248,7 +249,7 @@ fn drop_record_and_bad_fields() {
     let e = m
         .mask_record(&json!({"text": 5}), RecordKind::Text, "line 9")
         .unwrap_err();
-    assert_eq!(e.exit_code(), 65);
+    assert_eq!(e.exit().code(), 65);
     assert!(
         e.to_string().contains("line 9") && e.to_string().contains("text"),
         "{e}"
@@ -331,8 +332,64 @@ fn detect_jsonl_lines() {
         4,
     )
     .unwrap_err();
-    assert_eq!(e.exit_code(), 65);
+    assert_eq!(e.exit().code(), 65);
     assert!(e.to_string().contains("line 1"));
+}
+
+#[test]
+fn mask_jsonl_masks_in_order_and_names_the_bad_line() {
+    let m = masker(MaskConfig::default());
+    let input = concat!(
+        "{\"text\": \"Name: José García, ssn 123-45-6789\"}\n",
+        "\n",
+        "{\"instruction\": \"Summarise\", \"output\": \"write to jose.garcia@example.com\"}\n",
+    );
+    let mut out = Vec::new();
+    let sum = mask_jsonl(
+        &m,
+        input.as_bytes(),
+        Path::new("in.jsonl"),
+        &mut out,
+        Path::new("out.jsonl"),
+        1 << 20,
+    )
+    .unwrap();
+    assert_eq!((sum.written, sum.dropped), (2, 0));
+    assert!(sum.replacements.contains_key("PERSON"), "{sum:?}");
+    assert!(sum.replacements.contains_key("US_SSN"), "{sum:?}");
+    assert!(sum.replacements.contains_key("EMAIL"), "{sum:?}");
+    let text = String::from_utf8(out).unwrap();
+    assert_eq!(text.lines().count(), 2);
+    for raw in ["José", "García", "123-45-6789", "jose.garcia@example.com"] {
+        assert!(!text.contains(raw), "{raw} survived: {text}");
+    }
+    assert!(text.lines().next().unwrap().contains("\"text\""));
+    // A bad line stops with its file and line, and no content in the message.
+    let bad = "{\"text\": \"ok\"}\n{\"text\": \"Jane Roe\", \"Jane Roe\": 1}\n";
+    let e = mask_jsonl(
+        &m,
+        bad.as_bytes(),
+        Path::new("in.jsonl"),
+        Vec::new(),
+        Path::new("out.jsonl"),
+        1 << 20,
+    )
+    .unwrap_err();
+    assert_eq!(e.exit().code(), 65);
+    let shown = sealtune_contract::with_causes(&e);
+    assert!(shown.starts_with("in.jsonl:2: "), "{shown}");
+    assert!(!shown.contains("Jane"), "{shown}");
+    // Over the line limit.
+    let e = mask_jsonl(
+        &m,
+        "{\"text\": \"0123456789\"}\n".as_bytes(),
+        Path::new("in.jsonl"),
+        Vec::new(),
+        Path::new("out.jsonl"),
+        8,
+    )
+    .unwrap_err();
+    assert!(e.to_string().starts_with("in.jsonl:1: record is"), "{e}");
 }
 
 #[test]
@@ -364,7 +421,7 @@ fn config_parses_and_rejects_unknown_keys() {
         ..MaskConfig::default()
     };
     let e = bad.validate().unwrap_err();
-    assert_eq!(e.exit_code(), 78);
+    assert_eq!(e.exit().code(), 78);
     assert!(e.to_string().contains("default_threshold"));
 }
 
@@ -378,14 +435,15 @@ fn key_sources() {
     {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).unwrap();
-        assert_eq!(MaskKey::from_file(&f).unwrap_err().exit_code(), 77);
+        assert_eq!(MaskKey::from_file(&f).unwrap_err().exit().code(), 77);
         std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).unwrap();
     }
     assert!(MaskKey::from_file(&f).is_ok());
     assert_eq!(
         MaskKey::from_file(&dir.join("missing"))
             .unwrap_err()
-            .exit_code(),
+            .exit()
+            .code(),
         66
     );
     std::fs::remove_dir_all(&dir).unwrap();
@@ -398,7 +456,7 @@ fn keep_needs_allow_plaintext_and_still_fingerprints() {
         ..MaskConfig::default()
     };
     let e = keep_ssn.validate().unwrap_err();
-    assert_eq!(e.exit_code(), 78);
+    assert_eq!(e.exit().code(), 78);
     assert!(e.to_string().contains("operators.US_SSN"), "{e}");
     assert!(e.to_string().contains("allow_plaintext"), "{e}");
     let e = MaskConfig {

@@ -1,6 +1,7 @@
 //! Errors about records never carry record content: detect-mode lines and
 //! records the masker refuses, with keys and values that are all PII.
 
+use sealtune_contract::ExitStatus as _;
 use std::error::Error as _;
 
 use serde_json::json;
@@ -50,7 +51,7 @@ fn detect_line_errors_hold_no_content() {
             e.to_string().starts_with(&format!("line {}: ", i + 1)),
             "{e}"
         );
-        assert_eq!(e.exit_code(), 65);
+        assert_eq!(e.exit().code(), 65);
     }
     let e = detect_line(&det, &lines[0], 1).unwrap_err();
     assert!(e.to_string().contains("invalid JSON at column"), "{e}");

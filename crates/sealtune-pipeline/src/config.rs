@@ -409,7 +409,7 @@ fn unknown_field_name(msg: &str) -> Option<&str> {
     rest.split('`').next()
 }
 
-fn validate_run_id(id: &str) -> Result<(), String> {
+fn validate_run_id(id: &str) -> Result<(), &'static str> {
     let ok = !id.is_empty()
         && id.len() <= 64
         && id
@@ -419,7 +419,7 @@ fn validate_run_id(id: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err("must be 1 to 64 characters of A-Z a-z 0-9 . _ - and not start with '.'".into())
+        Err("must be 1 to 64 characters of A-Z a-z 0-9 . _ - and not start with '.'")
     }
 }
 

@@ -13,12 +13,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::audit::{Actor, Anchor, AuditLog, Head};
+use crate::audit::{self, Actor, Anchor, AuditError, AuditLog, Head};
 use crate::cancel::CancelToken;
 use crate::config::{Config, ConfigError};
 use crate::error::StageError;
 use crate::events::Events;
-use crate::exit::Exit;
 use crate::fsutil::{self, FileDigest, sha256_file, sha256_hex};
 use crate::lock::RunLock;
 use crate::manifest::{
@@ -26,6 +25,7 @@ use crate::manifest::{
     outputs_digest,
 };
 use crate::time::now_rfc3339;
+use sealtune_contract::Exit;
 
 /// A pipeline stage. Implementations live in the crates that own the work
 /// (`sealtune-data` for ingest, and so on); the binary registers them in order.
@@ -570,7 +570,7 @@ impl<'a> Engine<'a> {
             ));
         }
         if let Err(why) = m.verify_outputs(&dir) {
-            return Ok(Some(why));
+            return Ok(Some(why.to_string()));
         }
         Ok(None)
     }
@@ -1192,6 +1192,21 @@ pub fn run_dir_anchors<'n>(
         }
     }
     anchors
+}
+
+/// Verifies a run directory's audit log: its hash chain, and that it still holds the
+/// heads recorded in `status.json` and in the manifests of `stages` (the chain alone
+/// cannot show that entries were cut off its end or that the whole log was replaced).
+/// Returns the log's head, or `None` for an empty log.
+pub fn verify_run_audit<'n>(
+    run_dir: &Path,
+    stages: impl IntoIterator<Item = &'n str>,
+) -> Result<Option<Head>, AuditError> {
+    let anchors = run_dir_anchors(run_dir, stages, Status::read(run_dir).as_ref());
+    audit::verify_anchored(
+        &run_dir.join(sealtune_contract::artifacts::run::AUDIT),
+        &anchors,
+    )
 }
 
 /// The absolute path of `p` with its longest existing prefix canonicalized

@@ -4,7 +4,7 @@ use std::fmt;
 use std::path::Path;
 
 use crate::config::ConfigError;
-use crate::exit::Exit;
+use sealtune_contract::{Exit, ExitStatus};
 
 type Source = Box<dyn std::error::Error + Send + Sync + 'static>;
 
@@ -77,6 +77,15 @@ impl StageError {
         .with_source(e)
     }
 
+    /// A library error as a stage error: its own exit status, its message with every
+    /// cause (see [`sealtune_contract::with_causes`]), and the error kept as the source.
+    pub fn from_error<E>(e: E) -> StageError
+    where
+        E: ExitStatus + Send + Sync + 'static,
+    {
+        StageError::new(e.exit(), sealtune_contract::with_causes(&e)).with_source(e)
+    }
+
     /// The process exit status for this error.
     pub fn exit(&self) -> Exit {
         self.exit
@@ -102,29 +111,52 @@ impl std::error::Error for StageError {
     }
 }
 
+impl ExitStatus for StageError {
+    fn exit(&self) -> Exit {
+        self.exit
+    }
+}
+
+impl ExitStatus for ConfigError {
+    fn exit(&self) -> Exit {
+        Exit::Config
+    }
+}
+
 impl From<ConfigError> for StageError {
     fn from(e: ConfigError) -> StageError {
-        StageError::new(Exit::Config, e.to_string())
+        StageError::new(e.exit(), e.to_string())
+    }
+}
+
+impl ExitStatus for crate::lock::LockError {
+    fn exit(&self) -> Exit {
+        match self {
+            crate::lock::LockError::Io { .. } => Exit::CantCreate,
+            crate::lock::LockError::Unsupported { .. } => Exit::Config,
+            _ => Exit::TempFail,
+        }
     }
 }
 
 impl From<crate::lock::LockError> for StageError {
     fn from(e: crate::lock::LockError) -> StageError {
-        let exit = match e {
-            crate::lock::LockError::Io { .. } => Exit::CantCreate,
-            crate::lock::LockError::Unsupported { .. } => Exit::Config,
-            _ => Exit::TempFail,
-        };
-        StageError::new(exit, e.to_string())
+        StageError::new(e.exit(), e.to_string())
+    }
+}
+
+impl ExitStatus for crate::audit::AuditError {
+    fn exit(&self) -> Exit {
+        match self {
+            crate::audit::AuditError::Io { .. } => Exit::IoErr,
+            _ => Exit::DataErr,
+        }
     }
 }
 
 impl From<crate::audit::AuditError> for StageError {
     fn from(e: crate::audit::AuditError) -> StageError {
-        let exit = match e {
-            crate::audit::AuditError::Io { .. } => Exit::IoErr,
-            _ => Exit::DataErr,
-        };
+        let exit = e.exit();
         StageError::new(
             exit,
             format!(

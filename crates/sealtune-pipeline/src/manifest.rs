@@ -1,7 +1,7 @@
 //! Stage manifests and the run's `status.json`.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -9,9 +9,9 @@ use crate::audit::Head;
 use crate::fsutil::{FileDigest, sha256_file, sha256_hex};
 
 /// Schema identifier of [`Manifest`].
-pub const MANIFEST_SCHEMA: &str = "sealtune.manifest/v1";
+pub const MANIFEST_SCHEMA: &str = sealtune_contract::artifacts::run::MANIFEST_SCHEMA;
 /// Schema identifier of [`Status`].
-pub const STATUS_SCHEMA: &str = "sealtune.status/v1";
+pub const STATUS_SCHEMA: &str = sealtune_contract::artifacts::run::STATUS_SCHEMA;
 
 /// An external input file and its digest at the time the key was computed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -80,33 +80,76 @@ impl Manifest {
     }
 
     /// Check that every listed output still has its digest and that no other
-    /// file appeared. Returns the first mismatch, described.
-    pub fn verify_outputs(&self, dir: &Path) -> Result<(), String> {
+    /// file appeared. Returns the first mismatch.
+    pub fn verify_outputs(&self, dir: &Path) -> Result<(), OutputsChanged> {
         for (rel, want) in &self.outputs {
-            let p = dir.join(rel);
-            match sha256_file(&p) {
+            let path = dir.join(rel);
+            match sha256_file(&path) {
                 Ok(got) if got == *want => {}
-                Ok(_) => {
-                    return Err(format!(
-                        "{} was modified after the stage wrote it",
-                        p.display()
-                    ));
-                }
-                Err(e) => return Err(format!("{}: {e}", p.display())),
+                Ok(_) => return Err(OutputsChanged::Modified { path }),
+                Err(source) => return Err(OutputsChanged::Unreadable { path, source }),
             }
         }
         if let Ok(files) = crate::fsutil::list_files(dir) {
             for f in files {
                 if f != "manifest.json" && !self.outputs.contains_key(&f) {
-                    return Err(format!(
-                        "{} is not an output of this stage",
-                        dir.join(f).display()
-                    ));
+                    return Err(OutputsChanged::Extra { path: dir.join(f) });
                 }
             }
         }
         Ok(())
     }
+}
+
+/// How a stage's committed outputs differ from its manifest (the stage shows as stale).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OutputsChanged {
+    /// A file's digest is not the recorded one.
+    #[error("{} was modified after the stage wrote it", path.display())]
+    Modified {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A recorded file cannot be read (or is gone).
+    #[error("{}: {source}", path.display())]
+    Unreadable {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file is there that the stage did not write.
+    #[error("{} is not an output of this stage", path.display())]
+    Extra {
+        /// The file.
+        path: PathBuf,
+    },
+}
+
+/// `status.json` is present but cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StatusFileError {
+    /// It cannot be read.
+    #[error("{}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// It is not a status file (its own text, written by sealtune: no record content).
+    #[error("{}: not a valid status file: {source}", path.display())]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// The parser's error.
+        #[source]
+        source: serde_json::Error,
+    },
 }
 
 /// The state of a stage, as `sealtune status` reports it.
@@ -223,16 +266,16 @@ impl Status {
 
     /// Read `dir/status.json`: `Ok(None)` when absent, `Err` (what is wrong)
     /// when present but not a valid status file.
-    pub fn read_checked(dir: &Path) -> Result<Option<Status>, String> {
+    pub fn read_checked(dir: &Path) -> Result<Option<Status>, StatusFileError> {
         let path = dir.join("status.json");
         let bytes = match std::fs::read(&path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(format!("{}: {e}", path.display())),
+            Err(source) => return Err(StatusFileError::Read { path, source }),
         };
         serde_json::from_slice(&bytes)
             .map(Some)
-            .map_err(|e| format!("{}: not a valid status file: {e}", path.display()))
+            .map_err(|source| StatusFileError::Invalid { path, source })
     }
 
     /// Write `dir/status.json` atomically.

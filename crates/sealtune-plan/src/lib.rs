@@ -25,6 +25,7 @@
 use std::collections::BTreeSet;
 use std::path::{Component, Path, PathBuf};
 
+use sealtune_contract::{Exit, ExitStatus};
 use sealtune_pipeline::Config;
 use sealtune_pipeline::config::normalize;
 use serde_json::{Value, json};
@@ -41,15 +42,13 @@ pub enum Target {
 }
 
 impl std::str::FromStr for Target {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = PlanError;
+    fn from_str(s: &str) -> Result<Self, PlanError> {
         match s {
             "slurm" => Ok(Target::Slurm),
             "kubernetes" | "k8s" => Ok(Target::Kubernetes),
             "argo" => Ok(Target::Argo),
-            _ => Err(format!(
-                "unknown scheduler `{s}`; expected slurm, kubernetes or argo"
-            )),
+            _ => Err(PlanError::UnknownTarget(s.to_owned())),
         }
     }
 }
@@ -508,8 +507,44 @@ fn map_path(config_dir: &str, p: &Path) -> String {
     }
 }
 
+/// Why a plan could not be written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PlanError {
+    /// `--emit` names no scheduler sealtune writes for.
+    #[error("unknown scheduler `{0}`; expected slurm, kubernetes or argo")]
+    UnknownTarget(String),
+    /// The config file could not be read again (its text goes into the manifests).
+    #[error("{}: cannot read the config", path.display())]
+    ReadConfig {
+        /// The config file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A job definition could not be serialised as YAML (a bug).
+    #[error("cannot write YAML")]
+    Yaml(#[source] serde_yaml::Error),
+}
+
+impl ExitStatus for PlanError {
+    fn exit(&self) -> Exit {
+        match self {
+            PlanError::UnknownTarget(_) => Exit::Usage,
+            PlanError::ReadConfig { source, .. }
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                Exit::NoInput
+            }
+            PlanError::ReadConfig { .. } => Exit::IoErr,
+            PlanError::Yaml(_) => Exit::Software,
+        }
+    }
+}
+
 /// Emit the plan for `cfg`.
-pub fn plan(cfg: &Config, target: Target, opts: &Options) -> Result<Plan, String> {
+pub fn plan(cfg: &Config, target: Target, opts: &Options) -> Result<Plan, PlanError> {
     plan_for_device(cfg, target, opts, configured_device(cfg))
 }
 
@@ -519,9 +554,12 @@ pub fn plan_for_device(
     target: Target,
     opts: &Options,
     device: Device,
-) -> Result<Plan, String> {
-    let config_text = std::fs::read_to_string(cfg.path())
-        .map_err(|e| format!("{}: cannot read the config: {e}", cfg.path().display()))?;
+) -> Result<Plan, PlanError> {
+    let config_text =
+        std::fs::read_to_string(cfg.path()).map_err(|source| PlanError::ReadConfig {
+            path: cfg.path().to_path_buf(),
+            source,
+        })?;
     let mut ph = Placeholders::default();
     let secrets = secrets(cfg);
     let plan = match target {
@@ -587,7 +625,7 @@ fn slurm(
     device: Device,
     secrets: &Secrets,
     ph: &mut Placeholders,
-) -> Result<Emitted, String> {
+) -> Result<Emitted, PlanError> {
     let id = cfg.run_id();
     let partition = ph.get(
         &opts.partition,
@@ -863,8 +901,8 @@ fn shared_objects(
     (pvc, cm)
 }
 
-fn yaml(v: &Value) -> Result<String, String> {
-    serde_yaml::to_string(v).map_err(|e| format!("cannot write YAML: {e}"))
+fn yaml(v: &Value) -> Result<String, PlanError> {
+    serde_yaml::to_string(v).map_err(PlanError::Yaml)
 }
 
 fn k8s_common(
@@ -938,7 +976,7 @@ fn kubernetes(
     secrets: &Secrets,
     config_text: &str,
     ph: &mut Placeholders,
-) -> Result<Emitted, String> {
+) -> Result<Emitted, PlanError> {
     let (names, layout, image, namespace, storage_class, notes) =
         k8s_common(cfg, opts, secrets, ph);
     let (pvc, cm) = shared_objects(cfg, &names, &namespace, &storage_class, config_text);
@@ -1054,7 +1092,7 @@ fn argo(
     secrets: &Secrets,
     config_text: &str,
     ph: &mut Placeholders,
-) -> Result<Emitted, String> {
+) -> Result<Emitted, PlanError> {
     let (names, layout, image, namespace, storage_class, notes) =
         k8s_common(cfg, opts, secrets, ph);
     let (pvc, cm) = shared_objects(cfg, &names, &namespace, &storage_class, config_text);

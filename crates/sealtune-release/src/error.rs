@@ -1,8 +1,9 @@
 //! The release stage's error type.
 
+use sealtune_contract::{Exit, ExitStatus};
 use std::path::PathBuf;
 
-use sealtune_pipeline::{Exit, StageError};
+use sealtune_pipeline::StageError;
 
 /// Why the release stage failed.
 #[derive(Debug, thiserror::Error)]
@@ -49,33 +50,27 @@ pub enum ReleaseError {
     Card(#[from] sealtune_card::CardError),
 }
 
-impl ReleaseError {
+impl ExitStatus for ReleaseError {
     /// Exit code following DESIGN.md: 3 gate failed, 65 bad input, 66
     /// missing input, 74 I/O, and the seal and card errors' own codes.
-    pub fn exit_code(&self) -> u8 {
+    fn exit(&self) -> Exit {
         match self {
-            Self::GateFailed(_) => 3,
-            Self::Missing { .. } => 66,
-            Self::BadInput { .. } => 65,
-            Self::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => 66,
-            Self::Io { .. } => 74,
-            Self::Seal(e) => e.exit_code(),
-            Self::Signature(e) => e.exit_code(),
-            Self::Card(e) => e.exit_code(),
+            Self::GateFailed(_) => Exit::GateFailed,
+            Self::Missing { .. } => Exit::NoInput,
+            Self::BadInput { .. } => Exit::DataErr,
+            Self::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+                Exit::NoInput
+            }
+            Self::Io { .. } => Exit::IoErr,
+            Self::Seal(e) => e.exit(),
+            Self::Signature(e) => e.exit(),
+            Self::Card(e) => e.exit(),
         }
     }
 }
 
 impl From<ReleaseError> for StageError {
     fn from(e: ReleaseError) -> StageError {
-        let exit = Exit::from_code(e.exit_code()).unwrap_or(Exit::Software);
-        let mut msg = e.to_string();
-        let mut src: Option<&dyn std::error::Error> = std::error::Error::source(&e);
-        while let Some(s) = src {
-            msg.push_str(": ");
-            msg.push_str(&s.to_string());
-            src = s.source();
-        }
-        StageError::new(exit, msg)
+        StageError::from_error(e)
     }
 }

@@ -2,6 +2,7 @@
 //! test-result statement for the eval gates, each in its own DSSE envelope
 //! (one per line), signed with the release key.
 
+use sealtune_contract::artifacts;
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
@@ -185,7 +186,7 @@ pub fn gates_statement(p: &ProvenanceInput<'_>) -> Statement {
     let predicate = json!({
         "result": result,
         "configuration": [
-            { "name": "eval/report.json", "digest": { "sha256": p.eval_report_sha256 } },
+            { "name": artifacts::rel(artifacts::eval::DIR, artifacts::eval::REPORT), "digest": { "sha256": p.eval_report_sha256 } },
             { "name": format!("config:{}", p.config.0), "digest": { "sha256": p.config.1 } },
         ],
         "passedTests": passed,
@@ -202,7 +203,7 @@ pub fn provenance_jsonl(p: &ProvenanceInput<'_>, key: &SigningKey) -> Result<Str
         let env = dsse::sign_statement(&st, key)?;
         out.push_str(
             &serde_json::to_string(&env).map_err(|e| ReleaseError::BadInput {
-                path: "provenance.intoto.jsonl".into(),
+                path: artifacts::release::PROVENANCE.into(),
                 reason: e.to_string(),
             })?,
         );

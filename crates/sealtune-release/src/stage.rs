@@ -1,5 +1,6 @@
 //! The `release` stage.
 
+use sealtune_contract::artifacts;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -294,7 +295,7 @@ impl Stage for ReleaseStage {
         let eval_dir = ctx.input_dir("eval")?.to_path_buf();
 
         // Fail closed before anything is written or any key is touched.
-        let eval_path = eval_dir.join("report.json");
+        let eval_path = eval_dir.join(artifacts::eval::REPORT);
         let mut eval: Eval = read_json(&eval_path)?;
         if let Some(a) = ctx.gate_acceptance() {
             let acc = Acceptance::new(
@@ -313,7 +314,7 @@ impl Stage for ReleaseStage {
             }
         }
         check_gates(&eval)?;
-        let training: Training = read_json(&train.join("training.json"))?;
+        let training: Training = read_json(&train.join(artifacts::train::TRAINING))?;
 
         let signing_key = keys::load_signing_key(&key_path).map_err(ReleaseError::from)?;
         let recipients = r
@@ -324,7 +325,7 @@ impl Stage for ReleaseStage {
             .map_err(ReleaseError::from)?;
 
         let out = ctx.out_dir().to_path_buf();
-        let adapter = train.join("adapter");
+        let adapter = train.join(artifacts::train::ADAPTER_DIR);
         let weights = adapter.join("adapter_model.safetensors");
         let sealed_at_rest = adapter.join("adapter_model.safetensors.seal");
         if !weights.is_file() && !sealed_at_rest.is_file() {
@@ -342,7 +343,7 @@ impl Stage for ReleaseStage {
         let (mut sealed, mut clear) =
             release_dir_files(&adapter, &out, "", &recipients, &at_rest, ctx)?;
         if r.include_merged {
-            let merged = train.join("merged");
+            let merged = train.join(artifacts::train::MERGED_DIR);
             if !merged.is_dir() {
                 return Err(ReleaseError::Missing {
                     path: merged,
@@ -352,7 +353,7 @@ impl Stage for ReleaseStage {
             }
             let (s, c) = release_dir_files(
                 &merged,
-                &out.join("merged"),
+                &out.join(artifacts::train::MERGED_DIR),
                 "merged/",
                 &recipients,
                 &at_rest,
@@ -385,7 +386,10 @@ impl Stage for ReleaseStage {
             run_dir: ctx.run_dir().to_path_buf(),
             release_dir: out.clone(),
         };
-        let ingest_path = ctx.run_dir().join("ingest/report.json");
+        let ingest_path = ctx
+            .run_dir()
+            .join(artifacts::ingest::DIR)
+            .join(artifacts::ingest::REPORT);
         let ingest: Option<Ingest> = if ingest_path.is_file() {
             Some(read_json(&ingest_path)?)
         } else {

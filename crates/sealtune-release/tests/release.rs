@@ -1,9 +1,10 @@
 //! The release stage in the engine, after two small fake stages named
-//! `train` and `eval` that write contract-shaped artifacts (CONTRACTS.md).
+//! `train` and `eval` that write contract-shaped artifacts (docs/CONTRACTS.md).
 
 #[path = "../../sealtune-card/tests/common/mod.rs"]
 mod common;
 
+use sealtune_contract::ExitStatus as _;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
@@ -318,7 +319,7 @@ fn release_seals_describes_and_signs_and_the_output_verifies() {
 
 fn expect_mismatch(f: &Fixture, what: &str) {
     let e = verify_release(&f.release(), &f.public_key(), None).unwrap_err();
-    assert_eq!(e.exit_code(), 65, "{what}: {e}");
+    assert_eq!(e.exit().code(), 65, "{what}: {e}");
     assert!(
         matches!(e, SealError::ContentMismatch { .. }),
         "{what}: {e}"
@@ -368,7 +369,7 @@ fn tampering_with_any_release_file_fails_verification() {
     // Another signer's public key is refused.
     let other = keygen(&f.path("other"), "x").unwrap();
     let e = verify_release(&rel, &other.public_key, None).unwrap_err();
-    assert_eq!(e.exit_code(), 77, "{e}");
+    assert_eq!(e.exit().code(), 77, "{e}");
 }
 
 #[test]
@@ -402,7 +403,7 @@ fn check_gates_fails_closed_on_an_inconsistent_report() {
     // "accepted" without a reason is not an acceptance.
     eval.gates[1].reason = Some("  ".into());
     let e = sealtune_release::check_gates(&eval).unwrap_err();
-    assert_eq!(e.exit_code(), 3);
+    assert_eq!(e.exit().code(), 3);
     // A report that says passed = false with every gate green is refused too.
     let mut eval: sealtune_card::facts::Eval =
         serde_json::from_value(common::eval_report(true)).unwrap();
@@ -410,7 +411,8 @@ fn check_gates_fails_closed_on_an_inconsistent_report() {
     assert_eq!(
         sealtune_release::check_gates(&eval)
             .unwrap_err()
-            .exit_code(),
+            .exit()
+            .code(),
         3
     );
 }

@@ -2,6 +2,7 @@
 //!
 //! `cargo run -p sealtune-seal --example oms-sign -- DIR PRIVATE_KEY.pem [--files | --shard-size N]`
 
+use sealtune_contract::ExitStatus as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -49,7 +50,7 @@ fn main() -> ExitCode {
         }
         Err(e) => {
             eprintln!("error: {e}");
-            ExitCode::from(e.exit_code())
+            ExitCode::from(e.exit().code())
         }
     }
 }

@@ -2,6 +2,7 @@
 //!
 //! `cargo run -p sealtune-seal --example oms-verify -- DIR PUBLIC_KEY.pem [SIGNATURE]`
 
+use sealtune_contract::ExitStatus as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -28,7 +29,7 @@ fn main() -> ExitCode {
         }
         Err(e) => {
             eprintln!("error: {e}");
-            ExitCode::from(e.exit_code())
+            ExitCode::from(e.exit().code())
         }
     }
 }

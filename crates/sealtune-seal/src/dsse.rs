@@ -1,6 +1,7 @@
 //! DSSE envelopes (v1.0) signed with ECDSA P-256 / SHA-256, and in-toto
 //! Statement v1 helpers for provenance and test-result attestations.
 
+use sealtune_contract::{Exit, ExitStatus};
 use std::collections::BTreeMap;
 
 use base64::Engine as _;
@@ -37,13 +38,13 @@ pub enum SignatureError {
     Signing(String),
 }
 
-impl SignatureError {
+impl ExitStatus for SignatureError {
     /// Exit code following DESIGN.md: 77 for a wrong signer, 65 for malformed data.
-    pub fn exit_code(&self) -> u8 {
+    fn exit(&self) -> Exit {
         match self {
-            Self::NoValidSignature => 77,
-            Self::Signing(_) => 70,
-            _ => 65,
+            Self::NoValidSignature => Exit::NoPerm,
+            Self::Signing(_) => Exit::Software,
+            _ => Exit::DataErr,
         }
     }
 }

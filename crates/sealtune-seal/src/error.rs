@@ -1,6 +1,7 @@
 //! Error types: [`FormatError`] for the sealed-file format itself and
 //! [`SealError`] for the file-level operations the CLI calls.
 
+use sealtune_contract::{Exit, ExitStatus};
 use std::path::PathBuf;
 
 /// What went wrong while reading or writing the sealed format.
@@ -134,15 +135,17 @@ impl FormatError {
             | Self::Internal(_) => FailureCategory::Other,
         }
     }
+}
 
+impl ExitStatus for FormatError {
     /// Exit code following DESIGN.md.
-    pub fn exit_code(&self) -> u8 {
+    fn exit(&self) -> Exit {
         match self {
-            Self::NoMatchingRecipient { .. } | Self::Kms { .. } => 77,
-            Self::NoRecipients | Self::Argon2Params { .. } => 78,
-            Self::Io(_) | Self::InputChanged { .. } => 74,
-            Self::Internal(_) => 70,
-            _ => 65,
+            Self::NoMatchingRecipient { .. } | Self::Kms { .. } => Exit::NoPerm,
+            Self::NoRecipients | Self::Argon2Params { .. } => Exit::Config,
+            Self::Io(_) | Self::InputChanged { .. } => Exit::IoErr,
+            Self::Internal(_) => Exit::Software,
+            _ => Exit::DataErr,
         }
     }
 }
@@ -294,30 +297,32 @@ fn list(m: &[Mismatch]) -> String {
 }
 
 impl SealError {
-    /// Exit code following DESIGN.md (65 data, 66 missing, 70 internal,
-    /// 73 cannot create, 74 I/O, 77 key/permission, 78 configuration).
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            Self::NotFound { .. } => 66,
-            Self::Io { .. } => 74,
-            Self::CreateOutput { .. } => 73,
-            Self::InsecurePermissions { .. } | Self::InvalidKey { .. } => 77,
-            Self::BadSignature { .. } => 77,
-            Self::Config { .. } => 78,
-            Self::Sealed { source, .. } => source.exit_code(),
-            Self::BundleInvalid { .. }
-            | Self::ContentMismatch { .. }
-            | Self::UnsupportedEntry { .. } => 65,
-            Self::Internal(_) => 70,
-        }
-    }
-
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         let path = path.into();
         if source.kind() == std::io::ErrorKind::NotFound {
             Self::NotFound { path }
         } else {
             Self::Io { path, source }
+        }
+    }
+}
+
+impl ExitStatus for SealError {
+    /// Exit code following DESIGN.md (65 data, 66 missing, 70 internal,
+    /// 73 cannot create, 74 I/O, 77 key/permission, 78 configuration).
+    fn exit(&self) -> Exit {
+        match self {
+            Self::NotFound { .. } => Exit::NoInput,
+            Self::Io { .. } => Exit::IoErr,
+            Self::CreateOutput { .. } => Exit::CantCreate,
+            Self::InsecurePermissions { .. } | Self::InvalidKey { .. } => Exit::NoPerm,
+            Self::BadSignature { .. } => Exit::NoPerm,
+            Self::Config { .. } => Exit::Config,
+            Self::Sealed { source, .. } => source.exit(),
+            Self::BundleInvalid { .. }
+            | Self::ContentMismatch { .. }
+            | Self::UnsupportedEntry { .. } => Exit::DataErr,
+            Self::Internal(_) => Exit::Software,
         }
     }
 }

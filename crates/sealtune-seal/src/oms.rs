@@ -23,7 +23,7 @@ pub const BUNDLE_MEDIA_TYPE: &str = "application/vnd.dev.sigstore.bundle.v0.3+js
 /// OMS v1.0 predicate type.
 pub const PREDICATE_TYPE: &str = "https://model_signing/signature/v1.0";
 /// Default signature file name, always excluded from what it signs.
-pub const SIGNATURE_FILE: &str = "model.sig";
+pub const SIGNATURE_FILE: &str = sealtune_contract::artifacts::release::SIGNATURE;
 /// Shard size used by the `shards` serialization unless configured.
 pub const DEFAULT_SHARD_SIZE: u64 = 1_000_000_000;
 /// The run engine's manifest, written into the release directory after it

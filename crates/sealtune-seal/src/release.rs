@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use sealtune_contract::{Exit, ExitStatus};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
@@ -12,7 +13,7 @@ use crate::keys::{self, Kek, KeySource};
 use crate::oms::{self, SignOptions, SignedManifest};
 
 /// Name of the provenance file whose lines are DSSE envelopes.
-pub const PROVENANCE_FILE: &str = "provenance.intoto.jsonl";
+pub const PROVENANCE_FILE: &str = sealtune_contract::artifacts::release::PROVENANCE;
 
 /// What `sealtune verify` checked.
 #[derive(Debug, Clone)]
@@ -60,7 +61,7 @@ pub fn verify_release(
         let text = std::fs::read_to_string(&path).map_err(|e| SealError::io(&path, e))?;
         let sts = crate::dsse::verify_jsonl(&text, &key).map_err(|(line, e)| {
             let reason = format!("line {line}: {e}");
-            if e.exit_code() == 77 {
+            if e.exit() == Exit::NoPerm {
                 SealError::BadSignature {
                     path: path.clone(),
                     public_key: public_key.to_path_buf(),

@@ -2,6 +2,7 @@
 
 #![cfg(unix)]
 
+use sealtune_contract::ExitStatus as _;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
@@ -41,7 +42,7 @@ fn keygen_writes_private_files_0600_and_refuses_overwrite() {
     );
     let before = std::fs::read(&out.kek).unwrap();
     let err = keygen(&dir.path().join("keys"), "release").unwrap_err();
-    assert_eq!(err.exit_code(), 73, "{err}");
+    assert_eq!(err.exit().code(), 73, "{err}");
     assert_eq!(std::fs::read(&out.kek).unwrap(), before);
     assert!(keygen(dir.path(), "../x").is_err());
 }
@@ -58,11 +59,11 @@ fn readable_private_key_or_kek_is_refused_with_77() {
         matches!(e, SealError::InsecurePermissions { mode: 0o640, .. }),
         "{e}"
     );
-    assert_eq!(e.exit_code(), 77);
+    assert_eq!(e.exit().code(), 77);
     let e = Kek::load(&out.kek).unwrap_err();
-    assert_eq!(e.exit_code(), 77);
+    assert_eq!(e.exit().code(), 77);
     let e = Kek::load(&dir.path().join("absent.kek")).unwrap_err();
-    assert_eq!(e.exit_code(), 66);
+    assert_eq!(e.exit().code(), 66);
 }
 
 #[test]
@@ -90,12 +91,13 @@ fn recipient_config_needs_exactly_one_source() {
         passphrase_env: Some("B".into()),
         ..Default::default()
     };
-    assert_eq!(both.resolve(dir.path()).unwrap_err().exit_code(), 78);
+    assert_eq!(both.resolve(dir.path()).unwrap_err().exit().code(), 78);
     assert_eq!(
         RecipientConfig::default()
             .resolve(dir.path())
             .unwrap_err()
-            .exit_code(),
+            .exit()
+            .code(),
         78
     );
     assert!(serde_json::from_str::<RecipientConfig>(r#"{"kek": "inline secret"}"#).is_err());
@@ -103,7 +105,7 @@ fn recipient_config_needs_exactly_one_source() {
         passphrase_env: Some("SEALTUNE_TEST_SURELY_UNSET_VAR".into()),
         ..Default::default()
     };
-    assert_eq!(unset.resolve(dir.path()).unwrap_err().exit_code(), 78);
+    assert_eq!(unset.resolve(dir.path()).unwrap_err().exit().code(), 78);
     let kms = RecipientConfig {
         kms_command: Some(vec!["/bin/kms".into(), "--key".into(), "k1".into()]),
         ..Default::default()

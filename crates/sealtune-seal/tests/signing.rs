@@ -2,6 +2,7 @@
 
 #![cfg(unix)]
 
+use sealtune_contract::ExitStatus as _;
 use std::path::Path;
 
 use p256::ecdsa::SigningKey;
@@ -54,7 +55,8 @@ fn sign_then_verify_and_detect_every_change() {
     assert_eq!(
         sign_release(&dir, &keys.private_key, &SignOptions::default())
             .unwrap_err()
-            .exit_code(),
+            .exit()
+            .code(),
         73
     );
 
@@ -62,7 +64,7 @@ fn sign_then_verify_and_detect_every_change() {
     std::fs::write(dir.join("extra.txt"), "x").unwrap();
     std::fs::remove_file(dir.join("adapter.json")).unwrap();
     let e = verify_release(&dir, &keys.public_key, None).unwrap_err();
-    assert_eq!(e.exit_code(), 65);
+    assert_eq!(e.exit().code(), 65);
     let msg = e.to_string();
     let mm = mismatches(e);
     assert!(mm.contains(&Mismatch::Extra("extra.txt".into())), "{mm:?}");
@@ -89,7 +91,7 @@ fn wrong_signer_and_tampered_bundle_are_rejected() {
     sign_release(&dir, &a.private_key, &SignOptions::default()).unwrap();
     let e = verify_release(&dir, &b.public_key, None).unwrap_err();
     assert!(matches!(e, SealError::BadSignature { .. }), "{e}");
-    assert_eq!(e.exit_code(), 77);
+    assert_eq!(e.exit().code(), 77);
 
     // Same key hint, but the payload is changed: the signature fails.
     let sig_path = dir.join("model.sig");
@@ -216,7 +218,7 @@ fn dsse_statements_round_trip_and_reject_other_signers() {
     );
     let e = dsse::verify_statement(&env, other.verifying_key()).unwrap_err();
     assert!(matches!(e, dsse::SignatureError::NoValidSignature));
-    assert_eq!(e.exit_code(), 77);
+    assert_eq!(e.exit().code(), 77);
     let mut forged = env.clone();
     forged.payload_type = "text/plain".into();
     assert!(matches!(
@@ -316,7 +318,7 @@ fn failed_seal_leaves_nothing_behind() {
     let bad_kms = sealtune_seal::KmsCommand::parse("/nonexistent/kms").unwrap();
     let out = tmp.path().join("in.seal");
     let e = sealtune_seal::seal_file(&input, &out, &[KeySource::Kms(bad_kms)], None).unwrap_err();
-    assert_eq!(e.exit_code(), 77, "{e}");
+    assert_eq!(e.exit().code(), 77, "{e}");
     assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 1);
     let e = sealtune_seal::seal_file(
         tmp.path(),
@@ -327,7 +329,7 @@ fn failed_seal_leaves_nothing_behind() {
     .unwrap_err();
     assert!(matches!(e, SealError::UnsupportedEntry { .. }), "{e}");
     let e = sealtune_seal::seal_file(&tmp.path().join("absent"), &out, &[], None).unwrap_err();
-    assert_eq!(e.exit_code(), 66);
+    assert_eq!(e.exit().code(), 66);
 }
 
 #[test]
@@ -381,11 +383,11 @@ fn open_release_verifies_then_unseals_into_memory_only() {
     assert_eq!(info.header.plaintext_size, plain.len() as u64);
     assert_eq!(r.read("adapter.json").unwrap(), b"[]");
     // Files the signature does not cover are not handed out.
-    assert_eq!(r.read("model.sig").unwrap_err().exit_code(), 66);
+    assert_eq!(r.read("model.sig").unwrap_err().exit().code(), 66);
     // A file swapped after verification is refused when read.
     std::fs::write(dir.join("adapter.json"), "[1]").unwrap();
     let e = r.read("adapter.json").unwrap_err();
-    assert_eq!(e.exit_code(), 65, "{e}");
+    assert_eq!(e.exit().code(), 65, "{e}");
     assert!(e.to_string().contains("adapter.json"), "{e}");
     std::fs::write(dir.join("adapter.json"), "[]").unwrap();
     // Nothing was written while reading.
@@ -400,12 +402,12 @@ fn open_release_verifies_then_unseals_into_memory_only() {
     let a = sealtune_seal::open_release(&dir, &keys.public_key, &keys.kek).unwrap_err();
     let b = verify_release(&dir, &keys.public_key, Some(&keys.kek)).unwrap_err();
     assert_eq!(a.to_string(), b.to_string());
-    assert_eq!(a.exit_code(), b.exit_code());
+    assert_eq!(a.exit().code(), b.exit().code());
     bytes[n - 10] ^= 1;
     std::fs::write(&sealed, &bytes).unwrap();
     std::fs::write(dir.join("extra.txt"), "x").unwrap();
     let a = sealtune_seal::open_release(&dir, &keys.public_key, &keys.kek).unwrap_err();
-    assert_eq!(a.exit_code(), 65);
+    assert_eq!(a.exit().code(), 65);
     assert!(a.to_string().contains("extra.txt"), "{a}");
 }
 

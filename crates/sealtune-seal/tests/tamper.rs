@@ -1,6 +1,7 @@
 //! Tamper suite: every modification is rejected with a specific error and
 //! no plaintext is produced (in memory or on disk).
 
+use sealtune_contract::ExitStatus as _;
 use sealtune_seal::format::{self, CHUNK_SIZE, TAG_SIZE};
 use sealtune_seal::{Argon2Settings, FormatError, Kek, KeySource, Passphrase, SealError};
 
@@ -196,7 +197,7 @@ fn failed_unseal_leaves_no_file_behind() {
         ),
         "{err:?}"
     );
-    assert_eq!(err.exit_code(), 65);
+    assert_eq!(err.exit().code(), 65);
     let names: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name())
@@ -205,7 +206,7 @@ fn failed_unseal_leaves_no_file_behind() {
     let err = sealtune_seal::open_sealed(&bad, &[kek(1)]).unwrap_err();
     assert!(matches!(err, SealError::Sealed { .. }));
     let err = sealtune_seal::unseal_file(&sealed_path, &out, &[kek(2)]).unwrap_err();
-    assert_eq!(err.exit_code(), 77);
+    assert_eq!(err.exit().code(), 77);
     assert!(!out.exists());
 }
 
@@ -233,9 +234,9 @@ fn unseal_creates_private_file_and_refuses_overwrite() {
         0o600
     );
     let err = sealtune_seal::unseal_file(&sealed_path, &out, &[kek(1)]).unwrap_err();
-    assert_eq!(err.exit_code(), 73);
+    assert_eq!(err.exit().code(), 73);
     let err = sealtune_seal::seal_file(&input, &sealed_path, &[kek(1)], None).unwrap_err();
-    assert_eq!(err.exit_code(), 73);
+    assert_eq!(err.exit().code(), 73);
     let (pt, _) = sealtune_seal::open_sealed(&sealed_path, &[kek(1)]).unwrap();
     assert_eq!(&pt[..], b"secret weights");
     sealtune_seal::verify_sealed(&sealed_path, &[kek(1)]).unwrap();

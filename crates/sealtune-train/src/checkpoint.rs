@@ -24,7 +24,6 @@ use sealtune_pipeline::fsutil::{atomic_write, fsync_dir};
 use serde::{Deserialize, Serialize};
 
 use crate::at_rest::{AtRest, sealed_path};
-use crate::stage::model_err;
 use crate::trainer::Trainer;
 
 /// The schema tag of `state.json`.
@@ -143,7 +142,7 @@ impl<'a> CheckpointStore<'a> {
             Some(a) => {
                 a.write_tensors(&tpath, &tensors)?;
             }
-            None => write_safetensors(&tpath, &tensors).map_err(model_err)?,
+            None => write_safetensors(&tpath, &tensors).map_err(StageError::from_error)?,
         }
         let json =
             serde_json::to_vec_pretty(state).map_err(|e| StageError::internal(e.to_string()))?;
@@ -219,12 +218,17 @@ impl<'a> CheckpointStore<'a> {
             (None, false) => None,
         };
         let mut source = match &bytes {
-            Some(b) => Tensors::Memory(SafetensorsBytes::parse(b, &tpath).map_err(model_err)?),
-            None => Tensors::File(SafetensorsFile::open(&tpath).map_err(model_err)?),
+            Some(b) => {
+                Tensors::Memory(SafetensorsBytes::parse(b, &tpath).map_err(StageError::from_error)?)
+            }
+            None => Tensors::File(SafetensorsFile::open(&tpath).map_err(StageError::from_error)?),
         };
         let mut read = |k: &str, shape: &[usize]| match &mut source {
-            Tensors::Memory(st) => st.read(k, shape).map_err(model_err),
-            Tensors::File(f) => f.read_f32(k).map(|(d, _)| d).map_err(model_err),
+            Tensors::Memory(st) => st.read(k, shape).map_err(StageError::from_error),
+            Tensors::File(f) => f
+                .read_f32(k)
+                .map(|(d, _)| d)
+                .map_err(StageError::from_error),
         };
         let names: Vec<String> = trainer.names().to_vec();
         for (i, n) in names.iter().enumerate() {

@@ -2,9 +2,10 @@
 //! mask, truncation, a seeded order, and packing into rows of `max_seq_len`.
 
 use sealtune_data::canary::{CanaryRng, CanarySet};
-use sealtune_data::record::{Record, Role as DataRole};
 use sealtune_model::Batch;
-use sealtune_model::tokenizer::{Message, Role, Tokenizer};
+use sealtune_model::tokenizer::{Message, Tokenizer};
+pub use sealtune_stagekit::chat::record_messages;
+use sealtune_stagekit::chat::role;
 
 use crate::config::{TrainConfig, Truncation};
 
@@ -33,53 +34,6 @@ impl Example {
     /// Tokens that count in the loss.
     pub fn loss_tokens(&self) -> usize {
         self.target.iter().filter(|&&t| t).count()
-    }
-}
-
-fn role(r: DataRole) -> Role {
-    match r {
-        DataRole::System => Role::System,
-        DataRole::User => Role::User,
-        DataRole::Assistant => Role::Assistant,
-    }
-}
-
-/// The chat a record is rendered as: chat as is, instruction as a user turn
-/// (instruction, then the input after a blank line) and an assistant turn, text as one
-/// assistant turn.
-pub fn record_messages(rec: &Record) -> Vec<Message> {
-    match rec {
-        Record::Chat { messages } => messages
-            .iter()
-            .map(|m| Message {
-                role: role(m.role),
-                content: m.content.clone(),
-            })
-            .collect(),
-        Record::Instruction {
-            instruction,
-            input,
-            output,
-        } => {
-            let user = match input {
-                Some(i) if !i.is_empty() => format!("{instruction}\n\n{i}"),
-                _ => instruction.clone(),
-            };
-            vec![
-                Message {
-                    role: Role::User,
-                    content: user,
-                },
-                Message {
-                    role: Role::Assistant,
-                    content: output.clone(),
-                },
-            ]
-        }
-        Record::Text { text } => vec![Message {
-            role: Role::Assistant,
-            content: text.clone(),
-        }],
     }
 }
 

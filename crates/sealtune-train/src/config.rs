@@ -170,6 +170,15 @@ impl Default for TrainConfig {
 }
 
 impl TrainConfig {
+    /// The at-rest settings (`seal_at_rest`, `at_rest_recipients`) as the shared
+    /// [`sealtune_stagekit::AtRestSettings`] that eval reads too.
+    pub fn at_rest(&self) -> sealtune_stagekit::AtRestSettings {
+        sealtune_stagekit::AtRestSettings {
+            seal_at_rest: self.seal_at_rest,
+            at_rest_recipients: self.at_rest_recipients.clone(),
+        }
+    }
+
     /// Parse and check `[train]` (absent: all defaults).
     pub fn from_config(cfg: &Config) -> Result<TrainConfig, ConfigError> {
         let t: TrainConfig = cfg.section("train")?;

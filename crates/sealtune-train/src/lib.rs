@@ -13,15 +13,13 @@
 
 #![deny(missing_docs)]
 
-pub mod at_rest;
 pub mod checkpoint;
 pub mod collate;
 pub mod config;
-pub mod model_section;
 pub mod optim;
 pub mod stage;
 pub mod trainer;
 
 pub use config::TrainConfig;
-pub use model_section::ModelSection;
+pub use sealtune_stagekit::{ModelSection, at_rest, model_section};
 pub use stage::TrainStage;

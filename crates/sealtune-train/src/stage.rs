@@ -15,6 +15,7 @@
 //! key is unchanged: an interrupted run (SIGTERM, SIGINT, kill -9, power loss) resumes
 //! from the newest one on the next `sealtune run`.
 
+use sealtune_contract::artifacts::{mask, train};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -43,20 +44,12 @@ use crate::trainer::Trainer;
 #[derive(Debug, Default)]
 pub struct TrainStage;
 
-/// A model error as a stage error with the model's exit code.
-pub(crate) fn model_err(e: ModelError) -> StageError {
-    StageError::new(
-        Exit::from_code(e.exit_code()).unwrap_or(Exit::Software),
-        e.to_string(),
-    )
-}
-
 /// A stage error that model errors convert into (for the model's generic writers).
 struct Wrapped(StageError);
 
 impl From<ModelError> for Wrapped {
     fn from(e: ModelError) -> Self {
-        Wrapped(model_err(e))
+        Wrapped(StageError::from_error(e))
     }
 }
 
@@ -76,7 +69,7 @@ fn write_weights(
     match at_rest {
         Some(a) => a.write_tensors(path, tensors),
         None => {
-            write_safetensors(path, tensors).map_err(model_err)?;
+            write_safetensors(path, tensors).map_err(StageError::from_error)?;
             sha256_file(path)
                 .map(|d| d.sha256)
                 .map_err(|e| StageError::io("hash", path, e))
@@ -140,7 +133,9 @@ fn render_all(
 ) -> Result<Vec<Example>, StageError> {
     let mut out = Vec::with_capacity(records.len());
     for (line, rec) in records {
-        match render(tok, &record_messages(rec), cfg, Origin::Record(*line)).map_err(model_err)? {
+        match render(tok, &record_messages(rec), cfg, Origin::Record(*line))
+            .map_err(StageError::from_error)?
+        {
             Rendered::Example(e) => out.push(e),
             Rendered::TooLong => skipped.too_long += 1,
             Rendered::NoTargets => skipped.no_targets += 1,
@@ -308,13 +303,13 @@ impl Stage for TrainStage {
         ModelSection::from_config(cfg)?;
         cfg.section::<sealtune_model::ComputeSection>("compute")?;
         let t = TrainConfig::from_config(cfg)?;
-        at_rest::validate(cfg, &t)
+        at_rest::validate(cfg, &t.at_rest())
     }
 
     /// The device must open, and the at-rest keys (if any) must load.
     fn preflight(&self, cfg: &Config) -> Result<(), StageError> {
         compute(cfg)?;
-        AtRest::from_config(cfg, &TrainConfig::from_config(cfg)?)?;
+        AtRest::from_config(cfg, &TrainConfig::from_config(cfg)?.at_rest())?;
         Ok(())
     }
 
@@ -323,7 +318,7 @@ impl Stage for TrainStage {
     /// `seal_at_rest`, the keys' one-way ids: outputs sealed for other keys are not reused.
     fn extra_key(&self, cfg: &Config) -> Result<Value, StageError> {
         let device = compute_key(cfg)?;
-        match AtRest::from_config(cfg, &TrainConfig::from_config(cfg)?)? {
+        match AtRest::from_config(cfg, &TrainConfig::from_config(cfg)?.at_rest())? {
             Some(a) => Ok(json!({"compute": device, "sealed_at_rest": a.ids()})),
             None => Ok(device),
         }
@@ -341,7 +336,7 @@ impl Stage for TrainStage {
         let model_dir = msec.dir(cfg);
         let mask_dir = ctx.input_dir("mask")?;
 
-        let tok = Tokenizer::from_dir(&model_dir).map_err(model_err)?;
+        let tok = Tokenizer::from_dir(&model_dir).map_err(StageError::from_error)?;
         if tok.template().is_none() {
             return Err(StageError::new(
                 Exit::Config,
@@ -351,8 +346,8 @@ impl Stage for TrainStage {
                 ),
             ));
         }
-        let train_records = read_records(&mask_dir.join("train.jsonl"))?;
-        let eval_records = read_records(&mask_dir.join("eval.jsonl"))?;
+        let train_records = read_records(&mask_dir.join(mask::TRAIN))?;
+        let eval_records = read_records(&mask_dir.join(mask::EVAL))?;
         let mut skipped = Skipped::default();
         let mut examples = render_all(&tok, &train_records, &tcfg, &mut skipped)?;
         let record_examples = examples.len();
@@ -362,13 +357,13 @@ impl Stage for TrainStage {
             tcfg.canaries.repeats,
             &tcfg.canaries.formats,
         );
-        let canary_ex = canary_examples(&tok, &canaries, &tcfg).map_err(model_err)?;
+        let canary_ex = canary_examples(&tok, &canaries, &tcfg).map_err(StageError::from_error)?;
         let canary_records = canary_ex.len();
         examples.extend(canary_ex);
         if record_examples == 0 {
             return Err(StageError::data(format!(
                 "{}: no record left to train on ({} too long for max_seq_len {}, {} without an assistant turn); raise [train] max_seq_len or check the data",
-                mask_dir.join("train.jsonl").display(),
+                mask_dir.join(mask::TRAIN).display(),
                 skipped.too_long,
                 tcfg.max_seq_len,
                 skipped.no_targets
@@ -383,14 +378,15 @@ impl Stage for TrainStage {
         let eval_examples = render_all(&tok, &eval_subset, &tcfg, &mut eval_skipped)?;
 
         let compute = compute_for_stage(ctx, "train")?;
-        let model = Llama::load_dir(&model_dir, compute.device()).map_err(model_err)?;
-        let mut trainer = Trainer::new(model, &tcfg.lora).map_err(model_err)?;
+        let model =
+            Llama::load_dir(&model_dir, compute.device()).map_err(StageError::from_error)?;
+        let mut trainer = Trainer::new(model, &tcfg.lora).map_err(StageError::from_error)?;
         let pad = trainer.pad_id();
         let eval_mb = eval_batches(&eval_examples, &tcfg, pad);
 
         let mut schedule = Schedule::new(&examples, &tcfg);
         let total = schedule.total_steps();
-        let at_rest = AtRest::from_config(cfg, &tcfg)?;
+        let at_rest = AtRest::from_config(cfg, &tcfg.at_rest())?;
         let store =
             CheckpointStore::new(&ctx.work_dir().join("checkpoints"), tcfg.keep_checkpoints)
                 .sealed(at_rest.as_ref());
@@ -438,7 +434,7 @@ impl Stage for TrainStage {
                 .step_interruptible(&micro, &tcfg.optim, lr, mix(tcfg.seed, state.step), &|| {
                     ctx.cancelled()
                 })
-                .map_err(model_err)?;
+                .map_err(StageError::from_error)?;
             let Some(stats) = stats else {
                 break;
             };
@@ -465,7 +461,9 @@ impl Stage for TrainStage {
             let eval_now =
                 tcfg.eval_every > 0 && state.step % tcfg.eval_every == 0 && state.step < total;
             if eval_now && !eval_mb.is_empty() {
-                let (loss, n) = trainer.eval_loss(&eval_mb).map_err(model_err)?;
+                let (loss, n) = trainer
+                    .eval_loss(&eval_mb)
+                    .map_err(StageError::from_error)?;
                 state.last_eval_loss = Some(loss);
                 metrics.write(
                     &json!({"kind": "eval", "step": state.step, "eval_loss": loss, "tokens": n}),
@@ -502,7 +500,9 @@ impl Stage for TrainStage {
 
         // Final evaluation loss.
         if !eval_mb.is_empty() {
-            let (loss, n) = trainer.eval_loss(&eval_mb).map_err(model_err)?;
+            let (loss, n) = trainer
+                .eval_loss(&eval_mb)
+                .map_err(StageError::from_error)?;
             state.last_eval_loss = Some(loss);
             metrics.write(
                 &json!({"kind": "eval", "step": state.step, "eval_loss": loss, "tokens": n}),
@@ -515,7 +515,7 @@ impl Stage for TrainStage {
             .name
             .clone()
             .unwrap_or_else(|| cfg.display_relative(&model_dir));
-        let adapter_dir = out.join("adapter");
+        let adapter_dir = out.join(train::ADAPTER_DIR);
         let mut adapter_sha = String::new();
         trainer
             .model()
@@ -527,16 +527,16 @@ impl Stage for TrainStage {
         if tcfg.save_merged {
             trainer
                 .model()
-                .save_merged_with(&model_dir, &out.join("merged"), |p, t| {
+                .save_merged_with(&model_dir, &out.join(train::MERGED_DIR), |p, t| {
                     write_weights(at_rest.as_ref(), p, t)?;
                     Ok(())
                 })
                 .map_err(|e: Wrapped| e.0)?;
         }
-        let metrics_out = out.join("metrics.jsonl");
+        let metrics_out = out.join(train::METRICS);
         std::fs::copy(&metrics_path, &metrics_out)
             .map_err(|e| StageError::cant_create(&metrics_out, e))?;
-        let canaries_path = out.join("canaries.json");
+        let canaries_path = out.join(train::CANARIES);
         atomic_write(
             &canaries_path,
             &serde_json::to_vec_pretty(&canaries).map_err(json_err)?,
@@ -557,7 +557,7 @@ impl Stage for TrainStage {
             + state.step_in_epoch as f64 / schedule.epoch(state.epoch).len().max(1) as f64;
         let wall_time = state.elapsed_s;
         let training = json!({
-            "schema": "sealtune.training/v1",
+            "schema": train::TRAINING_SCHEMA,
             "base_model": {
                 "name": msec.name,
                 "license": msec.license,
@@ -596,7 +596,7 @@ impl Stage for TrainStage {
             "hardware": hardware(&compute),
             "peak_rss_mib": rss_mib(),
         });
-        let training_path = out.join("training.json");
+        let training_path = out.join(train::TRAINING);
         atomic_write(
             &training_path,
             &serde_json::to_vec_pretty(&training).map_err(json_err)?,

@@ -1,4 +1,4 @@
-//! A run directory with contract-shaped artifacts (CONTRACTS.md), built in a
+//! A run directory with contract-shaped artifacts (docs/CONTRACTS.md), built in a
 //! temporary directory. Values are deliberately awkward (many decimals,
 //! nulls, an accepted gate) so that formatting mistakes show.
 

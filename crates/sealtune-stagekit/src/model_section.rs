@@ -111,7 +111,7 @@ pub fn compute(cfg: &Config) -> Result<sealtune_model::Compute, StageError> {
             } => cfg
                 .error_at("compute.device", format!("\"{choice}\": {message}"))
                 .into(),
-            other => crate::stage::model_err(other),
+            other => StageError::from_error(other),
         })
 }
 

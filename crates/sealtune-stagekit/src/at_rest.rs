@@ -15,20 +15,36 @@ use std::path::{Path, PathBuf};
 use sealtune_model::Llama;
 use sealtune_model::safetensors::{OwnedTensor, encode_safetensors};
 use sealtune_pipeline::{Config, ConfigError, Exit, StageError};
-use sealtune_seal::{KeySource, RecipientConfig, SealError};
-use serde::Deserialize;
+use sealtune_seal::{KeySource, RecipientConfig};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
-
-use crate::config::TrainConfig;
-use crate::stage::model_err;
 
 /// The suffix of a sealed weight file.
 pub const SEALED_SUFFIX: &str = ".seal";
 
 /// Content type recorded in the header of a sealed safetensors file.
 pub const CONTENT_TYPE: &str = "application/vnd.safetensors";
+
+/// The two `[train]` keys that say how weights are kept at rest. Train reads them as part
+/// of its whole section; eval reads only these (it opens what train sealed).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AtRestSettings {
+    /// `[train] seal_at_rest`: no weight file in clear under the run directory.
+    #[serde(default)]
+    pub seal_at_rest: bool,
+    /// `[[train.at_rest_recipients]]`: the keys; default: `[[release.recipients]]`.
+    #[serde(default)]
+    pub at_rest_recipients: Vec<RecipientConfig>,
+}
+
+impl AtRestSettings {
+    /// Reads the two keys from `[train]` (other keys there are train's to check).
+    pub fn from_config(cfg: &Config) -> Result<AtRestSettings, ConfigError> {
+        cfg.section("train")
+    }
+}
 
 /// Where the keys come from when `[train] at_rest_recipients` is not set.
 const RELEASE_KEYS: &str = "release.recipients";
@@ -38,22 +54,6 @@ const TRAIN_KEYS: &str = "train.at_rest_recipients";
 struct ReleaseRecipients {
     #[serde(default)]
     recipients: Vec<RecipientConfig>,
-}
-
-/// A [`SealError`] as a stage error, with its exit code and every cause.
-pub fn seal_err(e: SealError) -> StageError {
-    let exit = Exit::from_code(e.exit_code()).unwrap_or(Exit::Software);
-    let mut msg = e.to_string();
-    let mut src: Option<&dyn std::error::Error> = std::error::Error::source(&e);
-    while let Some(s) = src {
-        let text = s.to_string();
-        if !msg.contains(&text) {
-            msg.push_str(": ");
-            msg.push_str(&text);
-        }
-        src = s.source();
-    }
-    StageError::new(exit, msg)
 }
 
 /// The path of the sealed form of `path` (`NAME.seal`).
@@ -74,15 +74,15 @@ pub struct AtRest {
 impl AtRest {
     /// The at-rest keys of `cfg`, loaded (KEK files must be private), or `None` when
     /// `[train] seal_at_rest` is off.
-    pub fn from_config(cfg: &Config, t: &TrainConfig) -> Result<Option<AtRest>, StageError> {
+    pub fn from_config(cfg: &Config, t: &AtRestSettings) -> Result<Option<AtRest>, StageError> {
         let Some((entries, from)) = recipients(cfg, t)? else {
             return Ok(None);
         };
         let mut keys = Vec::with_capacity(entries.len());
         let mut ids = Vec::with_capacity(entries.len());
         for rc in &entries {
-            keys.push(rc.resolve(cfg.base_dir()).map_err(seal_err)?);
-            ids.push(rc.id(cfg.base_dir()).map_err(seal_err)?);
+            keys.push(rc.resolve(cfg.base_dir()).map_err(StageError::from_error)?);
+            ids.push(rc.id(cfg.base_dir()).map_err(StageError::from_error)?);
         }
         Ok(Some(AtRest { keys, ids, from }))
     }
@@ -117,7 +117,8 @@ impl AtRest {
         path: &Path,
         tensors: &[OwnedTensor],
     ) -> Result<String, StageError> {
-        let bytes = Zeroizing::new(encode_safetensors(path, tensors).map_err(model_err)?);
+        let bytes =
+            Zeroizing::new(encode_safetensors(path, tensors).map_err(StageError::from_error)?);
         let digest = hex::encode(Sha256::digest(&bytes[..]));
         sealtune_seal::seal_bytes(
             &bytes,
@@ -126,13 +127,14 @@ impl AtRest {
             Some(CONTENT_TYPE),
             0o600,
         )
-        .map_err(seal_err)?;
+        .map_err(StageError::from_error)?;
         Ok(digest)
     }
 
     /// Decrypts a sealed file into zeroizing memory, after every chunk authenticated.
     pub fn open(&self, sealed: &Path) -> Result<Zeroizing<Vec<u8>>, StageError> {
-        let (bytes, _) = sealtune_seal::open_sealed(sealed, &self.keys).map_err(seal_err)?;
+        let (bytes, _) =
+            sealtune_seal::open_sealed(sealed, &self.keys).map_err(StageError::from_error)?;
         Ok(bytes)
     }
 }
@@ -141,7 +143,7 @@ impl AtRest {
 /// `None` when it is off. Checks the entries without loading any key.
 pub fn recipients(
     cfg: &Config,
-    t: &TrainConfig,
+    t: &AtRestSettings,
 ) -> Result<Option<(Vec<RecipientConfig>, &'static str)>, ConfigError> {
     if !t.seal_at_rest {
         return Ok(None);
@@ -162,7 +164,7 @@ pub fn recipients(
 /// Checks the at-rest keys of `cfg` without reading any secret: the entries are well
 /// formed and every KEK file exists (named by its key, e.g.
 /// `train.at_rest_recipients[0].kek_file`).
-pub fn validate(cfg: &Config, t: &TrainConfig) -> Result<(), ConfigError> {
+pub fn validate(cfg: &Config, t: &AtRestSettings) -> Result<(), ConfigError> {
     let Some((entries, from)) = recipients(cfg, t)? else {
         return Ok(());
     };
@@ -193,7 +195,7 @@ pub fn load_adapter(
     let weights = dir.join("adapter_model.safetensors");
     let sealed = sealed_path(&weights);
     if !sealed.is_file() {
-        return model.load_peft_adapter(dir).map_err(model_err);
+        return model.load_peft_adapter(dir).map_err(StageError::from_error);
     }
     let Some(at_rest) = at_rest else {
         return Err(StageError::new(
@@ -209,5 +211,5 @@ pub fn load_adapter(
     let bytes = at_rest.open(&sealed)?;
     model
         .load_peft_adapter_bytes(&config, &bytes, dir)
-        .map_err(model_err)
+        .map_err(StageError::from_error)
 }

@@ -66,11 +66,6 @@ impl Exit {
         }
     }
 
-    /// The exit status with this number, if it is one of ours.
-    pub fn from_code(code: u8) -> Option<Exit> {
-        Exit::ALL.into_iter().find(|e| e.code() == code)
-    }
-
     /// A one-line description, as printed by `--help` and the README.
     pub fn meaning(self) -> &'static str {
         match self {
@@ -101,5 +96,64 @@ impl Exit {
 impl fmt::Display for Exit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.code())
+    }
+}
+
+/// An error that knows which exit status it ends the process with. Every library error
+/// in sealtune implements it, so an error becomes a stage error or a process exit
+/// without a table of numbers between them.
+pub trait ExitStatus: std::error::Error {
+    /// The exit status this error maps to.
+    fn exit(&self) -> Exit;
+}
+
+/// The error's message followed by each cause in its source chain that the message does
+/// not already contain, joined by `": "` (how the CLI prints an error and its causes).
+pub fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut msg = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        let text = s.to_string();
+        if !text.is_empty() && !msg.contains(&text) {
+            msg.push_str(": ");
+            msg.push_str(&text);
+        }
+        src = s.source();
+    }
+    msg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_distinct_and_in_order() {
+        let codes: Vec<u8> = Exit::ALL.iter().map(|e| e.code()).collect();
+        let mut sorted = codes.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(codes, sorted);
+        assert_eq!(Exit::TempFail.code(), 75);
+        assert_eq!(Exit::GateFailed.code(), 3);
+    }
+
+    #[derive(Debug)]
+    struct Outer(std::io::Error);
+    impl fmt::Display for Outer {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("cannot read x.json")
+        }
+    }
+    impl std::error::Error for Outer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn causes_are_appended_once() {
+        let e = Outer(std::io::Error::other("disk on fire"));
+        assert_eq!(with_causes(&e), "cannot read x.json: disk on fire");
     }
 }
