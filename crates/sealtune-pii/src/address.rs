@@ -455,8 +455,9 @@ fn place_words(text: &str, i: usize) -> Option<usize> {
         if text[j..].starts_with(" (") {
             let k = rest_of_line_until(text, j + 2, b')', 24).len();
             if b.get(j + 2 + k) == Some(&b')') {
+                // The parenthesis closes the place ("Montréal (Québec)").
                 j += 2 + k + 1;
-                continue;
+                break;
             }
         }
         if b.get(j) == Some(&b' ')
@@ -875,6 +876,186 @@ pub(crate) fn box_address(text: &str, i: usize) -> Option<(usize, bool)> {
     None
 }
 
+/// Words that open an address line when no house number does ("Urb. Villa del
+/// Carmen", "Calle 12 G-14", "Flat 3/2, 41 Hyndland Road").
+const LINE_OPENERS: &[&str] = &[
+    "urb.",
+    "urb ",
+    "urbanización",
+    "urbanizacion",
+    "calle",
+    "c/",
+    "avenida",
+    "avda",
+    "av.",
+    "flat",
+    "apt",
+    "apartment",
+    "unit",
+    "suite",
+    "ste ",
+    "po box",
+    "p.o. box",
+    "p. o. box",
+    "bldg",
+    "building",
+    "floor",
+    "rue ",
+    "via ",
+    "carrer",
+    "cond.",
+    "condominio",
+    "residencial",
+    "barrio",
+    "bo.",
+    "sector",
+    "camino",
+    "carretera",
+    "carr.",
+    "lot ",
+    "house ",
+    "apto",
+    "piso",
+    "km ",
+];
+
+/// Where an address line's text starts, if `text[s..e]` is one: a house number or an
+/// address word first. A short label before it
+/// (`Domicilio: `) is skipped when `label_ok`.
+fn address_line(text: &str, s: usize, e: usize, label_ok: bool) -> Option<usize> {
+    let mut line = &text[s..e];
+    let mut start = s;
+    if label_ok
+        && let Some(c) = line.find(": ")
+        && line[..c].split_whitespace().count() <= 3
+        && !line[..c].bytes().any(|b| b.is_ascii_digit())
+    {
+        start = s + c + 2;
+        line = &text[start..e];
+    }
+    let lead = line.len() - line.trim_start().len();
+    start += lead;
+    let t = line.trim();
+    if t.len() < 3 || t.len() > 70 || t.ends_with(':') || t.contains('@') || t.contains("://") {
+        return None;
+    }
+    let tb = t.as_bytes();
+    let opens = tb[0].is_ascii_digit()
+        || LINE_OPENERS
+            .iter()
+            .any(|w| tb.len() >= w.len() && tb[..w.len()].eq_ignore_ascii_case(w.as_bytes()));
+    opens.then_some(start)
+}
+
+/// The end of a postal line starting at `i` ("Ponce, PR 00716-2211", "Glasgow G12 9UX",
+/// "Montréal (Québec)  H2X 3J4", "34728 Kadıköy/İstanbul"), if the line holds nothing
+/// else; `line_end` is where the line ends.
+fn postal_line(text: &str, i: usize, line_end: usize, country_next: bool) -> Option<usize> {
+    let b = text.as_bytes();
+    // A postcode of digits only ("34728", "8001") says little on its own.
+    let strong =
+        |p: usize, end: usize| country_next || b[p..end].iter().any(u8::is_ascii_uppercase);
+    let rest_blank = |k: usize| text[k..line_end].trim().trim_end_matches('.').is_empty();
+    if let Some(end) = city_state_zip(text, i)
+        && end <= line_end
+        && rest_blank(end)
+        && b[i..end].iter().any(u8::is_ascii_digit)
+    {
+        return Some(end);
+    }
+    let skip = |mut k: usize| {
+        while k < line_end && k - i < 64 && b[k] == b' ' {
+            k += 1;
+        }
+        k
+    };
+    if let Some(pw) = place_words(text, i)
+        && pw <= line_end
+        && let Some(end) = postcode(text, skip(pw))
+        && end <= line_end
+        && rest_blank(end)
+        && strong(skip(pw), end)
+    {
+        return Some(end);
+    }
+    if let Some(p) = postcode(text, i)
+        && p < line_end
+        && b[p] == b' '
+        && let Some(end) = place_words(text, skip(p))
+        && end <= line_end
+        && rest_blank(end)
+        && strong(i, p)
+    {
+        return Some(end);
+    }
+    None
+}
+
+/// Address blocks anchored on their last line: a postal line ("City, ST ZIP", a city
+/// and a foreign postcode) with one to three address lines above it and, after it, an
+/// optional country line. Finds what the street rules miss: Puerto Rico urbanizations
+/// (`Urb. Jardines de Caparra\nCalle 12 G-14\nBayamón, PR 00959`), a flat before the
+/// street, French and Turkish street forms. `emit(start, end)`.
+pub(crate) fn blocks(text: &str, mut emit: impl FnMut(usize, usize)) {
+    let b = text.as_bytes();
+    let mut lines: Vec<(usize, usize)> = Vec::new();
+    let mut pos = 0usize;
+    for l in text.split_inclusive('\n') {
+        let body = l.trim_end_matches(['\n', '\r']);
+        lines.push((pos, pos + body.len()));
+        pos += l.len();
+    }
+    let indent = |s: usize, e: usize| s + (text[s..e].len() - text[s..e].trim_start().len());
+    for n in 1..lines.len() {
+        let (ls, le) = lines[n];
+        let i = indent(ls, le);
+        if i >= le || !b[i].is_ascii_alphanumeric() {
+            continue;
+        }
+        // Cheap first: a postal line is short and has a digit (its code), and the line
+        // above it must be an address line.
+        if le - i > 80 || !b[i..le].iter().any(u8::is_ascii_digit) {
+            continue;
+        }
+        let (ps, pe) = lines[n - 1];
+        if address_line(text, ps, pe, true).is_none() {
+            continue;
+        }
+        let country = |k: usize| {
+            lines.get(k).and_then(|&(ns, ne)| {
+                let t = text[ns..ne].trim().trim_end_matches('.');
+                COUNTRIES
+                    .iter()
+                    .any(|c| c.eq_ignore_ascii_case(t))
+                    .then(|| indent(ns, ne) + t.len())
+            })
+        };
+        let Some(mut end) = postal_line(text, i, le, country(n + 1).is_some()) else {
+            continue;
+        };
+        // Walk up over one to three address lines; a labelled one is the top.
+        let mut top = None;
+        for k in (n.saturating_sub(3)..n).rev() {
+            let (s, e) = lines[k];
+            let Some(start) = address_line(text, s, e, true) else {
+                break;
+            };
+            top = Some(start);
+            if start > indent(s, e) {
+                break;
+            }
+        }
+        let Some(start) = top else { continue };
+        if !b[start..end].iter().any(u8::is_ascii_digit) {
+            continue;
+        }
+        if let Some(c) = country(n + 1) {
+            end = c;
+        }
+        emit(start, end);
+    }
+}
+
 /// Finds postal addresses in a whole text; calls `emit(start, end, score)` for
 /// each. The detector does not scan for itself: it tries [`street`] and
 /// [`box_address`] where its candidate automaton already stopped (a digit run,
@@ -943,6 +1124,47 @@ mod tests {
         let mut out = Vec::new();
         find(text, &|| false, |s, e, _| out.push(&text[s..e]));
         out
+    }
+
+    #[test]
+    fn blocks_anchored_on_the_postal_line() {
+        let got = |t: &'static str| {
+            let mut v = Vec::new();
+            blocks(t, |s, e| v.push(&t[s..e]));
+            v
+        };
+        assert_eq!(
+            got(
+                "Dirección / Address:\nUrb. Jardines de Caparra\nCalle 12 G-14\nBayamón, PR 00959\nTel.: 555"
+            ),
+            ["Urb. Jardines de Caparra\nCalle 12 G-14\nBayamón, PR 00959"]
+        );
+        assert_eq!(
+            got(
+                "My address is now Flat 3/2, 41 Hyndland Road\nGlasgow G12 9UX\nUnited Kingdom. My"
+            ),
+            [] as [&str; 0],
+            "prose before the flat is not a label"
+        );
+        assert_eq!(
+            got(
+                "Marie-Ève Tremblay-Gagnon\n1185 rue Saint-Denis, app. 402\nMontréal (Québec)  H2X 3J4\nCANADA\n\nDear"
+            ),
+            ["1185 rue Saint-Denis, app. 402\nMontréal (Québec)  H2X 3J4\nCANADA"]
+        );
+        assert_eq!(
+            got("Domicilio: Urb. Villa del Carmen, Calle Sauco 2241\nPonce, PR 00716-2211\n"),
+            ["Urb. Villa del Carmen, Calle Sauco 2241\nPonce, PR 00716-2211"]
+        );
+        assert!(got("Meeting notes\nBoston, MA 02110\n").is_empty());
+        assert_eq!(
+            got("Total due 42\nRef 7781\nSeattle, WA 98101\n"),
+            [] as [&str; 0]
+        );
+        assert_eq!(
+            got("Beneficiary:\n12 Kloof St\nTamboerskloof 8001\nSouth Africa\n"),
+            ["12 Kloof St\nTamboerskloof 8001\nSouth Africa"]
+        );
     }
 
     #[test]

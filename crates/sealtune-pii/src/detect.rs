@@ -28,6 +28,7 @@ const MAX_GROUPS: usize = 24;
 const P_ALNUM: usize = 10;
 const P_NUMERIC: usize = 11;
 const P_PASSWORD: usize = 12;
+const P_AGE_CUED: usize = 13;
 
 /// How many matches, words or candidates detection handles between two polls
 /// of its cancellation check: small enough that a poll comes every few
@@ -64,7 +65,7 @@ pub(crate) fn patterns() -> Vec<String> {
         r"(?:(?-u:\b)[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{0,4}){2,7}|::(?:[0-9A-Fa-f]{1,4}:?){1,7})(?:[0-9]{1,3}(?:\.[0-9]{1,3}){3})?".to_string(),
         r"(?-u:\b)(?:9[0-9]|1[0-2][0-9])(?:[ -](?i:years?|yrs?)(?:[ -](?i:old))?|[ -]?(?i:yo|y/o|y\.o\.)(?-u:\b))".to_string(),
         format!(
-            r"(?-u:\b)(?:{weekday}\.?,? )?(?:{month}\.? [0-9]{{1,2}}{ord},? [0-9]{{4}}|[0-9]{{1,2}}{ord}(?: of)? {month}\.?,? [0-9]{{4}}|{month}\.?,? [0-9]{{4}}|{full_month} [0-9]{{1,2}}{ord}|{short_month}\.? [0-9]{{1,2}}{ord}|[0-9]{{1,2}}(?:st|nd|rd|th) (?:day )?of {full_month}(?:,? [0-9]{{4}})?|[0-9]{{1,2}}-{month}-(?:[0-9]{{4}}|[0-9]{{2}})|[0-9]{{1,2}} de {es_month}(?: de(?:l)? [0-9]{{4}})?)(?-u:\b)"
+            r"(?-u:\b)(?:{weekday}\.?,? )?(?:{month}\.? [0-9]{{1,2}}{ord},? [0-9]{{4}}|[0-9]{{1,2}}{ord}(?: of)? {month}\.?,? [0-9]{{4}}|{month}\.?,? [0-9]{{4}}|{full_month} [0-9]{{1,2}}{ord}|[0-9]{{1,2}}{ord} {full_month}|{short_month}\.? [0-9]{{1,2}}{ord}|[0-9]{{1,2}}(?:st|nd|rd|th) (?:day )?of {full_month}(?:,? [0-9]{{4}})?|[0-9]{{1,2}}-{month}-(?:[0-9]{{4}}|[0-9]{{2}})|[0-9]{{1,2}} de {es_month}(?: de(?:l)? [0-9]{{4}})?)(?-u:\b)"
         ),
         format!(
             r"(?-u:\b)(?:[0-9]{{1,6}}(?:-?[A-Za-z])? (?:[{lu}][{l}0-9'’.-]*|[0-9]{{1,3}}(?i:st|nd|rd|th)) (?:[{l}0-9][{l}0-9'’.-]* ){{0,3}}{suffix}(?-u:\b)\.?(?:,? (?i:apt|apartment|suite|ste|unit|fl|floor|rm|room)\.? ?#?[A-Za-z0-9-]+|,? #[A-Za-z0-9-]+)?(?:, ?[{lu}][{l}'.-]*(?: [{lu}][{l}'.-]*){{0,2}},? [A-Z]{{2}}(?: [0-9]{{5}}(?:-[0-9]{{4}})?)?)?|(?i:p\.? ?o\.? ?box) [0-9]+|(?i:rr|hc|rural route|unit|psc|cmr) [0-9]{{1,5}} (?i:box) [0-9A-Za-z]+)"
@@ -74,6 +75,13 @@ pub(crate) fn patterns() -> Vec<String> {
         // "password to Sunflower#2026!", "pw kitale2019": a password word, then a
         // value with a digit or a symbol (checked in code).
         r#"(?-u:\b)(?i:password|passwd|passcode|pwd|pw)(?-u:\b)[ \t]+(?:(?i:is|was|to|as|now)[ \t]+)?[^ \t\r\n"',;]{6,}"#.to_string(),
+        // An age of 90 or more after an age cue: a number after an age label ("Age: 96",
+        // "age at death 101"), or in words after a cue ("was ninety-four", "aged one
+        // hundred and two").
+        format!(
+            r"(?-u:\b)(?:(?i:age(?:d| at death| at admission)?):?[ \t]{{0,3}}(?:9[0-9]|1[01][0-9])|(?i:age|aged|was|is|turned|turns|turning):?[ \t]{{1,3}}(?i:ninety(?:[- ]{unit})?|one hundred(?: and)?(?: (?:{unit}|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen))?))(?-u:\b)",
+            unit = "(?:one|two|three|four|five|six|seven|eight|nine)"
+        ),
     ]
 }
 
@@ -157,7 +165,7 @@ impl Detector {
         let mut custom = Vec::new();
         for (i, r) in cfg.recognizers.iter().enumerate() {
             let re = regex::Regex::new(&r.pattern)
-                .map_err(|source| PiiError::Regex { index: i, source })?;
+                .map_err(|compile| PiiError::Regex { index: i, compile })?;
             custom.push(Custom {
                 entity: r.entity,
                 re,
@@ -196,6 +204,17 @@ impl Detector {
         let go = |ok: bool| if ok && !cancelled() { Some(()) } else { None };
         go(true)?;
         go(self.structured(text, &mut cands, cancelled))?;
+        go(crate::table::find(text, cancelled, |s, e, t, score| {
+            self.push(&mut cands, s, e, t, score)
+        }))?;
+        if self.enabled[idx(EntityType::StreetAddress)] {
+            crate::address::blocks(text, |s, e| {
+                self.push(&mut cands, s, e, EntityType::StreetAddress, 0.95)
+            });
+        }
+        crate::table::chat_handles(text, |s, e| {
+            self.push(&mut cands, s, e, EntityType::Person, 0.9)
+        });
         if self.enabled[idx(EntityType::Person)] {
             go(crate::person::find(text, cancelled, |s, e, score| {
                 self.push(&mut cands, s, e, EntityType::Person, score)
@@ -203,7 +222,10 @@ impl Detector {
         }
         go(self.deny_list(text, &mut cands, cancelled))?;
         go(self.custom(text, &mut cands, cancelled))?;
-        self.resolve(text, cands, cancelled)
+        let mut spans = self.resolve(text, cands, cancelled)?;
+        extend_phone_extensions(text, &mut spans);
+        spelled_names(text, &mut spans);
+        Some(spans)
     }
 
     fn push(&self, out: &mut Vec<Span>, start: usize, end: usize, entity: EntityType, score: f32) {
@@ -275,6 +297,18 @@ impl Detector {
                             if neg { 0.4 } else { 0.9 },
                         );
                     }
+                    e
+                }
+                P_AGE_CUED => {
+                    // The number starts at its first digit, or at "ninety" / "one".
+                    let hit = &text[s..e];
+                    let lower = hit.to_ascii_lowercase();
+                    let at = hit
+                        .find(|c: char| c.is_ascii_digit())
+                        .or_else(|| lower.find("ninety"))
+                        .or_else(|| lower.find("one hundred"))
+                        .unwrap_or(0);
+                    self.push(out, s + at, e, EntityType::AgeOver89, 0.9);
                     e
                 }
                 P_AGE => {
@@ -928,6 +962,131 @@ impl Detector {
             }
         }
         Some(kept.into_values().collect())
+    }
+}
+
+/// Extends each phone number over an extension that follows it (`x2204`, `ext. 31`,
+/// `extension 7`): the extension is part of what reaches the person. Spans stay sorted
+/// and apart: an extension that would reach the next span is left alone.
+fn extend_phone_extensions(text: &str, spans: &mut [Span]) {
+    let b = text.as_bytes();
+    for i in 0..spans.len() {
+        if spans[i].entity != EntityType::Phone {
+            continue;
+        }
+        let mut p = spans[i].end;
+        while p < b.len() && (b[p] == b' ' || b[p] == b',') && p - spans[i].end < 2 {
+            p += 1;
+        }
+        let rest = &text[p..];
+        let lower: String = rest
+            .chars()
+            .take(10)
+            .collect::<String>()
+            .to_ascii_lowercase();
+        let word = ["extension", "ext.", "ext", "x.", "x", "#"]
+            .into_iter()
+            .find(|w| lower.starts_with(w));
+        let Some(word) = word else { continue };
+        let mut q = p + word.len();
+        while q < b.len() && b[q] == b' ' && q - (p + word.len()) < 2 {
+            q += 1;
+        }
+        let digits = b[q..].iter().take_while(|c| c.is_ascii_digit()).count();
+        let after = q + digits;
+        let bounded = after == b.len() || !b[after].is_ascii_alphanumeric();
+        let clear = spans.get(i + 1).is_none_or(|n| n.start >= after);
+        if (1..=6).contains(&digits) && bounded && clear {
+            spans[i].end = after;
+        }
+    }
+}
+
+/// A name spelled out letter by letter after it is said (`Will Kerrigan, K-E-R-R-I-G-A-N`,
+/// `Begaye, b e g a y e`), as phone transcripts write it: a run of three or more single
+/// letters joined by `-`, `.` or spaces, starting within 48 bytes after a name, that
+/// spells a word of a name found in the same text is that name too. Spans stay sorted
+/// and apart.
+fn spelled_names(text: &str, spans: &mut Vec<Span>) {
+    if !spans.iter().any(|s| s.entity == EntityType::Person) {
+        return;
+    }
+    let b = text.as_bytes();
+    // A single ASCII letter at a word start.
+    let single = |k: usize| {
+        k < b.len()
+            && b[k].is_ascii_alphabetic()
+            && (k == 0 || !b[k - 1].is_ascii_alphanumeric())
+            && !b.get(k + 1).is_some_and(u8::is_ascii_alphanumeric)
+    };
+    // Runs of three or more single letters, looked for just after each name (where a
+    // caller spells it), before any name's words are collected.
+    let mut runs: Vec<(usize, usize, String)> = Vec::new();
+    let mut from = 0usize;
+    for p in spans.iter().filter(|s| s.entity == EntityType::Person) {
+        let mut i = p.end.max(from);
+        let stop = (p.end + 48).min(b.len());
+        while i < stop {
+            if !single(i) {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            let mut end = i + 1;
+            let mut word = String::new();
+            word.push(b[i].to_ascii_lowercase() as char);
+            loop {
+                let mut k = end;
+                let mut seps = 0;
+                while k < b.len() && matches!(b[k], b'-' | b' ' | b'.') && seps < 3 {
+                    k += 1;
+                    seps += 1;
+                }
+                if seps == 0 || !single(k) {
+                    break;
+                }
+                word.push(b[k].to_ascii_lowercase() as char);
+                end = k + 1;
+            }
+            if word.len() >= 3 {
+                runs.push((start, end, word));
+            }
+            i = end;
+        }
+        from = i;
+    }
+    if runs.is_empty() {
+        return;
+    }
+    let names: Vec<String> = spans
+        .iter()
+        .filter(|s| s.entity == EntityType::Person)
+        .flat_map(|s| {
+            text[s.start..s.end]
+                .split(|c: char| !c.is_alphabetic())
+                .filter(|w| w.chars().count() >= 3)
+                .map(str::to_lowercase)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    for (start, end, word) in runs {
+        if !names.contains(&word) {
+            continue;
+        }
+        let at = spans.partition_point(|s| s.start < start);
+        let clear_before = at == 0 || spans[at - 1].end <= start;
+        let clear_after = spans.get(at).is_none_or(|n| n.start >= end);
+        if clear_before && clear_after {
+            spans.insert(
+                at,
+                Span {
+                    start,
+                    end,
+                    entity: EntityType::Person,
+                    score: 0.9,
+                },
+            );
+        }
     }
 }
 

@@ -35,6 +35,7 @@ mod person;
 pub mod record;
 pub mod residual;
 pub mod stage;
+mod table;
 pub mod types;
 pub mod validate;
 
@@ -44,7 +45,8 @@ pub use error::PiiError;
 pub use fingerprint::FingerprintSet;
 pub use key::MaskKey;
 pub use record::{
-    DetectOutput, MaskReport, MaskedRecord, Masker, RecordKind, detect_jsonl, detect_line,
+    DetectOutput, MaskJsonlSummary, MaskReport, MaskedRecord, Masker, RecordKind, detect_jsonl,
+    detect_line, mask_jsonl,
 };
 pub use residual::{ResidualCounts, ResidualKind, ResidualReport};
 pub use stage::MaskStage;

@@ -1,0 +1,532 @@
+//! Delimited tables with a header row: a CSV, pipe- or tab-separated export pasted into a
+//! note, a ticket or an e-mail. The header says what each column holds, so a cell under
+//! `last_name`, `SSN`, `routing` or `DOB` is that type whatever it looks like: names with
+//! no cue around them, a date with an impossible month, an account number of any length.
+//!
+//! A header is a line of at least two short column names split by `|` or a tab, or at
+//! least three split by `,` or `;`, at least one of which names a PII type. Every
+//! following line with the same number of cells is a row; the table ends at the first
+//! line that is not. Each non-empty cell of a typed column is one span, trimmed, if its
+//! shape fits the type (a name column's cell has letters and no digits, a number
+//! column's cell has digits).
+
+use crate::types::EntityType;
+
+/// What a column's name says it holds, if it names a PII type.
+fn column_type(name: &str) -> Option<EntityType> {
+    let lower = name.to_ascii_lowercase();
+    let tokens: Vec<&str> = lower
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|t| !t.is_empty())
+        .collect();
+    let has = |w: &str| tokens.contains(&w);
+    let any = |ws: &[&str]| ws.iter().any(|w| has(w));
+    if tokens.is_empty() {
+        return None;
+    }
+    // Columns about something other than a person or an identifier.
+    const NOT: &[&str] = &[
+        "type",
+        "status",
+        "kind",
+        "code",
+        "file",
+        "filename",
+        "user",
+        "username",
+        "host",
+        "hostname",
+        "company",
+        "employer",
+        "business",
+        "bank",
+        "plan",
+        "product",
+        "drug",
+        "med",
+        "medication",
+        "test",
+        "device",
+        "server",
+        "app",
+        "org",
+        "organization",
+        "facility",
+        "dept",
+        "department",
+        "group",
+        "grp",
+        "count",
+        "amount",
+        "amt",
+        "total",
+        "balance",
+        "error",
+        "reason",
+        "note",
+        "notes",
+        "comment",
+        "flag",
+        "relationship",
+        "rel",
+        "role",
+        "title",
+        "city",
+        "state",
+        "country",
+        "county",
+        "branch",
+        "carrier",
+    ];
+    if any(NOT) {
+        return None;
+    }
+    let joined: String = tokens.concat();
+    let is = |ws: &[&str]| ws.contains(&joined.as_str());
+    if is(&[
+        "ssn",
+        "socialsecurity",
+        "socialsecuritynumber",
+        "ssnum",
+        "ssno",
+    ]) || has("ssn")
+    {
+        return Some(EntityType::UsSsn);
+    }
+    if is(&[
+        "dob",
+        "birthdate",
+        "dateofbirth",
+        "birthday",
+        "bdate",
+        "birthdt",
+    ]) || (has("dob"))
+        || (has("birth") && !has("place"))
+    {
+        return Some(EntityType::DateOfBirth);
+    }
+    if any(&["routing", "aba", "rtn"]) {
+        return Some(EntityType::UsBankRouting);
+    }
+    if any(&["acct", "account", "acctno", "acctnum", "accountnumber"]) && !has("name") {
+        return Some(EntityType::UsBankAccount);
+    }
+    if any(&["mrn", "chart"]) || is(&["medicalrecord", "medicalrecordnumber", "recordnumber"]) {
+        return Some(EntityType::MedicalRecordNumber);
+    }
+    if any(&["phone", "tel", "telephone", "mobile", "cell", "fax"]) {
+        return Some(EntityType::Phone);
+    }
+    if any(&["email", "mail"]) {
+        return Some(EntityType::Email);
+    }
+    if any(&["zip", "zipcode", "postal", "postcode"]) {
+        return Some(EntityType::ZipCode);
+    }
+    if any(&["address", "addr", "street"]) {
+        return Some(EntityType::StreetAddress);
+    }
+    if any(&["policy", "memberid", "subscriberid", "insuranceid"])
+        || (has("member") && any(&["id", "no", "number", "num"]))
+        || (has("subscriber") && any(&["id", "no", "number", "num"]))
+    {
+        return Some(EntityType::InsuranceId);
+    }
+    if any(&["card", "pan"]) && !has("name") {
+        return Some(EntityType::CreditCard);
+    }
+    if is(&["ip", "ipaddress", "ipaddr"]) {
+        return Some(EntityType::IpAddress);
+    }
+    if is(&["passport", "passportno", "passportnumber"]) {
+        return Some(EntityType::Passport);
+    }
+    if is(&["npi"]) {
+        return Some(EntityType::Npi);
+    }
+    if is(&["dl", "dlno", "driverslicense", "driverlicense", "licenseno"]) {
+        return Some(EntityType::DriverLicense);
+    }
+    const PERSON: &[&str] = &[
+        "name",
+        "first",
+        "last",
+        "surname",
+        "given",
+        "middle",
+        "fname",
+        "lname",
+        "firstname",
+        "lastname",
+        "fullname",
+        "patient",
+        "insured",
+        "subscriber",
+        "beneficiary",
+        "payee",
+        "payer",
+        "employee",
+        "emp",
+        "customer",
+        "client",
+        "holder",
+        "policyholder",
+        "guarantor",
+        "contact",
+        "member",
+        "participant",
+        "claimant",
+        "obligor",
+        "spouse",
+        "dependent",
+        "caller",
+        "agent",
+        "rep",
+        "nurse",
+        "physician",
+        "provider",
+    ];
+    // `emp_id`, `patient_no`: an identifier of a kind this table does not say.
+    if any(&["id", "no", "num", "number", "nbr"]) {
+        return None;
+    }
+    if any(PERSON) || PERSON.contains(&joined.as_str()) {
+        return Some(EntityType::Person);
+    }
+    None
+}
+
+/// Cells that say "nobody" or "nothing" rather than hold a value.
+fn placeholder(cell: &str) -> bool {
+    const P: &[&str] = &[
+        "-", "—", "–", "n/a", "na", "none", "null", "nil", "unknown", "tbd", "self", "estate",
+        "trust", "same", "x", "xx", "?", "redacted",
+    ];
+    P.contains(&cell.to_lowercase().as_str())
+}
+
+/// Whether `cell` has the shape of a value of `t`.
+fn fits(t: EntityType, cell: &str) -> bool {
+    let digits = cell.bytes().filter(u8::is_ascii_digit).count();
+    let letters = cell.chars().filter(|c| c.is_alphabetic()).count();
+    match t {
+        EntityType::Person => {
+            letters >= 2
+                && digits == 0
+                && !cell.contains('@')
+                && cell.split_whitespace().count() <= 6
+        }
+        EntityType::Email => cell.contains('@'),
+        EntityType::StreetAddress => letters >= 2 && digits >= 1,
+        _ => digits >= 2,
+    }
+}
+
+/// Splits a line into trimmed cells with their byte ranges (relative to the line).
+/// Commas and semicolons honour double quotes; `|` and tabs do not need to.
+fn cells(line: &str, delim: u8) -> Vec<(usize, usize)> {
+    let b = line.as_bytes();
+    let mut out = Vec::new();
+    let mut start = 0usize;
+    let mut quoted = false;
+    let quotes = delim == b',' || delim == b';';
+    for (i, &c) in b.iter().enumerate() {
+        if quotes && c == b'"' {
+            quoted = !quoted;
+        } else if c == delim && !quoted {
+            out.push((start, i));
+            start = i + 1;
+        }
+    }
+    out.push((start, b.len()));
+    out.into_iter()
+        .map(|(s, e)| {
+            let cell = &line[s..e];
+            let lead = cell.len() - cell.trim_start().len();
+            let inner = cell.trim();
+            let (mut s, mut e) = (s + lead, s + lead + inner.len());
+            if quotes && e - s >= 2 && b[s] == b'"' && b[e - 1] == b'"' {
+                s += 1;
+                e -= 1;
+            }
+            (s, e)
+        })
+        .collect()
+}
+
+/// The delimiter and typed columns of a header line, if it is one.
+fn header(line: &str) -> Option<(u8, Vec<Option<EntityType>>)> {
+    if line.len() > 400 {
+        return None;
+    }
+    // One pass: delimiter counts and spaces. Column names have at most three words, so a
+    // line with more spaces than that is prose.
+    let (mut pipes, mut tabs, mut commas, mut semis, mut spaces) = (0, 0, 0, 0, 0);
+    for c in line.bytes() {
+        match c {
+            b'|' => pipes += 1,
+            b'\t' => tabs += 1,
+            b',' => commas += 1,
+            b';' => semis += 1,
+            b' ' => spaces += 1,
+            _ => {}
+        }
+    }
+    let (delim, n) = [(b'|', pipes), (b'\t', tabs), (b',', commas), (b';', semis)]
+        .into_iter()
+        .max_by_key(|&(_, n)| n)?;
+    let min = if delim == b'|' || delim == b'\t' {
+        1
+    } else {
+        2
+    };
+    let words = if delim == b',' || delim == b';' { 2 } else { 3 };
+    if n < min || spaces > (n + 1) * (words + 1) {
+        return None;
+    }
+    let cs = cells(line, delim);
+    let mut types = Vec::with_capacity(cs.len());
+    for &(s, e) in &cs {
+        let name = &line[s..e];
+        let ok = !name.is_empty()
+            && name.len() <= 40
+            && name.starts_with(|c: char| c.is_ascii_alphabetic())
+            && name.split_whitespace().count() <= words
+            && !name.ends_with('.')
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || " _#./()-".contains(c));
+        if !ok {
+            return None;
+        }
+        types.push(column_type(name));
+    }
+    types.iter().any(Option::is_some).then_some((delim, types))
+}
+
+/// Finds the typed cells of every table in `text`; `emit(start, end, type, score)` gets
+/// byte offsets into `text`. Returns false when `cancelled` said stop.
+pub(crate) fn find(
+    text: &str,
+    cancelled: &dyn Fn() -> bool,
+    mut emit: impl FnMut(usize, usize, EntityType, f32),
+) -> bool {
+    // Cheap test first: no delimiter that a table needs, no table.
+    if !text
+        .bytes()
+        .any(|c| matches!(c, b'|' | b'\t' | b',' | b';'))
+    {
+        return true;
+    }
+    let mut lines = text
+        .split_inclusive('\n')
+        .scan(0usize, |pos, l| {
+            let off = *pos;
+            *pos += l.len();
+            Some((off, l.trim_end_matches(['\n', '\r'])))
+        })
+        .peekable();
+    let mut n = 0usize;
+    while let Some((_, line)) = lines.next() {
+        n += 1;
+        if n.is_multiple_of(4096) && cancelled() {
+            return false;
+        }
+        let Some((delim, types)) = header(line) else {
+            continue;
+        };
+        while let Some(&(off, row)) = lines.peek() {
+            if row.trim().is_empty() || header(row).is_some() {
+                break;
+            }
+            let cs = cells(row, delim);
+            if cs.len() != types.len() {
+                break;
+            }
+            for (&(s, e), t) in cs.iter().zip(&types) {
+                let Some(t) = *t else { continue };
+                let cell = &row[s..e];
+                if cell.is_empty() || placeholder(cell) || !fits(t, cell) {
+                    continue;
+                }
+                emit(off + s, off + e, t, 0.96);
+            }
+            lines.next();
+        }
+    }
+    true
+}
+
+/// Speaker handles of a timestamped chat log (`[09:59] rahim.k: hi`, `10:02 jdoe: ok`):
+/// the handle names a person even when it is a login rather than a name. Role words
+/// (`agent`, `system`, `bot`, ...) are not handles. `emit(start, end)` gets byte offsets.
+pub(crate) fn chat_handles(text: &str, mut emit: impl FnMut(usize, usize)) {
+    const ROLES: &[&str] = &[
+        "agent",
+        "system",
+        "bot",
+        "user",
+        "customer",
+        "client",
+        "rep",
+        "support",
+        "me",
+        "you",
+        "admin",
+        "operator",
+        "caller",
+        "host",
+        "guest",
+        "moderator",
+        "assistant",
+        "nurse",
+        "doctor",
+        "patient",
+        "member",
+        "auto",
+        "note",
+        "info",
+        "warn",
+        "error",
+        "debug",
+    ];
+    let mut pos = 0usize;
+    for l in text.split_inclusive('\n') {
+        let line_start = pos;
+        pos += l.len();
+        let b = l.as_bytes();
+        let mut i = 0usize;
+        let bracket = b.first() == Some(&b'[');
+        if bracket {
+            i = 1;
+        }
+        // hh:mm or hh:mm:ss, optionally with am/pm.
+        let d1 = b[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+        if !(1..=2).contains(&d1) || b.get(i + d1) != Some(&b':') {
+            continue;
+        }
+        i += d1 + 1;
+        let d2 = b[i..]
+            .iter()
+            .take_while(|c| c.is_ascii_digit() || **c == b':')
+            .count();
+        if d2 < 2 {
+            continue;
+        }
+        i += d2;
+        let lower = l[i..].to_ascii_lowercase();
+        for ampm in [" am", " pm", "am", "pm"] {
+            if lower.starts_with(ampm) {
+                i += ampm.len();
+                break;
+            }
+        }
+        if bracket {
+            if b.get(i) != Some(&b']') {
+                continue;
+            }
+            i += 1;
+        }
+        let sp = b[i..]
+            .iter()
+            .take_while(|c| **c == b' ' || **c == b'\t')
+            .count();
+        if sp == 0 {
+            continue;
+        }
+        i += sp;
+        let h = b[i..]
+            .iter()
+            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'))
+            .count();
+        if !(2..=32).contains(&h) || b.get(i + h) != Some(&b':') || !b[i].is_ascii_alphabetic() {
+            continue;
+        }
+        let handle = &l[i..i + h];
+        if ROLES.contains(&handle.to_ascii_lowercase().as_str()) {
+            continue;
+        }
+        emit(line_start + i, line_start + i + h);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spans(text: &str) -> Vec<(String, EntityType)> {
+        let mut v = Vec::new();
+        find(text, &|| false, |s, e, t, _| {
+            v.push((text[s..e].to_owned(), t))
+        });
+        v
+    }
+
+    #[test]
+    fn columns_name_their_types() {
+        for (name, t) in [
+            ("last_name", Some(EntityType::Person)),
+            ("First", Some(EntityType::Person)),
+            ("EMPLOYEE_NAME", Some(EntityType::Person)),
+            ("SSN", Some(EntityType::UsSsn)),
+            ("DOB", Some(EntityType::DateOfBirth)),
+            ("routing", Some(EntityType::UsBankRouting)),
+            ("acct", Some(EntityType::UsBankAccount)),
+            ("acct_type", None),
+            ("Member ID", Some(EntityType::InsuranceId)),
+            ("drug_name", None),
+            ("error", None),
+            ("emp_id", None),
+            ("COVERAGE", None),
+        ] {
+            assert_eq!(column_type(name), t, "{name}");
+        }
+    }
+
+    #[test]
+    fn csv_and_pipe_rows() {
+        let t = "Import log\nemp_id,last,first,routing,acct,acct_type,error\n20931,OYELOWO,ADEWALE,073000228,0093821144,C,OK\n20944,van der Berg,Pieter,261073313,551902837,S,\"acct len\"\n\nResolution: done, thanks, bye";
+        let got = spans(t);
+        let names: Vec<&str> = got.iter().map(|(s, _)| s.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "OYELOWO",
+                "ADEWALE",
+                "073000228",
+                "0093821144",
+                "van der Berg",
+                "Pieter",
+                "261073313",
+                "551902837"
+            ]
+        );
+        let p = "NAME|SSN|DOB|COVERAGE|BENEFICIARY|REL\nKaufusi, Sione|530-71-8842|1979-13-02|2X|ESTATE|SPOUSE\n";
+        let got = spans(p);
+        assert_eq!(
+            got,
+            [
+                ("Kaufusi, Sione".to_owned(), EntityType::Person),
+                ("530-71-8842".to_owned(), EntityType::UsSsn),
+                ("1979-13-02".to_owned(), EntityType::DateOfBirth),
+            ]
+        );
+    }
+
+    #[test]
+    fn chat_log_handles() {
+        let t = "[09:59] rahim.k: hi jessie\n[10:00] Agent: hello\n10:02 pm j_doe: ok\nat 10:03 bob: no\n";
+        let mut got = Vec::new();
+        chat_handles(t, |s, e| got.push(&t[s..e]));
+        assert_eq!(got, ["rahim.k", "j_doe"]);
+    }
+
+    #[test]
+    fn prose_with_commas_is_not_a_table() {
+        assert!(
+            spans("Name, date, and reason were given, but nothing else.\nIt was fine, ok, yes")
+                .is_empty()
+        );
+        assert!(spans("Mary, John, Paul\nA, B, C").is_empty());
+    }
+}
