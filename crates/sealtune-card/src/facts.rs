@@ -790,7 +790,10 @@ fn read_canaries(path: &Path, name: &str) -> Result<Fact<Canaries>, CardError> {
     if r.schema != artifacts::train::CANARIES_SCHEMA {
         return Err(CardError::artifact(
             path,
-            "field `schema`: expected \"sealtune.canaries/v1\"",
+            format!(
+                "field `schema`: expected \"{}\"",
+                artifacts::train::CANARIES_SCHEMA
+            ),
         ));
     }
     Ok(Fact::Known(Canaries {

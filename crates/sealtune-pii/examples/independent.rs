@@ -2,12 +2,13 @@
 //! (`tests/independent/`, written by someone who never read the detector).
 //!
 //! ```text
-//! cargo run --release -p sealtune-pii --example independent -- dev|holdout|dev2|holdout2
+//! cargo run --release -p sealtune-pii --example independent -- dev|holdout|dev2|holdout2|dev3|holdout3
 //! ```
 //!
 //! `dev`/`holdout` are the first set (`tests/independent/`); `dev2`/`holdout2`
 //! the second (`tests/independent2/`), written by another author who had not
-//! seen the detector either, after the detector changes it is used to judge.
+//! seen the detector either, after the detector changes it is used to judge;
+//! `dev3`/`holdout3` the third (`tests/independent3/`), likewise.
 //!
 //! Prints the per-type table, the share of PII characters left unmasked, the share of
 //! other characters masked, and the share of documents with PII that leak at least one
@@ -55,8 +56,10 @@ fn main() {
         "dev" | "holdout" => ("tests/independent", part.clone()),
         "dev2" => ("tests/independent2", "dev".to_string()),
         "holdout2" => ("tests/independent2", "holdout".to_string()),
+        "dev3" => ("tests/independent3", "dev".to_string()),
+        "holdout3" => ("tests/independent3", "holdout".to_string()),
         _ => {
-            eprintln!("usage: independent dev|holdout|dev2|holdout2");
+            eprintln!("usage: independent dev|holdout|dev2|holdout2|dev3|holdout3");
             std::process::exit(64);
         }
     };
