@@ -207,6 +207,16 @@ impl Detector {
         go(crate::table::find(text, cancelled, |s, e, t, score| {
             self.push(&mut cands, s, e, t, score)
         }))?;
+        go(crate::table::json_pairs(
+            text,
+            cancelled,
+            |s, e, t, score| self.push(&mut cands, s, e, t, score),
+        ))?;
+        go(crate::table::form_fields(
+            text,
+            cancelled,
+            |s, e, t, score| self.push(&mut cands, s, e, t, score),
+        ))?;
         if self.enabled[idx(EntityType::StreetAddress)] {
             crate::address::blocks(text, |s, e| {
                 self.push(&mut cands, s, e, EntityType::StreetAddress, 0.95)

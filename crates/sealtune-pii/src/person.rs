@@ -279,7 +279,7 @@ const CREDS: &[&str] = &[
     "crna", "msw", "lcsw", "dnp", "aprn", "fnp", "cna", "emt", "od", "dpm", "mph", "bsn", "msn",
     "facp", "facs", "esq", "cpa", "mls", "rrt", "psyd", "lmft", "lpc", "mbbs", "frcp", "rd",
 ];
-const ORGS: &[&str] = &[
+pub(crate) const ORGS: &[&str] = &[
     "pharmacy",
     "clinic",
     "hospital",

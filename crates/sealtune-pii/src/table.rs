@@ -14,6 +14,26 @@ use crate::types::EntityType;
 
 /// What a column's name says it holds, if it names a PII type.
 fn column_type(name: &str) -> Option<EntityType> {
+    // Labels repeat ("Patient", "DOB", "MRN" in every record): remember the answers.
+    thread_local! {
+        static SEEN: std::cell::RefCell<std::collections::HashMap<String, Option<EntityType>>> =
+            std::cell::RefCell::new(std::collections::HashMap::new());
+    }
+    if let Some(t) = SEEN.with(|m| m.borrow().get(name).copied()) {
+        return t;
+    }
+    let t = column_type_uncached(name);
+    SEEN.with(|m| {
+        let mut m = m.borrow_mut();
+        if m.len() >= 4096 {
+            m.clear();
+        }
+        m.insert(name.to_owned(), t);
+    });
+    t
+}
+
+fn column_type_uncached(name: &str) -> Option<EntityType> {
     let lower = name.to_ascii_lowercase();
     let tokens: Vec<&str> = lower
         .split(|c: char| !c.is_ascii_alphanumeric())
@@ -32,8 +52,6 @@ fn column_type(name: &str) -> Option<EntityType> {
         "code",
         "file",
         "filename",
-        "user",
-        "username",
         "host",
         "hostname",
         "company",
@@ -185,6 +203,28 @@ fn column_type(name: &str) -> Option<EntityType> {
         "nurse",
         "physician",
         "provider",
+        "author",
+        "adjuster",
+        "reviewer",
+        "assignee",
+        "handler",
+        "examiner",
+        "cardholder",
+        "borrower",
+        "coborrower",
+        "signer",
+        "witness",
+        "attorney",
+        "atty",
+        "prescriber",
+        "referrer",
+        "therapist",
+        "teller",
+        "banker",
+        "clerk",
+        "caseworker",
+        "user",
+        "username",
     ];
     // `emp_id`, `patient_no`: an identifier of a kind this table does not say.
     if any(&["id", "no", "num", "number", "nbr"]) {
@@ -200,7 +240,8 @@ fn column_type(name: &str) -> Option<EntityType> {
 fn placeholder(cell: &str) -> bool {
     const P: &[&str] = &[
         "-", "—", "–", "n/a", "na", "none", "null", "nil", "unknown", "tbd", "self", "estate",
-        "trust", "same", "x", "xx", "?", "redacted",
+        "trust", "same", "x", "xx", "?", "redacted", "system", "auto", "batch", "signed",
+        "on file",
     ];
     P.contains(&cell.to_lowercase().as_str())
 }
@@ -211,10 +252,14 @@ fn fits(t: EntityType, cell: &str) -> bool {
     let letters = cell.chars().filter(|c| c.is_alphabetic()).count();
     match t {
         EntityType::Person => {
-            letters >= 2
+            cell.starts_with(|c: char| c.is_alphabetic())
+                && letters >= 2
                 && digits == 0
                 && !cell.contains('@')
                 && cell.split_whitespace().count() <= 6
+                && !cell
+                    .split(|c: char| !c.is_alphanumeric())
+                    .any(|w| crate::person::ORGS.contains(&w.to_lowercase().as_str()))
         }
         EntityType::Email => cell.contains('@'),
         EntityType::StreetAddress => letters >= 2 && digits >= 1,
@@ -357,7 +402,224 @@ pub(crate) fn find(
     true
 }
 
-/// Speaker handles of a timestamped chat log (`[09:59] rahim.k: hi`, `10:02 jdoe: ok`):
+/// `"key": "value"` pairs of JSON pasted into a ticket or a log (`"last_name":
+/// "Haddad-Rivers"`, `"ssn": "219-09-9999"`, `"acct": 2094417730`): the key says what the
+/// value is, as a table's header does. `emit(start, end, type, score)` gets the value's
+/// byte range (inside its quotes).
+pub(crate) fn json_pairs(
+    text: &str,
+    cancelled: &dyn Fn() -> bool,
+    mut emit: impl FnMut(usize, usize, EntityType, f32),
+) -> bool {
+    let b = text.as_bytes();
+    // The end of a JSON string whose opening quote is at `q`, within `max` bytes.
+    let string_end = |q: usize, max: usize| {
+        let mut k = q + 1;
+        while k < b.len() && k - q <= max {
+            match b[k] {
+                b'\\' => k += 2,
+                b'"' => return Some(k),
+                b'\n' => return None,
+                _ => k += 1,
+            }
+        }
+        None
+    };
+    let mut from = 0usize;
+    let mut n = 0usize;
+    while let Some(q) = text[from..].find('"').map(|i| from + i) {
+        n += 1;
+        if n.is_multiple_of(4096) && cancelled() {
+            return false;
+        }
+        let Some(kend) = string_end(q, 40) else {
+            from = q + 1;
+            continue;
+        };
+        from = kend + 1;
+        let mut k = kend + 1;
+        while k < b.len() && b[k] == b' ' {
+            k += 1;
+        }
+        if b.get(k) != Some(&b':') {
+            continue;
+        }
+        k += 1;
+        while k < b.len() && b[k] == b' ' {
+            k += 1;
+        }
+        let key = &text[q + 1..kend];
+        let Some(t) = column_type(key) else { continue };
+        let (vs, ve) = if b.get(k) == Some(&b'"') {
+            match string_end(k, 200) {
+                Some(e) => {
+                    // Past the value's closing quote, so it is not taken for an opening one.
+                    from = e + 1;
+                    (k + 1, e)
+                }
+                None => continue,
+            }
+        } else {
+            let d = b[k..].iter().take_while(|c| c.is_ascii_digit()).count();
+            from = k + d;
+            (k, k + d)
+        };
+        let value = &text[vs..ve];
+        if !value.is_empty() && !placeholder(value) && fits(t, value) {
+            emit(vs, ve, t, 0.96);
+        }
+    }
+    true
+}
+
+/// Labels that name one person in a form (`Subscriber: BRANDT,LUKAS`, `FIRST: Kenji`).
+/// Narrower than a column's: a form's `Contact:` or `Provider:` is as often a desk or a
+/// clinic.
+fn form_person_label(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    let tokens: Vec<&str> = lower
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|t| !t.is_empty())
+        .collect();
+    const STRONG: &[&str] = &[
+        "name",
+        "first",
+        "last",
+        "surname",
+        "given",
+        "middle",
+        "fname",
+        "lname",
+        "firstname",
+        "lastname",
+        "fullname",
+        "patient",
+        "insured",
+        "subscriber",
+        "beneficiary",
+        "claimant",
+        "obligor",
+        "policyholder",
+        "guarantor",
+        "spouse",
+        "dependent",
+        "borrower",
+        "coborrower",
+        "cardholder",
+        "payee",
+        "employee",
+    ];
+    tokens.iter().any(|t| STRONG.contains(t))
+}
+
+/// Form fields, `LABEL: value`, where the label opens a line or follows a run of spaces
+/// and names a type (`LAST NAME: Nakamura    FIRST: Kenji`, `Policy #: PR-HO-0441827`).
+/// The value runs to two spaces, a tab or the end of the line. Not for addresses,
+/// phones, e-mails and ZIP codes, whose own detectors see further.
+pub(crate) fn form_fields(
+    text: &str,
+    cancelled: &dyn Fn() -> bool,
+    mut emit: impl FnMut(usize, usize, EntityType, f32),
+) -> bool {
+    let b = text.as_bytes();
+    let mut from = 0usize;
+    let mut n = 0usize;
+    while let Some(c) = text[from..].find(':').map(|i| from + i) {
+        n += 1;
+        if n.is_multiple_of(4096) && cancelled() {
+            return false;
+        }
+        from = c + 1;
+        if b.get(c + 1) != Some(&b' ') {
+            continue;
+        }
+        from = c + 2;
+        // The label: back to the line start or to two spaces / a tab.
+        let mut ls = c;
+        while ls > 0 && c - ls <= 30 && text.is_char_boundary(ls - 1) {
+            let p = b[ls - 1];
+            if p == b'\n' || p == b'\t' || (p == b' ' && ls >= 2 && b[ls - 2] == b' ') {
+                break;
+            }
+            ls -= 1;
+        }
+        let opens = ls == 0 || matches!(b[ls - 1], b'\n' | b'\t' | b' ');
+        if !opens || c - ls > 30 || c == ls {
+            continue;
+        }
+        let label = text[ls..c].trim();
+        if label.split_whitespace().count() > 3
+            || !label.starts_with(|ch: char| ch.is_ascii_alphabetic())
+            || !label
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || " _#./()-".contains(ch))
+        {
+            continue;
+        }
+        let Some(t) = column_type(label) else {
+            continue;
+        };
+        // Addresses, phones, e-mails and ZIP codes have their own detectors, which see
+        // past a line break; a field's value would cut them short.
+        let own_detector = matches!(
+            t,
+            EntityType::StreetAddress | EntityType::ZipCode | EntityType::Phone | EntityType::Email
+        );
+        if own_detector || (t == EntityType::Person && !form_person_label(label)) {
+            continue;
+        }
+        // The value.
+        let mut vs = c + 2;
+        while vs < b.len() && b[vs] == b' ' {
+            vs += 1;
+        }
+        let mut ve = vs;
+        while ve < b.len()
+            && b[ve] != b'\n'
+            && b[ve] != b'\t'
+            && !(b[ve] == b' ' && b.get(ve + 1) == Some(&b' '))
+            && ve - vs < 60
+        {
+            ve += 1;
+        }
+        while !text.is_char_boundary(ve) {
+            ve -= 1;
+        }
+        let mut value = text[vs..ve].trim_end_matches([' ', ',', ';']);
+        if t == EntityType::Person {
+            // A trailing period ends a sentence unless it ends an initial ("Astrid L.").
+            let last = value.rsplit(' ').next().unwrap_or("");
+            if value.ends_with('.') && last.chars().filter(|c| c.is_alphabetic()).count() > 1 {
+                value = &value[..value.len() - 1];
+            }
+        } else {
+            // An identifier is its first tokens with a digit ("4410293 (billing)", "XAZ 6620
+            // 8817 4"); a word without one ends it.
+            let mut end = 0usize;
+            for (k, tok) in value.split(' ').scan(0usize, |off, tok| {
+                let at = *off;
+                *off += tok.len() + 1;
+                Some((at, tok))
+            }) {
+                let short_caps = tok.len() <= 4 && tok.bytes().all(|c| c.is_ascii_uppercase());
+                if tok.bytes().any(|c| c.is_ascii_digit()) || (short_caps && k == 0) {
+                    end = k + tok.len();
+                } else {
+                    break;
+                }
+            }
+            value = value[..end].trim_end_matches(['.', ',']);
+        }
+        let ve = vs + value.len();
+        if !value.is_empty() && !placeholder(value) && fits(t, value) {
+            emit(vs, ve, t, 0.93);
+        }
+    }
+    true
+}
+
+/// Speaker handles of a timestamped chat or work log (`[09:59] rahim.k: hi`, `10:02 jdoe:
+/// ok`, `2025-01-13 09:05  ARIVERA — Hardship form`, `07/09 08:15 A. Castañeda: swap`):
 /// the handle names a person even when it is a login rather than a name. Role words
 /// (`agent`, `system`, `bot`, ...) are not handles. `emit(start, end)` gets byte offsets.
 pub(crate) fn chat_handles(text: &str, mut emit: impl FnMut(usize, usize)) {
@@ -389,7 +651,19 @@ pub(crate) fn chat_handles(text: &str, mut emit: impl FnMut(usize, usize)) {
         "warn",
         "error",
         "debug",
+        "batch",
+        "job",
+        "sys",
+        "api",
+        "svc",
+        "service",
     ];
+    let digits = |b: &[u8], i: usize| {
+        b[i.min(b.len())..]
+            .iter()
+            .take_while(|c| c.is_ascii_digit())
+            .count()
+    };
     let mut pos = 0usize;
     for l in text.split_inclusive('\n') {
         let line_start = pos;
@@ -400,8 +674,27 @@ pub(crate) fn chat_handles(text: &str, mut emit: impl FnMut(usize, usize)) {
         if bracket {
             i = 1;
         }
+        // An optional date first: 2025-01-13, 07/09, 07/09/2025.
+        let d0 = digits(b, i);
+        if (1..=4).contains(&d0) && matches!(b.get(i + d0), Some(b'-' | b'/')) {
+            let mut k = i + d0 + 1;
+            let d1 = digits(b, k);
+            if (1..=2).contains(&d1) {
+                k += d1;
+                if matches!(b.get(k), Some(b'-' | b'/')) && (2..=4).contains(&digits(b, k + 1)) {
+                    k += 1 + digits(b, k + 1);
+                }
+                let sp = b[k..]
+                    .iter()
+                    .take_while(|c| **c == b' ' || **c == b'T')
+                    .count();
+                if sp > 0 {
+                    i = k + sp;
+                }
+            }
+        }
         // hh:mm or hh:mm:ss, optionally with am/pm.
-        let d1 = b[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+        let d1 = digits(b, i);
         if !(1..=2).contains(&d1) || b.get(i + d1) != Some(&b':') {
             continue;
         }
@@ -435,15 +728,50 @@ pub(crate) fn chat_handles(text: &str, mut emit: impl FnMut(usize, usize)) {
             continue;
         }
         i += sp;
-        let h = b[i..]
+        // The handle: a login (`rahim.k`, `JHOLM`) or an initial and a surname
+        // (`A. Castañeda`).
+        let login = b[i..]
             .iter()
             .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'))
             .count();
-        if !(2..=32).contains(&h) || b.get(i + h) != Some(&b':') || !b[i].is_ascii_alphabetic() {
+        let mut h = login;
+        if login == 2
+            && b[i].is_ascii_uppercase()
+            && b[i + 1] == b'.'
+            && b.get(i + 2) == Some(&b' ')
+        {
+            let surname = l[i + 3..]
+                .chars()
+                .take_while(|c| c.is_alphabetic() || *c == '-' || *c == '\'')
+                .map(char::len_utf8)
+                .sum::<usize>();
+            if surname >= 2 && l[i + 3..].starts_with(|c: char| c.is_uppercase()) {
+                h = 3 + surname;
+            }
+        }
+        if !(2..=32).contains(&h) || !b[i].is_ascii_alphabetic() {
+            continue;
+        }
+        let after = &l[i + h..];
+        let ends = after.starts_with(':')
+            || after.starts_with(" — ")
+            || after.starts_with("  — ")
+            || after.starts_with(" - ");
+        if !ends {
             continue;
         }
         let handle = &l[i..i + h];
         if ROLES.contains(&handle.to_ascii_lowercase().as_str()) {
+            continue;
+        }
+        // A login (`rahim.k`, `j_doe`, `mfarouk`, `ARIVERA`) or an initial and a surname;
+        // a capitalised word (`Agency`, `Devon`) is left to the name rules.
+        let hb = handle.as_bytes();
+        let login_like = h > login
+            || hb.iter().any(|c| matches!(c, b'.' | b'_' | b'0'..=b'9'))
+            || (hb.len() >= 3 && hb.iter().all(u8::is_ascii_lowercase))
+            || (hb.len() >= 4 && hb.iter().all(u8::is_ascii_uppercase));
+        if !login_like {
             continue;
         }
         emit(line_start + i, line_start + i + h);
@@ -515,10 +843,38 @@ mod tests {
 
     #[test]
     fn chat_log_handles() {
-        let t = "[09:59] rahim.k: hi jessie\n[10:00] Agent: hello\n10:02 pm j_doe: ok\nat 10:03 bob: no\n";
+        let t = "[09:59] rahim.k: hi jessie\n[10:00] Agent: hello\n10:02 pm j_doe: ok\nat 10:03 bob: no\n2025-01-13 09:05  ARIVERA — form rec'd\n07/09 08:15 A. Castañeda: swap\n2025-01-06 08:03 SYSTEM — letter\n";
         let mut got = Vec::new();
         chat_handles(t, |s, e| got.push(&t[s..e]));
-        assert_eq!(got, ["rahim.k", "j_doe"]);
+        assert_eq!(got, ["rahim.k", "j_doe", "ARIVERA", "A. Castañeda"]);
+    }
+
+    #[test]
+    fn json_values_and_form_fields() {
+        let j = r#"{"first_name": "Noor", "last_name":"Haddad-Rivers", "member_id": "THP55120843", "acct": 2094417730, "plan": "Gold", "user_name": "tomasz.wrobel", "user": "u48812"}"#;
+        let mut got = Vec::new();
+        json_pairs(j, &|| false, |s, e, t, _| got.push((&j[s..e], t)));
+        assert_eq!(
+            got,
+            [
+                ("Noor", EntityType::Person),
+                ("Haddad-Rivers", EntityType::Person),
+                ("THP55120843", EntityType::InsuranceId),
+                ("2094417730", EntityType::UsBankAccount),
+                ("tomasz.wrobel", EntityType::Person),
+            ]
+        );
+        let f = "PATIENT LAST NAME: Nakamura            FIRST: Kenji            MI: T\nProvider: Bayou Clinic\nSubscriber: BRANDT,LUKAS    Rel: spouse\nNote: call back\n";
+        let mut got = Vec::new();
+        form_fields(f, &|| false, |s, e, t, _| got.push((&f[s..e], t)));
+        assert_eq!(
+            got,
+            [
+                ("Nakamura", EntityType::Person),
+                ("Kenji", EntityType::Person),
+                ("BRANDT,LUKAS", EntityType::Person),
+            ]
+        );
     }
 
     #[test]

@@ -568,6 +568,19 @@ fn tables_extensions_spelled_forms_and_blocks() {
         E::Date,
         "9 September",
     );
+    let json = r#"{"event": "login", "user_name": "Okafor, Ngozi", "patient_mrn": "7740021"}"#;
+    has(json, E::Person, "Okafor, Ngozi");
+    has(json, E::MedicalRecordNumber, "7740021");
+    has(
+        "INSURED LAST NAME: Villeneuve          FIRST: Anouk\n",
+        E::Person,
+        "Anouk",
+    );
+    has(
+        "2026-02-03 14:22  TKOWALSKI — called borrower back\n",
+        E::Person,
+        "TKOWALSKI",
+    );
     // Prose with commas is not a table; a role column is not a name.
     let f = found(&d, "Status, notes, owner\nopen, waiting on docs, triage\n");
     assert!(f.is_empty(), "{f:?}");
