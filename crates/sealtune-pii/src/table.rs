@@ -12,6 +12,75 @@
 
 use crate::types::EntityType;
 
+/// Column and label words that name one person (`last_name`, `Subscriber`).
+const PERSON_ONE: &[&str] = &[
+    "name",
+    "first",
+    "last",
+    "surname",
+    "given",
+    "middle",
+    "fname",
+    "lname",
+    "firstname",
+    "lastname",
+    "fullname",
+    "patient",
+    "insured",
+    "subscriber",
+    "beneficiary",
+    "claimant",
+    "obligor",
+    "policyholder",
+    "guarantor",
+    "spouse",
+    "dependent",
+    "borrower",
+    "coborrower",
+    "cardholder",
+    "payee",
+    "employee",
+];
+
+/// Column words for a person in a role (`author`, `agent`, `provider`). A column's
+/// cells under them are people; a form's `Contact:` or `Provider:` is as often a desk or a
+/// clinic, so form fields use only [`PERSON_ONE`].
+const PERSON_ROLE: &[&str] = &[
+    "payer",
+    "emp",
+    "customer",
+    "client",
+    "holder",
+    "contact",
+    "member",
+    "participant",
+    "caller",
+    "agent",
+    "rep",
+    "nurse",
+    "physician",
+    "provider",
+    "author",
+    "adjuster",
+    "reviewer",
+    "assignee",
+    "handler",
+    "examiner",
+    "signer",
+    "witness",
+    "attorney",
+    "atty",
+    "prescriber",
+    "referrer",
+    "therapist",
+    "teller",
+    "banker",
+    "clerk",
+    "caseworker",
+    "user",
+    "username",
+];
+
 /// What a column's name says it holds, if it names a PII type.
 fn column_type(name: &str) -> Option<EntityType> {
     // Labels repeat ("Patient", "DOB", "MRN" in every record): remember the answers.
@@ -165,72 +234,15 @@ fn column_type_uncached(name: &str) -> Option<EntityType> {
     if is(&["dl", "dlno", "driverslicense", "driverlicense", "licenseno"]) {
         return Some(EntityType::DriverLicense);
     }
-    const PERSON: &[&str] = &[
-        "name",
-        "first",
-        "last",
-        "surname",
-        "given",
-        "middle",
-        "fname",
-        "lname",
-        "firstname",
-        "lastname",
-        "fullname",
-        "patient",
-        "insured",
-        "subscriber",
-        "beneficiary",
-        "payee",
-        "payer",
-        "employee",
-        "emp",
-        "customer",
-        "client",
-        "holder",
-        "policyholder",
-        "guarantor",
-        "contact",
-        "member",
-        "participant",
-        "claimant",
-        "obligor",
-        "spouse",
-        "dependent",
-        "caller",
-        "agent",
-        "rep",
-        "nurse",
-        "physician",
-        "provider",
-        "author",
-        "adjuster",
-        "reviewer",
-        "assignee",
-        "handler",
-        "examiner",
-        "cardholder",
-        "borrower",
-        "coborrower",
-        "signer",
-        "witness",
-        "attorney",
-        "atty",
-        "prescriber",
-        "referrer",
-        "therapist",
-        "teller",
-        "banker",
-        "clerk",
-        "caseworker",
-        "user",
-        "username",
-    ];
     // `emp_id`, `patient_no`: an identifier of a kind this table does not say.
     if any(&["id", "no", "num", "number", "nbr"]) {
         return None;
     }
-    if any(PERSON) || PERSON.contains(&joined.as_str()) {
+    if any(PERSON_ONE)
+        || any(PERSON_ROLE)
+        || PERSON_ONE.contains(&joined.as_str())
+        || PERSON_ROLE.contains(&joined.as_str())
+    {
         return Some(EntityType::Person);
     }
     None
@@ -481,35 +493,7 @@ fn form_person_label(name: &str) -> bool {
         .split(|c: char| !c.is_ascii_alphanumeric())
         .filter(|t| !t.is_empty())
         .collect();
-    const STRONG: &[&str] = &[
-        "name",
-        "first",
-        "last",
-        "surname",
-        "given",
-        "middle",
-        "fname",
-        "lname",
-        "firstname",
-        "lastname",
-        "fullname",
-        "patient",
-        "insured",
-        "subscriber",
-        "beneficiary",
-        "claimant",
-        "obligor",
-        "policyholder",
-        "guarantor",
-        "spouse",
-        "dependent",
-        "borrower",
-        "coborrower",
-        "cardholder",
-        "payee",
-        "employee",
-    ];
-    tokens.iter().any(|t| STRONG.contains(t))
+    tokens.iter().any(|t| PERSON_ONE.contains(t))
 }
 
 /// Form fields, `LABEL: value`, where the label opens a line or follows a run of spaces
