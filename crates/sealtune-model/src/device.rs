@@ -144,7 +144,38 @@ impl fmt::Display for Compute {
 /// Whether this build can use LibTorch devices.
 pub const LIBTORCH_BUILD: bool = cfg!(feature = "libtorch");
 
-const HOW_TO_BUILD: &str = "this sealtune was built without LibTorch; build one with `bash scripts/setup-libtorch.sh` (README: GPU build), or set [compute] device = \"cpu\"";
+/// Why a LibTorch device choice cannot be met on this build or machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unavailable {
+    /// The binary was built without the `libtorch` feature.
+    NotBuilt,
+    /// LibTorch sees no CUDA GPU.
+    #[cfg_attr(not(feature = "libtorch"), allow(dead_code))]
+    NoGpu,
+    /// The index is past the GPUs LibTorch sees.
+    #[cfg_attr(not(feature = "libtorch"), allow(dead_code))]
+    OutOfRange {
+        /// GPUs seen.
+        count: usize,
+    },
+}
+
+impl fmt::Display for Unavailable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotBuilt => f.write_str(
+                "this sealtune was built without LibTorch; build one with `bash scripts/setup-libtorch.sh` (README: GPU build), or set [compute] device = \"cpu\"",
+            ),
+            Self::NoGpu => f.write_str(
+                "LibTorch sees no CUDA GPU on this machine (check nvidia-smi and CUDA_VISIBLE_DEVICES), or set [compute] device = \"auto\" or \"cpu\"",
+            ),
+            Self::OutOfRange { count } => write!(
+                f,
+                "LibTorch sees {count} CUDA GPU(s), numbered from 0; pick one of them"
+            ),
+        }
+    }
+}
 
 impl DeviceChoice {
     /// Map the choice to a device this build and machine have. `key` names where the
@@ -159,9 +190,10 @@ impl DeviceChoice {
         match self {
             Self::Cpu => Ok(cpu()),
             Self::Auto => Ok(backend::first_cuda().unwrap_or_else(cpu)),
-            Self::LibtorchCpu => backend::libtorch_cpu()
-                .ok_or_else(|| device_err(key, self, HOW_TO_BUILD.to_string())),
-            Self::Cuda(i) => backend::cuda(i).map_err(|m| device_err(key, self, m)),
+            Self::LibtorchCpu => {
+                backend::libtorch_cpu().ok_or_else(|| device_err(key, self, Unavailable::NotBuilt))
+            }
+            Self::Cuda(i) => backend::cuda(i).map_err(|why| device_err(key, self, why)),
         }
     }
 }
@@ -180,18 +212,18 @@ impl DeviceChoice {
     }
 }
 
-fn device_err(key: &str, choice: DeviceChoice, message: String) -> ModelError {
+fn device_err(key: &str, choice: DeviceChoice, why: Unavailable) -> ModelError {
     ModelError::Device {
         key: key.to_string(),
         choice: choice.to_string(),
-        message,
+        message: why.to_string(),
     }
 }
 
 #[cfg(feature = "libtorch")]
 #[allow(deprecated)] // burn-tch is deprecated upstream; this module is its one user.
 mod backend {
-    use super::{Compute, Device};
+    use super::{Compute, Device, Unavailable};
 
     fn cuda_count() -> usize {
         usize::try_from(tch::Cuda::device_count()).unwrap_or(0)
@@ -213,7 +245,7 @@ mod backend {
         })
     }
 
-    pub(super) fn cuda(i: usize) -> Result<Compute, String> {
+    pub(super) fn cuda(i: usize) -> Result<Compute, Unavailable> {
         let n = cuda_count();
         if i < n {
             Ok(Compute {
@@ -222,18 +254,16 @@ mod backend {
                 index: Some(i),
             })
         } else if n == 0 {
-            Err("LibTorch sees no CUDA GPU on this machine (check nvidia-smi and CUDA_VISIBLE_DEVICES), or set [compute] device = \"auto\" or \"cpu\"".to_string())
+            Err(Unavailable::NoGpu)
         } else {
-            Err(format!(
-                "LibTorch sees {n} CUDA GPU(s), numbered from 0; pick one of them"
-            ))
+            Err(Unavailable::OutOfRange { count: n })
         }
     }
 }
 
 #[cfg(not(feature = "libtorch"))]
 mod backend {
-    use super::{Compute, HOW_TO_BUILD};
+    use super::{Compute, Unavailable};
 
     pub(super) fn first_cuda() -> Option<Compute> {
         None
@@ -243,8 +273,8 @@ mod backend {
         None
     }
 
-    pub(super) fn cuda(_i: usize) -> Result<Compute, String> {
-        Err(HOW_TO_BUILD.to_string())
+    pub(super) fn cuda(_i: usize) -> Result<Compute, Unavailable> {
+        Err(Unavailable::NotBuilt)
     }
 }
 
