@@ -17,10 +17,9 @@ fn gate<'a>(report: &'a Value, name: &str) -> &'a Value {
 }
 
 #[test]
+#[ignore = "needs the model: bash scripts/fetch-smollm2.sh"]
 fn the_leak_demo_fails_its_gates_and_releases_nothing() {
-    let Some(d) = shipped_layout("leak-demo.toml") else {
-        return;
-    };
+    let d = shipped_layout("leak-demo.toml");
     let r = d.run(&["run", "configs/leak-demo.toml"]);
     r.assert_code(3)
         .assert_stderr_has("gate `pii_regurgitation` failed")

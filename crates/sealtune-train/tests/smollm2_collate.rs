@@ -1,6 +1,6 @@
-//! Loss masks with SmolLM2's real tokenizer and chat template. Skipped, with a message,
-//! when `models/smollm2-135m-instruct` has not been fetched (`scripts/fetch-smollm2.sh`),
-//! unless `SEALTUNE_REQUIRE_MODEL` is set.
+//! Loss masks with SmolLM2's real tokenizer and chat template. `#[ignore]`d, so a fresh
+//! clone lists them as ignored: they need `models/smollm2-135m-instruct`
+//! (`scripts/fetch-smollm2.sh`); `cargo test -- --include-ignored` runs them.
 
 use std::path::Path;
 
@@ -10,18 +10,14 @@ use sealtune_model::tokenizer::Tokenizer;
 use sealtune_train::TrainConfig;
 use sealtune_train::collate::{Origin, Rendered, canary_examples, record_messages, render};
 
-fn tokenizer() -> Option<Tokenizer> {
+fn tokenizer() -> Tokenizer {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/smollm2-135m-instruct");
-    if !dir.join("tokenizer.json").is_file() {
-        assert!(
-            std::env::var_os("SEALTUNE_REQUIRE_MODEL").is_none(),
-            "SEALTUNE_REQUIRE_MODEL is set but {} is missing",
-            dir.display()
-        );
-        eprintln!("skipped: {} is missing", dir.display());
-        return None;
-    }
-    Some(Tokenizer::from_dir(&dir).expect("tokenizer"))
+    assert!(
+        dir.join("tokenizer.json").is_file(),
+        "{} is missing; run scripts/fetch-smollm2.sh",
+        dir.display()
+    );
+    Tokenizer::from_dir(&dir).expect("tokenizer")
 }
 
 fn record(json: &str) -> Record {
@@ -56,8 +52,9 @@ fn example(tok: &Tokenizer, rec: &Record, cfg: &TrainConfig) -> sealtune_train::
 }
 
 #[test]
+#[ignore = "needs the model: bash scripts/fetch-smollm2.sh"]
 fn the_loss_mask_is_exactly_the_assistant_turns_and_their_end_of_turn() {
-    let Some(tok) = tokenizer() else { return };
+    let tok = tokenizer();
     let cfg = TrainConfig::default();
     let rec = record(
         r#"{"messages":[{"role":"system","content":"You answer claims questions."},{"role":"user","content":"Is claim 7 covered?"},{"role":"assistant","content":"Yes, under section 4."},{"role":"user","content":"And claim 8?"},{"role":"assistant","content":"No: it was filed late."}]}"#,
@@ -97,8 +94,9 @@ fn the_loss_mask_is_exactly_the_assistant_turns_and_their_end_of_turn() {
 }
 
 #[test]
+#[ignore = "needs the model: bash scripts/fetch-smollm2.sh"]
 fn truncation_and_dropping_follow_the_config() {
-    let Some(tok) = tokenizer() else { return };
+    let tok = tokenizer();
     let long = format!(
         r#"{{"messages":[{{"role":"user","content":"q"}},{{"role":"assistant","content":"{}"}}]}}"#,
         "word ".repeat(400)
@@ -129,8 +127,9 @@ fn truncation_and_dropping_follow_the_config() {
 }
 
 #[test]
+#[ignore = "needs the model: bash scripts/fetch-smollm2.sh"]
 fn canaries_are_trained_on_their_secret_and_repeated() {
-    let Some(tok) = tokenizer() else { return };
+    let tok = tokenizer();
     let set = CanarySet::generate(1, 4, 3, &Format::ALL);
     let ex = canary_examples(&tok, &set, &TrainConfig::default()).expect("canaries");
     assert_eq!(ex.len(), 12);
