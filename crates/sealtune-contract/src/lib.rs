@@ -7,7 +7,9 @@
 //! - [`artifacts`], each stage's output file names and the schema ids of its JSON
 //!   artifacts;
 //! - [`EntityType`], the canonical PII entity types that the mask stage detects and the
-//!   model card lists.
+//!   model card lists;
+//! - [`SeededRng`], the seeded generator whose stream train and eval share (canaries
+//!   are drawn again from the seed to be tested for).
 //!
 //! `docs/CONTRACTS.md` says what each artifact is, who writes it and who reads it; this
 //! crate is where their names live.
@@ -17,6 +19,8 @@
 pub mod artifacts;
 mod entity;
 mod exit;
+pub mod rng;
 
 pub use entity::EntityType;
 pub use exit::{Exit, ExitStatus, with_causes};
+pub use rng::SeededRng;

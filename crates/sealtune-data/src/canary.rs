@@ -10,6 +10,7 @@
 //! one by chance. Canaries are synthetic and contain no real PII, so they are stored in
 //! clear in the run (`train/canaries.json`).
 
+use sealtune_contract::SeededRng;
 use serde::{Deserialize, Serialize};
 
 use crate::record::{Message, Role};
@@ -79,7 +80,7 @@ impl Format {
     }
 
     /// Draw a value uniformly from this format's space.
-    pub fn sample(self, rng: &mut CanaryRng) -> String {
+    pub fn sample(self, rng: &mut SeededRng) -> String {
         match self {
             Format::Ssn => {
                 let d = digits(rng, 9);
@@ -197,7 +198,7 @@ impl CanarySet {
     /// Draw `count` inserted canaries and `count` held-out twins, cycling through
     /// `formats`. All values are distinct.
     pub fn generate(seed: u64, count: usize, repeats: u32, formats: &[Format]) -> CanarySet {
-        let mut rng = CanaryRng::new(seed ^ 0x6361_6e61_7279_7331);
+        let mut rng = SeededRng::new(seed ^ 0x6361_6e61_7279_7331);
         let mut seen = std::collections::HashSet::new();
         let mut draw = |tag: &str, i: usize, format: Format| loop {
             let secret = format.sample(&mut rng);
@@ -230,39 +231,7 @@ impl CanarySet {
     }
 }
 
-/// A small, fast, seedable generator (SplitMix64) so canaries and reference values are
-/// reproducible across platforms and versions.
-#[derive(Debug, Clone)]
-pub struct CanaryRng(u64);
-
-impl CanaryRng {
-    /// A generator for `seed`.
-    pub fn new(seed: u64) -> Self {
-        Self(seed)
-    }
-
-    /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// A uniform integer in `0..n` (rejection sampling, no modulo bias). `n` must be > 0.
-    pub fn below(&mut self, n: u64) -> u64 {
-        let zone = u64::MAX - u64::MAX % n;
-        loop {
-            let x = self.next_u64();
-            if x < zone {
-                return x % n;
-            }
-        }
-    }
-}
-
-fn digits(rng: &mut CanaryRng, n: usize) -> String {
+fn digits(rng: &mut SeededRng, n: usize) -> String {
     (0..n)
         .map(|_| char::from(b'0' + rng.below(10) as u8))
         .collect()
@@ -571,7 +540,7 @@ mod tests {
 
     #[test]
     fn samples_match_their_format_and_only_it() {
-        let mut rng = CanaryRng::new(7);
+        let mut rng = SeededRng::new(7);
         for f in Format::ALL {
             for _ in 0..200 {
                 let v = f.sample(&mut rng);
@@ -590,7 +559,7 @@ mod tests {
 
     #[test]
     fn digits_are_uniform_enough() {
-        let mut rng = CanaryRng::new(1);
+        let mut rng = SeededRng::new(1);
         let mut counts = [0u32; 10];
         for _ in 0..100_000 {
             counts[rng.below(10) as usize] += 1;

@@ -203,7 +203,7 @@ mod tests {
     #[test]
     fn random_values_average_one_over_ln2_bits() {
         // Values drawn from the reference distribution itself (a negative control).
-        let mut rng = sealtune_data::canary::CanaryRng::new(11);
+        let mut rng = sealtune_contract::SeededRng::new(11);
         let mut u = || (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
         let refs: Vec<f64> = (0..10_000).map(|_| u() * 10.0).collect();
         let trials: Vec<f64> = (0..4000)
@@ -216,7 +216,7 @@ mod tests {
     #[test]
     fn skew_normal_fit_and_tail() {
         // A normal sample: alpha near 0, CDF at the mean near 1/2.
-        let mut rng = sealtune_data::canary::CanaryRng::new(5);
+        let mut rng = sealtune_contract::SeededRng::new(5);
         let mut normal = || {
             let u1 = ((rng.next_u64() >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
             let u2 = ((rng.next_u64() >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
@@ -280,7 +280,7 @@ mod tests {
         // 64 right-skewed reference NLLs (exponential above 30 nats): the moment fit
         // reaches the largest skewness, and its own left tail would put a canary just
         // below the lowest reference at over a hundred bits.
-        let mut rng = sealtune_data::canary::CanaryRng::new(3);
+        let mut rng = sealtune_contract::SeededRng::new(3);
         let xs: Vec<f64> = (0..64)
             .map(|_| {
                 let u = ((rng.next_u64() >> 11) as f64 + 0.5) / (1u64 << 53) as f64;

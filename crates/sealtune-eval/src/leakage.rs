@@ -4,7 +4,8 @@
 use std::collections::HashSet;
 use std::f64::consts::LN_2;
 
-use sealtune_data::canary::{Canary, CanaryRng, CanarySet, Format};
+use sealtune_contract::SeededRng;
+use sealtune_data::canary::{Canary, CanarySet, Format};
 use sealtune_data::record::Record;
 use sealtune_model::tokenizer::Message;
 use sealtune_pii::fingerprint::FingerprintSet;
@@ -35,7 +36,7 @@ pub struct Pair<'a> {
 pub fn sample_indices(n: usize, k: usize, seed: u64) -> Vec<usize> {
     let mut idx: Vec<usize> = (0..n).collect();
     let k = k.min(n);
-    let mut rng = CanaryRng::new(seed);
+    let mut rng = SeededRng::new(seed);
     for i in 0..k {
         let j = i + rng.below((n - i) as u64) as usize;
         idx.swap(i, j);
@@ -106,7 +107,7 @@ pub fn canary_suite(m: Pair<'_>, set: &CanarySet, cfg: &EvalConfig) -> Result<Ca
             .collect();
         let template = all[members[0]].0;
         let secrets: HashSet<&str> = members.iter().map(|&i| all[i].0.secret.as_str()).collect();
-        let mut rng = CanaryRng::new(cfg.seed ^ (0x7265_6665_7265_6e63 + fi as u64));
+        let mut rng = SeededRng::new(cfg.seed ^ (0x7265_6665_7265_6e63 + fi as u64));
         let mut refs = Vec::with_capacity(cfg.references);
         while refs.len() < cfg.references {
             let v = format.sample(&mut rng);

@@ -1,7 +1,7 @@
 //! A model with its tokenizer, and the batched operations the suites need: scoring,
 //! next-token distributions, continuations that share a cached prefix, and generation.
 
-use sealtune_data::canary::CanaryRng;
+use sealtune_contract::SeededRng;
 use sealtune_data::record::{Record, Role as DataRole};
 use sealtune_model::model::read_f32;
 use sealtune_model::tokenizer::{Message, RenderedChat, Role, Tokenizer};
@@ -222,8 +222,8 @@ impl Lm {
                 continue;
             }
             let batch = left_padded(chunk, t, pad);
-            let mut rngs: Vec<CanaryRng> = (0..chunk.len())
-                .map(|r| CanaryRng::new(seeds.get(ci * self.batch_size + r).copied().unwrap_or(0)))
+            let mut rngs: Vec<SeededRng> = (0..chunk.len())
+                .map(|r| SeededRng::new(seeds.get(ci * self.batch_size + r).copied().unwrap_or(0)))
                 .collect();
             let mut cache = KvCache::new(&self.model);
             let hidden = self.model.hidden_states(&batch, Some(&mut cache))?;
@@ -271,7 +271,7 @@ impl Lm {
 
 /// Picks a token: argmax at temperature 0, else a draw from the softmax of the `top_k`
 /// largest logits (all when 0) divided by the temperature.
-pub fn pick(logits: &[f32], temperature: f32, top_k: usize, rng: &mut CanaryRng) -> u32 {
+pub fn pick(logits: &[f32], temperature: f32, top_k: usize, rng: &mut SeededRng) -> u32 {
     let mut best = 0;
     for (i, &x) in logits.iter().enumerate() {
         if x > logits[best] {

@@ -3,6 +3,7 @@
 use crate::error::{ModelError, Result};
 use crate::model::{Batch, KvCache, Llama, read_f32};
 use crate::tokenizer::{Message, Role, Tokenizer};
+use sealtune_contract::SeededRng;
 
 /// How to pick the next token.
 #[derive(Debug, Clone, PartialEq)]
@@ -58,21 +59,6 @@ pub struct Generation {
     pub stop: StopReason,
 }
 
-/// SplitMix64: small, seedable, good enough for sampling.
-#[derive(Debug, Clone)]
-struct Rng(u64);
-
-impl Rng {
-    fn next_f64(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^= z >> 31;
-        (z >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
 fn validate(cfg: &SamplingConfig) -> Result<()> {
     let bad = |name, message: &str| {
         Err(ModelError::Argument {
@@ -95,7 +81,7 @@ fn validate(cfg: &SamplingConfig) -> Result<()> {
 }
 
 /// Picks the next token from one position's logits.
-fn pick(logits: &[f32], cfg: &SamplingConfig, rng: &mut Rng) -> u32 {
+fn pick(logits: &[f32], cfg: &SamplingConfig, rng: &mut SeededRng) -> u32 {
     let argmax = || {
         let mut best = 0;
         for (i, &v) in logits.iter().enumerate() {
@@ -136,7 +122,7 @@ fn pick(logits: &[f32], cfg: &SamplingConfig, rng: &mut Rng) -> u32 {
         let s: f64 = probs.iter().sum();
         probs.iter_mut().for_each(|p| *p /= s);
     }
-    let mut u = rng.next_f64();
+    let mut u = rng.unit_f64();
     for (i, p) in idx.iter().zip(&probs) {
         if u < *p {
             return *i as u32;
@@ -170,7 +156,7 @@ pub fn generate(model: &Llama, prompt: &[u32], cfg: &SamplingConfig) -> Result<G
         });
     }
     let max_ctx = model.config().max_position_embeddings;
-    let mut rng = Rng(cfg.seed);
+    let mut rng = SeededRng::new(cfg.seed);
     let mut cache = KvCache::new(model);
     let mut all = prompt.to_vec();
     let mut out = Vec::new();
@@ -256,13 +242,13 @@ mod tests {
     fn sampling_respects_top_k_top_p_and_seed() {
         let logits = [0.0f32, 5.0, 4.9, -3.0, 1.0];
         let greedy = SamplingConfig::default();
-        assert_eq!(pick(&logits, &greedy, &mut Rng(1)), 1);
+        assert_eq!(pick(&logits, &greedy, &mut SeededRng::new(1)), 1);
         let k2 = SamplingConfig {
             temperature: 1.0,
             top_k: Some(2),
             ..SamplingConfig::default()
         };
-        let mut rng = Rng(7);
+        let mut rng = SeededRng::new(7);
         let draws: Vec<u32> = (0..200).map(|_| pick(&logits, &k2, &mut rng)).collect();
         assert!(draws.iter().all(|&d| d == 1 || d == 2));
         assert!(draws.contains(&1) && draws.contains(&2));
@@ -278,11 +264,11 @@ mod tests {
             ..SamplingConfig::default()
         };
         let a: Vec<u32> = {
-            let mut r = Rng(3);
+            let mut r = SeededRng::new(3);
             (0..50).map(|_| pick(&logits, &hot, &mut r)).collect()
         };
         let b: Vec<u32> = {
-            let mut r = Rng(3);
+            let mut r = SeededRng::new(3);
             (0..50).map(|_| pick(&logits, &hot, &mut r)).collect()
         };
         assert_eq!(a, b);

@@ -721,7 +721,7 @@ pub fn import_gguf(path: &Path, out_dir: &Path) -> Result<ImportSummary> {
             path: p.clone(),
             source,
         })?;
-        crate::io::write_bytes_atomic(&p, text.as_bytes()).map_err(write_err(&p))?;
+        sealtune_pipeline::fsutil::atomic_write(&p, text.as_bytes()).map_err(write_err(&p))?;
         Ok(p)
     };
     let weights = out_dir.join("model.safetensors");

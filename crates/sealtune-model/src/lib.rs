@@ -38,7 +38,6 @@ pub mod error;
 pub mod generate;
 pub mod gguf;
 mod gguf_tokenizer;
-mod io;
 pub mod lora;
 pub mod model;
 pub mod safetensors;

@@ -188,19 +188,11 @@ impl LoraLayer {
     }
 }
 
-/// SplitMix64 for reproducible initialisation.
+/// `n` values uniform in `[-bound, bound)`, reproducible from `seed`.
 fn uniform(seed: u64, n: usize, bound: f32) -> Vec<f32> {
-    let mut state = seed;
+    let mut rng = sealtune_contract::SeededRng::new(seed);
     (0..n)
-        .map(|_| {
-            state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = state;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            z ^= z >> 31;
-            let u = (z >> 40) as f32 / (1u64 << 24) as f32;
-            (2.0 * u - 1.0) * bound
-        })
+        .map(|_| (2.0 * rng.unit_f32() - 1.0) * bound)
         .collect()
 }
 
@@ -424,7 +416,7 @@ impl Llama {
             path: p.clone(),
             source,
         })?;
-        crate::io::write_bytes_atomic(&p, text.as_bytes()).map_err(write_err(&p))?;
+        sealtune_pipeline::fsutil::atomic_write(&p, text.as_bytes()).map_err(write_err(&p))?;
         Ok(())
     }
 
@@ -640,8 +632,10 @@ impl Llama {
                 path: p.clone(),
                 source,
             })?;
-            crate::io::write_atomic_mode(&p, mode, |w| std::io::Write::write_all(w, &text))
-                .map_err(write_err(&p))?;
+            sealtune_pipeline::fsutil::atomic_write_mode_with(&p, mode, |w| {
+                std::io::Write::write_all(w, &text)
+            })
+            .map_err(write_err(&p))?;
             written.push(p);
         } else {
             let p = out_dir.join("model.safetensors");
@@ -674,10 +668,10 @@ fn copy_side_files(source_dir: &Path, out_dir: &Path, mode: Option<u32>) -> Resu
         let bytes = std::fs::read(&src).map_err(read_err(&src))?;
         let dst = out_dir.join(name);
         match mode {
-            Some(m) => {
-                crate::io::write_atomic_mode(&dst, m, |w| std::io::Write::write_all(w, &bytes))
-            }
-            None => crate::io::write_bytes_atomic(&dst, &bytes),
+            Some(m) => sealtune_pipeline::fsutil::atomic_write_mode_with(&dst, m, |w| {
+                std::io::Write::write_all(w, &bytes)
+            }),
+            None => sealtune_pipeline::fsutil::atomic_write(&dst, &bytes),
         }
         .map_err(write_err(&dst))?;
         written.push(dst);

@@ -13,6 +13,7 @@ use std::path::Path;
 
 use burn::prelude::*;
 use burn::tensor::activation;
+use sealtune_contract::SeededRng;
 
 use crate::config::LlamaConfig;
 use crate::error::{ModelError, Result};
@@ -275,12 +276,12 @@ impl Llama {
     pub fn random(config: LlamaConfig, device: &Device, seed: u64, on_host: bool) -> Result<Self> {
         device.seed(seed);
         let untied = !config.tie_word_embeddings;
-        let mut state = seed;
+        let mut rng = SeededRng::new(seed);
         Self::build(config, device, untied, |name, shape| {
             Ok(if name.ends_with("norm.weight") {
                 Init::Ones
             } else if on_host {
-                Init::Data(host_normal(&mut state, shape.iter().product(), 0.02))
+                Init::Data(host_normal(&mut rng, shape.iter().product(), 0.02))
             } else {
                 Init::Normal(0.02)
             })
@@ -666,17 +667,11 @@ pub fn expected_tensors(c: &LlamaConfig) -> Vec<(String, Vec<usize>)> {
     out
 }
 
-/// `n` normal values with standard deviation `std` (splitmix64 and Box-Muller), the same
-/// on every machine for the same `state`.
-fn host_normal(state: &mut u64, n: usize, std: f64) -> Vec<f32> {
-    let mut next = || {
-        *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = *state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        // A uniform in (0, 1]: never 0, so the logarithm below is finite.
-        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64 + f64::EPSILON
-    };
+/// `n` normal values with standard deviation `std` ([`SeededRng`] and Box-Muller), the
+/// same on every machine for the same generator state.
+fn host_normal(rng: &mut SeededRng, n: usize, std: f64) -> Vec<f32> {
+    // A uniform in (0, 1]: never 0, so the logarithm below is finite.
+    let mut next = || rng.unit_f64() + f64::EPSILON;
     let mut out = Vec::with_capacity(n);
     while out.len() < n {
         let (u, v) = (next().min(1.0), next());

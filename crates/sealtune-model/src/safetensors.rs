@@ -395,7 +395,7 @@ pub fn write_safetensors(path: &Path, tensors: &[OwnedTensor]) -> Result<()> {
 /// that only the owner may read).
 pub fn write_safetensors_mode(path: &Path, tensors: &[OwnedTensor], mode: u32) -> Result<()> {
     let (header, sorted) = layout(path, tensors)?;
-    crate::io::write_atomic_mode(path, mode, |w| {
+    sealtune_pipeline::fsutil::atomic_write_mode_with(path, mode, |w| {
         w.write_all(&header)?;
         for t in &sorted {
             let mut buf = Vec::with_capacity(t.data.len() * 4);

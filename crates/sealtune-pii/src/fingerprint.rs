@@ -17,7 +17,6 @@
 //! ([`crate::ops::normalize`]) and `K_fp` is derived from the masking key, so
 //! the file reveals nothing without the key.
 
-use std::io::Write;
 use std::path::Path;
 
 use sha2::{Digest, Sha256};
@@ -160,46 +159,11 @@ impl FingerprintSet {
     /// Writes a file atomically: a fresh sibling temp file, fsync, rename, fsync the directory.
     pub fn write(&mut self, path: &Path) -> Result<(), PiiError> {
         let bytes = self.to_bytes();
-        let io = |action, source| PiiError::Io {
+        sealtune_pipeline::fsutil::atomic_write(path, &bytes).map_err(|source| PiiError::Io {
             path: path.to_path_buf(),
-            action,
+            action: "create",
             source,
-        };
-        let dir = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let name = path
-            .file_name()
-            .ok_or_else(|| io("create", std::io::Error::other("no file name")))?;
-        let tmp = dir.join(format!(
-            ".{}.{}.tmp",
-            name.to_string_lossy(),
-            std::process::id()
-        ));
-        struct Guard<'a>(&'a Path, bool);
-        impl Drop for Guard<'_> {
-            fn drop(&mut self) {
-                if !self.1 {
-                    let _ = std::fs::remove_file(self.0);
-                }
-            }
-        }
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)
-            .map_err(|e| io("create", e))?;
-        let mut guard = Guard(&tmp, false);
-        f.write_all(&bytes).map_err(|e| io("write", e))?;
-        f.sync_all().map_err(|e| io("write", e))?;
-        drop(f);
-        std::fs::rename(&tmp, path).map_err(|e| io("create", e))?;
-        guard.1 = true;
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
+        })
     }
 }
 

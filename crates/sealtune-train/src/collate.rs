@@ -1,7 +1,8 @@
 //! From masked records to token batches: rendering through the chat template with a loss
 //! mask, truncation, a seeded order, and packing into rows of `max_seq_len`.
 
-use sealtune_data::canary::{CanaryRng, CanarySet};
+use sealtune_contract::SeededRng;
+use sealtune_data::canary::CanarySet;
 use sealtune_model::Batch;
 use sealtune_model::tokenizer::{Message, Tokenizer};
 pub use sealtune_stagekit::chat::record_messages;
@@ -121,7 +122,7 @@ pub type StepPlan = Vec<Vec<Vec<usize>>>;
 /// of `grad_accum`. The last step of an epoch may be smaller.
 pub fn plan_epoch(examples: &[Example], cfg: &TrainConfig, epoch: u64) -> Vec<StepPlan> {
     let mut order: Vec<usize> = (0..examples.len()).collect();
-    let mut rng = CanaryRng::new(
+    let mut rng = SeededRng::new(
         cfg.seed
             .wrapping_mul(0x9e37_79b9_7f4a_7c15)
             .wrapping_add(epoch.wrapping_add(1).wrapping_mul(0xd1b5_4a32_d192_ed03)),
