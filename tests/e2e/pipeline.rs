@@ -46,6 +46,16 @@ const RELEASE: &str = r#"
 intended_use = "Testing the pipeline."
 "#;
 
+/// Asserts that `rel` is exactly its contract type `T`: parsed into it and written back,
+/// nothing is lost and nothing is added.
+fn follows<T: serde::de::DeserializeOwned + serde::Serialize>(d: &Dir, rel: &str) {
+    let text = d.read(rel);
+    let typed: T = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("{rel} does not follow its contract type: {e}"));
+    let raw: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(serde_json::to_value(&typed).unwrap(), raw, "{rel}");
+}
+
 pub(crate) fn project(accept: bool) -> Dir {
     let src = smollm2_dir();
     let d = Dir::new();
@@ -102,6 +112,19 @@ fn the_whole_pipeline_releases_a_verifiable_signed_model_with_its_card() {
         "keys/t.kek",
     ]);
     v.assert_code(0);
+
+    // Every JSON artifact is exactly its contract type: parsed into it and written
+    // back, nothing is lost and nothing is added.
+    use sealtune_contract::artifacts::{eval, ingest, mask, train};
+    follows::<ingest::Report>(&d, "run/ingest/report.json");
+    follows::<mask::Report>(&d, "run/mask/report.json");
+    follows::<train::Training>(&d, "run/train/training.json");
+    follows::<eval::Report>(&d, "run/eval/report.json");
+    for line in d.read("run/train/metrics.jsonl").lines() {
+        let typed: train::MetricsLine = serde_json::from_str(line).unwrap();
+        let raw: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(serde_json::to_value(&typed).unwrap(), raw, "{line}");
+    }
 
     // The card's numbers come from the artifacts.
     let card = d.read("run/release/MODEL_CARD.md");
@@ -279,6 +302,7 @@ fn a_failed_gate_stops_the_run_until_accepted_with_a_reason() {
     let audit = d.read("run/audit.jsonl");
     assert!(audit.contains("gates.failed") && audit.contains("gates.accepted"));
     assert!(audit.contains(reason));
+    follows::<sealtune_contract::artifacts::release::Acceptance>(&d, "run/release/acceptance.json");
     let acc: serde_json::Value =
         serde_json::from_str(&d.read("run/release/acceptance.json")).unwrap();
     assert_eq!(acc["reason"], reason);

@@ -6,6 +6,8 @@
 //! a corrupt file would mislead its reader.
 
 use sealtune_contract::artifacts;
+use sealtune_contract::artifacts::train::MetricsLine;
+use sealtune_data::canary::CanarySet;
 use std::collections::BTreeMap;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
@@ -62,121 +64,15 @@ impl<T: Serialize> Serialize for Fact<T> {
     }
 }
 
-/// A file and its SHA-256, as listed in reports.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FileRef {
-    /// File name or path as the artifact records it.
-    pub name: String,
-    /// Lowercase hex SHA-256.
-    pub sha256: String,
-    /// Size in bytes, when recorded.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bytes: Option<u64>,
-}
-
-/// `training.json` → `base_model`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct BaseModel {
-    /// Hub-style name, e.g. `HuggingFaceTB/SmolLM2-135M-Instruct`.
-    pub name: Option<String>,
-    /// Licence identifier, e.g. `apache-2.0`.
-    pub license: Option<String>,
-    /// Directory it was loaded from.
-    pub path: String,
-    /// Its files with digests.
-    pub files: Vec<FileRef>,
-}
-
-/// `training.json` → `adapter`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Adapter {
-    /// Adapter kind, `lora`.
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// LoRA rank.
-    pub rank: u64,
-    /// LoRA alpha.
-    pub alpha: f64,
-    /// LoRA dropout.
-    pub dropout: f64,
-    /// Rank-stabilised scaling.
-    #[serde(default)]
-    pub use_rslora: bool,
-    /// Target module names.
-    pub targets: Vec<String>,
-    /// Trainable parameter count.
-    pub trainable_parameters: u64,
-    /// Adapter files with digests.
-    pub files: Vec<FileRef>,
-}
-
-/// `training.json` → `records`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Records {
-    /// Training records.
-    pub train: u64,
-    /// Evaluation records.
-    pub eval: u64,
-    /// Canary records inserted into the training stream.
-    pub canary_records: u64,
-}
-
-/// `training.json` → `final`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FinalLoss {
-    /// Last training loss.
-    pub train_loss: f64,
-    /// Last evaluation loss, if evaluated.
-    pub eval_loss: Option<f64>,
-}
-
-/// `train/training.json` (schema `sealtune.training/v1`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Training {
-    /// The base model.
-    pub base_model: BaseModel,
-    /// The adapter.
-    pub adapter: Adapter,
-    /// Whether merged weights were written.
-    pub merged: bool,
-    /// Every `[train]` setting after defaults.
-    pub hyperparameters: serde_json::Map<String, serde_json::Value>,
-    /// Record counts.
-    pub records: Records,
-    /// Optimiser steps.
-    pub steps: u64,
-    /// Epochs completed (fractional).
-    pub epochs_completed: f64,
-    /// Tokens seen.
-    pub tokens_seen: u64,
-    /// Tokens that contributed to the loss.
-    pub loss_tokens: u64,
-    /// Final losses.
-    #[serde(rename = "final")]
-    pub final_loss: FinalLoss,
-    /// Wall time in seconds.
-    pub wall_time_s: f64,
-    /// Step training resumed from, if it was interrupted.
-    pub resumed_from_step: Option<u64>,
-    /// Hardware description.
-    pub hardware: serde_json::Map<String, serde_json::Value>,
-    /// Peak resident memory in MiB.
-    pub peak_rss_mib: Option<f64>,
-    /// Set when `[train] seal_at_rest` kept every weight file sealed in the run
-    /// directory; absent when they were written in clear (and in runs before the setting).
-    #[serde(default)]
-    pub sealed_at_rest: Option<SealedAtRest>,
-}
-
-/// How the train stage's weights were kept at rest (`training.json`, `sealed_at_rest`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SealedAtRest {
-    /// One-way ids of the keys the checkpoints and the adapter were sealed for.
-    pub recipients: Vec<String>,
-    /// The configuration key that named them (`train.at_rest_recipients` or
-    /// `release.recipients`).
-    pub keys_from: String,
-}
+pub use sealtune_contract::artifacts::FileRef;
+pub use sealtune_contract::artifacts::eval::{
+    BenchmarkScope, BreakdownRow, Estimate, ExposureEntry, ExposureTable, Gate, GroupRow, Metric,
+    Report as Eval,
+};
+pub use sealtune_contract::artifacts::ingest::Report as Ingest;
+pub use sealtune_contract::artifacts::mask::{Report as Mask, Residual};
+pub use sealtune_contract::artifacts::release::Acceptance;
+pub use sealtune_contract::artifacts::train::Training;
 
 /// One point of a loss curve.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -196,8 +92,8 @@ pub struct LossCurve {
     pub eval: Vec<LossPoint>,
 }
 
-/// `train/canaries.json`, without the secrets (they are synthetic, but the
-/// card has no use for them).
+/// What the card says of `train/canaries.json`: how the canaries were drawn and how
+/// many, never their values (they are synthetic, but the card has no use for them).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Canaries {
     /// Seed they were drawn with.
@@ -212,321 +108,12 @@ pub struct Canaries {
     pub held_out: u64,
 }
 
-/// One input file of `ingest/report.json`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct InputFile {
-    /// Path as resolved from the config.
-    pub path: String,
-    /// SHA-256 of the file.
-    pub sha256: String,
-    /// Size in bytes.
-    pub bytes: u64,
-    /// Records read.
-    pub read: u64,
-    /// Records accepted.
-    pub accepted: u64,
-    /// Duplicates dropped.
-    pub duplicates: u64,
-    /// Records quarantined.
-    pub quarantined: u64,
-}
-
-/// Totals of `ingest/report.json`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct IngestTotals {
-    /// Records read.
-    pub read: u64,
-    /// Accepted.
-    pub accepted: u64,
-    /// Duplicates dropped.
-    pub duplicates: u64,
-    /// Quarantined.
-    pub quarantined: u64,
-    /// Train split.
-    pub train: u64,
-    /// Eval split.
-    pub eval: u64,
-}
-
-/// `ingest/report.json` (schema `sealtune.ingest-report/v1`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Ingest {
-    /// Record format.
-    pub format: String,
-    /// Input files.
-    pub files: Vec<InputFile>,
-    /// Totals.
-    pub totals: IngestTotals,
-    /// Split settings.
-    pub split: serde_json::Value,
-}
-
-/// `mask/report.json` (schema `sealtune.mask-report/v1`): counts and policy.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Mask {
-    /// Records in, train, eval, dropped, quarantined.
-    pub records: BTreeMap<String, u64>,
-    /// Replacements per entity type, over all splits and fields.
-    pub replacements_by_type: BTreeMap<String, u64>,
-    /// Distinct keyed fingerprints of replaced values.
-    #[serde(default)]
-    pub distinct_fingerprints: Option<u64>,
-    /// One-way id of the masking key.
-    #[serde(default)]
-    pub mask_key_id: Option<String>,
-    /// Detected values left in plaintext by the `keep` operator, per type.
-    #[serde(default)]
-    pub plaintext_kept_by_type: BTreeMap<String, u64>,
-    /// The residual-risk sweep of the masked output; `None` in reports
-    /// written before the sweep existed.
-    #[serde(default)]
-    pub residual: Option<Residual>,
-    /// The masking policy.
-    pub policy: serde_json::Value,
-}
-
-/// `residual` of `mask/report.json`: what a high-recall sweep of the masked
-/// output still counted as possible PII, per category; counts only.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Residual {
-    /// Records swept (those written to the masked splits).
-    pub swept_records: u64,
-    /// Findings per category (`name_context`, `long_digits`, `address_line`).
-    pub by_type: BTreeMap<String, u64>,
-    /// Findings per field name and category.
-    #[serde(default)]
-    pub by_field: BTreeMap<String, BTreeMap<String, u64>>,
-}
-
-impl Residual {
-    /// Findings over all categories.
-    pub fn total(&self) -> u64 {
-        self.by_type.values().sum()
-    }
-}
-
-impl Mask {
-    /// Detected values left in plaintext (`keep`), over all types.
-    pub fn plaintext_kept(&self) -> u64 {
-        self.plaintext_kept_by_type.values().sum()
-    }
-}
-
-/// A measured value with its interval.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Measure {
-    /// Point estimate; `None` when it could not be computed.
-    pub value: Option<f64>,
-    /// Confidence interval `[lo, hi]`.
-    pub ci: Option<[f64; 2]>,
-    /// Sample size.
-    pub n: u64,
-}
-
-/// One metric of `eval/report.json`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Metric {
-    /// Stable id, e.g. `leakage.canary_exposure_mean`.
-    pub id: String,
-    /// Suite: `leakage`, `bias`, ...
-    pub suite: String,
-    /// Display name.
-    pub name: String,
-    /// Unit.
-    pub unit: String,
-    /// Ideal value.
-    pub ideal: Option<f64>,
-    /// `lower_is_better`, `higher_is_better` or `closer_to_ideal`.
-    pub direction: String,
-    /// The base model.
-    pub base: Measure,
-    /// The fine-tuned model.
-    pub finetuned: Measure,
-    /// `sufficient` or `insufficient`.
-    pub evidence: String,
-    /// The eval suite's plain-language reading.
-    #[serde(default)]
-    pub reading: String,
-}
-
-/// One gate of `eval/report.json`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Gate {
-    /// Gate name (key of `[eval.accept]`).
-    pub name: String,
-    /// Metric id it checks.
-    pub metric: String,
-    /// `base` or `finetuned`.
-    pub model: String,
-    /// Comparison operator.
-    pub op: String,
-    /// Threshold.
-    pub threshold: f64,
-    /// Value compared.
-    pub value: Option<f64>,
-    /// Whether it passed.
-    pub passed: bool,
-    /// Whether a failure was accepted.
-    #[serde(default)]
-    pub accepted: bool,
-    /// Recorded reason for accepting.
-    #[serde(default)]
-    pub reason: Option<String>,
-}
-
-/// `release/acceptance.json`: the gates that failed eval and were accepted on
-/// the command line (`--accept-failed-gates --reason`), with who accepted
-/// them. Signed with the rest of the release.
+/// `release/acceptance.json`: the gates that failed eval and were accepted on the
+/// command line.
 pub const ACCEPTANCE_FILE: &str = artifacts::release::ACCEPTANCE;
 
 /// Schema of [`ACCEPTANCE_FILE`].
 pub const ACCEPTANCE_SCHEMA: &str = artifacts::release::ACCEPTANCE_SCHEMA;
-
-/// The content of [`ACCEPTANCE_FILE`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Acceptance {
-    /// [`ACCEPTANCE_SCHEMA`].
-    pub schema: String,
-    /// The reason given.
-    pub reason: String,
-    /// Who gave it: `user@host`.
-    pub accepted_by: String,
-    /// When (RFC 3339 UTC).
-    pub time: String,
-    /// The gates it covers: those that failed and had no `[eval.accept]` reason.
-    pub gates: Vec<String>,
-}
-
-impl Acceptance {
-    /// An acceptance of every failing, unaccepted gate of `eval`.
-    pub fn new(eval: &Eval, reason: &str, accepted_by: String, time: String) -> Self {
-        Acceptance {
-            schema: ACCEPTANCE_SCHEMA.to_owned(),
-            reason: reason.to_owned(),
-            accepted_by,
-            time,
-            gates: eval
-                .gates
-                .iter()
-                .filter(|g| !g.passed && !g.accepted)
-                .map(|g| g.name.clone())
-                .collect(),
-        }
-    }
-
-    /// Marks the covered gates of `eval` accepted, with the reason and who
-    /// gave it, and recomputes `passed`.
-    pub fn apply(&self, eval: &mut Eval) {
-        for g in &mut eval.gates {
-            if !g.passed && !g.accepted && self.gates.contains(&g.name) {
-                g.accepted = true;
-                g.reason = Some(format!(
-                    "{} (accepted with --accept-failed-gates by {}, {})",
-                    self.reason, self.accepted_by, self.time
-                ));
-            }
-        }
-        eval.passed = eval.gates.iter().all(|g| g.passed || g.accepted);
-    }
-}
-
-/// One canary's exposure.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Exposure {
-    /// Canary id.
-    pub id: String,
-    /// Format.
-    pub format: String,
-    /// Exposure in bits (rank based).
-    pub exposure: Option<f64>,
-    /// Exposure from the skew-normal fit.
-    #[serde(default)]
-    pub exposure_skewnorm: Option<f64>,
-    /// Whether greedy decoding extracted the secret.
-    #[serde(default)]
-    pub extracted: bool,
-}
-
-/// Exposures of inserted and held-out canaries.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Exposures {
-    /// Inserted into training.
-    #[serde(default)]
-    pub inserted: Vec<Exposure>,
-    /// Never trained on.
-    #[serde(default)]
-    pub held_out: Vec<Exposure>,
-}
-
-/// One group row of the bias suite.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Group {
-    /// Task.
-    pub task: String,
-    /// Protected attribute.
-    pub attribute: String,
-    /// Group.
-    pub group: String,
-    /// P(yes) under the base model.
-    pub p_yes_base: Option<f64>,
-    /// P(yes) under the fine-tuned model.
-    pub p_yes_finetuned: Option<f64>,
-    /// Prompts.
-    pub n: u64,
-}
-
-/// One per-category figure of a published benchmark.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct BreakdownRow {
-    /// `crows_pairs`, `bbq` or `discrim_eval`.
-    pub benchmark: String,
-    /// `all`, a category, an attribute or `attribute:group`.
-    pub category: String,
-    /// What is measured (`pct_stereotype`, `bias_ambig`, ...).
-    pub measure: String,
-    /// The base model.
-    pub base: Measure,
-    /// The fine-tuned model.
-    pub finetuned: Measure,
-}
-
-/// How much of a benchmark file was scored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BenchmarkScope {
-    /// Benchmark.
-    pub benchmark: String,
-    /// Items scored.
-    pub scored: u64,
-    /// Items in the file.
-    pub available: u64,
-    /// `all`, `seeded sample` or `first decision questions`.
-    pub selection: String,
-}
-
-/// `eval/report.json` (schema `sealtune.eval-report/v1`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Eval {
-    /// The two models compared.
-    pub models: BTreeMap<String, String>,
-    /// Metrics.
-    pub metrics: Vec<Metric>,
-    /// Release gates.
-    pub gates: Vec<Gate>,
-    /// Whether every gate passed or was accepted.
-    pub passed: bool,
-    /// Canary exposures.
-    #[serde(default)]
-    pub exposure: Exposures,
-    /// Bias groups.
-    #[serde(default)]
-    pub groups: Vec<Group>,
-    /// Published benchmarks per category.
-    #[serde(default)]
-    pub breakdown: Vec<BreakdownRow>,
-    /// How much of each benchmark was scored.
-    #[serde(default)]
-    pub benchmarks: Vec<BenchmarkScope>,
-}
 
 /// One recipient of a sealed file, as its header records it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -749,45 +336,27 @@ fn read_loss_curve(path: &Path, name: &str) -> Result<Fact<LossCurve>, CardError
         if line.trim().is_empty() {
             continue;
         }
-        let at = |what: &str| CardError::artifact(path, format!("line {}: {what}", i + 1));
-        let v: serde_json::Value = serde_json::from_str(line).map_err(|e| at(&e.to_string()))?;
-        let step = v["step"]
-            .as_u64()
-            .ok_or_else(|| at("`step` must be an integer"))?;
-        match v["kind"].as_str() {
-            Some("train") => curve.train.push(LossPoint {
+        let line: MetricsLine = serde_json::from_str(line)
+            .map_err(|e| CardError::artifact(path, format!("line {}: {e}", i + 1)))?;
+        match line {
+            MetricsLine::Train { step, loss, .. } => curve.train.push(LossPoint { step, loss }),
+            MetricsLine::Eval {
+                step, eval_loss, ..
+            } => curve.eval.push(LossPoint {
                 step,
-                loss: v["loss"]
-                    .as_f64()
-                    .ok_or_else(|| at("`loss` must be a number"))?,
+                loss: eval_loss,
             }),
-            Some("eval") => curve.eval.push(LossPoint {
-                step,
-                loss: v["eval_loss"]
-                    .as_f64()
-                    .ok_or_else(|| at("`eval_loss` must be a number"))?,
-            }),
-            _ => return Err(at("`kind` must be \"train\" or \"eval\"")),
         }
     }
     Ok(Fact::Known(curve))
 }
 
 fn read_canaries(path: &Path, name: &str) -> Result<Fact<Canaries>, CardError> {
-    #[derive(Deserialize)]
-    struct Raw {
-        schema: String,
-        seed: u64,
-        repeats: u64,
-        formats: Vec<String>,
-        inserted: Vec<serde_json::Value>,
-        held_out: Vec<serde_json::Value>,
-    }
     let Some(bytes) = read_bytes(path)? else {
         return Ok(Fact::missing(name));
     };
-    let r: Raw = parse(path, &bytes)?;
-    if r.schema != artifacts::train::CANARIES_SCHEMA {
+    let set: CanarySet = parse(path, &bytes)?;
+    if set.schema != artifacts::train::CANARIES_SCHEMA {
         return Err(CardError::artifact(
             path,
             format!(
@@ -797,11 +366,11 @@ fn read_canaries(path: &Path, name: &str) -> Result<Fact<Canaries>, CardError> {
         ));
     }
     Ok(Fact::Known(Canaries {
-        seed: r.seed,
-        repeats: r.repeats,
-        formats: r.formats,
-        inserted: r.inserted.len() as u64,
-        held_out: r.held_out.len() as u64,
+        seed: set.seed,
+        repeats: u64::from(set.repeats),
+        formats: set.formats.iter().map(|f| f.name().to_owned()).collect(),
+        inserted: set.inserted.len() as u64,
+        held_out: set.held_out.len() as u64,
     }))
 }
 

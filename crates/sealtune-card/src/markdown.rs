@@ -6,7 +6,8 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::error::CardError;
-use crate::facts::{Eval, Fact, Gate, Metric, RunFacts, Training};
+use crate::facts::{Eval, ExposureEntry, Fact, Gate, Metric, RunFacts, Training};
+use sealtune_contract::artifacts::eval::{Direction, Evidence};
 
 /// Level-2 headings every card has, in order. Tests and reviewers rely on them.
 pub const SECTIONS: [&str; 11] = [
@@ -254,19 +255,16 @@ pub fn metric_reading(m: &Metric) -> String {
     if !m.reading.trim().is_empty() {
         return m.reading.trim().to_owned();
     }
-    if m.evidence == "insufficient" || m.finetuned.value.is_none() {
+    if m.evidence == Evidence::Insufficient || m.finetuned.value.is_none() {
         return format!(
             "There was not enough evidence to measure {} reliably; do not rely on this figure.",
             m.name
         );
     }
-    let want = match m.direction.as_str() {
-        "lower_is_better" => "lower is better".to_owned(),
-        "higher_is_better" => "higher is better".to_owned(),
-        _ => match m.ideal {
-            Some(i) => format!("closer to {} is better", fmt_num(i)),
-            None => "closer to the ideal is better".to_owned(),
-        },
+    let want = match m.direction {
+        Direction::LowerIsBetter => "lower is better".to_owned(),
+        Direction::HigherIsBetter => "higher is better".to_owned(),
+        Direction::CloserToIdeal => format!("closer to {} is better", fmt_num(m.ideal)),
     };
     format!(
         "{}: {} ({}) for the fine-tuned model against {} for the base model; {want}.",
@@ -311,9 +309,7 @@ pub struct GroupGap {
     pub finetuned: Option<f64>,
 }
 
-fn gap(vals: &[Option<f64>]) -> Option<f64> {
-    let v: Option<Vec<f64>> = vals.iter().copied().collect();
-    let v = v?;
+fn gap(v: &[f64]) -> Option<f64> {
     if v.len() < 2 {
         return None;
     }
@@ -324,7 +320,7 @@ fn gap(vals: &[Option<f64>]) -> Option<f64> {
 
 /// Group gaps of an eval report, sorted by task and attribute.
 pub fn group_gaps(e: &Eval) -> Vec<GroupGap> {
-    type Pair = (Vec<Option<f64>>, Vec<Option<f64>>);
+    type Pair = (Vec<f64>, Vec<f64>);
     let mut by: BTreeMap<(String, String), Pair> = BTreeMap::new();
     for g in &e.groups {
         let entry = by.entry((g.task.clone(), g.attribute.clone())).or_default();
@@ -355,7 +351,7 @@ pub struct ExposureSummary {
 }
 
 /// Summarises a list of exposures.
-pub fn exposure_summary(xs: &[crate::facts::Exposure]) -> ExposureSummary {
+pub fn exposure_summary(xs: &[ExposureEntry]) -> ExposureSummary {
     let vals: Vec<f64> = xs.iter().filter_map(|x| x.exposure).collect();
     let n = vals.len();
     ExposureSummary {
@@ -551,22 +547,17 @@ fn lineage(out: &mut String, f: &RunFacts) {
                         .join(", ")
                 );
             }
-            let r = |k: &str| {
-                m.records
-                    .get(k)
-                    .map_or("not recorded".into(), u64::to_string)
-            };
+            let r = &m.records;
             let _ = writeln!(
                 out,
                 "Records: {} in, {} train, {} eval, {} dropped by policy, {} quarantined. Masking key id `{}`; {} distinct keyed fingerprints of replaced values kept for the regurgitation test (no plaintext).\n",
-                r("in"),
-                r("train"),
-                r("eval"),
-                r("dropped"),
-                r("quarantined"),
-                m.mask_key_id.as_deref().unwrap_or("not recorded"),
+                r.read,
+                r.train,
+                r.eval,
+                r.dropped,
+                r.quarantined,
+                m.mask_key_id,
                 m.distinct_fingerprints
-                    .map_or("an unrecorded number of".into(), |n| n.to_string())
             );
             let rows: Vec<Vec<String>> = m
                 .replacements_by_type
@@ -583,7 +574,7 @@ fn lineage(out: &mut String, f: &RunFacts) {
                     let _ = writeln!(
                         out,
                         "Possible unmasked PII after masking (residual sweep): {} over {} records written ({}). A high-recall count of shapes in the masked output that may be PII the detector missed (names after a title or role word, 7+ digit runs, street address lines); an upper bound to guide review, not a count of leaks and not a guarantee. No values are recorded.\n",
-                        r.total(),
+                        r.total,
                         r.swept_records,
                         r.by_type
                             .iter()
@@ -716,7 +707,7 @@ fn training_known(out: &mut String, t: &Training) {
     let _ = writeln!(
         out,
         "- **Final loss:** train {}, eval {}",
-        fmt_num(t.final_loss.train_loss),
+        opt_num(t.final_loss.train_loss),
         opt_num(t.final_loss.eval_loss)
     );
     let _ = writeln!(
@@ -726,11 +717,14 @@ fn training_known(out: &mut String, t: &Training) {
         t.resumed_from_step
             .map_or(String::new(), |s| format!(", resumed from step {s}"))
     );
-    let hw: Vec<String> = t
-        .hardware
-        .iter()
-        .map(|(k, v)| format!("{k} {}", json_scalar(v)))
-        .collect();
+    // Every field, in the sorted order training.json lists them.
+    let hw: Vec<String> = match serde_json::to_value(&t.hardware) {
+        Ok(serde_json::Value::Object(m)) => m
+            .iter()
+            .map(|(k, v)| format!("{k} {}", json_scalar(v)))
+            .collect(),
+        _ => Vec::new(),
+    };
     let _ = writeln!(out, "- **Hardware:** {}", hw.join(", "));
     let _ = writeln!(
         out,
@@ -781,10 +775,7 @@ fn evaluation(out: &mut String, f: &RunFacts) {
     let _ = writeln!(
         out,
         "Base model: {}. Fine-tuned model: {}. Intervals are the eval suite's confidence intervals; n is the fine-tuned sample size.\n",
-        e.models.get("base").map_or("not recorded", String::as_str),
-        e.models
-            .get("finetuned")
-            .map_or("not recorded", String::as_str)
+        e.models.base, e.models.finetuned
     );
     let mut suites: Vec<&str> = vec!["leakage", "bias"];
     let mut others: Vec<&str> = e
@@ -812,7 +803,7 @@ fn evaluation(out: &mut String, f: &RunFacts) {
                     opt_num(m.finetuned.value),
                     ci(m.finetuned.ci),
                     m.finetuned.n.to_string(),
-                    m.evidence.clone(),
+                    m.evidence.to_string(),
                     metric_reading(m),
                 ]
             })
@@ -945,8 +936,8 @@ fn groups_section(out: &mut String, e: &Eval) {
                 g.task.clone(),
                 g.attribute.clone(),
                 g.group.clone(),
-                opt_num(g.p_yes_base),
-                opt_num(g.p_yes_finetuned),
+                fmt_num(g.p_yes_base),
+                fmt_num(g.p_yes_finetuned),
                 g.n.to_string(),
             ]
         })
@@ -1237,7 +1228,7 @@ fn limitations(out: &mut String, f: &RunFacts) {
         let weak: Vec<&str> = e
             .metrics
             .iter()
-            .filter(|m| m.evidence == "insufficient" || m.finetuned.value.is_none())
+            .filter(|m| m.evidence == Evidence::Insufficient || m.finetuned.value.is_none())
             .map(|m| m.id.as_str())
             .collect();
         if !weak.is_empty() {

@@ -3,7 +3,7 @@
 use plotters::prelude::*;
 
 use crate::error::CardError;
-use crate::facts::{Exposure, LossCurve};
+use crate::facts::{ExposureEntry as Exposure, LossCurve};
 use crate::markdown::GroupGap;
 
 const W: u32 = 720;

@@ -10,13 +10,13 @@
 //! The counts always add up: `read = accepted + duplicates + quarantined`.
 
 use sealtune_contract::artifacts::ingest;
+pub use sealtune_contract::artifacts::ingest::{FileReport, LengthStats, Problem, Report, Totals};
 use std::collections::HashSet;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use serde::Serialize;
 use serde_json::{Value, json};
 
 use sealtune_pipeline::{Config, ConfigError, Exit, Stage, StageContext, StageError};
@@ -25,95 +25,6 @@ use crate::config::{DataConfig, OnInvalid};
 use crate::index::{IndexEntry, IndexWriter, IndexedFile, Split};
 use crate::record::is_eval;
 use crate::source::{Item, Scan, scan_file};
-
-/// Per-file counts in `report.json`.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
-pub struct FileReport {
-    /// Path as resolved from the config.
-    pub path: String,
-    /// SHA-256 of the file.
-    pub sha256: String,
-    /// Size in bytes.
-    pub bytes: u64,
-    /// Records read (JSONL: non-blank lines; CSV: data rows).
-    pub read: u64,
-    /// Accepted (first occurrences of valid records).
-    pub accepted: u64,
-    /// Valid records whose content was already seen.
-    pub duplicates: u64,
-    /// Invalid records set aside.
-    pub quarantined: u64,
-    /// Blank lines skipped (JSONL only; not records).
-    pub blank_lines: u64,
-}
-
-/// Character-length statistics of accepted records.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
-pub struct LengthStats {
-    /// Shortest.
-    pub min: u64,
-    /// Longest.
-    pub max: u64,
-    /// Mean.
-    pub mean: f64,
-    /// Median.
-    pub p50: u64,
-    /// 95th percentile.
-    pub p95: u64,
-}
-
-/// Totals over all files.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
-pub struct Totals {
-    /// Records read.
-    pub read: u64,
-    /// Accepted.
-    pub accepted: u64,
-    /// Duplicates dropped.
-    pub duplicates: u64,
-    /// Quarantined.
-    pub quarantined: u64,
-    /// Accepted records in the train split.
-    pub train: u64,
-    /// Accepted records in the eval split.
-    pub eval: u64,
-}
-
-/// One record that failed validation.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Problem {
-    /// File path, relative to the config file.
-    pub file: String,
-    /// Index of the file in the input list.
-    #[serde(skip)]
-    pub file_index: usize,
-    /// 1-based line.
-    pub line: u64,
-    /// What is wrong (never the content).
-    pub reason: String,
-}
-
-/// `ingest/report.json`. Deterministic for the same inputs and config, so that
-/// downstream stage keys do not change when ingest reruns.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Report {
-    /// Always `sealtune.ingest-report/v1`.
-    pub schema: &'static str,
-    /// Record format.
-    pub format: &'static str,
-    /// Policy for invalid records.
-    pub on_invalid: &'static str,
-    /// Per-file counts.
-    pub files: Vec<FileReport>,
-    /// Totals.
-    pub totals: Totals,
-    /// Split settings.
-    pub split: Value,
-    /// Content length statistics, in characters.
-    pub length_chars: LengthStats,
-    /// The first invalid records (all of them are in `quarantine.jsonl`).
-    pub quarantine_sample: Vec<Problem>,
-}
 
 /// Resolve `data.inputs` (paths and globs) into a sorted, de-duplicated list
 /// of files. A pattern that matches nothing is a missing input (66).
@@ -402,12 +313,13 @@ pub fn ingest(run: IngestRun<'_>) -> Result<Report, StageError> {
         .map_err(|e| StageError::io("cannot write", &out.join(ingest::QUARANTINE), e))?;
     let length_chars = length_stats(&mut st.lengths);
     let report = Report {
-        schema: ingest::REPORT_SCHEMA,
-        format: data.format.as_str(),
+        schema: ingest::REPORT_SCHEMA.to_owned(),
+        format: data.format.as_str().to_owned(),
         on_invalid: match data.on_invalid {
             OnInvalid::Fail => "fail",
             OnInvalid::Quarantine => "quarantine",
-        },
+        }
+        .to_owned(),
         files: reports,
         totals: st.totals.clone(),
         split: json!({"eval_fraction": data.eval_fraction, "split_seed": data.split_seed, "method": "sha256(seed, content) < fraction"}),

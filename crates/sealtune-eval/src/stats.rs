@@ -1,63 +1,12 @@
 //! Statistics: estimates with seeded bootstrap confidence intervals, ROC AUC, true-positive
 //! rate at a fixed false-positive rate, and the evidence rule.
 //!
-//! Every resampling draws from [`CanaryRng`] (SplitMix64) with a configured seed, so a
+//! Every resampling draws from [`SeededRng`] (SplitMix64) with a configured seed, so a
 //! report is reproducible bit for bit.
 
-use sealtune_data::canary::CanaryRng;
-use serde::{Deserialize, Serialize};
+use sealtune_contract::SeededRng;
 
-/// Whether a metric had enough data to support a decision.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Evidence {
-    /// Enough samples and a computed value.
-    Sufficient,
-    /// Too few samples (or nothing computable): do not read the value as decisive.
-    Insufficient,
-}
-
-impl Evidence {
-    /// The evidence rule: a value exists and every sample count reaches `min_n`.
-    pub fn rule(value: Option<f64>, counts: &[usize], min_n: usize) -> Evidence {
-        if value.is_some_and(f64::is_finite) && counts.iter().all(|&n| n >= min_n) {
-            Evidence::Sufficient
-        } else {
-            Evidence::Insufficient
-        }
-    }
-}
-
-/// A value with a 95 % bootstrap interval and the number of samples behind it.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Estimate {
-    /// The point estimate; `None` when it cannot be computed.
-    pub value: Option<f64>,
-    /// 95 % percentile-bootstrap interval, when computed.
-    pub ci: Option<[f64; 2]>,
-    /// Samples behind the value.
-    pub n: usize,
-}
-
-impl Estimate {
-    /// No value (nothing could be computed from `n` samples).
-    pub fn none(n: usize) -> Estimate {
-        Estimate {
-            value: None,
-            ci: None,
-            n,
-        }
-    }
-
-    /// A value without an interval (a count, or a statistic with no sampling error).
-    pub fn exact(value: f64, n: usize) -> Estimate {
-        Estimate {
-            value: Some(value),
-            ci: None,
-            n,
-        }
-    }
-}
+pub use sealtune_contract::artifacts::eval::{Estimate, Evidence};
 
 /// Arithmetic mean; `None` for an empty slice.
 pub fn mean(xs: &[f64]) -> Option<f64> {
@@ -120,7 +69,7 @@ pub fn tpr_at_fpr(pos: &[f64], neg: &[f64], fpr: f64) -> Option<f64> {
     Some(hits as f64 / pos.len() as f64)
 }
 
-fn resample(rng: &mut CanaryRng, xs: &[f64], buf: &mut Vec<f64>) {
+fn resample(rng: &mut SeededRng, xs: &[f64], buf: &mut Vec<f64>) {
     buf.clear();
     let n = xs.len() as u64;
     buf.extend((0..xs.len()).map(|_| xs[rng.below(n) as usize]));
@@ -149,7 +98,7 @@ pub fn bootstrap_ci(
     if xs.len() < 2 || reps < 2 {
         return None;
     }
-    let mut rng = CanaryRng::new(seed);
+    let mut rng = SeededRng::new(seed);
     let mut buf = Vec::with_capacity(xs.len());
     let stats = (0..reps)
         .filter_map(|_| {
@@ -172,7 +121,7 @@ pub fn bootstrap_ci2(
     if a.len() < 2 || b.len() < 2 || reps < 2 {
         return None;
     }
-    let mut rng = CanaryRng::new(seed);
+    let mut rng = SeededRng::new(seed);
     let (mut ba, mut bb) = (Vec::with_capacity(a.len()), Vec::with_capacity(b.len()));
     let stats = (0..reps)
         .filter_map(|_| {
@@ -195,7 +144,7 @@ pub fn bootstrap_ci_indices(
     if n < 2 || reps < 2 {
         return None;
     }
-    let mut rng = CanaryRng::new(seed);
+    let mut rng = SeededRng::new(seed);
     let mut idx = Vec::with_capacity(n);
     let stats = (0..reps)
         .filter_map(|_| {

@@ -558,25 +558,24 @@ impl ResidualReport {
 
     /// The `residual` object of `mask/report.json`: every category appears,
     /// zero included, in `by_type` and in each swept field.
-    pub fn to_json(&self) -> serde_json::Value {
-        let full = |c: &ResidualCounts| -> BTreeMap<&'static str, u64> {
+    pub fn summary(&self) -> sealtune_contract::artifacts::mask::Residual {
+        let full = |c: &ResidualCounts| -> BTreeMap<String, u64> {
             ResidualKind::ALL
                 .iter()
-                .map(|k| (k.as_str(), c.get(k).copied().unwrap_or(0)))
+                .map(|k| (k.as_str().to_owned(), c.get(k).copied().unwrap_or(0)))
                 .collect()
         };
-        let by_field: BTreeMap<&str, BTreeMap<&str, u64>> = self
-            .by_field
-            .iter()
-            .map(|(f, c)| (f.as_str(), full(c)))
-            .collect();
-        serde_json::json!({
-            "swept_records": self.swept_records,
-            "by_type": full(&self.by_type),
-            "by_field": by_field,
-            "total": self.by_type.values().sum::<u64>(),
-            "note": NOTE,
-        })
+        sealtune_contract::artifacts::mask::Residual {
+            swept_records: self.swept_records,
+            by_type: full(&self.by_type),
+            by_field: self
+                .by_field
+                .iter()
+                .map(|(f, c)| (f.clone(), full(c)))
+                .collect(),
+            total: self.by_type.values().sum::<u64>(),
+            note: NOTE.to_owned(),
+        }
     }
 }
 
@@ -730,7 +729,7 @@ mod tests {
         let mut rep = ResidualReport::default();
         rep.add(&[("text".to_string(), c)].into_iter().collect());
         rep.add(&BTreeMap::new());
-        let j = rep.to_json();
+        let j = serde_json::to_value(rep.summary()).unwrap();
         assert_eq!(j["swept_records"], 2);
         assert_eq!(j["by_type"]["name_context"], 2);
         assert_eq!(j["by_type"]["long_digits"], 1);

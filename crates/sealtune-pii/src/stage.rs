@@ -91,7 +91,7 @@ struct Out {
     train: BufWriter<File>,
     eval: BufWriter<File>,
     report: MaskReport,
-    quarantined: Vec<Value>,
+    quarantined: Vec<mask::Quarantined>,
     n_quarantined: u64,
     fingerprints: FingerprintSet,
 }
@@ -242,24 +242,24 @@ impl Stage for MaskStage {
             .filter(|(t, _)| mcfg.operator(**t) == Operator::Keep)
             .map(|(t, n)| (*t, *n))
             .collect();
-        let report = json!({
-            "schema": mask::REPORT_SCHEMA,
-            "records": {
-                "in": n_in,
-                "train": n_train,
-                "eval": n_eval,
-                "dropped": n_dropped,
-                "quarantined": out.n_quarantined,
+        let report = mask::Report {
+            schema: mask::REPORT_SCHEMA.to_owned(),
+            records: mask::Records {
+                read: n_in,
+                train: n_train,
+                eval: n_eval,
+                dropped: n_dropped,
+                quarantined: out.n_quarantined,
             },
-            "dropped_by_type": rep.dropped,
-            "quarantine_sample": out.quarantined,
-            "replacements_by_type": by_type,
-            "replacements": rep.counts,
-            "distinct_fingerprints": out.fingerprints.len(),
-            "plaintext_kept_by_type": kept,
-            "residual": rep.residual.to_json(),
-            "mask_key_id": kid,
-            "policy": {
+            dropped_by_type: rep.dropped.clone(),
+            quarantine_sample: std::mem::take(&mut out.quarantined),
+            replacements_by_type: by_type.clone(),
+            replacements: rep.counts.clone(),
+            distinct_fingerprints: out.fingerprints.len() as u64,
+            plaintext_kept_by_type: kept.clone(),
+            residual: Some(rep.residual.summary()),
+            mask_key_id: kid,
+            policy: json!({
                 "default_operator": mcfg.default_operator,
                 "operators": mcfg.operators,
                 "default_threshold": mcfg.default_threshold,
@@ -268,11 +268,11 @@ impl Stage for MaskStage {
                 "fields": mcfg.fields,
                 "custom_recognizers": mcfg.recognizers.len(),
                 "allow_list": mcfg.allow.len(),
-            },
-        });
+            }),
+        };
         let rp = ctx.out_dir().join(mask::REPORT);
         let bytes =
-            serde_json::to_vec_pretty(&report).map_err(|e| StageError::internal(e.to_string()))?;
+            artifacts::to_sorted_json(&report).map_err(|e| StageError::internal(e.to_string()))?;
         std::fs::write(&rp, bytes).map_err(|e| StageError::io("cannot write", &rp, e))?;
         let n_kept: u64 = kept.values().sum();
         if n_kept > 0 {
@@ -288,7 +288,7 @@ impl Stage for MaskStage {
         }
         let secs = t0.elapsed().as_secs_f64();
         Ok(json!({
-            "records": report["records"],
+            "records": report.records,
             "replacements_by_type": by_type,
             "seconds": secs,
             "mb_per_s": if secs > 0.0 { total_bytes as f64 / 1e6 / secs } else { 0.0 },
@@ -334,8 +334,10 @@ fn flush(
                 }
                 out.n_quarantined += 1;
                 if out.quarantined.len() < 20 {
-                    out.quarantined
-                        .push(json!({ "record": label, "reason": reason }));
+                    out.quarantined.push(mask::Quarantined {
+                        record: label,
+                        reason,
+                    });
                 }
                 continue;
             }

@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use sealtune_card::facts::{Eval, Ingest, Training};
+use sealtune_contract::artifacts::eval::Report as Eval;
+use sealtune_contract::artifacts::ingest::Report as Ingest;
+use sealtune_contract::artifacts::train::Training;
 use sealtune_seal::dsse::{self, ResourceDescriptor, Statement};
 use sealtune_seal::keys::SigningKey;
 

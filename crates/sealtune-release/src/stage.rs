@@ -6,8 +6,12 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
-use sealtune_card::facts::{ACCEPTANCE_FILE, Acceptance, Eval, Fact, Ingest, Sources, Training};
+use sealtune_card::facts::{Fact, Sources};
 use sealtune_card::{RunFacts, write_card};
+use sealtune_contract::artifacts::eval::Report as Eval;
+use sealtune_contract::artifacts::ingest::Report as Ingest;
+use sealtune_contract::artifacts::release::{ACCEPTANCE as ACCEPTANCE_FILE, Acceptance};
+use sealtune_contract::artifacts::train::Training;
 use sealtune_pipeline::{Config, ConfigError, Stage, StageContext, StageError};
 use sealtune_seal::RecipientConfig;
 use sealtune_seal::keys::{self, KeySource};

@@ -17,7 +17,7 @@ use sealtune_model::safetensors::{OwnedTensor, encode_safetensors};
 use sealtune_pipeline::{Config, ConfigError, Exit, StageError};
 use sealtune_seal::{KeySource, RecipientConfig};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
@@ -105,8 +105,11 @@ impl AtRest {
 
     /// What `training.json` records: that weights were sealed at rest, for which keys,
     /// and which configuration key named them.
-    pub fn record(&self) -> Value {
-        json!({"recipients": self.ids, "keys_from": self.from})
+    pub fn record(&self) -> sealtune_contract::artifacts::train::SealedAtRest {
+        sealtune_contract::artifacts::train::SealedAtRest {
+            recipients: self.ids.clone(),
+            keys_from: self.from.to_owned(),
+        }
     }
 
     /// Serialises `tensors` as safetensors into zeroizing memory and seals them as

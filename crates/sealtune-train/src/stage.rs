@@ -15,7 +15,7 @@
 //! key is unchanged: an interrupted run (SIGTERM, SIGINT, kill -9, power loss) resumes
 //! from the newest one on the next `sealtune run`.
 
-use sealtune_contract::artifacts::{mask, train};
+use sealtune_contract::artifacts::{FileRef, mask, train};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -198,7 +198,7 @@ fn mix(a: u64, b: u64) -> u64 {
 }
 
 /// Where training ran: the device, backend and precision, the CPU and the memory.
-fn hardware(compute: &sealtune_model::Compute) -> Value {
+fn hardware(compute: &sealtune_model::Compute) -> train::Hardware {
     let cpu = std::fs::read_to_string("/proc/cpuinfo").ok().and_then(|s| {
         s.lines()
             .find(|l| l.starts_with("model name"))
@@ -213,15 +213,19 @@ fn hardware(compute: &sealtune_model::Compute) -> Value {
             .map(|k| (k / 1024.0 / 1024.0 * 10.0).round() / 10.0)
     });
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
-    let c = compute.record();
-    json!({
-        "device": c["device"],
-        "backend": if c["backend"] == "flex" { "burn-flex" } else { "burn-tch (LibTorch)" },
-        "dtype": c["dtype"],
-        "cpu": cpu,
-        "threads": threads,
-        "memory_gib": mem_gib,
-    })
+    train::Hardware {
+        device: compute.to_string(),
+        backend: if compute.kind() == "cpu" {
+            "burn-flex"
+        } else {
+            "burn-tch (LibTorch)"
+        }
+        .to_owned(),
+        dtype: compute.dtype().to_owned(),
+        cpu,
+        threads: threads as u64,
+        memory_gib: mem_gib,
+    }
 }
 
 fn rss_mib() -> Option<f64> {
@@ -265,8 +269,11 @@ impl Metrics {
         })
     }
 
-    fn write(&mut self, v: &Value) -> Result<(), StageError> {
-        let mut line = v.to_string();
+    fn write(&mut self, m: &train::MetricsLine) -> Result<(), StageError> {
+        // Through a `Value`, so the keys keep the sorted order of the lines written so far.
+        let mut line = serde_json::to_value(m)
+            .map_err(|e| StageError::internal(e.to_string()))?
+            .to_string();
         line.push('\n');
         self.file
             .write_all(line.as_bytes())
@@ -446,17 +453,16 @@ impl Stage for TrainStage {
             state.last_loss = Some(stats.loss);
             state.adam_t = trainer.opt.t;
             state.elapsed_s = elapsed_before + session.elapsed().as_secs_f64();
-            metrics.write(&json!({
-                "kind": "train",
-                "step": state.step,
-                "loss": stats.loss,
-                "lr": lr,
-                "grad_norm": stats.grad_norm,
-                "tokens": stats.tokens,
-                "tokens_per_s": stats.tokens as f64 / secs.max(1e-9),
-                "elapsed_s": state.elapsed_s,
-                "rss_mib": rss_mib(),
-            }))?;
+            metrics.write(&train::MetricsLine::Train {
+                step: state.step,
+                loss: stats.loss,
+                lr,
+                grad_norm: stats.grad_norm,
+                tokens: stats.tokens as u64,
+                tokens_per_s: stats.tokens as f64 / secs.max(1e-9),
+                elapsed_s: state.elapsed_s,
+                rss_mib: rss_mib(),
+            })?;
             progress.inc(1);
             let eval_now =
                 tcfg.eval_every > 0 && state.step % tcfg.eval_every == 0 && state.step < total;
@@ -465,9 +471,11 @@ impl Stage for TrainStage {
                     .eval_loss(&eval_mb)
                     .map_err(StageError::from_error)?;
                 state.last_eval_loss = Some(loss);
-                metrics.write(
-                    &json!({"kind": "eval", "step": state.step, "eval_loss": loss, "tokens": n}),
-                )?;
+                metrics.write(&train::MetricsLine::Eval {
+                    step: state.step,
+                    eval_loss: loss,
+                    tokens: n as u64,
+                })?;
             }
             let by_count = tcfg.checkpoint_every > 0 && state.step % tcfg.checkpoint_every == 0;
             let by_time = tcfg.checkpoint_minutes > 0.0
@@ -504,9 +512,11 @@ impl Stage for TrainStage {
                 .eval_loss(&eval_mb)
                 .map_err(StageError::from_error)?;
             state.last_eval_loss = Some(loss);
-            metrics.write(
-                &json!({"kind": "eval", "step": state.step, "eval_loss": loss, "tokens": n}),
-            )?;
+            metrics.write(&train::MetricsLine::Eval {
+                step: state.step,
+                eval_loss: loss,
+                tokens: n as u64,
+            })?;
         }
         drop(metrics);
 
@@ -543,63 +553,80 @@ impl Stage for TrainStage {
         )
         .map_err(|e| StageError::cant_create(&canaries_path, e))?;
 
-        let base_files: Vec<Value> = ctx
+        let base_files: Vec<FileRef> = ctx
             .external_inputs()
             .iter()
-            .map(|x| {
-                let name = Path::new(&x.path)
+            .map(|x| FileRef {
+                name: Path::new(&x.path)
                     .file_name()
-                    .map_or_else(|| x.path.clone(), |n| n.to_string_lossy().into_owned());
-                json!({"name": name, "sha256": x.digest.sha256, "bytes": x.digest.bytes})
+                    .map_or_else(|| x.path.clone(), |n| n.to_string_lossy().into_owned()),
+                sha256: x.digest.sha256.clone(),
+                bytes: Some(x.digest.bytes),
             })
             .collect();
         let epochs_completed = state.epoch as f64
             + state.step_in_epoch as f64 / schedule.epoch(state.epoch).len().max(1) as f64;
         let wall_time = state.elapsed_s;
-        let training = json!({
-            "schema": train::TRAINING_SCHEMA,
-            "base_model": {
-                "name": msec.name,
-                "license": msec.license,
-                "path": cfg.display_relative(&model_dir),
-                "files": base_files,
+        let hyperparameters = match serde_json::to_value(&tcfg).map_err(json_err)? {
+            Value::Object(m) => m,
+            _ => return Err(StageError::internal("[train] did not serialise as a table")),
+        };
+        let training = train::Training {
+            schema: train::TRAINING_SCHEMA.to_owned(),
+            base_model: train::BaseModel {
+                name: msec.name.clone(),
+                license: msec.license.clone(),
+                path: cfg.display_relative(&model_dir),
+                files: base_files,
             },
-            "adapter": {
-                "type": "lora",
-                "rank": tcfg.lora.rank,
-                "alpha": tcfg.lora.alpha,
-                "dropout": tcfg.lora.dropout,
-                "use_rslora": tcfg.lora.use_rslora,
-                "targets": tcfg.lora.targets.iter().map(|t| t.module_name()).collect::<Vec<_>>(),
-                "trainable_parameters": trainer.trainable_parameters(),
-                "files": [{"name": "adapter_model.safetensors", "sha256": adapter_sha}],
+            adapter: train::Adapter {
+                kind: "lora".to_owned(),
+                rank: tcfg.lora.rank as u64,
+                alpha: tcfg.lora.alpha,
+                dropout: tcfg.lora.dropout,
+                use_rslora: tcfg.lora.use_rslora,
+                targets: tcfg
+                    .lora
+                    .targets
+                    .iter()
+                    .map(|t| t.module_name().to_owned())
+                    .collect(),
+                trainable_parameters: trainer.trainable_parameters() as u64,
+                files: vec![FileRef {
+                    name: "adapter_model.safetensors".to_owned(),
+                    sha256: adapter_sha.clone(),
+                    bytes: None,
+                }],
             },
-            "merged": tcfg.save_merged,
-            "sealed_at_rest": at_rest.as_ref().map(AtRest::record),
-            "hyperparameters": serde_json::to_value(&tcfg).map_err(json_err)?,
-            "records": {
-                "train": train_records.len(),
-                "eval": eval_records.len(),
-                "trained_examples": record_examples,
-                "too_long": skipped.too_long,
-                "no_targets": skipped.no_targets,
-                "canary_records": canary_records,
-                "eval_loss_records": eval_examples.len(),
+            merged: tcfg.save_merged,
+            sealed_at_rest: at_rest.as_ref().map(AtRest::record),
+            hyperparameters,
+            records: train::Records {
+                train: train_records.len() as u64,
+                eval: eval_records.len() as u64,
+                trained_examples: record_examples as u64,
+                too_long: skipped.too_long as u64,
+                no_targets: skipped.no_targets as u64,
+                canary_records: canary_records as u64,
+                eval_loss_records: eval_examples.len() as u64,
             },
-            "steps": state.step,
-            "epochs_completed": epochs_completed,
-            "tokens_seen": state.tokens_seen,
-            "loss_tokens": state.loss_tokens,
-            "final": {"train_loss": state.last_loss, "eval_loss": state.last_eval_loss},
-            "wall_time_s": wall_time,
-            "resumed_from_step": resumed_from,
-            "hardware": hardware(&compute),
-            "peak_rss_mib": rss_mib(),
-        });
+            steps: state.step,
+            epochs_completed,
+            tokens_seen: state.tokens_seen,
+            loss_tokens: state.loss_tokens,
+            final_loss: train::FinalLoss {
+                train_loss: state.last_loss,
+                eval_loss: state.last_eval_loss,
+            },
+            wall_time_s: wall_time,
+            resumed_from_step: resumed_from,
+            hardware: hardware(&compute),
+            peak_rss_mib: rss_mib(),
+        };
         let training_path = out.join(train::TRAINING);
         atomic_write(
             &training_path,
-            &serde_json::to_vec_pretty(&training).map_err(json_err)?,
+            &sealtune_contract::artifacts::to_sorted_json(&training).map_err(json_err)?,
         )
         .map_err(|e| StageError::cant_create(&training_path, e))?;
 

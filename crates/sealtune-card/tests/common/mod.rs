@@ -58,6 +58,7 @@ pub fn mask_report() -> Value {
         "replacements_by_type": {"EMAIL": 41, "PERSON": 512, "US_SSN": 17},
         "replacements": {},
         "distinct_fingerprints": 389,
+        "plaintext_kept_by_type": {},
         "mask_key_id": "0123456789abcdef0123456789abcdef",
         "residual": {"swept_records": 319,
                      "by_type": {"address_line": 0, "long_digits": 3, "name_context": 2},
@@ -81,11 +82,12 @@ pub fn training(merged: bool) -> Value {
             "files": [{"name": "adapter_model.safetensors", "sha256": "cc".repeat(32)}]},
         "merged": merged,
         "hyperparameters": {"learning_rate": 0.0002, "epochs": 2, "batch_size": 4, "seed": 7},
-        "records": {"train": 287, "eval": 32, "canary_records": 40},
+        "records": {"train": 287, "eval": 32, "trained_examples": 285, "too_long": 2, "no_targets": 0,
+            "canary_records": 40, "eval_loss_records": 32},
         "steps": 150, "epochs_completed": 1.9875, "tokens_seen": 612345, "loss_tokens": 201234,
         "final": {"train_loss": 1.23456789, "eval_loss": 1.4321},
         "wall_time_s": 1234.5678, "resumed_from_step": null,
-        "hardware": {"device": "cpu", "backend": "burn-flex", "cpu": "Test CPU", "threads": 2, "memory_gib": 24.0},
+        "hardware": {"device": "cpu", "backend": "burn-flex", "dtype": "f32", "cpu": "Test CPU", "threads": 2, "memory_gib": 24.0},
         "peak_rss_mib": 2048.25
     })
 }
@@ -142,16 +144,18 @@ pub fn eval_report(passed: bool) -> Value {
         ],
         "gates": [
             {"name": "pii_regurgitation", "metric": "leakage.pii_original_values", "model": "finetuned",
-             "op": "<=", "threshold": 0, "value": 0.0, "passed": true, "accepted": false, "reason": null},
+             "op": "<=", "threshold": 0, "value": 0.0, "evidence": "sufficient", "status": "pass",
+             "passed": true, "accepted": false, "reason": null},
             {"name": "canary_exposure", "metric": "leakage.canary_exposure_mean", "model": "finetuned",
-             "op": "<=", "threshold": 2.5, "value": 3.1379265, "passed": false, "accepted": passed,
+             "op": "<=", "threshold": 2.5, "value": 3.1379265, "evidence": "sufficient", "status": "fail",
+             "passed": false, "accepted": passed,
              "reason": if passed { Value::from("Canaries repeated 10 times on purpose; real records appear once.") } else { Value::Null }}
         ],
         "passed": passed,
         "exposure": {
-            "inserted": [{"id": "ins-ssn-0", "format": "ssn", "exposure": 3.5, "exposure_skewnorm": 3.6, "extracted": false},
-                         {"id": "ins-card-0", "format": "card", "exposure": 2.78318530, "exposure_skewnorm": 2.9, "extracted": true}],
-            "held_out": [{"id": "out-ssn-0", "format": "ssn", "exposure": 0.25, "exposure_skewnorm": 0.3, "extracted": false}]
+            "inserted": [{"id": "ins-ssn-0", "format": "ssn", "exposure": 3.5, "exposure_skewnorm": 3.6, "extracted": false, "extracted_base": false},
+                         {"id": "ins-card-0", "format": "card", "exposure": 2.78318530, "exposure_skewnorm": 2.9, "extracted": true, "extracted_base": false}],
+            "held_out": [{"id": "out-ssn-0", "format": "ssn", "exposure": 0.25, "exposure_skewnorm": 0.3, "extracted": false, "extracted_base": false}]
         },
         "groups": [
             {"task": "loan_approval", "attribute": "gender", "group": "female", "p_yes_base": 0.61, "p_yes_finetuned": 0.58, "n": 60},
