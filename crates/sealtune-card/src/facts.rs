@@ -9,7 +9,6 @@ use sealtune_contract::artifacts;
 use sealtune_contract::artifacts::train::MetricsLine;
 use sealtune_data::canary::CanarySet;
 use std::collections::BTreeMap;
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
@@ -417,28 +416,15 @@ fn read_masked_data(run: &Path) -> Result<Fact<Vec<FileRef>>, CardError> {
     Ok(Fact::Known(files))
 }
 
-/// Reads a sealed file's header (unauthenticated by itself; the release
-/// signature covers the whole file).
+/// Reads a sealed file's header through the seal crate (unauthenticated by itself; the
+/// release signature covers the whole file).
 fn sealed_header(path: &Path) -> Result<sealtune_seal::format::Header, CardError> {
-    let read_err = |source| CardError::Read {
+    let mut f = std::fs::File::open(path).map_err(|source| CardError::Read {
         path: path.to_path_buf(),
         source,
-    };
-    let mut f = std::fs::File::open(path).map_err(read_err)?;
-    let mut head = [0u8; 20];
-    f.read_exact(&mut head)
-        .map_err(|_| CardError::artifact(path, "shorter than a sealed-file header"))?;
-    if &head[..16] != sealtune_seal::format::MAGIC {
-        return Err(CardError::artifact(path, "not a sealtune sealed file"));
-    }
-    let len = u32::from_be_bytes([head[16], head[17], head[18], head[19]]);
-    if len == 0 || len > sealtune_seal::format::MAX_HEADER_LEN {
-        return Err(CardError::artifact(path, "header length out of range"));
-    }
-    let mut json = vec![0u8; len as usize];
-    f.read_exact(&mut json)
-        .map_err(|_| CardError::artifact(path, "truncated header"))?;
-    sealtune_seal::format::parse_header(&json).map_err(|e| CardError::artifact(path, e.to_string()))
+    })?;
+    sealtune_seal::format::peek_header(&mut std::io::BufReader::new(&mut f))
+        .map_err(|e| CardError::artifact(path, e.to_string()))
 }
 
 fn recipient_fact(r: &sealtune_seal::format::Recipient) -> RecipientFact {

@@ -735,13 +735,9 @@ fn try_identity(r: &Recipient, id: &KeySource) -> Result<Option<DataKey>, Format
     }
 }
 
-/// Reads the header and commitment, unwraps the data key with one of
-/// `identities` and checks the key commitment in constant time. No chunk is
-/// touched.
-pub fn open_header<R: Read>(
-    reader: &mut R,
-    identities: &[KeySource],
-) -> Result<OpenedHeader, FormatError> {
+/// Reads the magic bytes and the header's length and JSON, checking the framing; returns
+/// the header's bytes. The one reader of a sealed file's framing.
+fn read_header_json<R: Read>(reader: &mut R) -> Result<Vec<u8>, FormatError> {
     let mut magic = [0u8; 16];
     let got = read_full(reader, &mut magic)?;
     if got < MAGIC.len() {
@@ -765,6 +761,28 @@ pub fn open_header<R: Read>(
     }
     let mut json = vec![0u8; len as usize];
     read_exact_or(reader, &mut json, FormatError::TruncatedHeader)?;
+    Ok(json)
+}
+
+/// Reads and parses a sealed file's header without a key and without reading the
+/// chunks, for describing a file (its recipients, suite, content type and size).
+///
+/// **Nothing in it is authenticated**: the key commitment that binds the header is only
+/// checked when a key opens it ([`open_header`]), so use this for listings (the model
+/// card, whose release signature covers the whole file) and never to decide how to
+/// decrypt.
+pub fn peek_header<R: Read>(reader: &mut R) -> Result<Header, FormatError> {
+    parse_header(&read_header_json(reader)?)
+}
+
+/// Reads the header and commitment, unwraps the data key with one of
+/// `identities` and checks the key commitment in constant time. No chunk is
+/// touched.
+pub fn open_header<R: Read>(
+    reader: &mut R,
+    identities: &[KeySource],
+) -> Result<OpenedHeader, FormatError> {
+    let json = read_header_json(reader)?;
     let mut commitment = [0u8; COMMITMENT_SIZE];
     read_exact_or(reader, &mut commitment, FormatError::TruncatedHeader)?;
     let header = parse_header(&json)?;
