@@ -20,7 +20,7 @@ use sealtune_pii::stage::{key_id, mask_config};
 use sealtune_pii::{Detector, MaskKey};
 use sealtune_pipeline::{Config, ConfigError, Exit, Stage, StageContext, StageError};
 use sealtune_stagekit::ModelSection;
-use sealtune_stagekit::at_rest::{AtRest, AtRestSettings, load_adapter};
+use sealtune_stagekit::at_rest::{self, AtRest, load_adapter};
 use sealtune_stagekit::model_section::{compute, compute_for_stage, compute_key};
 
 use crate::bench::{
@@ -426,7 +426,7 @@ impl Stage for EvalStage {
             Tokenizer::from_dir(&dir).map_err(|e| StageError::from_error(EvalError::from(e)))?;
         let mut ft = base.clone();
         // An adapter sealed at rest is decrypted into memory with [train]'s at-rest keys.
-        let at_rest = AtRest::from_config(cfg, &AtRestSettings::from_config(cfg)?)?;
+        let at_rest = AtRest::from_config(cfg, &at_rest::settings(cfg)?)?;
         load_adapter(
             &mut ft,
             &train_dir.join(artifacts::train::ADAPTER_DIR),

@@ -13,10 +13,9 @@ use sealtune_contract::artifacts::ingest::Report as Ingest;
 use sealtune_contract::artifacts::release::{ACCEPTANCE as ACCEPTANCE_FILE, Acceptance};
 use sealtune_contract::artifacts::train::Training;
 use sealtune_pipeline::{Config, ConfigError, Stage, StageContext, StageError};
-use sealtune_seal::RecipientConfig;
+use sealtune_seal::at_rest::{AtRestKeys, AtRestSettings};
 use sealtune_seal::keys::{self, KeySource};
 use sealtune_seal::oms::{SignOptions, SignedManifest};
-use serde::Deserialize;
 
 use crate::config::{ReleaseConfig, release_config};
 use crate::error::ReleaseError;
@@ -124,29 +123,19 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ReleaseEr
     })
 }
 
-/// The part of `[train]` the release reads: whether the train stage sealed its
-/// weights at rest, and with which keys (default: the release's recipients).
-#[derive(Deserialize)]
-struct TrainAtRest {
-    #[serde(default)]
-    seal_at_rest: bool,
-    #[serde(default)]
-    at_rest_recipients: Vec<RecipientConfig>,
-}
-
-/// The keys that open weights sealed at rest by the train stage.
+/// The keys that open weights sealed at rest by the train stage: `[train]
+/// at_rest_recipients` when given, else the release's own keys (the same rule as train's,
+/// from `sealtune_seal::at_rest`).
 fn at_rest_identities(cfg: &Config, release: &[KeySource]) -> Result<Vec<KeySource>, StageError> {
-    let t: TrainAtRest = cfg.section("train")?;
-    if !t.seal_at_rest || t.at_rest_recipients.is_empty() {
-        return Ok(release.to_vec());
+    let t: AtRestSettings = cfg.section("train")?;
+    match t.keys() {
+        AtRestKeys::Train(entries) => Ok(entries
+            .iter()
+            .map(|rc| rc.resolve(cfg.base_dir()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(ReleaseError::from)?),
+        AtRestKeys::Off | AtRestKeys::Release => Ok(release.to_vec()),
     }
-    let keys = t
-        .at_rest_recipients
-        .iter()
-        .map(|rc| rc.resolve(cfg.base_dir()))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(ReleaseError::from)?;
-    Ok(keys)
 }
 
 /// Seals every weight file of `src` into `dst/<name>.seal` and copies the

@@ -37,6 +37,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod at_rest;
 pub mod dsse;
 pub mod error;
 pub mod format;

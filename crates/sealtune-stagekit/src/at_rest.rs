@@ -15,8 +15,23 @@ use std::path::{Path, PathBuf};
 use sealtune_model::Llama;
 use sealtune_model::safetensors::{OwnedTensor, encode_safetensors};
 use sealtune_pipeline::{Config, ConfigError, Exit, StageError};
+use sealtune_seal::at_rest::{AtRestKeys, RELEASE_KEYS, TRAIN_KEYS};
 use sealtune_seal::{KeySource, RecipientConfig};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
+// Which keys seal the weights is the seal crate's rule, shared with the release stage
+// (which has no burn and so no stagekit).
+pub use sealtune_seal::at_rest::AtRestSettings;
+
+/// Reads the two at-rest keys from `[train]` (other keys there are train's to check).
+pub fn settings(cfg: &Config) -> Result<AtRestSettings, ConfigError> {
+    cfg.section("train")
+}
+
+#[derive(Deserialize)]
+struct ReleaseRecipients {
+    #[serde(default)]
+    recipients: Vec<RecipientConfig>,
+}
 
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
@@ -26,35 +41,6 @@ pub const SEALED_SUFFIX: &str = ".seal";
 
 /// Content type recorded in the header of a sealed safetensors file.
 pub const CONTENT_TYPE: &str = "application/vnd.safetensors";
-
-/// The two `[train]` keys that say how weights are kept at rest. Train reads them as part
-/// of its whole section; eval reads only these (it opens what train sealed).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AtRestSettings {
-    /// `[train] seal_at_rest`: no weight file in clear under the run directory.
-    #[serde(default)]
-    pub seal_at_rest: bool,
-    /// `[[train.at_rest_recipients]]`: the keys; default: `[[release.recipients]]`.
-    #[serde(default)]
-    pub at_rest_recipients: Vec<RecipientConfig>,
-}
-
-impl AtRestSettings {
-    /// Reads the two keys from `[train]` (other keys there are train's to check).
-    pub fn from_config(cfg: &Config) -> Result<AtRestSettings, ConfigError> {
-        cfg.section("train")
-    }
-}
-
-/// Where the keys come from when `[train] at_rest_recipients` is not set.
-const RELEASE_KEYS: &str = "release.recipients";
-const TRAIN_KEYS: &str = "train.at_rest_recipients";
-
-#[derive(Deserialize)]
-struct ReleaseRecipients {
-    #[serde(default)]
-    recipients: Vec<RecipientConfig>,
-}
 
 /// The path of the sealed form of `path` (`NAME.seal`).
 pub fn sealed_path(path: &Path) -> PathBuf {
@@ -148,20 +134,20 @@ pub fn recipients(
     cfg: &Config,
     t: &AtRestSettings,
 ) -> Result<Option<(Vec<RecipientConfig>, &'static str)>, ConfigError> {
-    if !t.seal_at_rest {
-        return Ok(None);
+    match t.keys() {
+        AtRestKeys::Off => Ok(None),
+        AtRestKeys::Train(entries) => Ok(Some((entries.to_vec(), TRAIN_KEYS))),
+        AtRestKeys::Release => {
+            let r: ReleaseRecipients = cfg.section("release")?;
+            if r.recipients.is_empty() {
+                return Err(cfg.error_at(
+                    "train.seal_at_rest",
+                    "needs keys to seal with: add `[[train.at_rest_recipients]]` with `kek_file = \"NAME.kek\"` (or `passphrase_env`, or `kms_command`), or `[[release.recipients]]`, whose keys are used by default",
+                ));
+            }
+            Ok(Some((r.recipients, RELEASE_KEYS)))
+        }
     }
-    if !t.at_rest_recipients.is_empty() {
-        return Ok(Some((t.at_rest_recipients.clone(), TRAIN_KEYS)));
-    }
-    let r: ReleaseRecipients = cfg.section("release")?;
-    if r.recipients.is_empty() {
-        return Err(cfg.error_at(
-            "train.seal_at_rest",
-            "needs keys to seal with: add `[[train.at_rest_recipients]]` with `kek_file = \"NAME.kek\"` (or `passphrase_env`, or `kms_command`), or `[[release.recipients]]`, whose keys are used by default",
-        ));
-    }
-    Ok(Some((r.recipients, RELEASE_KEYS)))
 }
 
 /// Checks the at-rest keys of `cfg` without reading any secret: the entries are well
