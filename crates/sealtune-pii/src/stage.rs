@@ -251,12 +251,23 @@ impl Stage for MaskStage {
                 dropped: n_dropped,
                 quarantined: out.n_quarantined,
             },
-            dropped_by_type: rep.dropped.clone(),
+            dropped_by_type: rep
+                .dropped
+                .iter()
+                .map(|(split, m)| (split.clone(), by_name(m)))
+                .collect(),
             quarantine_sample: std::mem::take(&mut out.quarantined),
-            replacements_by_type: by_type.clone(),
-            replacements: rep.counts.clone(),
+            replacements_by_type: by_name(&by_type),
+            replacements: rep
+                .counts
+                .iter()
+                .map(|(split, fields)| {
+                    let fields = fields.iter().map(|(f, m)| (f.clone(), by_name(m)));
+                    (split.clone(), fields.collect())
+                })
+                .collect(),
             distinct_fingerprints: out.fingerprints.len() as u64,
-            plaintext_kept_by_type: kept.clone(),
+            plaintext_kept_by_type: by_name(&kept),
             residual: Some(rep.residual.summary()),
             mask_key_id: kid,
             policy: json!({
@@ -294,6 +305,11 @@ impl Stage for MaskStage {
             "mb_per_s": if secs > 0.0 { total_bytes as f64 / 1e6 / secs } else { 0.0 },
         }))
     }
+}
+
+/// A count per entity type, keyed by the type's name as `mask/report.json` lists it.
+fn by_name(m: &BTreeMap<EntityType, u64>) -> BTreeMap<String, u64> {
+    m.iter().map(|(t, n)| (t.as_str().to_owned(), *n)).collect()
 }
 
 fn flush(

@@ -17,8 +17,6 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::EntityType;
-
 /// `records` of [`Report`]: `in = train + eval + dropped + quarantined`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Records {
@@ -62,6 +60,9 @@ pub struct Residual {
 }
 
 /// [`REPORT`] (schema [`REPORT_SCHEMA`]): counts and the masking policy, never a value.
+///
+/// Maps by entity type are keyed by the type's name (`crate::EntityType::as_str`), so
+/// they list the types in name order, as the file does.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
     /// Always [`REPORT_SCHEMA`].
@@ -69,19 +70,19 @@ pub struct Report {
     /// Records in and out.
     pub records: Records,
     /// Records dropped, per split and the entity type that caused it.
-    pub dropped_by_type: BTreeMap<String, BTreeMap<EntityType, u64>>,
+    pub dropped_by_type: BTreeMap<String, BTreeMap<String, u64>>,
     /// The first records that could not be masked (all are counted in `records`).
     pub quarantine_sample: Vec<Quarantined>,
     /// Replacements per entity type, over all splits and fields.
-    pub replacements_by_type: BTreeMap<EntityType, u64>,
+    pub replacements_by_type: BTreeMap<String, u64>,
     /// Replacements per split, field and entity type.
-    pub replacements: BTreeMap<String, BTreeMap<String, BTreeMap<EntityType, u64>>>,
+    pub replacements: BTreeMap<String, BTreeMap<String, BTreeMap<String, u64>>>,
     /// Distinct keyed fingerprints of the values replaced ([`FINGERPRINTS`]).
     pub distinct_fingerprints: u64,
     /// Detected values left in plaintext by the `keep` operator, per type (absent, and
     /// so empty, in reports written before the operator existed).
     #[serde(default)]
-    pub plaintext_kept_by_type: BTreeMap<EntityType, u64>,
+    pub plaintext_kept_by_type: BTreeMap<String, u64>,
     /// The residual-risk sweep of the masked output; `None` only in reports written
     /// before the sweep existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
