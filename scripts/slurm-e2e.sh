@@ -199,7 +199,13 @@ plan_for "$a"; plan_for "$b"
 state() { scontrol show job "$1" 2>/dev/null | grep -o 'JobState=[A-Z_]*' | cut -d= -f2; }
 restarts() { scontrol show job "$1" 2>/dev/null | grep -o 'Restarts=[0-9]*' | cut -d= -f2; }
 exit_code() { scontrol show job "$1" 2>/dev/null | grep -o ' ExitCode=[0-9:]*' | cut -d= -f2; }
-logs() { cat "$a"/plan/*.out "$b"/plan/*.out "$plan"/*.out 2>/dev/null || true; }
+logs() { # every stage log, and the daemons' logs, so that a failure says why
+    local f
+    for f in "$a"/plan/*.out "$b"/plan/*.out "$work"/log/*; do
+        [ -f "$f" ] && { echo "--- $f"; tail -n 60 "$f"; }
+    done
+    return 0
+}
 fail() { echo "FAIL: $*" >&2; logs >&2; exit 1; }
 # A requeued job is held back by Slurm's requeue delay; make it eligible now.
 eligible_now() { scontrol update JobId="$1" StartTime=now 2>/dev/null || true; }
@@ -212,7 +218,7 @@ wait_for() { # JOB STATE... ; up to 300 s
         sleep 0.5
     done
     scontrol show job "$j" >&2 || true
-    fail "job $j: state $(state "$j"), wanted $*"
+    fail "job $j: state $(state "$j") (exit $(exit_code "$j"), restarts $(restarts "$j")), wanted $*"
 }
 submit() { # PROJECT -> "stage: job id" lines in PROJECT/jobs.txt
     SEALTUNE_MAX_REQUEUES=5 bash "$1/plan/submit.sh" > "$1/jobs.txt"
