@@ -1,5 +1,6 @@
 //! Llama-family language models for sealtune, computed with burn.
 //!
+//! - [`attention`]: scaled dot-product attention as one operation with its own backward pass.
 //! - [`device`]: the `[compute]` section and the burn device it maps to (flex or LibTorch).
 //! - [`config`]: Hugging Face `config.json` and the validated [`LlamaConfig`].
 //! - [`safetensors`]: reading single-file and sharded safetensors, writing f32 safetensors.
@@ -32,6 +33,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod attention;
 pub mod config;
 pub mod device;
 pub mod error;
@@ -51,4 +53,4 @@ pub use error::{ModelError, Result};
 pub use generate::{Generation, SamplingConfig, StopReason, generate, generate_text};
 pub use gguf::{ImportSummary, import_gguf};
 pub use lora::{LoraConfig, LoraTarget};
-pub use model::{Batch, KvCache, Llama, SequenceScore};
+pub use model::{AttentionKind, Batch, KvCache, Llama, SequenceScore};

@@ -15,6 +15,7 @@ use burn::prelude::*;
 use burn::tensor::activation;
 use sealtune_contract::SeededRng;
 
+pub use crate::attention::AttentionKind;
 use crate::config::LlamaConfig;
 use crate::error::{ModelError, Result};
 use crate::safetensors::{Checkpoint, OwnedTensor};
@@ -82,6 +83,8 @@ pub struct Llama {
     inv_freq: Vec<f32>,
     /// Config of the attached LoRA adapter.
     pub(crate) lora: Option<crate::lora::LoraConfig>,
+    /// How attention is computed (fused unless a benchmark or check asks otherwise).
+    attention: AttentionKind,
 }
 
 /// Per-layer key/value cache for incremental decoding.
@@ -353,6 +356,7 @@ impl Llama {
             lm_head,
             inv_freq,
             lora: None,
+            attention: AttentionKind::default(),
         })
     }
 
@@ -413,6 +417,13 @@ impl Llama {
     pub fn forward(&self, batch: &Batch, cache: Option<&mut KvCache>) -> Result<Tensor<3>> {
         let hidden = self.hidden_states(batch, cache)?;
         Ok(self.logits(hidden))
+    }
+
+    /// How attention is computed from now on. [`AttentionKind::Fused`] (the default) is
+    /// what every stage uses; [`AttentionKind::Decomposed`] is burn's composed attention,
+    /// kept as the reference that benchmarks and checks compare the fused one with.
+    pub fn set_attention(&mut self, kind: AttentionKind) {
+        self.attention = kind;
     }
 
     /// Final hidden states after the last norm, `[batch, seq, hidden]`.
@@ -519,9 +530,15 @@ impl Llama {
             } else {
                 (k, v)
             };
-            let scores = q.matmul(k.swap_dims(2, 3)).mul_scalar(scale) + bias.clone();
-            let probs = activation::softmax(scores, 3);
-            let attn = probs.matmul(v).swap_dims(1, 2).reshape([b, t, nh * hd]);
+            // One fused operation with its own backward pass (crate::attention): under
+            // autodiff no layer keeps its [b, h, t, tk] probabilities for the backward pass.
+            let attn = match self.attention {
+                AttentionKind::Fused => crate::attention::attention(q, k, v, bias.clone(), scale),
+                AttentionKind::Decomposed => {
+                    crate::attention::decomposed(q, k, v, bias.clone(), scale)
+                }
+            };
+            let attn = attn.swap_dims(1, 2).reshape([b, t, nh * hd]);
             x = x + layer.o.forward3(attn);
             let hn = self.rms_norm(x.clone(), &layer.post_norm);
             let g = activation::silu(layer.gate.forward3(hn.clone()));

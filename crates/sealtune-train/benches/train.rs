@@ -13,6 +13,13 @@
 //! random weights on the host, the same for every device, and `--dropout 0` removes the
 //! device's dropout noise: together they make loss curves comparable across devices.
 //!
+//! `--attention decomposed` computes attention from burn's composed operations (which keep
+//! every layer's probabilities for the backward pass) instead of the fused operation the
+//! stages use (`--attention fused`, the default), for a before/after in one binary.
+//!
+//! `--check-attention [--device D]` compares the fused attention with the decomposed one on
+//! the device (output and gradients, relative error, tolerance 1e-4) and exits 1 past it.
+//!
 //! `--device` takes the values of `[compute] device`; LibTorch devices need
 //! `--features libtorch` (scripts/bench-train.sh builds it).
 //!
@@ -27,7 +34,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use sealtune_model::config::{PUBLISHED_SHAPES, published_shape};
-use sealtune_model::{DeviceChoice, Llama, LoraConfig};
+use sealtune_model::{AttentionKind, DeviceChoice, Llama, LoraConfig};
 use sealtune_train::collate::{Example, Origin, micro_batch};
 use sealtune_train::config::OptimConfig;
 use sealtune_train::optim::AdamW;
@@ -50,6 +57,33 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .map(String::as_str)
     };
     let shape = value_of("--shape");
+    if args.iter().any(|a| a == "--check-attention") {
+        // The fused attention against the decomposed one on this device: output and the
+        // gradients of q, k and v on packed and padded rows (scripts/gpu-check.sh).
+        let choice: DeviceChoice = value_of("--device").unwrap_or("cpu").parse()?;
+        let compute = choice.resolve("--device")?;
+        let mut worst = 0f64;
+        for (shape, seed) in [([2, 4, 128, 64], 1u64), ([2, 8, 512, 64], 2)] {
+            let c =
+                sealtune_model::attention::compare_with_decomposed(compute.device(), shape, seed);
+            worst = worst.max(c.worst());
+            println!(
+                "{}",
+                serde_json::json!({
+                    "check": "attention", "device": compute.to_string(), "shape": shape,
+                    "output": c.output, "inference": c.inference, "dq": c.dq, "dk": c.dk, "dv": c.dv,
+                })
+            );
+        }
+        // Float32 on both sides; the kernels sum in different orders.
+        if worst > 1e-4 {
+            eprintln!(
+                "fused attention differs from the decomposed one by {worst:e} (tolerance 1e-4)"
+            );
+            std::process::exit(1);
+        }
+        return Ok(());
+    }
     if args.iter().any(|a| a == "--print-config") {
         // The shape as a HF config.json, so the PyTorch side builds the same model.
         let hf = shape.and_then(sealtune_model::config::published_shape_hf);
@@ -72,7 +106,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 && (*i == 0
                     || !matches!(
                         args[*i - 1].as_str(),
-                        "--device" | "--shape" | "--init" | "--dropout"
+                        "--device" | "--shape" | "--init" | "--dropout" | "--attention"
                     ))
         })
         .map(|(_, a)| PathBuf::from(a));
@@ -110,6 +144,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         (None, None) => unreachable!("checked above"),
     };
     let load_s = t.elapsed().as_secs_f64();
+    let attention = match value_of("--attention").unwrap_or("fused") {
+        "fused" => AttentionKind::Fused,
+        "decomposed" => AttentionKind::Decomposed,
+        other => {
+            eprintln!("--attention {other}: expected fused or decomposed");
+            std::process::exit(64);
+        }
+    };
+    let mut model = model;
+    model.set_attention(attention);
     let vocab = model.config().vocab_size as u32;
     let lora = LoraConfig {
         rank,
@@ -166,6 +210,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         serde_json::json!({
             "impl": "sealtune",
             "device": compute.to_string(),
+            "attention": format!("{attention:?}").to_lowercase(),
             "model": shape.map_or_else(|| dir.as_ref().map(|d| d.display().to_string()), |s| Some(s.to_string())),
             "seq": seq,
             "rank": rank,
