@@ -15,7 +15,11 @@
 //!
 //! The additive `bias` (`[batch, 1, q_len, k_len]`, 0 where a query sees a key and a large
 //! negative value where not) carries the causal and block-diagonal (packed) masks; it is a
-//! constant, never differentiated. Outside autodiff (evaluation, generation) the same call
+//! constant, never differentiated. Every query must see at least one key (the model lets a
+//! padding query see itself): LibTorch's flash backward renormalises with the log-sum-exp
+//! saved by its forward pass, and for a row whose keys are all at -1e30 that value has
+//! lost its `log(k_len)` term to rounding, so the row's gradients would be wrong.
+//! Outside autodiff (evaluation, generation) the same call
 //! runs the fused forward kernel: burn's tiled attention on `flex`, LibTorch's
 //! `scaled_dot_product_attention` on LibTorch (flash attention on the CPU, the
 //! memory-efficient kernel on CUDA, both of which take an additive mask).
@@ -255,7 +259,8 @@ mod libtorch {
             for row in 0..b {
                 for i in 0..t {
                     for j in 0..t {
-                        let pad = row == 1 && (i >= t - 2 || j >= t - 2);
+                        // a padding query sees only itself, as the model builds it
+                        let pad = row == 1 && (i >= t - 2 || j >= t - 2) && i != j;
                         if j > i || pad {
                             mask[((row * t + i) * t + j) as usize] = -1.0e30;
                         }
@@ -449,7 +454,8 @@ pub fn compare_with_decomposed(device: &Device, shape: [usize; 4], seed: u64) ->
     for segs in &rows {
         for (i, &qs) in segs.iter().enumerate() {
             for (j, &ks) in segs.iter().enumerate() {
-                let visible = j <= i && qs != 0 && ks == qs;
+                // as the model builds it: a padding query sees only itself
+                let visible = if qs == 0 { j == i } else { j <= i && ks == qs };
                 bias.push(if visible { 0.0 } else { -1.0e30f32 });
             }
         }

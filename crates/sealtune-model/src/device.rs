@@ -1,10 +1,11 @@
 //! Where tensors live: the `[compute]` section, `--device`, and the burn device they map to.
 //!
-//! This module is the one place in sealtune that names a burn backend. The default build
+//! This module names burn's backends for devices, and `attention.rs` for the fused
+//! attention's kernels; nothing else in sealtune does. The default build
 //! computes with burn's pure-Rust `flex` CPU backend. A build with the `libtorch` cargo
 //! feature (see `scripts/setup-libtorch.sh`) adds LibTorch's CPU and CUDA devices through
-//! burn-tch; burn-tch is deprecated upstream, so every LibTorch-specific line stays here and
-//! a move to another CUDA backend touches this file.
+//! burn-tch; burn-tch is deprecated upstream, so every LibTorch-specific line stays in these
+//! two files and a move to another CUDA backend touches only them.
 //!
 //! | `device` | meaning |
 //! |---|---|

@@ -466,7 +466,15 @@ impl Llama {
         for (q_segs, k_segs) in batch.segments.iter().zip(&key_segments) {
             for (i, &qs) in q_segs.iter().enumerate() {
                 for (j, &ks) in k_segs.iter().enumerate() {
-                    let visible = j <= past + i && qs != 0 && ks == qs;
+                    // A padding query (segment 0) sees only itself: no row is fully
+                    // masked, which attention kernels that normalise with a saved
+                    // log-sum-exp (LibTorch's flash backward) get wrong. Real queries
+                    // never see padding keys, so padding changes nothing they compute.
+                    let visible = if qs == 0 {
+                        j == past + i
+                    } else {
+                        j <= past + i && ks == qs
+                    };
                     bias.push(if visible { 0.0 } else { MASKED });
                 }
             }
