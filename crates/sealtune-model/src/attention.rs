@@ -26,6 +26,9 @@
 //!
 //! This module and `device.rs` are the only places that name a burn backend.
 
+// burn-tch is deprecated upstream; this file and device.rs are its only users.
+#![cfg_attr(feature = "libtorch", allow(deprecated))]
+
 use burn::backend::TensorMetadata;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
