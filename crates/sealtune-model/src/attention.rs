@@ -429,7 +429,7 @@ impl AttentionCheck {
 /// cover what training feeds attention: two packed examples in one row (block-diagonal
 /// causal mask) and a row ending in padding. `shape` is `[b, h, t, d]` with `b >= 2`
 /// and `t >= 4`. The unit tests and `scripts/gpu-check.sh` (through the train bench's
-/// `--check-attention`) use it.
+/// `--check-kernels`) use it.
 pub fn compare_with_decomposed(device: &Device, shape: [usize; 4], seed: u64) -> AttentionCheck {
     let [b, h, t, d] = shape;
     assert!(
@@ -477,22 +477,7 @@ pub fn compare_with_decomposed(device: &Device, shape: [usize; 4], seed: u64) ->
         runs.push([values(out.without_autodiff()), grad(&q), grad(&k), grad(&v)]);
     }
     let plain = values(attention(q0, k0, v0, bias, scale));
-    let err = |got: &[f32], want: &[f32]| {
-        if got.len() != want.len() || want.is_empty() {
-            return f64::INFINITY;
-        }
-        let scale = want
-            .iter()
-            .fold(0f64, |m, x| m.max(f64::from(x.abs())))
-            .max(1e-12);
-        got.iter()
-            .zip(want)
-            .map(|(a, b)| f64::from((a - b).abs()) / scale)
-            .fold(
-                0.0,
-                |m, e| if e.is_nan() { f64::INFINITY } else { m.max(e) },
-            )
-    };
+    let err = max_rel_err;
     let (f, r) = (&runs[0], &runs[1]);
     AttentionCheck {
         output: err(&f[0], &r[0]),
@@ -501,6 +486,25 @@ pub fn compare_with_decomposed(device: &Device, shape: [usize; 4], seed: u64) ->
         dk: err(&f[2], &r[2]),
         dv: err(&f[3], &r[3]),
     }
+}
+
+/// The largest `|got − want|` over the largest `|want|`; infinite when the lengths differ,
+/// `want` is empty or a difference is NaN. Shared by the kernel checks.
+pub(crate) fn max_rel_err(got: &[f32], want: &[f32]) -> f64 {
+    if got.len() != want.len() || want.is_empty() {
+        return f64::INFINITY;
+    }
+    let scale = want
+        .iter()
+        .fold(0f64, |m, x| m.max(f64::from(x.abs())))
+        .max(1e-12);
+    got.iter()
+        .zip(want)
+        .map(|(a, b)| f64::from((a - b).abs()) / scale)
+        .fold(
+            0.0,
+            |m, e| if e.is_nan() { f64::INFINITY } else { m.max(e) },
+        )
 }
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
 //! Llama-family language models for sealtune, computed with burn.
 //!
 //! - [`attention`]: scaled dot-product attention as one operation with its own backward pass.
+//! - [`cross_entropy`]: the LM head and the training loss as one operation, in blocks of
+//!   positions.
 //! - [`device`]: the `[compute]` section and the burn device it maps to (flex or LibTorch).
 //! - [`config`]: Hugging Face `config.json` and the validated [`LlamaConfig`].
 //! - [`safetensors`]: reading single-file and sharded safetensors, writing f32 safetensors.
@@ -35,6 +37,7 @@
 
 pub mod attention;
 pub mod config;
+pub mod cross_entropy;
 pub mod device;
 pub mod error;
 pub mod generate;
@@ -53,4 +56,4 @@ pub use error::{ModelError, Result};
 pub use generate::{Generation, SamplingConfig, StopReason, generate, generate_text};
 pub use gguf::{ImportSummary, import_gguf};
 pub use lora::{LoraConfig, LoraTarget};
-pub use model::{AttentionKind, Batch, KvCache, Llama, SequenceScore};
+pub use model::{AttentionKind, Batch, CrossEntropyKind, KvCache, Llama, SequenceScore};

@@ -17,6 +17,7 @@ use sealtune_contract::SeededRng;
 
 pub use crate::attention::AttentionKind;
 use crate::config::LlamaConfig;
+pub use crate::cross_entropy::CrossEntropyKind;
 use crate::error::{ModelError, Result};
 use crate::safetensors::{Checkpoint, OwnedTensor};
 
@@ -85,6 +86,8 @@ pub struct Llama {
     pub(crate) lora: Option<crate::lora::LoraConfig>,
     /// How attention is computed (fused unless a benchmark or check asks otherwise).
     attention: AttentionKind,
+    /// How the training loss is computed (blocked unless a benchmark or check asks).
+    cross_entropy: CrossEntropyKind,
 }
 
 /// Per-layer key/value cache for incremental decoding.
@@ -357,6 +360,7 @@ impl Llama {
             inv_freq,
             lora: None,
             attention: AttentionKind::default(),
+            cross_entropy: CrossEntropyKind::default(),
         })
     }
 
@@ -424,6 +428,29 @@ impl Llama {
     /// kept as the reference that benchmarks and checks compare the fused one with.
     pub fn set_attention(&mut self, kind: AttentionKind) {
         self.attention = kind;
+    }
+
+    /// How [`Llama::token_nll`] computes the loss from now on. [`CrossEntropyKind::Blocked`]
+    /// (the default) is what training uses; [`CrossEntropyKind::Full`] materialises the
+    /// logits of every position, the reference benchmarks and checks compare it with.
+    pub fn set_cross_entropy(&mut self, kind: CrossEntropyKind) {
+        self.cross_entropy = kind;
+    }
+
+    /// Per-position negative log-likelihood `−log p(targetᵢ | hiddenᵢ)`: `hidden` `[n,
+    /// hidden]` (final hidden states after the last norm), `targets` `[n]`. The LM head is
+    /// not differentiated; gradients reach `hidden` (see [`crate::cross_entropy`]).
+    pub fn token_nll(&self, hidden: Tensor<2>, targets: Tensor<1, Int>) -> Tensor<1> {
+        let w = self.lm_head.as_ref().unwrap_or(&self.embed).clone();
+        match self.cross_entropy {
+            CrossEntropyKind::Blocked => crate::cross_entropy::linear_cross_entropy(
+                hidden,
+                w,
+                targets,
+                crate::cross_entropy::block_for(self.config.vocab_size),
+            ),
+            CrossEntropyKind::Full => crate::cross_entropy::full(hidden, w, targets),
+        }
     }
 
     /// Final hidden states after the last norm, `[batch, seq, hidden]`.

@@ -6,7 +6,6 @@
 //! frozen weights never enter the autodiff graph.
 
 use burn::prelude::*;
-use burn::tensor::activation;
 use sealtune_model::model::read_f32;
 use sealtune_model::{Llama, LoraConfig, ModelError, Result};
 
@@ -121,7 +120,8 @@ impl Trainer {
         }
         // Only the positions that count go through the LM head and the softmax over the
         // vocabulary: with assistant-only targets most positions are skipped, in the
-        // forward pass and in the backward pass.
+        // forward pass and in the backward pass. The head and the loss run in blocks of
+        // positions, so the logits of all of them are never held at once.
         let keep: Vec<i64> = mb
             .weights
             .iter()
@@ -147,10 +147,9 @@ impl Trainer {
             });
         }
         let idx = Tensor::<1, Int>::from_data(TensorData::new(keep, [n]), &device);
-        let picked_hidden = hidden.reshape([b * t, h]).select(0, idx).reshape([1, n, h]);
-        let logp = activation::log_softmax(self.model.logits(picked_hidden), 2);
-        let targets = Tensor::<3, Int>::from_data(TensorData::new(targets, [1, n, 1]), &device);
-        let nll = logp.gather(2, targets).reshape([n]).neg();
+        let picked_hidden = hidden.reshape([b * t, h]).select(0, idx);
+        let targets = Tensor::<1, Int>::from_data(TensorData::new(targets, [n]), &device);
+        let nll = self.model.token_nll(picked_hidden, targets);
         Ok((nll.clone().sum(), nll))
     }
 
