@@ -11,7 +11,9 @@
 #
 # ATTENTION=decomposed,fused measures each device with burn's composed attention and with
 # the fused attention the stages use (the default is fused alone): a before/after of the
-# fused attention in one binary and one run.
+# fused attention in one binary and one run. CROSS_ENTROPY=full,blocked does the same for the
+# loss: the logits of every position and burn's log-softmax, or the blocked operation the
+# stages use (the default is blocked alone). Every attention is measured with every loss.
 #
 # Needs models/smollm2-135m-instruct (scripts/fetch-smollm2.sh) and a Python with torch,
 # transformers and peft: set PYTHON, or the script makes .venv-bench with pip.
@@ -22,6 +24,7 @@ seq="${1:-512}"
 steps="${2:-3}"
 device="${3:-cpu}"
 attention="${ATTENTION:-fused}"
+cross_entropy="${CROSS_ENTROPY:-blocked}"
 model="$root/models/smollm2-135m-instruct"
 [[ -f "$model/model.safetensors" ]] || { echo "run scripts/fetch-smollm2.sh first" >&2; exit 66; }
 py="${PYTHON:-}"
@@ -48,8 +51,11 @@ for line in sys.stdin:
 ours=()
 for d in ${device//,/ }; do
     for a in ${attention//,/ }; do
-        ours+=("$("$bench_bin" "$model" --seq "$seq" --steps "$steps" --device "$d" --attention "$a")")
-        echo "${ours[-1]}"
+        for x in ${cross_entropy//,/ }; do
+            ours+=("$("$bench_bin" "$model" --seq "$seq" --steps "$steps" --device "$d" \
+                --attention "$a" --cross-entropy "$x")")
+            echo "${ours[-1]}"
+        done
     done
 done
 theirs="$("$py" scripts/bench-train-peft.py "$model" --seq "$seq" --steps "$steps" --threads "$threads")"
@@ -58,7 +64,7 @@ for o in "${ours[@]}"; do
 python3 - "$o" "$theirs" <<'PY'
 import json, sys
 a, b = json.loads(sys.argv[1]), json.loads(sys.argv[2])
-print(f"sealtune ({a['device']}, {a['attention']} attention) {a['tokens_per_s']:.1f} tok/s, pytorch+peft {b['tokens_per_s']:.1f} tok/s: "
+print(f"sealtune ({a['device']}, {a['attention']} attention, {a['cross_entropy']} cross-entropy) {a['tokens_per_s']:.1f} tok/s, pytorch+peft {b['tokens_per_s']:.1f} tok/s: "
       f"ratio {a['tokens_per_s'] / b['tokens_per_s']:.2f}x (seq {a['seq']}, rank {a['rank']}, {a['threads']} threads); "
       f"peak RSS {a['peak_rss_mib']:.0f} vs {b['peak_rss_mib']:.0f} MiB")
 PY

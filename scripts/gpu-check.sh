@@ -76,8 +76,8 @@ worst = max(abs(x - y) / abs(x) for x, y in zip(a, b))
 print(f"losses cpu {[round(x, 5) for x in a]}\nlosses dev {[round(x, 5) for x in b]}\nworst relative difference {worst:.2e} (tolerance 1e-3)")
 sys.exit(0 if worst <= 1e-3 and len(a) == len(b) == 4 else 1)
 PY
-echo "== 1b. fused attention against the decomposed one on $device (output, dq, dk, dv; float32, tolerance 1e-4)" >&2
-"$bench" --check-attention --device "$device"
+echo "== 1b. fused attention against the decomposed one, blocked cross-entropy against the full one, on $device (outputs and gradients; float32, tolerance 1e-4)" >&2
+"$bench" --check-kernels --device "$device"
 echo "bf16 logits: not checked (this build has no bf16 path)" >&2
 
 echo "== 2. matmul peak on $tdev" >&2

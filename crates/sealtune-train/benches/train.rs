@@ -17,8 +17,13 @@
 //! every layer's probabilities for the backward pass) instead of the fused operation the
 //! stages use (`--attention fused`, the default), for a before/after in one binary.
 //!
-//! `--check-attention [--device D]` compares the fused attention with the decomposed one on
-//! the device (output and gradients, relative error, tolerance 1e-4) and exits 1 past it.
+//! `--cross-entropy full` computes the loss from the logits of every position (burn's
+//! log-softmax and gather) instead of the blocked operation the stages use
+//! (`--cross-entropy blocked`, the default).
+//!
+//! `--check-kernels [--device D]` compares the fused attention with the decomposed one and
+//! the blocked cross-entropy with the full one on the device (outputs and gradients,
+//! relative error, tolerance 1e-4) and exits 1 past it.
 //!
 //! `--device` takes the values of `[compute] device`; LibTorch devices need
 //! `--features libtorch` (scripts/bench-train.sh builds it).
@@ -34,7 +39,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use sealtune_model::config::{PUBLISHED_SHAPES, published_shape};
-use sealtune_model::{AttentionKind, DeviceChoice, Llama, LoraConfig};
+use sealtune_model::{AttentionKind, CrossEntropyKind, DeviceChoice, Llama, LoraConfig};
 use sealtune_train::collate::{Example, Origin, micro_batch};
 use sealtune_train::config::OptimConfig;
 use sealtune_train::optim::AdamW;
@@ -57,9 +62,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .map(String::as_str)
     };
     let shape = value_of("--shape");
-    if args.iter().any(|a| a == "--check-attention") {
+    if args.iter().any(|a| a == "--check-kernels") {
         // The fused attention against the decomposed one on this device: output and the
-        // gradients of q, k and v on packed and padded rows (scripts/gpu-check.sh).
+        // gradients of q, k and v on packed and padded rows; the blocked cross-entropy
+        // against the full one: loss and the hidden states' gradient (scripts/gpu-check.sh).
         let choice: DeviceChoice = value_of("--device").unwrap_or("cpu").parse()?;
         let compute = choice.resolve("--device")?;
         let mut worst = 0f64;
@@ -75,11 +81,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 })
             );
         }
+        for (shape, seed) in [([257, 64, 1000], 3u64), ([64, 576, 49_152], 4)] {
+            let c = sealtune_model::cross_entropy::compare_with_full(compute.device(), shape, seed);
+            worst = worst.max(c.worst());
+            println!(
+                "{}",
+                serde_json::json!({
+                    "check": "cross-entropy", "device": compute.to_string(), "shape": shape,
+                    "loss": c.loss, "inference": c.inference, "dhidden": c.dhidden,
+                })
+            );
+        }
         // Float32 on both sides; the kernels sum in different orders.
         if worst > 1e-4 {
-            eprintln!(
-                "fused attention differs from the decomposed one by {worst:e} (tolerance 1e-4)"
-            );
+            eprintln!("a fused kernel differs from its reference by {worst:e} (tolerance 1e-4)");
             std::process::exit(1);
         }
         return Ok(());
@@ -106,7 +121,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 && (*i == 0
                     || !matches!(
                         args[*i - 1].as_str(),
-                        "--device" | "--shape" | "--init" | "--dropout" | "--attention"
+                        "--device"
+                            | "--shape"
+                            | "--init"
+                            | "--dropout"
+                            | "--attention"
+                            | "--cross-entropy"
                     ))
         })
         .map(|(_, a)| PathBuf::from(a));
@@ -152,8 +172,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             std::process::exit(64);
         }
     };
+    let cross_entropy = match value_of("--cross-entropy").unwrap_or("blocked") {
+        "blocked" => CrossEntropyKind::Blocked,
+        "full" => CrossEntropyKind::Full,
+        other => {
+            eprintln!("--cross-entropy {other}: expected blocked or full");
+            std::process::exit(64);
+        }
+    };
     let mut model = model;
     model.set_attention(attention);
+    model.set_cross_entropy(cross_entropy);
     let vocab = model.config().vocab_size as u32;
     let lora = LoraConfig {
         rank,
@@ -211,6 +240,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "impl": "sealtune",
             "device": compute.to_string(),
             "attention": format!("{attention:?}").to_lowercase(),
+            "cross_entropy": format!("{cross_entropy:?}").to_lowercase(),
             "model": shape.map_or_else(|| dir.as_ref().map(|d| d.display().to_string()), |s| Some(s.to_string())),
             "seq": seq,
             "rank": rank,
