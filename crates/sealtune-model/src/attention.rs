@@ -15,10 +15,13 @@
 //!
 //! The additive `bias` (`[batch, 1, q_len, k_len]`, 0 where a query sees a key and a large
 //! negative value where not) carries the causal and block-diagonal (packed) masks; it is a
-//! constant, never differentiated. Every query must see at least one key (the model lets a
-//! padding query see itself): LibTorch's flash backward renormalises with the log-sum-exp
-//! saved by its forward pass, and for a row whose keys are all at -1e30 that value has
-//! lost its `log(k_len)` term to rounding, so the row's gradients would be wrong.
+//! constant, never differentiated. The model lets a padding query see itself, so every query
+//! sees at least one key. LibTorch's flash backward needs that: it renormalises with the
+//! log-sum-exp saved by its forward pass, and for a row whose keys are all at -1e30 that
+//! value has lost its `log(k_len)` term to rounding, so the row's gradients would be
+//! wrong. The LibTorch CPU path therefore checks the bias (one reduction per layer) and,
+//! for a bias with such a row, runs LibTorch's `scaled_dot_product_attention` forward and
+//! the recomputing backward instead.
 //! Outside autodiff (evaluation, generation) the same call
 //! runs the fused forward kernel: burn's tiled attention on `flex`, LibTorch's
 //! `scaled_dot_product_attention` on LibTorch (flash attention on the CPU, the
@@ -156,8 +159,16 @@ impl FusedAttention for Flex {
 #[cfg(feature = "libtorch")]
 mod libtorch {
     use super::*;
+    use crate::model::MASKED;
     use burn::backend::LibTorch;
     use burn::backend::libtorch::TchTensor;
+
+    /// Whether every query row of `bias` (`[b, 1, t, tk]`) sees at least one key: its
+    /// largest entry is far above the masked value. LibTorch's CPU flash backward is only
+    /// right for such rows (see the module docs); one reduction over the bias, per layer.
+    fn every_row_sees_a_key(bias: &tch::Tensor) -> bool {
+        bias.amax([-1i64].as_slice(), false).min().double_value(&[]) > f64::from(MASKED) * 1e-10
+    }
 
     impl AttentionKernels for LibTorch {
         fn attention_forward(
@@ -167,7 +178,7 @@ mod libtorch {
             bias: FloatTensor<Self>,
             scale: f64,
         ) -> (FloatTensor<Self>, Option<FloatTensor<Self>>) {
-            if q.tensor.device() == tch::Device::Cpu {
+            if q.tensor.device() == tch::Device::Cpu && every_row_sees_a_key(&bias.tensor) {
                 let (out, lse) = tch::Tensor::internal_scaled_dot_product_flash_attention_for_cpu(
                     &q.tensor,
                     &k.tensor,
@@ -180,6 +191,8 @@ mod libtorch {
                 (TchTensor::new(out), Some(TchTensor::new(lse)))
             } else {
                 // CUDA: SDPA picks the memory-efficient kernel, which takes an additive mask.
+                // On the CPU, a bias with a row that sees no key comes here too, and its
+                // backward pass is the recomputing one.
                 let out = tch::Tensor::scaled_dot_product_attention(
                     &q.tensor,
                     &k.tensor,
@@ -241,6 +254,54 @@ mod libtorch {
     #[cfg(test)]
     mod tests {
         use super::*;
+
+        /// A bias in which a query sees no key at all (the model never builds one) takes
+        /// the recomputing backward on LibTorch's CPU, and its gradients then match the
+        /// decomposed attention's.
+        #[test]
+        fn a_row_that_sees_no_key_falls_back_to_the_recomputing_backward() {
+            let device = Device::libtorch();
+            let (b, h, t, d) = (2, 2, 6, 4);
+            let mut rng = sealtune_contract::SeededRng::new(5);
+            let mut random = |dims: [usize; 4]| {
+                let n = dims.iter().product();
+                let v: Vec<f32> = (0..n).map(|_| rng.unit_f32() * 2.0 - 1.0).collect();
+                Tensor::<4>::from_data(TensorData::new(v, dims), &device)
+            };
+            let (q0, k0, v0, g) = (
+                random([b, h, t, d]),
+                random([b, h, t, d]),
+                random([b, h, t, d]),
+                random([b, h, t, d]),
+            );
+            // causal; in row 1 the last two queries see nothing
+            let mut mask = vec![0f32; b * t * t];
+            for row in 0..b {
+                for i in 0..t {
+                    for j in 0..t {
+                        if j > i || (row == 1 && i >= t - 2) {
+                            mask[(row * t + i) * t + j] = MASKED;
+                        }
+                    }
+                }
+            }
+            let bias = Tensor::<4>::from_data(TensorData::new(mask, [b, 1, t, t]), &device);
+            let plain = |x: Tensor<4>| crate::model::read_f32(x).unwrap_or_default();
+            let mut runs = Vec::new();
+            for fused in [true, false] {
+                let track = |x: &Tensor<4>| x.clone().autodiff().require_grad();
+                let (q, k, v) = (track(&q0), track(&k0), track(&v0));
+                let f = if fused { attention } else { decomposed };
+                let out = f(q.clone(), k.clone(), v.clone(), bias.clone(), 0.5);
+                let grads = (out.clone() * g.clone()).sum().backward();
+                let grad = |x: &Tensor<4>| x.grad(&grads).map(plain).unwrap_or_default();
+                runs.push([plain(out.without_autodiff()), grad(&q), grad(&k), grad(&v)]);
+            }
+            for (i, name) in ["output", "dq", "dk", "dv"].into_iter().enumerate() {
+                let err = max_rel_err(&runs[0][i], &runs[1][i]);
+                assert!(err < 1e-5, "{name}: {err:e}");
+            }
+        }
 
         /// On CUDA, LibTorch's backward is the recomputing one; on the CPU it is
         /// LibTorch's flash backward. Both from the same inputs must agree.

@@ -22,7 +22,7 @@ use crate::error::{ModelError, Result};
 use crate::safetensors::{Checkpoint, OwnedTensor};
 
 /// Value added to masked attention scores (transformers uses the dtype minimum).
-const MASKED: f32 = -1.0e30;
+pub(crate) const MASKED: f32 = -1.0e30;
 
 /// A projection without bias, `y = x Wᵀ`, with HF's `[out, in]` weight layout, and an
 /// optional LoRA branch computed on activations: `y = x Wᵀ + s·((x Aᵀ) Bᵀ)`.
