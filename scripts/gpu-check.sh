@@ -17,15 +17,19 @@
 # 1. correctness: the loss curves of the same tiny model (weights drawn on the host, no
 #    dropout) trained in float32 on the CPU (burn flex) and on the device agree to 1e-3
 #    relative; the fused attention's output and gradients (packed and padded rows) against
-#    burn's decomposed attention on the device, to 1e-4 relative;
+#    burn's decomposed attention on the device, to 1e-4 relative, and the blocked
+#    cross-entropy against the full one in float32 (1e-4) and bf16 (2e-2); bf16 logits
+#    of a small random Llama against transformers in bf16 on the same weights: ours
+#    within 2x the distance bf16 moves transformers' own logits from its float32 ones;
 # 2. the device's bf16 matmul peak (an 8192^3 bf16 matmul in PyTorch; 1024^3 f32 on the
 #    CPU dry run), for MFU;
 # 3. speed: sealtune and PyTorch + PEFT (SDPA attention) train rank-16 LoRA (alpha 32) on
 #    all seven projections of random-weight Llama-3.2-1B and Llama-3.1-8B shapes at seq
-#    2048 and 4096, one sequence per step, in the same precision (float32: sealtune has
-#    no bf16 path yet). MFU counts 4N + causal attention FLOPs per token (LoRA: no weight
-#    gradients for the frozen base) over the measured peak.
-# Output: a table on stdout and a JSON list of rows {model, seq, device, tokens_per_s,
+#    2048 and 4096, one sequence per step, both in bf16 (frozen base weights and
+#    activations in bf16; PEFT's adapters in float32, as sealtune's). MFU counts 4N +
+#    causal attention FLOPs per token (LoRA: no weight gradients for the frozen base) over
+#    the measured peak.
+# Output: a table on stdout and a JSON list of rows {model, seq, device, dtype, tokens_per_s,
 # peak_mem_gib, mfu, peft_tokens_per_s, ratio_vs_peft} (--out; the dry run writes
 # target/gpu-check-dry-run.json and never docs/).
 set -euo pipefail
@@ -76,9 +80,41 @@ worst = max(abs(x - y) / abs(x) for x, y in zip(a, b))
 print(f"losses cpu {[round(x, 5) for x in a]}\nlosses dev {[round(x, 5) for x in b]}\nworst relative difference {worst:.2e} (tolerance 1e-3)")
 sys.exit(0 if worst <= 1e-3 and len(a) == len(b) == 4 else 1)
 PY
-echo "== 1b. fused attention against the decomposed one, blocked cross-entropy against the full one, on $device (outputs and gradients; float32, tolerance 1e-4)" >&2
+echo "== 1b. fused attention against the decomposed one, blocked cross-entropy against the full one, on $device (outputs and gradients; float32 to 1e-4, the cross-entropy also in bf16 to 2e-2)" >&2
 "$bench" --check-kernels --device "$device"
-echo "bf16 logits: not checked (this build has no bf16 path)" >&2
+
+echo "== 1c. bf16 logits on $device against transformers in bf16 and float32 ($tdev), same weights" >&2
+"$py" - "$work/small" <<'PY'
+import sys, torch
+from transformers import LlamaConfig, LlamaForCausalLM
+torch.manual_seed(0)
+cfg = LlamaConfig(vocab_size=1000, hidden_size=256, intermediate_size=512, num_hidden_layers=4,
+                  num_attention_heads=8, num_key_value_heads=4, max_position_embeddings=512,
+                  rms_norm_eps=1e-5, tie_word_embeddings=False, bos_token_id=1, eos_token_id=2,
+                  initializer_range=0.1)
+LlamaForCausalLM(cfg).save_pretrained(sys.argv[1], safe_serialization=True)
+PY
+"$bench" "$work/small" --print-logits --seq 48 --device "$device" --dtype bf16 > "$work/logits.json"
+"$py" - "$work/small" "$work/logits.json" "$tdev" <<'PY'
+import json, sys, torch
+from transformers import LlamaForCausalLM
+d, ours, dev = sys.argv[1], json.load(open(sys.argv[2])), torch.device(sys.argv[3])
+assert ours["dtype"] == "bf16", ours["dtype"]
+ids = torch.tensor([ours["ids"]], device=dev)
+out = {}
+for name, dt in [("f32", torch.float32), ("bf16", torch.bfloat16)]:
+    m = LlamaForCausalLM.from_pretrained(d, dtype=torch.float32, attn_implementation="sdpa").to(dev, dt).eval()
+    with torch.no_grad():
+        out[name] = m(ids).logits[0].float().cpu()
+mine = torch.tensor(ours["logits"]).reshape(out["f32"].shape)
+d_hf = (out["bf16"] - out["f32"]).abs().max().item()
+d_bf16 = (mine - out["bf16"]).abs().max().item()
+d_f32 = (mine - out["f32"]).abs().max().item()
+scale = out["f32"].abs().max().item()
+print(f"logit scale {scale:.3f}; |ours - transformers bf16| {d_bf16:.4f}, |ours - transformers f32| {d_f32:.4f}, "
+      f"|transformers bf16 - f32| {d_hf:.4f} (tolerance: 2x the last)")
+sys.exit(0 if d_hf > 0 and d_bf16 <= 2 * d_hf and d_f32 <= 2 * d_hf else 1)
+PY
 
 echo "== 2. matmul peak on $tdev" >&2
 peak="$("$py" - "$tdev" <<'PY'
@@ -97,7 +133,7 @@ PY
 )"
 echo "peak $(awk -v p="$peak" 'BEGIN{printf "%.1f", p/1e12}') TFLOP/s" >&2
 
-echo "== 3. LoRA training speed: sealtune ($device) and PyTorch + PEFT ($tdev), float32" >&2
+echo "== 3. LoRA training speed: sealtune ($device) and PyTorch + PEFT ($tdev), bf16" >&2
 rows="$work/rows.jsonl"
 : > "$rows"
 for c in "${cases[@]}"; do
@@ -110,11 +146,11 @@ for c in "${cases[@]}"; do
         nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 200 > "$mem" &
         sampler=$!
     fi
-    timeout "$per_case" "$bench" --shape "$shape" --seq "$seq" --steps "$steps" --device "$device" > "$ours" 2> "$work/ours.err" \
+    timeout "$per_case" "$bench" --shape "$shape" --seq "$seq" --steps "$steps" --device "$device" --dtype bf16 > "$ours" 2> "$work/ours.err" \
         || echo "{\"error\": \"sealtune exited $?\"}" > "$ours"
     [[ -n "$sampler" ]] && kill "$sampler" 2>/dev/null || true
     timeout "$per_case" "$py" scripts/bench-train-peft.py --config "$work/$shape.json" --seq "$seq" --steps "$steps" \
-        --device "$tdev" --dtype f32 > "$theirs" 2> "$work/peft.err" \
+        --device "$tdev" --dtype bf16 > "$theirs" 2> "$work/peft.err" \
         || echo "{\"error\": \"pytorch+peft exited $?\"}" > "$theirs"
     "$py" - "$work/$shape.json" "$ours" "$theirs" "$mem" "$peak" "$shape" "$seq" "$device" >> "$rows" <<'PY'
 import json, sys
@@ -133,7 +169,7 @@ tps = ours.get("tokens_per_s")
 mem = max(mem_samples) / 1024 if mem_samples else (ours.get("peak_rss_mib", 0) / 1024 if tps else None)
 ptps = theirs.get("tokens_per_s")
 print(json.dumps({
-    "model": shape, "seq": seq, "device": device,
+    "model": shape, "seq": seq, "device": device, "dtype": "bf16",
     "tokens_per_s": tps, "peak_mem_gib": mem,
     "mfu": tps * flops_per_token / peak if tps else None,
     "peft_tokens_per_s": ptps,

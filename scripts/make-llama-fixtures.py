@@ -8,6 +8,8 @@ The Rust tests (crates/sealtune-model/tests/golden.rs) compare against these wit
     .venv/bin/python scripts/make-llama-fixtures.py
     # SmolLM2 reference (needs `pip install gguf` and scripts/fetch-smollm2.sh first):
     .venv/bin/python scripts/make-llama-fixtures.py --smollm2 models/smollm2-135m-instruct.gguf
+    # SmolLM2 in bfloat16 (the same GGUF, loaded in float32 and cast, as sealtune casts):
+    .venv/bin/python scripts/make-llama-fixtures.py --smollm2-bf16 models/smollm2-135m-instruct.gguf
     # CPU forward benchmark, sealtune next to transformers in one run:
     .venv/bin/python scripts/make-llama-fixtures.py --bench models/smollm2-135m-instruct.gguf
 """
@@ -283,6 +285,44 @@ def smollm2(gguf_path):
     print(f"wrote {out}", file=sys.stderr)
 
 
+def smollm2_bf16(gguf_path, new_tokens=16):
+    """transformers' SmolLM2 in bfloat16 on the CPU, with its own float32 run beside it so the
+    test can state its tolerance as a multiple of what bf16 itself changes: per prompt, the
+    last position's logits on the float32 top-64 entries in both precisions, every position's
+    bf16 top-1 and its margin over the runner-up, and a bf16 greedy continuation with the
+    margin of each step."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    d, f = os.path.split(os.path.abspath(gguf_path))
+    tok = AutoTokenizer.from_pretrained(d, gguf_file=f)
+    f32 = AutoModelForCausalLM.from_pretrained(d, gguf_file=f, dtype=torch.float32).eval()
+    bf16 = AutoModelForCausalLM.from_pretrained(d, gguf_file=f, dtype=torch.float32).eval()
+    bf16.to(torch.bfloat16)
+    prompts = []
+    for text in SMOL_PROMPTS:
+        ids = tok(text, add_special_tokens=False)["input_ids"]
+        with torch.no_grad():
+            lf = f32(torch.tensor([ids])).logits[0].float()
+            lb = bf16(torch.tensor([ids])).logits[0].float()
+            gen = bf16.generate(torch.tensor([ids]), max_new_tokens=new_tokens, do_sample=False,
+                                attention_mask=torch.ones(1, len(ids), dtype=torch.long),
+                                output_scores=True, return_dict_in_generate=True)
+        top = torch.topk(lf[-1], 64).indices
+        two = torch.topk(lb, 2, dim=-1).values
+        step_margins = [float(s[0].float().topk(2).values[0] - s[0].float().topk(2).values[1])
+                        for s in gen.scores]
+        prompts.append(dict(text=text, ids=ids, top1=lb.argmax(-1).tolist(),
+                            top1_margin=(two[:, 0] - two[:, 1]).tolist(),
+                            last_top_ids=top.tolist(), last_f32=lf[-1][top].tolist(),
+                            last_bf16=lb[-1][top].tolist(),
+                            greedy=gen.sequences[0, len(ids):].tolist(), greedy_margin=step_margins))
+    out = os.path.join(OUT, "smollm2_bf16_reference.json")
+    with open(out, "w") as fh:
+        json.dump(dict(prompts=prompts, transformers=__import__("transformers").__version__,
+                       torch=torch.__version__), fh, indent=1)
+    print(f"wrote {out}", file=sys.stderr)
+
+
 def bench(gguf_path, tokens=128, repeats=3):
     """CPU forward throughput of transformers and of sealtune on the same input, one after
     the other in one run, plus sealtune's GGUF import time."""
@@ -319,6 +359,8 @@ def bench(gguf_path, tokens=128, repeats=3):
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--smollm2":
         smollm2(sys.argv[2])
+    elif len(sys.argv) == 3 and sys.argv[1] == "--smollm2-bf16":
+        smollm2_bf16(sys.argv[2])
     elif len(sys.argv) == 3 and sys.argv[1] == "--bench":
         bench(sys.argv[2])
     else:

@@ -139,6 +139,10 @@ pub(crate) struct RunFlags {
     /// (LibTorch devices need a build made by scripts/setup-libtorch.sh).
     #[arg(long, value_name = "DEVICE", value_parser = parse_device)]
     pub(crate) device: Option<sealtune_model::DeviceChoice>,
+    /// Compute precision, instead of [compute] dtype: auto (bf16 on CUDA, else f32), f32 or
+    /// bf16 (bf16 needs a LibTorch device).
+    #[arg(long, value_name = "DTYPE", value_parser = parse_dtype)]
+    pub(crate) dtype: Option<sealtune_model::DtypeChoice>,
     /// JSON Lines events on stdout.
     #[arg(long)]
     pub(crate) json: bool,
@@ -298,6 +302,10 @@ pub(crate) struct GenerateArgs {
     /// (LibTorch devices need a build made by scripts/setup-libtorch.sh).
     #[arg(long, value_name = "DEVICE", value_parser = parse_device)]
     pub(crate) device: Option<sealtune_model::DeviceChoice>,
+    /// Compute precision, default auto: bf16 on CUDA, else f32. One of auto, f32 or bf16
+    /// (bf16 needs a LibTorch device).
+    #[arg(long, value_name = "DTYPE", value_parser = parse_dtype)]
+    pub(crate) dtype: Option<sealtune_model::DtypeChoice>,
     /// PEFT adapter directory (adapter_config.json, adapter_model.safetensors).
     #[arg(long, conflicts_with = "release")]
     pub(crate) adapter: Option<PathBuf>,
@@ -452,5 +460,11 @@ impl KeyArgs {
 pub(crate) fn parse_device(
     s: &str,
 ) -> Result<sealtune_model::DeviceChoice, sealtune_model::device::ParseDeviceError> {
+    s.parse()
+}
+
+pub(crate) fn parse_dtype(
+    s: &str,
+) -> Result<sealtune_model::DtypeChoice, sealtune_model::device::ParseDtypeError> {
     s.parse()
 }

@@ -201,9 +201,10 @@ pub(crate) fn load_model(
     opened: &OpenedRelease,
     base: &Path,
     device: &sealtune_model::Device,
+    precision: sealtune_model::Precision,
 ) -> Result<sealtune_model::Llama, Fail> {
     check_base_model(&opened.release, base)?;
-    let mut m = sealtune_model::Llama::load_dir(base, device).map_err(Fail::from)?;
+    let mut m = sealtune_model::Llama::load_dir_as(base, device, precision).map_err(Fail::from)?;
     m.load_peft_adapter_bytes(
         &opened.adapter_config,
         &opened.adapter_weights,
@@ -237,7 +238,13 @@ pub(crate) fn export(
     let opened = open(dir, public_key, kek)?;
     let model = match (kind, base) {
         (ExportKind::Merged, Some(b)) => {
-            let m = load_model(&opened, b, &sealtune_model::Device::flex())?;
+            // Exported weights are float32 (the base's f32 values plus the f32 delta).
+            let m = load_model(
+                &opened,
+                b,
+                &sealtune_model::Device::flex(),
+                sealtune_model::Precision::F32,
+            )?;
             Some(m)
         }
         (ExportKind::Merged, None) => {

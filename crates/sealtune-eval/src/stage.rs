@@ -420,7 +420,7 @@ impl Stage for EvalStage {
         };
         let dir = model.dir(cfg);
         let compute = compute_for_stage(ctx, "eval")?;
-        let base = Llama::load_dir(&dir, compute.device())
+        let base = Llama::load_dir_as(&dir, compute.device(), compute.precision())
             .map_err(|e| StageError::from_error(EvalError::from(e)))?;
         let tokenizer =
             Tokenizer::from_dir(&dir).map_err(|e| StageError::from_error(EvalError::from(e)))?;

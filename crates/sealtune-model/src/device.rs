@@ -14,8 +14,14 @@
 //! | `libtorch-cpu` | LibTorch on the CPU (needs the `libtorch` build) |
 //! | `cuda`, `cuda:N` | LibTorch on CUDA device 0 or N (needs the `libtorch` build and a GPU) |
 //!
-//! Compute is in float32 everywhere today; the chosen device and precision are recorded
-//! with every result (`training.json`, the eval report, provenance, the card).
+//! | `dtype` | meaning |
+//! |---|---|
+//! | `auto` (default) | `bf16` on CUDA, `f32` elsewhere |
+//! | `f32` | everything in float32 |
+//! | `bf16` | frozen base weights and activations in bfloat16; the LoRA A/B matrices, their gradients, the optimiser state, the norms' statistics, the softmax and the loss in float32 (LibTorch devices only) |
+//!
+//! The chosen device and precision are recorded with every result (`training.json`, the
+//! eval report, provenance, the card) and are part of the train and eval stage keys.
 
 use std::fmt;
 use std::str::FromStr;
@@ -89,6 +95,102 @@ impl<'de> Deserialize<'de> for DeviceChoice {
     }
 }
 
+/// The precision a model computes in (see the module docs).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Precision {
+    /// Everything in float32.
+    #[default]
+    F32,
+    /// Base weights and activations in bfloat16; LoRA, gradients, optimiser state, norm
+    /// statistics, softmax and loss in float32.
+    Bf16,
+}
+
+impl Precision {
+    /// `"f32"` or `"bf16"`, as configs and records spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::F32 => "f32",
+            Self::Bf16 => "bf16",
+        }
+    }
+
+    /// The burn dtype of the base weights and activations.
+    pub fn float_dtype(self) -> burn::tensor::FloatDType {
+        match self {
+            Self::F32 => burn::tensor::FloatDType::F32,
+            Self::Bf16 => burn::tensor::FloatDType::BF16,
+        }
+    }
+}
+
+impl fmt::Display for Precision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What the user asked for, from `[compute] dtype` or `--dtype`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DtypeChoice {
+    /// `bf16` on CUDA, `f32` elsewhere.
+    #[default]
+    Auto,
+    /// This precision.
+    Exactly(Precision),
+}
+
+/// A dtype name that is not one of sealtune's (`[compute] dtype`, `--dtype`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("expected \"auto\", \"f32\" or \"bf16\"")]
+pub struct ParseDtypeError;
+
+impl FromStr for DtypeChoice {
+    type Err = ParseDtypeError;
+
+    fn from_str(s: &str) -> std::result::Result<Self, ParseDtypeError> {
+        match s {
+            "auto" => Ok(Self::Auto),
+            "f32" => Ok(Self::Exactly(Precision::F32)),
+            "bf16" => Ok(Self::Exactly(Precision::Bf16)),
+            _ => Err(ParseDtypeError),
+        }
+    }
+}
+
+impl fmt::Display for DtypeChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Auto => f.write_str("auto"),
+            Self::Exactly(p) => f.write_str(p.as_str()),
+        }
+    }
+}
+
+impl Serialize for DtypeChoice {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for DtypeChoice {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl DtypeChoice {
+    /// The precision on a device of `kind` (`cpu`, `libtorch-cpu` or `cuda`).
+    pub fn for_kind(self, kind: &str) -> Precision {
+        match self {
+            Self::Exactly(p) => p,
+            Self::Auto if kind == "cuda" => Precision::Bf16,
+            Self::Auto => Precision::F32,
+        }
+    }
+}
+
 /// The `[compute]` config section, read by the train and eval stages.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -96,14 +198,34 @@ pub struct ComputeSection {
     /// Which device to compute on.
     #[serde(default)]
     pub device: DeviceChoice,
+    /// Which precision to compute in.
+    #[serde(default)]
+    pub dtype: DtypeChoice,
 }
 
-/// A resolved device: the burn device, and how to name it in records.
+impl ComputeSection {
+    /// The device and precision this build and machine give for the section; the keys
+    /// name where each choice came from for the error message (exit 78).
+    pub fn resolve(self, device_key: &str, dtype_key: &str) -> Result<Compute> {
+        self.device
+            .resolve(device_key)?
+            .with_dtype(self.dtype, dtype_key)
+    }
+
+    /// What stage keys hold: the device kind (resolving only `auto`) and the precision.
+    pub fn key(self) -> (&'static str, &'static str) {
+        let kind = self.device.key_kind();
+        (kind, self.dtype.for_kind(kind).as_str())
+    }
+}
+
+/// A resolved device: the burn device, how to name it in records, and the precision.
 #[derive(Clone, Debug)]
 pub struct Compute {
     device: Device,
     kind: &'static str,
     index: Option<usize>,
+    precision: Precision,
 }
 
 impl Compute {
@@ -118,9 +240,30 @@ impl Compute {
         self.kind
     }
 
-    /// The precision of the computation. Float32 everywhere in this build.
+    /// The precision of the computation, as records spell it (`f32`, `bf16`).
     pub fn dtype(&self) -> &'static str {
-        "f32"
+        self.precision.as_str()
+    }
+
+    /// The precision of the computation.
+    pub fn precision(&self) -> Precision {
+        self.precision
+    }
+
+    /// This device computing in the precision `choice` gives on it. `bf16` on the pure-Rust
+    /// `cpu` device is a configuration error (exit 78) naming `key`: only LibTorch's kernels
+    /// compute in bfloat16 there.
+    pub fn with_dtype(mut self, choice: DtypeChoice, key: &str) -> Result<Self> {
+        let p = choice.for_kind(self.kind);
+        if p == Precision::Bf16 && self.kind == "cpu" {
+            return Err(ModelError::Device {
+                key: key.to_string(),
+                choice: choice.to_string(),
+                message: "bf16 is computed on LibTorch devices only (libtorch-cpu, cuda); set [compute] dtype = \"f32\" for the pure-Rust cpu device, or device = \"libtorch-cpu\" in a build made by scripts/setup-libtorch.sh".into(),
+            });
+        }
+        self.precision = p;
+        Ok(self)
     }
 
     /// What to record: `{"device": "cuda:0", "backend": "libtorch", "dtype": "f32"}`.
@@ -187,6 +330,7 @@ impl DeviceChoice {
             device: Device::flex(),
             kind: "cpu",
             index: None,
+            precision: Precision::F32,
         };
         match self {
             Self::Cpu => Ok(cpu()),
@@ -224,7 +368,7 @@ fn device_err(key: &str, choice: DeviceChoice, why: Unavailable) -> ModelError {
 #[cfg(feature = "libtorch")]
 #[allow(deprecated)] // burn-tch is deprecated upstream; this module is its one user.
 mod backend {
-    use super::{Compute, Device, Unavailable};
+    use super::{Compute, Device, Precision, Unavailable};
 
     fn cuda_count() -> usize {
         usize::try_from(tch::Cuda::device_count()).unwrap_or(0)
@@ -235,6 +379,7 @@ mod backend {
             device: Device::libtorch_cuda(0usize),
             kind: "cuda",
             index: Some(0),
+            precision: Precision::F32,
         })
     }
 
@@ -243,6 +388,7 @@ mod backend {
             device: Device::libtorch(),
             kind: "libtorch-cpu",
             index: None,
+            precision: Precision::F32,
         })
     }
 
@@ -253,6 +399,7 @@ mod backend {
                 device: Device::libtorch_cuda(i),
                 kind: "cuda",
                 index: Some(i),
+                precision: Precision::F32,
             })
         } else if n == 0 {
             Err(Unavailable::NoGpu)
@@ -321,6 +468,47 @@ mod tests {
     }
 
     #[test]
+    fn dtype_parses_and_auto_is_bf16_on_cuda_only() {
+        let sec: ComputeSection = toml::from_str("device = \"cpu\"\ndtype = \"bf16\"").unwrap();
+        assert_eq!(sec.dtype, DtypeChoice::Exactly(Precision::Bf16));
+        assert_eq!(ComputeSection::default().dtype, DtypeChoice::Auto);
+        for bad in ["BF16", "fp32", "f16", "", "bfloat16"] {
+            assert!(bad.parse::<DtypeChoice>().is_err(), "{bad:?} accepted");
+        }
+        assert!(toml::from_str::<ComputeSection>("dtype = \"f64\"").is_err());
+        assert_eq!(DtypeChoice::Auto.for_kind("cuda"), Precision::Bf16);
+        assert_eq!(DtypeChoice::Auto.for_kind("libtorch-cpu"), Precision::F32);
+        assert_eq!(DtypeChoice::Auto.for_kind("cpu"), Precision::F32);
+        let on_cuda = ComputeSection {
+            device: DeviceChoice::Cuda(1),
+            dtype: DtypeChoice::Auto,
+        };
+        assert_eq!(on_cuda.key(), ("cuda", "bf16"));
+        let f32_on_cuda = ComputeSection {
+            dtype: DtypeChoice::Exactly(Precision::F32),
+            ..on_cuda
+        };
+        assert_eq!(f32_on_cuda.key(), ("cuda", "f32"));
+    }
+
+    #[test]
+    fn bf16_on_the_pure_rust_cpu_is_a_config_error_naming_the_key() {
+        let sec = ComputeSection {
+            device: DeviceChoice::Cpu,
+            dtype: DtypeChoice::Exactly(Precision::Bf16),
+        };
+        let e = sec.resolve("[compute] device", "--dtype").unwrap_err();
+        assert_eq!(e.exit().code(), 78);
+        let msg = e.to_string();
+        assert!(msg.contains("--dtype") && msg.contains("libtorch"), "{msg}");
+        let f32 = ComputeSection {
+            dtype: DtypeChoice::Auto,
+            ..sec
+        };
+        assert_eq!(f32.resolve("a", "b").unwrap().dtype(), "f32");
+    }
+
+    #[test]
     fn key_kind_needs_no_device_for_an_explicit_choice() {
         assert_eq!(DeviceChoice::Cuda(7).key_kind(), "cuda");
         assert_eq!(DeviceChoice::LibtorchCpu.key_kind(), "libtorch-cpu");
@@ -360,6 +548,15 @@ mod tests {
         assert_eq!(
             DeviceChoice::LibtorchCpu.resolve("x").unwrap().kind(),
             "libtorch-cpu"
+        );
+        let bf16 = ComputeSection {
+            device: DeviceChoice::LibtorchCpu,
+            dtype: DtypeChoice::Exactly(Precision::Bf16),
+        };
+        let c = bf16.resolve("x", "y").unwrap();
+        assert_eq!(
+            (c.dtype(), c.record()["dtype"].as_str()),
+            ("bf16", Some("bf16"))
         );
         if tch::Cuda::device_count() == 0 {
             let e = DeviceChoice::Cuda(0)

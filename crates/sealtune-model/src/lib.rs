@@ -51,7 +51,7 @@ pub mod tokenizer;
 /// The burn device type, re-exported so callers need no burn dependency.
 pub use burn::prelude::Device;
 pub use config::{HfConfig, LlamaConfig};
-pub use device::{Compute, ComputeSection, DeviceChoice};
+pub use device::{Compute, ComputeSection, DeviceChoice, DtypeChoice, Precision};
 pub use error::{ModelError, Result};
 pub use generate::{Generation, SamplingConfig, StopReason, generate, generate_text};
 pub use gguf::{ImportSummary, import_gguf};

@@ -178,13 +178,15 @@ impl LoraLayer {
             .mul_scalar(self.scale)
     }
 
-    /// `s·BA`, shaped like the base weight `[out, in]`.
-    pub(crate) fn delta_weight(&self) -> Tensor<2> {
+    /// `s·BA`, shaped like the base weight `[out, in]`, computed in float32 and given in
+    /// `like`'s dtype (the base weight's).
+    pub(crate) fn delta_weight(&self, like: &Tensor<2>) -> Tensor<2> {
         self.b
             .clone()
             .without_autodiff()
             .matmul(self.a.clone().without_autodiff())
             .mul_scalar(self.scale)
+            .cast(burn::tensor::FloatDType::from(like.dtype()))
     }
 }
 
@@ -342,21 +344,22 @@ impl Llama {
                 if let Some(l) = &mut lin.lora
                     && !l.merged
                 {
-                    lin.weight = lin.weight.clone() + l.delta_weight();
+                    lin.weight = lin.weight.clone() + l.delta_weight(&lin.weight);
                     l.merged = true;
                 }
             }
         }
     }
 
-    /// Undoes [`Llama::merge_lora`] (`W -= s·BA`). Idempotent.
+    /// Undoes [`Llama::merge_lora`] (`W -= s·BA`). Idempotent. In a bf16 model the round
+    /// trip rounds twice, so `W` comes back within a bf16 rounding step, not exactly.
     pub fn unmerge_lora(&mut self) {
         for layer in &mut self.layers {
             for (_, lin) in layer.linears_mut() {
                 if let Some(l) = &mut lin.lora
                     && l.merged
                 {
-                    lin.weight = lin.weight.clone() - l.delta_weight();
+                    lin.weight = lin.weight.clone() - l.delta_weight(&lin.weight);
                     l.merged = false;
                 }
             }

@@ -16,8 +16,11 @@ use burn::tensor::activation;
 use sealtune_contract::SeededRng;
 
 pub use crate::attention::AttentionKind;
+use burn::tensor::{DType, FloatDType};
+
 use crate::config::LlamaConfig;
 pub use crate::cross_entropy::CrossEntropyKind;
+use crate::device::Precision;
 use crate::error::{ModelError, Result};
 use crate::safetensors::{Checkpoint, OwnedTensor};
 
@@ -45,7 +48,16 @@ impl Linear {
     fn forward2(&self, x: Tensor<2>) -> Tensor<2> {
         let base = x.clone().matmul(self.weight.clone().transpose());
         match &self.lora {
-            Some(l) if !l.merged => base + l.delta(x),
+            // The adapter computes in float32 whatever the base's precision (its A and B
+            // are float32); in a bf16 model its input is widened and its output narrowed.
+            Some(l) if !l.merged => match x.dtype() {
+                DType::F32 => base + l.delta(x),
+                dtype => {
+                    base + l
+                        .delta(x.cast(FloatDType::F32))
+                        .cast(FloatDType::from(dtype))
+                }
+            },
             _ => base,
         }
     }
@@ -88,6 +100,8 @@ pub struct Llama {
     attention: AttentionKind,
     /// How the training loss is computed (blocked unless a benchmark or check asks).
     cross_entropy: CrossEntropyKind,
+    /// The precision of the base weights and activations.
+    precision: Precision,
 }
 
 /// Per-layer key/value cache for incremental decoding.
@@ -227,11 +241,17 @@ fn tensor_err(ck: &Checkpoint, name: &str, message: String) -> ModelError {
 }
 
 impl Llama {
-    /// Loads `config.json` and the safetensors weights of a HF model directory.
+    /// Loads `config.json` and the safetensors weights of a HF model directory, in float32.
     pub fn load_dir(dir: &Path, device: &Device) -> Result<Self> {
+        Self::load_dir_as(dir, device, Precision::F32)
+    }
+
+    /// [`Llama::load_dir`] computing in `precision`: each weight is converted as it is
+    /// loaded, so a bf16 model never holds a float32 copy of its weights on the device.
+    pub fn load_dir_as(dir: &Path, device: &Device, precision: Precision) -> Result<Self> {
         let config = LlamaConfig::from_dir(dir)?;
         let mut ck = Checkpoint::open_dir(dir)?;
-        Self::from_checkpoint(config, &mut ck, device)
+        Self::from_checkpoint(config, &mut ck, device, precision)
     }
 
     /// Builds the model from an opened checkpoint. Every tensor the config implies must be
@@ -241,6 +261,7 @@ impl Llama {
         config: LlamaConfig,
         ck: &mut Checkpoint,
         device: &Device,
+        precision: Precision,
     ) -> Result<Self> {
         let mut used = std::collections::BTreeSet::new();
         let tied = !ck.contains("lm_head.weight");
@@ -252,7 +273,7 @@ impl Llama {
             ));
         }
         // Tied checkpoints sometimes store a copy of the embedding; use it as stored.
-        let model = Self::build(config, device, !tied, |name, shape| {
+        let model = Self::build(config, device, precision, !tied, |name, shape| {
             let data = ck.read(name, shape)?;
             used.insert(name.to_owned());
             Ok(Init::Data(data))
@@ -278,12 +299,19 @@ impl Llama {
     ///
     /// With `on_host`, the values are drawn on the host by a generator of this crate
     /// instead, so every device gets the same model (for comparing devices; slower, and
-    /// the host must hold the weights once).
-    pub fn random(config: LlamaConfig, device: &Device, seed: u64, on_host: bool) -> Result<Self> {
+    /// the host must hold the weights once). The weights are drawn in float32 and converted
+    /// to `precision` one tensor at a time.
+    pub fn random(
+        config: LlamaConfig,
+        device: &Device,
+        precision: Precision,
+        seed: u64,
+        on_host: bool,
+    ) -> Result<Self> {
         device.seed(seed);
         let untied = !config.tie_word_embeddings;
         let mut rng = SeededRng::new(seed);
-        Self::build(config, device, untied, |name, shape| {
+        Self::build(config, device, precision, untied, |name, shape| {
             Ok(if name.ends_with("norm.weight") {
                 Init::Ones
             } else if on_host {
@@ -299,10 +327,12 @@ impl Llama {
     fn build(
         config: LlamaConfig,
         device: &Device,
+        precision: Precision,
         lm_head: bool,
         init: impl FnMut(&str, &[usize]) -> Result<Init>,
     ) -> Result<Self> {
         let init = std::cell::RefCell::new(init);
+        let dtype = precision.float_dtype();
         let get = |name: &str, shape: &[usize]| (init.borrow_mut())(name, shape);
         let c = &config;
         let (h, q_out, kv_out) = (
@@ -311,7 +341,10 @@ impl Llama {
             c.num_kv_heads * c.head_dim,
         );
         let t2 = |name: &str, shape: [usize; 2]| -> Result<Tensor<2>> {
-            Ok(get(name, &shape)?.materialize(shape, device))
+            Ok(get(name, &shape)?.materialize(shape, device).cast(dtype))
+        };
+        let t1 = |name: &str| -> Result<Tensor<1>> {
+            Ok(get(name, &[h])?.materialize([h], device).cast(dtype))
         };
         let embed = t2("model.embed_tokens.weight", [c.vocab_size, h])?;
         let lm_head = if lm_head {
@@ -332,10 +365,8 @@ impl Llama {
             let gate = lin("mlp.gate_proj", [c.intermediate_size, h])?;
             let up = lin("mlp.up_proj", [c.intermediate_size, h])?;
             let down = lin("mlp.down_proj", [h, c.intermediate_size])?;
-            let input_norm =
-                get(&format!("{p}.input_layernorm.weight"), &[h])?.materialize([h], device);
-            let post_norm = get(&format!("{p}.post_attention_layernorm.weight"), &[h])?
-                .materialize([h], device);
+            let input_norm = t1(&format!("{p}.input_layernorm.weight"))?;
+            let post_norm = t1(&format!("{p}.post_attention_layernorm.weight"))?;
             layers.push(Layer {
                 input_norm,
                 post_norm,
@@ -348,7 +379,7 @@ impl Llama {
                 down,
             });
         }
-        let norm = get("model.norm.weight", &[h])?.materialize([h], device);
+        let norm = t1("model.norm.weight")?;
         let inv_freq = config.inv_freq();
         Ok(Self {
             config,
@@ -361,7 +392,13 @@ impl Llama {
             lora: None,
             attention: AttentionKind::default(),
             cross_entropy: CrossEntropyKind::default(),
+            precision,
         })
+    }
+
+    /// The precision of the base weights and activations.
+    pub fn precision(&self) -> Precision {
+        self.precision
     }
 
     /// The validated configuration.
@@ -374,13 +411,23 @@ impl Llama {
         &self.device
     }
 
+    /// RMSNorm as transformers computes it: the statistics and the normalisation in
+    /// float32, then back to the model's precision before the weight is applied.
     fn rms_norm<const D: usize>(&self, x: Tensor<D>, w: &Tensor<1>) -> Tensor<D> {
+        let wide = self.precision != Precision::F32;
+        let x = if wide { x.cast(FloatDType::F32) } else { x };
         let var = x.clone().square().mean_dim(D - 1);
         let x = x * var.add_scalar(self.config.rms_norm_eps).sqrt().recip();
+        let x = if wide {
+            x.cast(self.precision.float_dtype())
+        } else {
+            x
+        };
         x * w.clone().unsqueeze::<D>()
     }
 
-    /// cos and sin of shape `[b, 1, t, head_dim]`, computed in f32.
+    /// cos and sin of shape `[b, 1, t, head_dim]`, computed in f32 and stored in the
+    /// model's precision (as transformers does).
     fn rope_tables(&self, positions: &[Vec<u32>]) -> (Tensor<4>, Tensor<4>) {
         let b = positions.len();
         let t = positions[0].len();
@@ -401,9 +448,10 @@ impl Llama {
             }
         }
         let shape = [b, 1, t, d];
+        let dtype = self.precision.float_dtype();
         (
-            Tensor::from_data(TensorData::new(cos, shape), &self.device),
-            Tensor::from_data(TensorData::new(sin, shape), &self.device),
+            Tensor::<4>::from_data(TensorData::new(cos, shape), &self.device).cast(dtype),
+            Tensor::<4>::from_data(TensorData::new(sin, shape), &self.device).cast(dtype),
         )
     }
 
@@ -506,7 +554,8 @@ impl Llama {
                 }
             }
         }
-        let bias: Tensor<4> = Tensor::from_data(TensorData::new(bias, [b, 1, t, tk]), &self.device);
+        let bias = Tensor::<4>::from_data(TensorData::new(bias, [b, 1, t, tk]), &self.device)
+            .cast(self.precision.float_dtype());
         let (cos, sin) = self.rope_tables(&batch.positions);
 
         let ids: Vec<i64> = batch
@@ -592,13 +641,15 @@ impl Llama {
         Ok(self.rms_norm(x, &self.norm))
     }
 
-    /// Projects hidden states to vocabulary logits.
+    /// Projects hidden states to vocabulary logits, in float32 (a bf16 model computes them
+    /// in bf16 and widens them, as transformers does before its loss).
     pub fn logits(&self, hidden: Tensor<3>) -> Tensor<3> {
         let [b, t, h] = hidden.dims();
         let w = self.lm_head.as_ref().unwrap_or(&self.embed).clone();
         hidden
             .reshape([b * t, h])
             .matmul(w.transpose())
+            .cast(FloatDType::F32)
             .reshape([b, t, self.config.vocab_size])
     }
 
@@ -662,7 +713,9 @@ impl Llama {
             for (n, lin) in l.linears() {
                 // Exports the effective weight: W, or W + s·BA when an adapter is attached.
                 let w = match &lin.lora {
-                    Some(lora) if !lora.merged => lin.weight.clone() + lora.delta_weight(),
+                    Some(lora) if !lora.merged => {
+                        lin.weight.clone() + lora.delta_weight(&lin.weight)
+                    }
                     _ => lin.weight.clone(),
                 };
                 push(&mut out, format!("{p}.{n}.weight"), &w)?;

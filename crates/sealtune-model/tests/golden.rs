@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use burn::prelude::*;
 use sealtune_model::model::read_f32;
-use sealtune_model::{Batch, KvCache, Llama};
+use sealtune_model::{Batch, KvCache, Llama, Precision};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -285,18 +285,39 @@ fn published_shapes_build_with_random_weights() {
     assert!(published_shape("gpt-2").is_none());
     let mut host_logprobs = Vec::new();
     for device in devices() {
-        let m = Llama::random(published_shape("tiny").unwrap(), &device, 7, false).unwrap();
+        let m = Llama::random(
+            published_shape("tiny").unwrap(),
+            &device,
+            Precision::F32,
+            7,
+            false,
+        )
+        .unwrap();
         let scores = m.score(&[vec![5, 17, 300, 4000, 2]], false).unwrap();
         // Random weights at std 0.02 give a near-uniform next-token distribution.
         let uniform = -(4096f32).ln();
         for lp in &scores[0].token_logprobs {
             assert!((lp - uniform).abs() < 1.0, "{lp} vs {uniform}");
         }
-        let again = Llama::random(published_shape("tiny").unwrap(), &device, 7, false).unwrap();
+        let again = Llama::random(
+            published_shape("tiny").unwrap(),
+            &device,
+            Precision::F32,
+            7,
+            false,
+        )
+        .unwrap();
         let b = again.score(&[vec![5, 17, 300, 4000, 2]], false).unwrap();
         assert_eq!(scores[0].token_logprobs, b[0].token_logprobs, "seeded");
         // Drawn on the host: the same model on every device.
-        let h = Llama::random(published_shape("tiny").unwrap(), &device, 7, true).unwrap();
+        let h = Llama::random(
+            published_shape("tiny").unwrap(),
+            &device,
+            Precision::F32,
+            7,
+            true,
+        )
+        .unwrap();
         host_logprobs.push(
             h.score(&[vec![5, 17, 300, 4000, 2]], false).unwrap()[0]
                 .token_logprobs

@@ -97,20 +97,29 @@ fn shards(index: &Path) -> Result<Vec<PathBuf>, StageError> {
     Ok(files)
 }
 
-/// The `[compute]` section (or its `--device` override) resolved to a device of this build
-/// and machine. Train and eval both read it; a device this build or machine does not have
-/// is a configuration error (exit 78) naming the key or flag and saying what to do.
+/// The `[compute]` section (or its `--device` and `--dtype` overrides) resolved to a
+/// device of this build and machine and a precision it computes in. Train and eval both
+/// read it; a device this build or machine does not have, or bf16 on the pure-Rust CPU
+/// device, is a configuration error (exit 78) naming the key or flag and saying what to do.
 pub fn compute(cfg: &Config) -> Result<sealtune_model::Compute, StageError> {
     let sec: sealtune_model::ComputeSection = cfg.section("compute")?;
-    sec.device
-        .resolve(&cfg.origin("compute.device"))
+    let dtype_origin = cfg.origin("compute.dtype");
+    sec.resolve(&cfg.origin("compute.device"), &dtype_origin)
         .map_err(|e| match e {
             // Name the file and line (or the flag) like every other config error.
             sealtune_model::ModelError::Device {
-                choice, message, ..
-            } => cfg
-                .error_at("compute.device", format!("\"{choice}\": {message}"))
-                .into(),
+                key,
+                choice,
+                message,
+            } => {
+                let field = if key == dtype_origin {
+                    "compute.dtype"
+                } else {
+                    "compute.device"
+                };
+                cfg.error_at(field, format!("\"{choice}\": {message}"))
+                    .into()
+            }
             other => StageError::from_error(other),
         })
 }
@@ -120,7 +129,8 @@ pub fn compute(cfg: &Config) -> Result<sealtune_model::Compute, StageError> {
 /// anywhere; `preflight` is where an unavailable device is refused.
 pub fn compute_key(cfg: &Config) -> Result<serde_json::Value, StageError> {
     let sec: sealtune_model::ComputeSection = cfg.section("compute")?;
-    Ok(serde_json::json!({"device": sec.device.key_kind(), "dtype": "f32"}))
+    let (device, dtype) = sec.key();
+    Ok(serde_json::json!({"device": device, "dtype": dtype}))
 }
 
 /// [`compute`] for a running stage, announced as a `<stage>_device` event ("train:

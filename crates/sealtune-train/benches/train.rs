@@ -25,8 +25,17 @@
 //! the blocked cross-entropy with the full one on the device (outputs and gradients,
 //! relative error, tolerance 1e-4) and exits 1 past it.
 //!
-//! `--device` takes the values of `[compute] device`; LibTorch devices need
-//! `--features libtorch` (scripts/bench-train.sh builds it).
+//! `--gradient-checkpointing` turns on `[train] gradient_checkpointing` (memory-bound
+//! activations recomputed in the backward pass).
+//!
+//! `MODEL_DIR --print-logits [--seq N]` prints the logits of the bench's token sequence at
+//! every position (JSON) instead of training.
+//!
+//! `--device` takes the values of `[compute] device` and `--dtype` those of `[compute]
+//! dtype` (`auto`: bf16 on CUDA, f32 elsewhere); LibTorch devices and bf16 need
+//! `--features libtorch` (scripts/bench-train.sh builds it). With `--check-kernels` on a
+//! LibTorch device, the cross-entropy is also checked in bf16 (tolerance 2e-2 on the
+//! gradient, a few bf16 rounding steps).
 //!
 //! Trains rank-r LoRA (alpha 2r, dropout 0.05) on all seven projections with AdamW on one
 //! sequence of `seq` token ids (`(i * 7919 + 13) % vocab`, every position counted in the
@@ -39,7 +48,10 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use sealtune_model::config::{PUBLISHED_SHAPES, published_shape};
-use sealtune_model::{AttentionKind, CrossEntropyKind, DeviceChoice, Llama, LoraConfig};
+use sealtune_model::{
+    AttentionKind, ComputeSection, CrossEntropyKind, DeviceChoice, DtypeChoice, Llama, LoraConfig,
+    Precision,
+};
 use sealtune_train::collate::{Example, Origin, micro_batch};
 use sealtune_train::config::OptimConfig;
 use sealtune_train::optim::AdamW;
@@ -81,16 +93,39 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 })
             );
         }
-        for (shape, seed) in [([257, 64, 1000], 3u64), ([64, 576, 49_152], 4)] {
-            let c = sealtune_model::cross_entropy::compare_with_full(compute.device(), shape, seed);
-            worst = worst.max(c.worst());
-            println!(
-                "{}",
-                serde_json::json!({
-                    "check": "cross-entropy", "device": compute.to_string(), "shape": shape,
-                    "loss": c.loss, "inference": c.inference, "dhidden": c.dhidden,
-                })
+        let mut worst_bf16 = 0f64;
+        let precisions: &[Precision] = if compute.kind() == "cpu" {
+            &[Precision::F32]
+        } else {
+            &[Precision::F32, Precision::Bf16]
+        };
+        for &precision in precisions {
+            for (shape, seed) in [([257, 64, 1000], 3u64), ([64, 576, 49_152], 4)] {
+                let c = sealtune_model::cross_entropy::compare_with_full(
+                    compute.device(),
+                    shape,
+                    seed,
+                    precision,
+                );
+                match precision {
+                    Precision::F32 => worst = worst.max(c.worst()),
+                    Precision::Bf16 => worst_bf16 = worst_bf16.max(c.worst()),
+                }
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "check": "cross-entropy", "device": compute.to_string(), "shape": shape,
+                        "dtype": precision.as_str(),
+                        "loss": c.loss, "inference": c.inference, "dhidden": c.dhidden,
+                    })
+                );
+            }
+        }
+        if worst_bf16 > 2e-2 {
+            eprintln!(
+                "the blocked cross-entropy in bf16 differs from the full one by {worst_bf16:e} (tolerance 2e-2)"
             );
+            std::process::exit(1);
         }
         // Float32 on both sides; the kernels sum in different orders.
         if worst > 1e-4 {
@@ -122,6 +157,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     || !matches!(
                         args[*i - 1].as_str(),
                         "--device"
+                            | "--dtype"
                             | "--shape"
                             | "--init"
                             | "--dropout"
@@ -140,12 +176,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let seq = arg(&args, "--seq", 512);
     let steps = arg(&args, "--steps", 3);
     let rank = arg(&args, "--rank", 16);
-    let choice: DeviceChoice = value_of("--device").unwrap_or("cpu").parse()?;
-    let compute = choice.resolve("--device")?;
+    let compute = ComputeSection {
+        device: value_of("--device").unwrap_or("cpu").parse()?,
+        dtype: value_of("--dtype")
+            .unwrap_or("auto")
+            .parse::<DtypeChoice>()?,
+    }
+    .resolve("--device", "--dtype")?;
 
     let t = Instant::now();
     let model = match (&dir, shape) {
-        (Some(dir), _) => Llama::load_dir(dir, compute.device())?,
+        (Some(dir), _) => Llama::load_dir_as(dir, compute.device(), compute.precision())?,
         (None, Some(name)) => {
             let Some(config) = published_shape(name) else {
                 eprintln!(
@@ -157,6 +198,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             Llama::random(
                 config,
                 compute.device(),
+                compute.precision(),
                 1,
                 value_of("--init") == Some("host"),
             )?
@@ -164,6 +206,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         (None, None) => unreachable!("checked above"),
     };
     let load_s = t.elapsed().as_secs_f64();
+    if args.iter().any(|a| a == "--print-logits") {
+        // The logits of the bench's token sequence (`--seq` tokens), every position, for
+        // a comparison with transformers on the same weights (scripts/gpu-check.sh).
+        let vocab = model.config().vocab_size;
+        let ids: Vec<u32> = (0..seq).map(|i| ((i * 7919 + 13) % vocab) as u32).collect();
+        let batch = sealtune_model::Batch::padded(&[ids.clone()], 0);
+        let logits = sealtune_model::model::read_f32(model.forward(&batch, None)?)?;
+        println!(
+            "{}",
+            serde_json::json!({
+                "device": compute.to_string(), "dtype": compute.dtype(), "vocab": vocab,
+                "ids": ids, "logits": logits,
+            })
+        );
+        return Ok(());
+    }
     let attention = match value_of("--attention").unwrap_or("fused") {
         "fused" => AttentionKind::Fused,
         "decomposed" => AttentionKind::Decomposed,
@@ -193,6 +251,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ..LoraConfig::default()
     };
     let mut trainer = Trainer::new(model, &lora)?;
+    let checkpointing = args.iter().any(|a| a == "--gradient-checkpointing");
+    trainer.set_gradient_checkpointing(checkpointing);
     let ids: Vec<u32> = (0..seq as u32).map(|i| (i * 7919 + 13) % vocab).collect();
     let ex = vec![Example {
         target: (0..seq).map(|i| i > 0).collect(),
@@ -239,8 +299,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         serde_json::json!({
             "impl": "sealtune",
             "device": compute.to_string(),
+            "dtype": compute.dtype(),
             "attention": format!("{attention:?}").to_lowercase(),
             "cross_entropy": format!("{cross_entropy:?}").to_lowercase(),
+            "gradient_checkpointing": checkpointing,
             "model": shape.map_or_else(|| dir.as_ref().map(|d| d.display().to_string()), |s| Some(s.to_string())),
             "seq": seq,
             "rank": rank,

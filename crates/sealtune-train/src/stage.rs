@@ -385,9 +385,10 @@ impl Stage for TrainStage {
         let eval_examples = render_all(&tok, &eval_subset, &tcfg, &mut eval_skipped)?;
 
         let compute = compute_for_stage(ctx, "train")?;
-        let model =
-            Llama::load_dir(&model_dir, compute.device()).map_err(StageError::from_error)?;
+        let model = Llama::load_dir_as(&model_dir, compute.device(), compute.precision())
+            .map_err(StageError::from_error)?;
         let mut trainer = Trainer::new(model, &tcfg.lora).map_err(StageError::from_error)?;
+        trainer.set_gradient_checkpointing(tcfg.gradient_checkpointing);
         let pad = trainer.pad_id();
         let eval_mb = eval_batches(&eval_examples, &tcfg, pad);
 

@@ -11,6 +11,7 @@ pub(crate) fn command(args: GenerateArgs, _stages: &[Box<dyn Stage>]) -> Result<
     let GenerateArgs {
         model,
         device,
+        dtype,
         adapter,
         release,
         public_key,
@@ -24,19 +25,22 @@ pub(crate) fn command(args: GenerateArgs, _stages: &[Box<dyn Stage>]) -> Result<
         top_k,
         seed,
     } = args;
-    let compute = device
-        .unwrap_or_default()
-        .resolve("--device")
-        .map_err(Fail::from)?;
+    let compute = sealtune_model::ComputeSection {
+        device: device.unwrap_or_default(),
+        dtype: dtype.unwrap_or_default(),
+    }
+    .resolve("--device", "--dtype")
+    .map_err(Fail::from)?;
     let device = compute.device().clone();
+    let precision = compute.precision();
     let mut m = match (&release, &public_key, &kek) {
         (Some(r), Some(pk), Some(kek)) => {
             // Verified and decrypted into memory; the plaintext
             // buffers are zeroized when `opened` drops below.
             let opened = release_use::open(r, pk, kek)?;
-            release_use::load_model(&opened, &model, &device)?
+            release_use::load_model(&opened, &model, &device, precision)?
         }
-        _ => sealtune_model::Llama::load_dir(&model, &device).map_err(Fail::from)?,
+        _ => sealtune_model::Llama::load_dir_as(&model, &device, precision).map_err(Fail::from)?,
     };
     if let Some(a) = &adapter {
         m.load_peft_adapter(a).map_err(Fail::from)?;

@@ -50,15 +50,20 @@ pub(crate) fn supported_sections(stages: &[Box<dyn Stage>]) -> Vec<&'static str>
     v
 }
 
-/// Loads the config and applies `--device` over `[compute] device`.
+/// Loads the config and applies `--device` over `[compute] device` and `--dtype` over
+/// `[compute] dtype`.
 pub(crate) fn load_config_with(
     path: &Path,
     stages: &[Box<dyn Stage>],
     device: Option<sealtune_model::DeviceChoice>,
+    dtype: Option<sealtune_model::DtypeChoice>,
 ) -> Result<Config, Fail> {
     let mut cfg = load_config(path, stages)?;
     if let Some(d) = device {
         cfg.override_value("compute", "device", &d.to_string(), "--device")?;
+    }
+    if let Some(d) = dtype {
+        cfg.override_value("compute", "dtype", &d.to_string(), "--dtype")?;
     }
     Ok(cfg)
 }
@@ -94,7 +99,7 @@ pub(crate) fn install_cancel() -> Result<CancelToken, Fail> {
     Ok(cancel)
 }
 
-/// What `run` and `stage` share: loads the config with `--device` applied, builds the
+/// What `run` and `stage` share: loads the config with `--device` and `--dtype` applied, builds the
 /// engine over `run_dir` (default: the config's), with signal handling and
 /// `--accept-failed-gates --reason`, and hands it to `go`.
 pub(crate) fn with_engine(
@@ -104,7 +109,7 @@ pub(crate) fn with_engine(
     flags: RunFlags,
     go: impl FnOnce(&Engine<'_>) -> Result<(), StageError>,
 ) -> Result<Exit, Fail> {
-    let cfg = load_config_with(config, stages, flags.device)?;
+    let cfg = load_config_with(config, stages, flags.device, flags.dtype)?;
     let events = Events::new(flags.json, flags.quiet);
     let cancel = install_cancel()?;
     let dir = run_dir.unwrap_or_else(|| cfg.default_run_dir());
