@@ -14,6 +14,9 @@
 # fused attention in one binary and one run. CROSS_ENTROPY=full,blocked does the same for the
 # loss: the logits of every position and burn's log-softmax, or the blocked operation the
 # stages use (the default is blocked alone). Every attention is measured with every loss.
+# DTYPE=f32,bf16 measures each in both precisions (bf16 needs a LibTorch device; the
+# PyTorch + PEFT side then runs once per precision, and each sealtune figure is compared
+# with the PEFT run of its precision).
 #
 # Needs models/smollm2-135m-instruct (scripts/fetch-smollm2.sh) and a Python with torch,
 # transformers and peft: set PYTHON, or the script makes .venv-bench with pip.
@@ -25,6 +28,7 @@ steps="${2:-3}"
 device="${3:-cpu}"
 attention="${ATTENTION:-fused}"
 cross_entropy="${CROSS_ENTROPY:-blocked}"
+dtypes="${DTYPE:-f32}"
 model="$root/models/smollm2-135m-instruct"
 [[ -f "$model/model.safetensors" ]] || { echo "run scripts/fetch-smollm2.sh first" >&2; exit 66; }
 py="${PYTHON:-}"
@@ -52,19 +56,26 @@ ours=()
 for d in ${device//,/ }; do
     for a in ${attention//,/ }; do
         for x in ${cross_entropy//,/ }; do
-            ours+=("$("$bench_bin" "$model" --seq "$seq" --steps "$steps" --device "$d" \
-                --attention "$a" --cross-entropy "$x")")
-            echo "${ours[-1]}"
+            for p in ${dtypes//,/ }; do
+                ours+=("$("$bench_bin" "$model" --seq "$seq" --steps "$steps" --device "$d" \
+                    --attention "$a" --cross-entropy "$x" --dtype "$p")")
+                echo "${ours[-1]}"
+            done
         done
     done
 done
-theirs="$("$py" scripts/bench-train-peft.py "$model" --seq "$seq" --steps "$steps" --threads "$threads")"
-echo "$theirs"
+declare -A theirs
+for p in ${dtypes//,/ }; do
+    theirs[$p]="$("$py" scripts/bench-train-peft.py "$model" --seq "$seq" --steps "$steps" --threads "$threads" --dtype "$p")"
+    echo "${theirs[$p]}"
+done
 for o in "${ours[@]}"; do
-python3 - "$o" "$theirs" <<'PY'
+p="$(python3 -c 'import json, sys; print(json.loads(sys.argv[1])["dtype"])' "$o")"
+python3 - "$o" "${theirs[$p]}" <<'PY'
 import json, sys
 a, b = json.loads(sys.argv[1]), json.loads(sys.argv[2])
-print(f"sealtune ({a['device']}, {a['attention']} attention, {a['cross_entropy']} cross-entropy) {a['tokens_per_s']:.1f} tok/s, pytorch+peft {b['tokens_per_s']:.1f} tok/s: "
+print(f"sealtune ({a['device']}, {a['dtype']}, {a['attention']} attention, {a['cross_entropy']} cross-entropy) {a['tokens_per_s']:.1f} tok/s, "
+      f"pytorch+peft ({b['dtype']}) {b['tokens_per_s']:.1f} tok/s: "
       f"ratio {a['tokens_per_s'] / b['tokens_per_s']:.2f}x (seq {a['seq']}, rank {a['rank']}, {a['threads']} threads); "
       f"peak RSS {a['peak_rss_mib']:.0f} vs {b['peak_rss_mib']:.0f} MiB")
 PY

@@ -17,8 +17,8 @@
 # 1. correctness: the loss curves of the same tiny model (weights drawn on the host, no
 #    dropout) trained in float32 on the CPU (burn flex) and on the device agree to 1e-3
 #    relative; the fused attention's output and gradients (packed and padded rows) against
-#    burn's decomposed attention on the device, to 1e-4 relative, and the blocked
-#    cross-entropy against the full one in float32 (1e-4) and bf16 (2e-2); bf16 logits
+#    burn's decomposed attention on the device, and the blocked cross-entropy against the
+#    full one, in float32 (1e-4 relative) and in bf16 (3e-2); bf16 logits
 #    of a small random Llama against transformers in bf16 on the same weights: ours
 #    within 2x the distance bf16 moves transformers' own logits from its float32 ones;
 # 2. the device's bf16 matmul peak (an 8192^3 bf16 matmul in PyTorch; 1024^3 f32 on the
@@ -80,7 +80,7 @@ worst = max(abs(x - y) / abs(x) for x, y in zip(a, b))
 print(f"losses cpu {[round(x, 5) for x in a]}\nlosses dev {[round(x, 5) for x in b]}\nworst relative difference {worst:.2e} (tolerance 1e-3)")
 sys.exit(0 if worst <= 1e-3 and len(a) == len(b) == 4 else 1)
 PY
-echo "== 1b. fused attention against the decomposed one, blocked cross-entropy against the full one, on $device (outputs and gradients; float32 to 1e-4, the cross-entropy also in bf16 to 2e-2)" >&2
+echo "== 1b. fused attention against the decomposed one, blocked cross-entropy against the full one, on $device (outputs and gradients; float32 to 1e-4, bf16 to 3e-2)" >&2
 "$bench" --check-kernels --device "$device"
 
 echo "== 1c. bf16 logits on $device against transformers in bf16 and float32 ($tdev), same weights" >&2

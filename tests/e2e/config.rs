@@ -174,3 +174,40 @@ fn unavailable_device_is_a_config_error() {
     d.run(&["run", "cfg.toml", "--to", "mask", "--device", "cpu"])
         .assert_code(0);
 }
+
+/// bf16 is computed on LibTorch devices only: on the pure-Rust CPU it is refused before
+/// anything runs, naming the key (file and line) or the flag; an unknown dtype names the
+/// values it takes.
+#[test]
+fn bf16_on_the_pure_rust_cpu_is_a_config_error() {
+    let d = Dir::new();
+    d.write("data/a.jsonl", chat_lines(3));
+    let cfg = d.config("chat", "");
+    let base = std::fs::read_to_string(&cfg).unwrap();
+    d.write(
+        "cfg.toml",
+        format!("{base}\n[compute]\ndevice = \"cpu\"\ndtype = \"bf16\"\n"),
+    );
+    let line = base.lines().count() + 4;
+    let r = d.run(&["run", "cfg.toml", "--to", "mask"]);
+    r.assert_code(78)
+        .assert_stderr_has(&format!("cfg.toml:{line}"))
+        .assert_stderr_has("compute.dtype")
+        .assert_stderr_has("libtorch-cpu");
+    assert!(!d.exists("run/ingest"), "nothing may run on a bad dtype");
+    d.write("cfg.toml", format!("{base}\n[compute]\ndtype = \"f16\"\n"));
+    d.run(&["validate", "cfg.toml"])
+        .assert_code(78)
+        .assert_stderr_has("compute.dtype")
+        .assert_stderr_has("bf16");
+
+    d.write("cfg.toml", &base);
+    d.run(&[
+        "run", "cfg.toml", "--to", "mask", "--device", "cpu", "--dtype", "bf16",
+    ])
+    .assert_code(78)
+    .assert_stderr_has("compute.dtype (from --dtype)");
+    assert!(!d.exists("run/ingest"), "nothing may run on a bad dtype");
+    d.run(&["run", "cfg.toml", "--to", "mask", "--dtype", "f32"])
+        .assert_code(0);
+}

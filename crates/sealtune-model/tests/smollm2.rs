@@ -178,6 +178,7 @@ fn logits_and_greedy_on(model: &Llama, reference: &Reference, device: &str) {
     assert!(worst <= LOGIT_TOL, "max abs logit difference {worst}");
 }
 
+#[cfg(feature = "libtorch")]
 #[derive(Deserialize)]
 struct Bf16Prompt {
     text: String,
@@ -191,6 +192,7 @@ struct Bf16Prompt {
     greedy_margin: Vec<f32>,
 }
 
+#[cfg(feature = "libtorch")]
 #[derive(Deserialize)]
 struct Bf16Reference {
     prompts: Vec<Bf16Prompt>,
@@ -199,6 +201,7 @@ struct Bf16Reference {
 /// A margin below which bf16's rounding may reorder the top two entries (bf16 logits of
 /// SmolLM2 are multiples of 0.0625–0.125 where they matter): positions and greedy steps
 /// whose reference top-1 leads by less are not compared.
+#[cfg(feature = "libtorch")]
 const BF16_CLEAR_MARGIN: f32 = 0.5;
 
 /// SmolLM2 computing in bf16 on LibTorch's CPU against transformers in bf16 on the same

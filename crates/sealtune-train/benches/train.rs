@@ -25,17 +25,14 @@
 //! the blocked cross-entropy with the full one on the device (outputs and gradients,
 //! relative error, tolerance 1e-4) and exits 1 past it.
 //!
-//! `--gradient-checkpointing` turns on `[train] gradient_checkpointing` (memory-bound
-//! activations recomputed in the backward pass).
-//!
 //! `MODEL_DIR --print-logits [--seq N]` prints the logits of the bench's token sequence at
 //! every position (JSON) instead of training.
 //!
 //! `--device` takes the values of `[compute] device` and `--dtype` those of `[compute]
 //! dtype` (`auto`: bf16 on CUDA, f32 elsewhere); LibTorch devices and bf16 need
 //! `--features libtorch` (scripts/bench-train.sh builds it). With `--check-kernels` on a
-//! LibTorch device, the cross-entropy is also checked in bf16 (tolerance 2e-2 on the
-//! gradient, a few bf16 rounding steps).
+//! LibTorch device, both kernels are also checked in bf16 (tolerance 3e-2, a few bf16
+//! rounding steps).
 //!
 //! Trains rank-r LoRA (alpha 2r, dropout 0.05) on all seven projections with AdamW on one
 //! sequence of `seq` token ids (`(i * 7919 + 13) % vocab`, every position counted in the
@@ -80,26 +77,36 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // against the full one: loss and the hidden states' gradient (scripts/gpu-check.sh).
         let choice: DeviceChoice = value_of("--device").unwrap_or("cpu").parse()?;
         let compute = choice.resolve("--device")?;
-        let mut worst = 0f64;
-        for (shape, seed) in [([2, 4, 128, 64], 1u64), ([2, 8, 512, 64], 2)] {
-            let c =
-                sealtune_model::attention::compare_with_decomposed(compute.device(), shape, seed);
-            worst = worst.max(c.worst());
-            println!(
-                "{}",
-                serde_json::json!({
-                    "check": "attention", "device": compute.to_string(), "shape": shape,
-                    "output": c.output, "inference": c.inference, "dq": c.dq, "dk": c.dk, "dv": c.dv,
-                })
-            );
-        }
-        let mut worst_bf16 = 0f64;
+        // Float32 on both sides differs by summation order (tolerance 1e-4); in bf16 the
+        // fused kernels accumulate in float32 while the references round intermediates
+        // to bf16 (tolerance 3e-2, a few bf16 rounding steps of 2^-8).
         let precisions: &[Precision] = if compute.kind() == "cpu" {
             &[Precision::F32]
         } else {
             &[Precision::F32, Precision::Bf16]
         };
+        let tolerance = |p: Precision| if p == Precision::F32 { 1e-4 } else { 3e-2 };
+        let mut failed = Vec::new();
         for &precision in precisions {
+            for (shape, seed) in [([2, 4, 128, 64], 1u64), ([2, 8, 512, 64], 2)] {
+                let c = sealtune_model::attention::compare_with_decomposed(
+                    compute.device(),
+                    shape,
+                    seed,
+                    precision,
+                );
+                if c.worst() > tolerance(precision) {
+                    failed.push(format!("attention {shape:?} {precision}: {:e}", c.worst()));
+                }
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "check": "attention", "device": compute.to_string(), "shape": shape,
+                        "dtype": precision.as_str(),
+                        "output": c.output, "inference": c.inference, "dq": c.dq, "dk": c.dk, "dv": c.dv,
+                    })
+                );
+            }
             for (shape, seed) in [([257, 64, 1000], 3u64), ([64, 576, 49_152], 4)] {
                 let c = sealtune_model::cross_entropy::compare_with_full(
                     compute.device(),
@@ -107,9 +114,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     seed,
                     precision,
                 );
-                match precision {
-                    Precision::F32 => worst = worst.max(c.worst()),
-                    Precision::Bf16 => worst_bf16 = worst_bf16.max(c.worst()),
+                if c.worst() > tolerance(precision) {
+                    failed.push(format!(
+                        "cross-entropy {shape:?} {precision}: {:e}",
+                        c.worst()
+                    ));
                 }
                 println!(
                     "{}",
@@ -121,15 +130,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 );
             }
         }
-        if worst_bf16 > 2e-2 {
+        if !failed.is_empty() {
             eprintln!(
-                "the blocked cross-entropy in bf16 differs from the full one by {worst_bf16:e} (tolerance 2e-2)"
+                "a fused kernel differs from its reference past the tolerance (1e-4 in f32, 3e-2 in bf16): {}",
+                failed.join("; ")
             );
-            std::process::exit(1);
-        }
-        // Float32 on both sides; the kernels sum in different orders.
-        if worst > 1e-4 {
-            eprintln!("a fused kernel differs from its reference by {worst:e} (tolerance 1e-4)");
             std::process::exit(1);
         }
         return Ok(());
@@ -211,7 +216,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // a comparison with transformers on the same weights (scripts/gpu-check.sh).
         let vocab = model.config().vocab_size;
         let ids: Vec<u32> = (0..seq).map(|i| ((i * 7919 + 13) % vocab) as u32).collect();
-        let batch = sealtune_model::Batch::padded(&[ids.clone()], 0);
+        let batch = sealtune_model::Batch::padded(std::slice::from_ref(&ids), 0);
         let logits = sealtune_model::model::read_f32(model.forward(&batch, None)?)?;
         println!(
             "{}",
@@ -251,8 +256,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ..LoraConfig::default()
     };
     let mut trainer = Trainer::new(model, &lora)?;
-    let checkpointing = args.iter().any(|a| a == "--gradient-checkpointing");
-    trainer.set_gradient_checkpointing(checkpointing);
     let ids: Vec<u32> = (0..seq as u32).map(|i| (i * 7919 + 13) % vocab).collect();
     let ex = vec![Example {
         target: (0..seq).map(|i| i > 0).collect(),
@@ -302,7 +305,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "dtype": compute.dtype(),
             "attention": format!("{attention:?}").to_lowercase(),
             "cross_entropy": format!("{cross_entropy:?}").to_lowercase(),
-            "gradient_checkpointing": checkpointing,
             "model": shape.map_or_else(|| dir.as_ref().map(|d| d.display().to_string()), |s| Some(s.to_string())),
             "seq": seq,
             "rank": rank,

@@ -131,11 +131,6 @@ pub struct TrainConfig {
     pub keep_checkpoints: usize,
     /// Also write the merged model (`train/merged/`). Default false.
     pub save_merged: bool,
-    /// Recompute the activations of memory-bound operations in the backward pass instead
-    /// of keeping them (burn's balanced gradient checkpointing): less memory, some extra
-    /// element-wise work, the same result. Default false.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub gradient_checkpointing: bool,
     /// Never write weights in clear: the checkpoints, the adapter and the merged model
     /// are written only sealed (`*.safetensors.seal`) and decrypted into memory by
     /// resume, eval and release. Default false.
@@ -168,7 +163,6 @@ impl Default for TrainConfig {
             checkpoint_minutes: 10.0,
             keep_checkpoints: 2,
             save_merged: false,
-            gradient_checkpointing: false,
             seal_at_rest: false,
             at_rest_recipients: Vec::new(),
         }

@@ -1,6 +1,10 @@
 //! AdamW over flat f32 parameter buffers, the learning-rate schedule and global-norm
-//! clipping. Plain Rust on the host: the LoRA parameters are small (a few million), and
-//! keeping them off the autodiff graph makes the update exact and reproducible.
+//! clipping. Plain Rust on the host (the update runs over the tensors in parallel): the
+//! LoRA parameters are small (a few million for SmolLM2, 42 million for Llama-3.1-8B at
+//! rank 16), and keeping them off the autodiff graph makes the update exact and
+//! reproducible.
+
+use rayon::prelude::*;
 
 use crate::config::{OptimConfig, Schedule};
 
@@ -86,20 +90,23 @@ impl AdamW {
         let c2_sqrt = c2.sqrt() as f32;
         let decay = (1.0 - lr * cfg.weight_decay) as f32;
         let (b1, b2, eps) = (b1 as f32, b2 as f32, cfg.eps as f32);
-        for (((p, g), m), v) in params
-            .iter_mut()
+        // Each element's update depends on that element alone, so the tensors are updated
+        // in parallel with the same result as in sequence (Llama-3.1-8B's rank-16 adapter
+        // on seven projections has 224 tensors and 42 M values).
+        params
+            .par_iter_mut()
             .zip(grads)
             .zip(&mut self.m)
             .zip(&mut self.v)
-        {
-            for i in 0..p.len() {
-                let gi = g[i];
-                m[i] = b1 * m[i] + (1.0 - b1) * gi;
-                v[i] = b2 * v[i] + (1.0 - b2) * gi * gi;
-                p[i] *= decay;
-                p[i] -= step * m[i] / (v[i].sqrt() / c2_sqrt + eps);
-            }
-        }
+            .for_each(|(((p, g), m), v)| {
+                for i in 0..p.len() {
+                    let gi = g[i];
+                    m[i] = b1 * m[i] + (1.0 - b1) * gi;
+                    v[i] = b2 * v[i] + (1.0 - b2) * gi * gi;
+                    p[i] *= decay;
+                    p[i] -= step * m[i] / (v[i].sqrt() / c2_sqrt + eps);
+                }
+            });
     }
 }
 

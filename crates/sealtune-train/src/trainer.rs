@@ -6,7 +6,6 @@
 //! frozen weights never enter the autodiff graph.
 
 use burn::prelude::*;
-use burn::tensor::GradientCheckpointingStrategy;
 use sealtune_model::model::read_f32;
 use sealtune_model::{Llama, LoraConfig, ModelError, Result};
 
@@ -38,8 +37,6 @@ pub struct Trainer {
     /// Optimiser state.
     pub opt: AdamW,
     pad: u32,
-    /// Recompute memory-bound activations in the backward pass instead of keeping them.
-    checkpointing: bool,
 }
 
 impl Trainer {
@@ -64,18 +61,7 @@ impl Trainer {
             params,
             opt: AdamW::new(&lens),
             pad,
-            checkpointing: false,
         })
-    }
-
-    /// Gradient checkpointing from now on: with `on`, the backward pass recomputes the
-    /// activations of memory-bound operations (element-wise products, norms, activations,
-    /// RoPE, casts) from their inputs instead of keeping them from the forward pass; matrix
-    /// products, the fused attention and the blocked loss keep theirs (burn's balanced
-    /// strategy). Less memory per layer for some extra element-wise work; the loss and the
-    /// gradients are the same.
-    pub fn set_gradient_checkpointing(&mut self, on: bool) {
-        self.checkpointing = on;
     }
 
     /// PEFT names of the parameters.
@@ -109,20 +95,11 @@ impl Trainer {
         let device = self.model.device().clone();
         let mut i = 0;
         let (params, shapes) = (&self.params, &self.shapes);
-        let strategy = if self.checkpointing {
-            GradientCheckpointingStrategy::Balanced
-        } else {
-            GradientCheckpointingStrategy::Disabled
-        };
         self.model.map_lora(|_, _| {
             let t = Tensor::<2>::from_data(TensorData::new(params[i].clone(), shapes[i]), &device);
             i += 1;
             if track {
-                // Every tracked tensor of the step descends from these leaves and carries
-                // their strategy.
-                t.autodiff()
-                    .with_gradient_checkpointing_strategy(strategy)
-                    .require_grad()
+                t.autodiff().require_grad()
             } else {
                 t
             }
@@ -514,35 +491,6 @@ mod tests {
             .map(|(a, b)| (a - b).abs())
             .fold(0.0f32, f32::max);
         assert!(diff < 1e-4, "parameters differ by {diff}");
-    }
-
-    /// Gradient checkpointing recomputes what it drops from the same inputs with the same
-    /// operations: the losses and the adapter are identical, on every device.
-    #[test]
-    fn gradient_checkpointing_changes_nothing_but_memory() {
-        let _g = rng_lock();
-        for choice in choices() {
-            let run = |on: bool| {
-                let mut t = Trainer::new(tiny_on(choice), &lora()).expect("lora");
-                t.set_gradient_checkpointing(on);
-                perturbed(&mut t);
-                let ex = examples();
-                let mb = micro_batch(&ex, &[vec![0, 1], vec![2, 3]], t.pad_id());
-                let losses: Vec<f64> = (0..3)
-                    .map(|s| {
-                        t.step(std::slice::from_ref(&mb), &OptimConfig::default(), 5e-3, s)
-                            .expect("step")
-                            .loss
-                    })
-                    .collect();
-                (losses, t.params)
-            };
-            let (plain, checkpointed) = (run(false), run(true));
-            assert!(
-                plain == checkpointed,
-                "{choice}: checkpointing changed the result"
-            );
-        }
     }
 
     /// bf16 on LibTorch's CPU: the base weights and activations keep 8 bits of mantissa
