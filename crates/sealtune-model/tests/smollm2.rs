@@ -137,20 +137,26 @@ fn logits_and_greedy_continuations_match_transformers() {
     }
 }
 
+/// The logits of one sequence, every position, row-major `[n, vocab]`.
+fn logits_of(model: &Llama, ids: &[u32]) -> Vec<f32> {
+    let batch = Batch::padded(&[ids.to_vec()], 0);
+    read_f32(model.forward(&batch, None).unwrap()).unwrap()
+}
+
+fn argmax(row: &[f32]) -> usize {
+    (0..row.len())
+        .max_by(|&a, &b| row[a].total_cmp(&row[b]))
+        .unwrap()
+}
+
 fn logits_and_greedy_on(model: &Llama, reference: &Reference, device: &str) {
     let v = model.config().vocab_size;
     let mut worst = 0f32;
     for p in &reference.prompts {
-        let logits = read_f32(
-            model
-                .forward(&Batch::padded(std::slice::from_ref(&p.ids), 0), None)
-                .unwrap(),
-        )
-        .unwrap();
+        let logits = logits_of(model, &p.ids);
         let n = p.ids.len();
         for t in 0..n {
-            let row = &logits[t * v..(t + 1) * v];
-            let top = (0..v).max_by(|&a, &b| row[a].total_cmp(&row[b])).unwrap();
+            let top = argmax(&logits[t * v..(t + 1) * v]);
             assert_eq!(
                 top as u32, p.top1[t],
                 "{device}: {:?}: top-1 differs at position {t}",
@@ -234,19 +240,13 @@ fn bf16_logits_and_greedy_continuations_match_transformers_in_bf16() {
     let (mut compared_positions, mut compared_steps) = (0, 0);
     let (mut worst_hf, mut worst_ours) = (0f32, 0f32);
     for p in &reference.prompts {
-        let logits = read_f32(
-            model
-                .forward(&Batch::padded(std::slice::from_ref(&p.ids), 0), None)
-                .unwrap(),
-        )
-        .unwrap();
+        let logits = logits_of(&model, &p.ids);
         let n = p.ids.len();
         for t in 0..n {
             if p.top1_margin[t] < BF16_CLEAR_MARGIN {
                 continue;
             }
-            let row = &logits[t * v..(t + 1) * v];
-            let top = (0..v).max_by(|&a, &b| row[a].total_cmp(&row[b])).unwrap();
+            let top = argmax(&logits[t * v..(t + 1) * v]);
             assert_eq!(top as u32, p.top1[t], "{:?}: top-1 differs at {t}", p.text);
             compared_positions += 1;
         }
