@@ -260,7 +260,7 @@ impl Compute {
             return Err(ModelError::Device {
                 key: key.to_string(),
                 choice: choice.to_string(),
-                message: "bf16 is computed on LibTorch devices only (libtorch-cpu, cuda); set [compute] dtype = \"f32\" for the pure-Rust cpu device, or device = \"libtorch-cpu\" in a build made by scripts/setup-libtorch.sh".into(),
+                message: "bf16 is computed on LibTorch devices only (libtorch-cpu, cuda); use f32 on the pure-Rust cpu device, or the libtorch-cpu device of a build made by scripts/setup-libtorch.sh".into(),
             });
         }
         self.precision = p;
