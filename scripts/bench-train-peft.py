@@ -34,6 +34,8 @@ def main():
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--rank", type=int, default=16)
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--gradient-checkpointing", action="store_true",
+                    help="recompute each layer in the backward pass (transformers' non-reentrant checkpointing)")
     a = ap.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
@@ -54,6 +56,8 @@ def main():
     cfg = LoraConfig(r=a.rank, lora_alpha=2 * a.rank, lora_dropout=0.05, bias="none",
                      target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
                      task_type="CAUSAL_LM")
+    if a.gradient_checkpointing:
+        base.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     model = get_peft_model(base, cfg)
     model.train()
     vocab = base.config.vocab_size
@@ -85,6 +89,7 @@ def main():
         "dtype": a.dtype,
         "seq": a.seq,
         "rank": a.rank,
+        "checkpointing": a.gradient_checkpointing,
         "steps": a.steps,
         "threads": torch.get_num_threads(),
         "load_s": load_s,

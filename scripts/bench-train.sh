@@ -16,7 +16,9 @@
 # stages use (the default is blocked alone). Every attention is measured with every loss.
 # DTYPE=f32,bf16 measures each in both precisions (bf16 needs a LibTorch device; the
 # PyTorch + PEFT side then runs once per precision, and each sealtune figure is compared
-# with the PEFT run of its precision).
+# with the PEFT run of its precision). CHECKPOINTING=off,on measures each without and with
+# activation checkpointing (PEFT then runs once per setting, with transformers' gradient
+# checkpointing for "on").
 #
 # Needs models/smollm2-135m-instruct (scripts/fetch-smollm2.sh) and a Python with torch,
 # transformers and peft: set PYTHON, or the script makes .venv-bench with pip.
@@ -29,6 +31,7 @@ device="${3:-cpu}"
 attention="${ATTENTION:-fused}"
 cross_entropy="${CROSS_ENTROPY:-blocked}"
 dtypes="${DTYPE:-f32}"
+checkpointing="${CHECKPOINTING:-off}"
 model="$root/models/smollm2-135m-instruct"
 [[ -f "$model/model.safetensors" ]] || { echo "run scripts/fetch-smollm2.sh first" >&2; exit 66; }
 py="${PYTHON:-}"
@@ -57,25 +60,33 @@ for d in ${device//,/ }; do
     for a in ${attention//,/ }; do
         for x in ${cross_entropy//,/ }; do
             for p in ${dtypes//,/ }; do
-                ours+=("$("$bench_bin" "$model" --seq "$seq" --steps "$steps" --device "$d" \
-                    --attention "$a" --cross-entropy "$x" --dtype "$p")")
-                echo "${ours[-1]}"
+                for k in ${checkpointing//,/ }; do
+                    ck=(); [[ $k == on ]] && ck=(--checkpointing)
+                    ours+=("$("$bench_bin" "$model" --seq "$seq" --steps "$steps" --device "$d" \
+                        --attention "$a" --cross-entropy "$x" --dtype "$p" "${ck[@]}")")
+                    echo "${ours[-1]}"
+                done
             done
         done
     done
 done
 declare -A theirs
 for p in ${dtypes//,/ }; do
-    theirs[$p]="$("$py" scripts/bench-train-peft.py "$model" --seq "$seq" --steps "$steps" --threads "$threads" --dtype "$p")"
-    echo "${theirs[$p]}"
+    for k in ${checkpointing//,/ }; do
+        ck=(); [[ $k == on ]] && ck=(--gradient-checkpointing)
+        theirs[$p-$k]="$("$py" scripts/bench-train-peft.py "$model" --seq "$seq" --steps "$steps" --threads "$threads" \
+            --dtype "$p" "${ck[@]}")"
+        echo "${theirs[$p-$k]}"
+    done
 done
 for o in "${ours[@]}"; do
-p="$(python3 -c 'import json, sys; print(json.loads(sys.argv[1])["dtype"])' "$o")"
-python3 - "$o" "${theirs[$p]}" <<'PY'
+key="$(python3 -c 'import json, sys; o = json.loads(sys.argv[1]); print(o["dtype"] + ("-on" if o["checkpointing"] else "-off"))' "$o")"
+python3 - "$o" "${theirs[$key]}" <<'PY'
 import json, sys
 a, b = json.loads(sys.argv[1]), json.loads(sys.argv[2])
-print(f"sealtune ({a['device']}, {a['dtype']}, {a['attention']} attention, {a['cross_entropy']} cross-entropy) {a['tokens_per_s']:.1f} tok/s, "
-      f"pytorch+peft ({b['dtype']}) {b['tokens_per_s']:.1f} tok/s: "
+ck = lambda r: ", checkpointing" if r.get("checkpointing") else ""
+print(f"sealtune ({a['device']}, {a['dtype']}, {a['attention']} attention, {a['cross_entropy']} cross-entropy{ck(a)}) {a['tokens_per_s']:.1f} tok/s, "
+      f"pytorch+peft ({b['dtype']}{ck(b)}) {b['tokens_per_s']:.1f} tok/s: "
       f"ratio {a['tokens_per_s'] / b['tokens_per_s']:.2f}x (seq {a['seq']}, rank {a['rank']}, {a['threads']} threads); "
       f"peak RSS {a['peak_rss_mib']:.0f} vs {b['peak_rss_mib']:.0f} MiB")
 PY

@@ -28,8 +28,10 @@
 #    2048 and 4096, one sequence per step, both in bf16 (frozen base weights and
 #    activations in bf16; PEFT's adapters in float32, as sealtune's). MFU counts 4N +
 #    causal attention FLOPs per token (LoRA: no weight gradients for the frozen base) over
-#    the measured peak.
-# Output: a table on stdout and a JSON list of rows {model, seq, device, dtype, tokens_per_s,
+#    the measured peak. Llama-3.1-8B at 4096 runs a second time with activation
+#    checkpointing on both sides (ours: --checkpointing; PEFT: transformers' gradient
+#    checkpointing), the setting that lets it fit on an 80 GB card.
+# Output: a table on stdout and a JSON list of rows {model, seq, checkpointing, device, dtype, tokens_per_s,
 # peak_mem_gib, mfu, peft_tokens_per_s, ratio_vs_peft} (--out; the dry run writes
 # target/gpu-check-dry-run.json and never docs/).
 set -euo pipefail
@@ -58,11 +60,12 @@ export LD_LIBRARY_PATH="$torch_lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 
 if [[ $dry == 1 ]]; then
     device=libtorch-cpu; tdev=cpu; steps=2; per_case=120
-    cases=("tiny 64" "tiny 128")
+    cases=("tiny 64" "tiny 128" "tiny 128 ckpt")
     out="${out:-target/gpu-check-dry-run.json}"
 else
     device=cuda; tdev=cuda; steps=3; per_case=150
-    cases=("llama-3.2-1b 2048" "llama-3.2-1b 4096" "llama-3.1-8b 2048" "llama-3.1-8b 4096")
+    cases=("llama-3.2-1b 2048" "llama-3.2-1b 4096" "llama-3.1-8b 2048" "llama-3.1-8b 4096"
+           "llama-3.1-8b 4096 ckpt")
     out="${out:-docs/bench/gpu-lora.json}"
 fi
 work="$(mktemp -d)"
@@ -137,7 +140,9 @@ echo "== 3. LoRA training speed: sealtune ($device) and PyTorch + PEFT ($tdev), 
 rows="$work/rows.jsonl"
 : > "$rows"
 for c in "${cases[@]}"; do
-    read -r shape seq <<< "$c"
+    read -r shape seq ckpt <<< "$c"
+    ours_ck=(); peft_ck=()
+    if [[ "$ckpt" == ckpt ]]; then ours_ck=(--checkpointing); peft_ck=(--gradient-checkpointing); fi
     "$bench" --shape "$shape" --print-config > "$work/$shape.json"
     ours="$work/ours-$shape-$seq.json"; theirs="$work/peft-$shape-$seq.json"
     mem="$work/mem-$shape-$seq.txt"; : > "$mem"
@@ -146,17 +151,18 @@ for c in "${cases[@]}"; do
         nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 200 > "$mem" &
         sampler=$!
     fi
-    timeout "$per_case" "$bench" --shape "$shape" --seq "$seq" --steps "$steps" --device "$device" --dtype bf16 > "$ours" 2> "$work/ours.err" \
+    timeout "$per_case" "$bench" --shape "$shape" --seq "$seq" --steps "$steps" --device "$device" --dtype bf16 "${ours_ck[@]}" > "$ours" 2> "$work/ours.err" \
         || echo "{\"error\": \"sealtune exited $?\"}" > "$ours"
     [[ -n "$sampler" ]] && kill "$sampler" 2>/dev/null || true
     timeout "$per_case" "$py" scripts/bench-train-peft.py --config "$work/$shape.json" --seq "$seq" --steps "$steps" \
-        --device "$tdev" --dtype bf16 > "$theirs" 2> "$work/peft.err" \
+        --device "$tdev" --dtype bf16 "${peft_ck[@]}" > "$theirs" 2> "$work/peft.err" \
         || echo "{\"error\": \"pytorch+peft exited $?\"}" > "$theirs"
-    "$py" - "$work/$shape.json" "$ours" "$theirs" "$mem" "$peak" "$shape" "$seq" "$device" >> "$rows" <<'PY'
+    "$py" - "$work/$shape.json" "$ours" "$theirs" "$mem" "$peak" "$shape" "$seq" "$device" "${ckpt:-}" >> "$rows" <<'PY'
 import json, sys
 cfg, ours, theirs = (json.load(open(p)) for p in sys.argv[1:4])
 mem_samples = [float(x) for x in open(sys.argv[4]).read().split()]
 peak, shape, seq, device = float(sys.argv[5]), sys.argv[6], int(sys.argv[7]), sys.argv[8]
+checkpointing = sys.argv[9] == "ckpt"
 h, inter, L = cfg["hidden_size"], cfg["intermediate_size"], cfg["num_hidden_layers"]
 heads, kv = cfg["num_attention_heads"], cfg.get("num_key_value_heads") or cfg["num_attention_heads"]
 hd = h // heads
@@ -169,7 +175,7 @@ tps = ours.get("tokens_per_s")
 mem = max(mem_samples) / 1024 if mem_samples else (ours.get("peak_rss_mib", 0) / 1024 if tps else None)
 ptps = theirs.get("tokens_per_s")
 print(json.dumps({
-    "model": shape, "seq": seq, "device": device, "dtype": "bf16",
+    "model": shape, "seq": seq, "device": device, "dtype": "bf16", "checkpointing": checkpointing,
     "tokens_per_s": tps, "peak_mem_gib": mem,
     "mfu": tps * flops_per_token / peak if tps else None,
     "peft_tokens_per_s": ptps,
@@ -178,7 +184,7 @@ print(json.dumps({
     "error": ours.get("error") or theirs.get("error"),
 }))
 PY
-    echo "  $shape seq $seq done ($((SECONDS - started)) s)" >&2
+    echo "  $shape seq $seq ${ckpt:-} done ($((SECONDS - started)) s)" >&2
 done
 
 mkdir -p "$(dirname "$out")"
@@ -187,10 +193,10 @@ import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 json.dump(rows, open(sys.argv[2], "w"), indent=2)
 f = lambda v, d=1: "-" if v is None else f"{v:.{d}f}"
-print("| model | seq | device | tokens/s | peak mem GiB | MFU | PEFT tokens/s | ratio |")
-print("|---|---:|---|---:|---:|---:|---:|---:|")
+print("| model | seq | checkpointing | device | tokens/s | peak mem GiB | MFU | PEFT tokens/s | ratio |")
+print("|---|---:|---|---|---:|---:|---:|---:|---:|")
 for r in rows:
-    print(f"| {r['model']} | {r['seq']} | {r['device']} | {f(r['tokens_per_s'])} | {f(r['peak_mem_gib'])} | "
+    print(f"| {r['model']} | {r['seq']} | {'yes' if r['checkpointing'] else 'no'} | {r['device']} | {f(r['tokens_per_s'])} | {f(r['peak_mem_gib'])} | "
           f"{f(r['mfu'], 3)} | {f(r['peft_tokens_per_s'])} | {f(r['ratio_vs_peft'], 2)} |"
           + (f" {r['error']}" if r.get("error") else ""))
 ok = all(r["tokens_per_s"] and r["peft_tokens_per_s"] for r in rows)

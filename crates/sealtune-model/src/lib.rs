@@ -56,4 +56,6 @@ pub use error::{ModelError, Result};
 pub use generate::{Generation, SamplingConfig, StopReason, generate, generate_text};
 pub use gguf::{ImportSummary, import_gguf};
 pub use lora::{LoraConfig, LoraTarget};
-pub use model::{AttentionKind, Batch, CrossEntropyKind, KvCache, Llama, SequenceScore};
+pub use model::{
+    AttentionKind, Batch, CrossEntropyKind, KvCache, LayerContext, Llama, SequenceScore,
+};

@@ -308,29 +308,46 @@ impl Llama {
     /// Applies `f(peft_key, tensor)` to every LoRA tensor (`...q_proj.lora_A.weight`), e.g. to
     /// move A and B onto an autodiff device with `require_grad`, or to write optimiser updates.
     pub fn map_lora(&mut self, mut f: impl FnMut(&str, Tensor<2>) -> Tensor<2>) {
-        for (i, layer) in self.layers.iter_mut().enumerate() {
-            for (name, lin) in layer.linears_mut() {
-                if let Some(l) = &mut lin.lora {
-                    let module = name.rsplit('.').next().unwrap_or(name);
-                    let key = peft_key(i, module);
-                    l.a = f(&format!("{key}.lora_A.weight"), l.a.clone());
-                    l.b = f(&format!("{key}.lora_B.weight"), l.b.clone());
-                }
+        for i in 0..self.layers.len() {
+            self.map_layer_lora(i, &mut f);
+        }
+    }
+
+    /// [`Llama::map_lora`] over the tensors of layer `li` only, in the same order.
+    ///
+    /// # Panics
+    /// If `li` is not below [`Llama::num_layers`].
+    pub fn map_layer_lora(&mut self, li: usize, mut f: impl FnMut(&str, Tensor<2>) -> Tensor<2>) {
+        for (name, lin) in self.layers[li].linears_mut() {
+            if let Some(l) = &mut lin.lora {
+                let module = name.rsplit('.').next().unwrap_or(name);
+                let key = peft_key(li, module);
+                l.a = f(&format!("{key}.lora_A.weight"), l.a.clone());
+                l.b = f(&format!("{key}.lora_B.weight"), l.b.clone());
             }
         }
     }
 
-    /// Every LoRA tensor with its PEFT key, in a stable order.
+    /// Every LoRA tensor with its PEFT key, in a stable order: layer by layer, in
+    /// [`Llama::layer_lora_tensors`]' order within a layer.
     pub fn lora_tensors(&self) -> Vec<(String, Tensor<2>)> {
+        (0..self.layers.len())
+            .flat_map(|i| self.layer_lora_tensors(i))
+            .collect()
+    }
+
+    /// The LoRA tensors of layer `li` with their PEFT keys.
+    ///
+    /// # Panics
+    /// If `li` is not below [`Llama::num_layers`].
+    pub fn layer_lora_tensors(&self, li: usize) -> Vec<(String, Tensor<2>)> {
         let mut out = Vec::new();
-        for (i, layer) in self.layers.iter().enumerate() {
-            for (name, lin) in layer.linears() {
-                if let Some(l) = &lin.lora {
-                    let module = name.rsplit('.').next().unwrap_or(name);
-                    let key = peft_key(i, module);
-                    out.push((format!("{key}.lora_A.weight"), l.a.clone()));
-                    out.push((format!("{key}.lora_B.weight"), l.b.clone()));
-                }
+        for (name, lin) in self.layers[li].linears() {
+            if let Some(l) = &lin.lora {
+                let module = name.rsplit('.').next().unwrap_or(name);
+                let key = peft_key(li, module);
+                out.push((format!("{key}.lora_A.weight"), l.a.clone()));
+                out.push((format!("{key}.lora_B.weight"), l.b.clone()));
             }
         }
         out

@@ -104,6 +104,17 @@ pub struct Llama {
     precision: Precision,
 }
 
+/// What every layer of one forward pass shares (see [`Llama::embed`]): the attention bias
+/// of the batch's segments and the rotary tables of its positions.
+#[derive(Debug, Clone)]
+pub struct LayerContext {
+    bias: Tensor<4>,
+    cos: Tensor<4>,
+    sin: Tensor<4>,
+    /// Keys per row (cached and new).
+    tk: usize,
+}
+
 /// Per-layer key/value cache for incremental decoding.
 #[derive(Debug, Clone)]
 pub struct KvCache {
@@ -503,6 +514,55 @@ impl Llama {
 
     /// Final hidden states after the last norm, `[batch, seq, hidden]`.
     pub fn hidden_states(&self, batch: &Batch, cache: Option<&mut KvCache>) -> Result<Tensor<3>> {
+        let (mut x, ctx) = self.embed_with_context(batch, cache.as_deref())?;
+        let mut cache = cache;
+        for li in 0..self.layers.len() {
+            x = self.layer(li, x, &ctx, cache.as_deref_mut());
+        }
+        if let Some(cache) = cache {
+            if cache.segments.is_empty() {
+                cache.segments = batch.segments.clone();
+            } else {
+                for (p, n) in cache.segments.iter_mut().zip(&batch.segments) {
+                    p.extend_from_slice(n);
+                }
+            }
+        }
+        Ok(self.final_norm(x))
+    }
+
+    /// The number of decoder layers.
+    pub fn num_layers(&self) -> usize {
+        self.layers.len()
+    }
+
+    /// The first step of a forward pass taken a layer at a time (activation checkpointing):
+    /// the token embeddings `[batch, seq, hidden]` of `batch` and what every layer of this
+    /// pass shares. Then [`Llama::layer_forward`] for each layer in turn and
+    /// [`Llama::final_norm`] give what [`Llama::hidden_states`] gives.
+    pub fn embed(&self, batch: &Batch) -> Result<(Tensor<3>, LayerContext)> {
+        self.embed_with_context(batch, None)
+    }
+
+    /// Layer `li` of the decoder applied to `x` `[batch, seq, hidden]` (its input: the
+    /// embeddings or the previous layer's output).
+    ///
+    /// # Panics
+    /// If `li` is not below [`Llama::num_layers`].
+    pub fn layer_forward(&self, li: usize, x: Tensor<3>, ctx: &LayerContext) -> Tensor<3> {
+        self.layer(li, x, ctx, None)
+    }
+
+    /// The norm after the last layer.
+    pub fn final_norm(&self, x: Tensor<3>) -> Tensor<3> {
+        self.rms_norm(x, &self.norm)
+    }
+
+    fn embed_with_context(
+        &self,
+        batch: &Batch,
+        cache: Option<&KvCache>,
+    ) -> Result<(Tensor<3>, LayerContext)> {
         let (b, t) = batch.shape()?;
         let c = &self.config;
         for (r, row) in batch.tokens.iter().enumerate() {
@@ -514,7 +574,7 @@ impl Llama {
             }
         }
         // Key segments: cached ones followed by the new ones.
-        let (past, key_segments): (usize, Vec<Vec<u32>>) = match &cache {
+        let (past, key_segments): (usize, Vec<Vec<u32>>) = match cache {
             Some(cache) if !cache.segments.is_empty() => {
                 if cache.segments.len() != b {
                     return Err(ModelError::Argument {
@@ -565,80 +625,80 @@ impl Llama {
             .map(|&x| i64::from(x))
             .collect();
         let ids = Tensor::<1, Int>::from_data(TensorData::new(ids, [b * t]), &self.device);
-        let mut x: Tensor<3> = self
+        let x: Tensor<3> = self
             .embed
             .clone()
             .select(0, ids)
             .reshape([b, t, c.hidden_size]);
+        Ok((x, LayerContext { bias, cos, sin, tk }))
+    }
 
+    fn layer(
+        &self,
+        li: usize,
+        x: Tensor<3>,
+        ctx: &LayerContext,
+        cache: Option<&mut KvCache>,
+    ) -> Tensor<3> {
+        let c = &self.config;
+        let layer = &self.layers[li];
+        let [b, t, _] = x.dims();
+        let tk = ctx.tk;
         let (nh, nkv, hd) = (c.num_heads, c.num_kv_heads, c.head_dim);
         let rep = nh / nkv;
         let scale = 1.0 / (hd as f64).sqrt();
-        let mut cache = cache;
-        for (li, layer) in self.layers.iter().enumerate() {
-            let hn = self.rms_norm(x.clone(), &layer.input_norm);
-            let q = layer
-                .q
-                .forward3(hn.clone())
-                .reshape([b, t, nh, hd])
-                .swap_dims(1, 2);
-            let k = layer
-                .k
-                .forward3(hn.clone())
-                .reshape([b, t, nkv, hd])
-                .swap_dims(1, 2);
-            let v = layer
-                .v
-                .forward3(hn)
-                .reshape([b, t, nkv, hd])
-                .swap_dims(1, 2);
-            let q = Self::apply_rope(q, &cos, &sin);
-            let mut k = Self::apply_rope(k, &cos, &sin);
-            let mut v = v;
-            if let Some(cache) = cache.as_deref_mut() {
-                if let Some((pk, pv)) = cache.layers[li].take() {
-                    k = Tensor::cat(vec![pk, k], 2);
-                    v = Tensor::cat(vec![pv, v], 2);
-                }
-                cache.layers[li] = Some((k.clone(), v.clone()));
-            }
-            let (k, v) = if rep > 1 {
-                (
-                    k.unsqueeze_dim::<5>(2)
-                        .expand([b, nkv, rep, tk, hd])
-                        .reshape([b, nh, tk, hd]),
-                    v.unsqueeze_dim::<5>(2)
-                        .expand([b, nkv, rep, tk, hd])
-                        .reshape([b, nh, tk, hd]),
-                )
-            } else {
-                (k, v)
-            };
-            // One fused operation with its own backward pass (crate::attention): under
-            // autodiff no layer keeps its [b, h, t, tk] probabilities for the backward pass.
-            let attn = match self.attention {
-                AttentionKind::Fused => crate::attention::attention(q, k, v, bias.clone(), scale),
-                AttentionKind::Decomposed => {
-                    crate::attention::decomposed(q, k, v, bias.clone(), scale)
-                }
-            };
-            let attn = attn.swap_dims(1, 2).reshape([b, t, nh * hd]);
-            x = x + layer.o.forward3(attn);
-            let hn = self.rms_norm(x.clone(), &layer.post_norm);
-            let g = activation::silu(layer.gate.forward3(hn.clone()));
-            let u = layer.up.forward3(hn);
-            x = x + layer.down.forward3(g * u);
-        }
+        let hn = self.rms_norm(x.clone(), &layer.input_norm);
+        let q = layer
+            .q
+            .forward3(hn.clone())
+            .reshape([b, t, nh, hd])
+            .swap_dims(1, 2);
+        let k = layer
+            .k
+            .forward3(hn.clone())
+            .reshape([b, t, nkv, hd])
+            .swap_dims(1, 2);
+        let v = layer
+            .v
+            .forward3(hn)
+            .reshape([b, t, nkv, hd])
+            .swap_dims(1, 2);
+        let q = Self::apply_rope(q, &ctx.cos, &ctx.sin);
+        let mut k = Self::apply_rope(k, &ctx.cos, &ctx.sin);
+        let mut v = v;
         if let Some(cache) = cache {
-            if cache.segments.is_empty() {
-                cache.segments = batch.segments.clone();
-            } else {
-                for (p, n) in cache.segments.iter_mut().zip(&batch.segments) {
-                    p.extend_from_slice(n);
-                }
+            if let Some((pk, pv)) = cache.layers[li].take() {
+                k = Tensor::cat(vec![pk, k], 2);
+                v = Tensor::cat(vec![pv, v], 2);
             }
+            cache.layers[li] = Some((k.clone(), v.clone()));
         }
-        Ok(self.rms_norm(x, &self.norm))
+        let (k, v) = if rep > 1 {
+            (
+                k.unsqueeze_dim::<5>(2)
+                    .expand([b, nkv, rep, tk, hd])
+                    .reshape([b, nh, tk, hd]),
+                v.unsqueeze_dim::<5>(2)
+                    .expand([b, nkv, rep, tk, hd])
+                    .reshape([b, nh, tk, hd]),
+            )
+        } else {
+            (k, v)
+        };
+        // One fused operation with its own backward pass (crate::attention): under
+        // autodiff no layer keeps its [b, h, t, tk] probabilities for the backward pass.
+        let attn = match self.attention {
+            AttentionKind::Fused => crate::attention::attention(q, k, v, ctx.bias.clone(), scale),
+            AttentionKind::Decomposed => {
+                crate::attention::decomposed(q, k, v, ctx.bias.clone(), scale)
+            }
+        };
+        let attn = attn.swap_dims(1, 2).reshape([b, t, nh * hd]);
+        let x = x + layer.o.forward3(attn);
+        let hn = self.rms_norm(x.clone(), &layer.post_norm);
+        let g = activation::silu(layer.gate.forward3(hn.clone()));
+        let u = layer.up.forward3(hn);
+        x + layer.down.forward3(g * u)
     }
 
     /// Projects hidden states to vocabulary logits, in float32 (a bf16 model computes them

@@ -21,6 +21,10 @@
 //! log-softmax and gather) instead of the blocked operation the stages use
 //! (`--cross-entropy blocked`, the default).
 //!
+//! `--checkpointing` trains with activation checkpointing (`[train]
+//! activation_checkpointing`): each layer's intermediates are recomputed in the backward
+//! pass instead of kept.
+//!
 //! `--check-kernels [--device D]` compares the fused attention with the decomposed one and
 //! the blocked cross-entropy with the full one on the device (outputs and gradients,
 //! relative error, tolerance 1e-4) and exits 1 past it.
@@ -256,6 +260,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ..LoraConfig::default()
     };
     let mut trainer = Trainer::new(model, &lora)?;
+    let checkpointing = args.iter().any(|a| a == "--checkpointing");
+    trainer.set_activation_checkpointing(checkpointing);
     let ids: Vec<u32> = (0..seq as u32).map(|i| (i * 7919 + 13) % vocab).collect();
     let ex = vec![Example {
         target: (0..seq).map(|i| i > 0).collect(),
@@ -305,6 +311,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "dtype": compute.dtype(),
             "attention": format!("{attention:?}").to_lowercase(),
             "cross_entropy": format!("{cross_entropy:?}").to_lowercase(),
+            "checkpointing": checkpointing,
             "model": shape.map_or_else(|| dir.as_ref().map(|d| d.display().to_string()), |s| Some(s.to_string())),
             "seq": seq,
             "rank": rank,

@@ -388,6 +388,7 @@ impl Stage for TrainStage {
         let model = Llama::load_dir_as(&model_dir, compute.device(), compute.precision())
             .map_err(StageError::from_error)?;
         let mut trainer = Trainer::new(model, &tcfg.lora).map_err(StageError::from_error)?;
+        trainer.set_activation_checkpointing(tcfg.activation_checkpointing);
         let pad = trainer.pad_id();
         let eval_mb = eval_batches(&eval_examples, &tcfg, pad);
 

@@ -5,7 +5,10 @@
 //! copy). Before each forward they are installed into the model as autodiff leaves; the
 //! frozen weights never enter the autodiff graph.
 
+use std::ops::Range;
+
 use burn::prelude::*;
+use burn::tensor::FloatDType;
 use sealtune_model::model::read_f32;
 use sealtune_model::{Llama, LoraConfig, ModelError, Result};
 
@@ -32,11 +35,20 @@ pub struct Trainer {
     model: Llama,
     names: Vec<String>,
     shapes: Vec<[usize; 2]>,
+    /// Layer `l`'s parameters are `params[layer_ranges[l]]`.
+    layer_ranges: Vec<Range<usize>>,
     /// Trainable parameters, in [`Trainer::names`] order.
     pub params: Vec<Vec<f32>>,
     /// Optimiser state.
     pub opt: AdamW,
     pad: u32,
+    checkpointing: bool,
+}
+
+/// The dropout seed of layer `li` in a micro-batch seeded with `seed`: each layer reseeds
+/// the device, so a layer recomputed under activation checkpointing draws the same masks.
+fn layer_seed(seed: u64, li: usize) -> u64 {
+    seed ^ (li as u64 + 1).wrapping_mul(0xd1b5_4a32_d192_ed03)
 }
 
 impl Trainer {
@@ -46,11 +58,16 @@ impl Trainer {
         let mut names = Vec::new();
         let mut shapes = Vec::new();
         let mut params = Vec::new();
-        for (name, t) in model.lora_tensors() {
-            let [r, c] = t.dims();
-            names.push(name);
-            shapes.push([r, c]);
-            params.push(read_f32(t)?);
+        let mut layer_ranges = Vec::new();
+        for li in 0..model.num_layers() {
+            let start = names.len();
+            for (name, t) in model.layer_lora_tensors(li) {
+                let [r, c] = t.dims();
+                names.push(name);
+                shapes.push([r, c]);
+                params.push(read_f32(t)?);
+            }
+            layer_ranges.push(start..names.len());
         }
         let lens: Vec<usize> = params.iter().map(Vec::len).collect();
         let pad = model.config().pad_token_id.unwrap_or(0);
@@ -58,10 +75,20 @@ impl Trainer {
             model,
             names,
             shapes,
+            layer_ranges,
             params,
             opt: AdamW::new(&lens),
             pad,
+            checkpointing: false,
         })
+    }
+
+    /// Activation checkpointing (`[train] activation_checkpointing`): the forward pass
+    /// keeps only each layer's input, and the backward pass recomputes one layer at a time
+    /// from it. Activation memory falls from all layers' intermediates to one layer's, for
+    /// one more forward pass per step. The gradients are the same up to rounding.
+    pub fn set_activation_checkpointing(&mut self, on: bool) {
+        self.checkpointing = on;
     }
 
     /// PEFT names of the parameters.
@@ -107,9 +134,15 @@ impl Trainer {
     }
 
     /// Summed negative log-likelihood of the counted targets of a micro-batch, as a
-    /// one-element tensor (autodiff when the parameters are tracked).
+    /// one-element tensor (autodiff when the parameters are tracked), and the per-position
+    /// values.
     fn nll_sum(&self, mb: &MicroBatch) -> Result<(Tensor<1>, Tensor<1>)> {
         let hidden = self.model.hidden_states(&mb.batch, None)?;
+        self.nll_of(hidden, mb)
+    }
+
+    /// [`Trainer::nll_sum`] from the final hidden states.
+    fn nll_of(&self, hidden: Tensor<3>, mb: &MicroBatch) -> Result<(Tensor<1>, Tensor<1>)> {
         let [b, t, h] = hidden.dims();
         let device = self.model.device().clone();
         if t < 2 {
@@ -153,38 +186,103 @@ impl Trainer {
         Ok((nll.clone().sum(), nll))
     }
 
-    /// Accumulates the gradients of `sum(nll) / norm` over one micro-batch into `grads`
-    /// and returns that micro-batch's share of the loss. `dropout_seed` seeds LoRA dropout.
-    pub fn accumulate(
+    /// Adds the gradients of `sum(nll) / norm` over one micro-batch to `acc` (on the
+    /// device) and returns that share of the loss (on the device, without autodiff). The
+    /// parameters must be installed: tracked without checkpointing, plain with it.
+    /// `dropout_seed` seeds LoRA dropout.
+    fn accumulate(
         &mut self,
         mb: &MicroBatch,
         norm: f64,
-        grads: &mut [Vec<f32>],
+        acc: &mut [Option<Tensor<2>>],
         dropout_seed: u64,
-    ) -> Result<f64> {
-        self.install(true);
+    ) -> Result<Tensor<1>> {
         self.model.set_training(true);
-        self.model.device().seed(dropout_seed);
-        let (sum, _) = self.nll_sum(mb)?;
-        let loss = sum.div_scalar(norm);
-        let value = read_f32(loss.clone().without_autodiff())?[0];
-        let g = loss.backward();
-        for (i, (name, t)) in self.model.lora_tensors().into_iter().enumerate() {
-            let gi = match t.grad(&g) {
-                Some(gi) => read_f32(gi)?,
-                // B starts at zero, which can leave A without a gradient path only if the
-                // projection is unused; treat it as zero.
-                None => {
-                    let _ = name;
-                    vec![0.0; grads[i].len()]
-                }
-            };
-            for (acc, x) in grads[i].iter_mut().zip(gi) {
-                *acc += x;
-            }
-        }
+        let out = if self.checkpointing {
+            self.accumulate_checkpointed(mb, norm, acc, dropout_seed)
+        } else {
+            self.accumulate_whole(mb, norm, acc, dropout_seed)
+        };
         self.model.set_training(false);
-        Ok(f64::from(value))
+        out
+    }
+
+    /// One graph over the whole model.
+    fn accumulate_whole(
+        &mut self,
+        mb: &MicroBatch,
+        norm: f64,
+        acc: &mut [Option<Tensor<2>>],
+        seed: u64,
+    ) -> Result<Tensor<1>> {
+        let (mut x, ctx) = self.model.embed(&mb.batch)?;
+        for li in 0..self.model.num_layers() {
+            self.model.device().seed(layer_seed(seed, li));
+            x = self.model.layer_forward(li, x, &ctx);
+        }
+        let hidden = self.model.final_norm(x);
+        let loss = self.nll_of(hidden, mb)?.0.div_scalar(norm);
+        let g = loss.backward();
+        for (i, (_, t)) in self.model.lora_tensors().into_iter().enumerate() {
+            add_grad(&mut acc[i], t.grad(&g));
+        }
+        Ok(loss.without_autodiff())
+    }
+
+    /// Activation checkpointing: a forward pass without autodiff that keeps each layer's
+    /// input, the loss's graph over the last layer's output, then one small graph per
+    /// layer from the last to the first, recomputed from its saved input with its own
+    /// parameters tracked, and differentiated against the gradient that reached its output
+    /// (`sum(out · grad)`). Every layer reseeds dropout the same way in both passes.
+    fn accumulate_checkpointed(
+        &mut self,
+        mb: &MicroBatch,
+        norm: f64,
+        acc: &mut [Option<Tensor<2>>],
+        seed: u64,
+    ) -> Result<Tensor<1>> {
+        let layers = self.model.num_layers();
+        let (mut x, ctx) = self.model.embed(&mb.batch)?;
+        let mut inputs = Vec::with_capacity(layers);
+        for li in 0..layers {
+            self.model.device().seed(layer_seed(seed, li));
+            inputs.push(x.clone());
+            x = self.model.layer_forward(li, x, &ctx);
+        }
+        let top = x.autodiff().require_grad();
+        let loss = self
+            .nll_of(self.model.final_norm(top.clone()), mb)?
+            .0
+            .div_scalar(norm);
+        let g = loss.backward();
+        let lost = || ModelError::Internal {
+            message: "activation checkpointing lost the gradient of a layer's output".into(),
+        };
+        let mut grad_out = top.grad(&g).ok_or_else(lost)?;
+        drop(g);
+        for li in (0..layers).rev() {
+            let input = inputs.pop().ok_or_else(lost)?;
+            // The first layer's input (the frozen embeddings) needs no gradient.
+            let input = if li > 0 {
+                input.autodiff().require_grad()
+            } else {
+                input
+            };
+            self.model
+                .map_layer_lora(li, |_, t| t.autodiff().require_grad());
+            self.model.device().seed(layer_seed(seed, li));
+            let out = self.model.layer_forward(li, input.clone(), &ctx);
+            let g = (out * grad_out.clone()).sum().backward();
+            let range = self.layer_ranges[li].clone();
+            for (i, (_, t)) in range.zip(self.model.layer_lora_tensors(li)) {
+                add_grad(&mut acc[i], t.grad(&g));
+            }
+            if li > 0 {
+                grad_out = input.grad(&g).ok_or_else(lost)?;
+            }
+            self.model.map_layer_lora(li, |_, t| t.without_autodiff());
+        }
+        Ok(loss.without_autodiff())
     }
 
     /// Gradients of the mean loss over all micro-batches of one step (normalised by the
@@ -203,16 +301,50 @@ impl Trainer {
         stop: &dyn Fn() -> bool,
     ) -> Result<Option<(f64, Vec<Vec<f32>>)>> {
         let norm = micro.iter().map(|m| m.loss_tokens).sum::<usize>().max(1) as f64;
-        let mut grads: Vec<Vec<f32>> = self.params.iter().map(|p| vec![0.0; p.len()]).collect();
-        let mut loss = 0.0;
+        // The parameters go to the device once per step, the gradients and the loss
+        // accumulate there, and come back in one read at the end of the step.
+        self.install(!self.checkpointing);
+        let mut acc: Vec<Option<Tensor<2>>> = vec![None; self.params.len()];
+        let mut loss: Option<Tensor<1>> = None;
         for (i, mb) in micro.iter().enumerate() {
             if stop() {
                 return Ok(None);
             }
             let s = seed ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-            loss += self.accumulate(mb, norm, &mut grads, s)?;
+            let l = self.accumulate(mb, norm, &mut acc, s)?;
+            loss = Some(match loss {
+                Some(sum) => sum + l,
+                None => l,
+            });
         }
-        Ok(Some((loss, grads)))
+        let Some(loss) = loss else {
+            return Ok(Some((
+                0.0,
+                self.params.iter().map(|p| vec![0.0; p.len()]).collect(),
+            )));
+        };
+        // B starts at zero, which can leave A without a gradient only if the projection
+        // is unused; such a gradient is zero.
+        let device = self.model.device().clone();
+        let mut flat: Vec<Tensor<1>> = acc
+            .into_iter()
+            .zip(&self.shapes)
+            .map(|(g, &[r, c])| match g {
+                Some(g) => g.reshape([r * c]),
+                None => Tensor::<1>::zeros([r * c], &device),
+            })
+            .collect();
+        flat.push(loss.cast(FloatDType::F32));
+        let mut all = read_f32(Tensor::cat(flat, 0))?;
+        let value = all.pop().map_or(0.0, f64::from);
+        let mut grads = Vec::with_capacity(self.params.len());
+        let mut rest = all.as_slice();
+        for p in &self.params {
+            let (head, tail) = rest.split_at(p.len());
+            grads.push(head.to_vec());
+            rest = tail;
+        }
+        Ok(Some((value, grads)))
     }
 
     /// One optimiser step over `micro` with learning rate `lr`.
@@ -289,6 +421,16 @@ impl Trainer {
                 }
             })
             .collect())
+    }
+}
+
+/// `acc += g` on the device (a missing gradient adds nothing).
+fn add_grad(acc: &mut Option<Tensor<2>>, g: Option<Tensor<2>>) {
+    if let Some(g) = g {
+        *acc = Some(match acc.take() {
+            Some(a) => a + g,
+            None => g,
+        });
     }
 }
 
@@ -516,6 +658,110 @@ mod tests {
         let (la, a) = run_sealed(lt, Precision::Bf16, 0.1, None, None);
         let (lr, r) = run_sealed(lt, Precision::Bf16, 0.1, Some(3), None);
         assert!(a == r && la == lr, "bf16: a resumed run differs");
+    }
+
+    /// Activation checkpointing computes the gradients of the whole graph: each layer's
+    /// recomputation reseeds dropout as the forward pass did, so with dropout on and two
+    /// micro-batches (one packed, one padded) the gradients agree to float32 rounding,
+    /// on every device this build trains on and, on LibTorch, in bf16 too.
+    #[test]
+    fn activation_checkpointing_gives_the_gradients_of_the_whole_graph() {
+        let _g = rng_lock();
+        let ex = examples();
+        let mut cases = vec![];
+        for choice in choices() {
+            cases.push((choice, Precision::F32, 1e-5));
+        }
+        if sealtune_model::device::LIBTORCH_BUILD {
+            // bf16 rounds the recomputed activations the same way, but LibTorch's
+            // kernels may sum in another order in a smaller graph.
+            cases.push((DeviceChoice::LibtorchCpu, Precision::Bf16, 2e-2));
+        }
+        for (choice, precision, tolerance) in cases {
+            let cfg = LoraConfig {
+                dropout: 0.2,
+                ..lora()
+            };
+            let mut whole = Trainer::new(tiny_as(choice, precision), &cfg).expect("lora");
+            perturbed(&mut whole);
+            let mut ckpt = Trainer::new(tiny_as(choice, precision), &cfg).expect("lora");
+            ckpt.params.clone_from(&whole.params);
+            ckpt.set_activation_checkpointing(true);
+            let pad = whole.pad_id();
+            let micro = vec![
+                micro_batch(&ex, &[vec![0, 1], vec![2]], pad),
+                micro_batch(&ex, &[vec![3]], pad),
+            ];
+            let (lw, gw) = whole.gradients(&micro, 7).expect("whole");
+            let (lc, gc) = ckpt.gradients(&micro, 7).expect("checkpointed");
+            let scale = crate::optim::global_norm(&gw);
+            assert!(scale > 0.0, "{choice} {precision}: no gradient");
+            let diff = gw
+                .iter()
+                .flatten()
+                .zip(gc.iter().flatten())
+                .map(|(a, b)| f64::from((a - b).abs()))
+                .fold(0.0, f64::max);
+            eprintln!(
+                "{choice} {precision}: checkpointed gradients differ by {diff:e} (norm {scale:e}), loss {lw} vs {lc}"
+            );
+            assert!(
+                (lw - lc).abs() <= 1e-6 * lw.abs(),
+                "{choice} {precision}: loss {lw} vs {lc}"
+            );
+            assert!(
+                diff <= tolerance * scale,
+                "{choice} {precision}: gradients differ by {diff} (norm {scale})"
+            );
+            // Different dropout draws give different gradients: the check above compared
+            // the same masks, not two dropout-free passes.
+            let (_, other) = ckpt.gradients(&micro, 8).expect("other seed");
+            assert_ne!(
+                other, gc,
+                "{choice} {precision}: dropout did not depend on the seed"
+            );
+        }
+    }
+
+    /// Training with activation checkpointing follows the curve of training without it.
+    #[test]
+    fn activation_checkpointing_trains_like_the_whole_graph() {
+        let _g = rng_lock();
+        let ex = examples();
+        let cfg = LoraConfig {
+            dropout: 0.1,
+            ..lora()
+        };
+        let run = |ckpt: bool| {
+            let mut t = Trainer::new(tiny(), &cfg).expect("lora");
+            t.set_activation_checkpointing(ckpt);
+            perturbed(&mut t);
+            let mb = micro_batch(&ex, &[vec![0, 1], vec![2, 3]], t.pad_id());
+            let losses: Vec<f64> = (0..6)
+                .map(|s| {
+                    t.step(std::slice::from_ref(&mb), &OptimConfig::default(), 5e-3, s)
+                        .expect("step")
+                        .loss
+                })
+                .collect();
+            (losses, t.params)
+        };
+        let (lw, pw) = run(false);
+        let (lc, pc) = run(true);
+        assert!(lc[5] < lc[0], "loss did not fall: {lc:?}");
+        for (a, b) in lw.iter().zip(&lc) {
+            assert!(
+                (a - b).abs() <= 1e-5 * a.abs(),
+                "whole {lw:?}, checkpointed {lc:?}"
+            );
+        }
+        let diff = pw
+            .iter()
+            .flatten()
+            .zip(pc.iter().flatten())
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert!(diff < 1e-5, "parameters differ by {diff}");
     }
 
     fn lora() -> LoraConfig {
