@@ -597,25 +597,7 @@ impl Llama {
             _ => (0, batch.segments.clone()),
         };
         let tk = past + t;
-        let mut bias = Vec::with_capacity(b * t * tk);
-        for (q_segs, k_segs) in batch.segments.iter().zip(&key_segments) {
-            for (i, &qs) in q_segs.iter().enumerate() {
-                for (j, &ks) in k_segs.iter().enumerate() {
-                    // A padding query (segment 0) sees only itself: no row is fully
-                    // masked, which attention kernels that normalise with a saved
-                    // log-sum-exp (LibTorch's flash backward) get wrong. Real queries
-                    // never see padding keys, so padding changes nothing they compute.
-                    let visible = if qs == 0 {
-                        j == past + i
-                    } else {
-                        j <= past + i && ks == qs
-                    };
-                    bias.push(if visible { 0.0 } else { MASKED });
-                }
-            }
-        }
-        let bias = Tensor::<4>::from_data(TensorData::new(bias, [b, 1, t, tk]), &self.device)
-            .cast(self.precision.float_dtype());
+        let bias = self.attention_bias(&batch.segments, &key_segments, past);
         let (cos, sin) = self.rope_tables(&batch.positions);
 
         let ids: Vec<i64> = batch
@@ -631,6 +613,37 @@ impl Llama {
             .select(0, ids)
             .reshape([b, t, c.hidden_size]);
         Ok((x, LayerContext { bias, cos, sin, tk }))
+    }
+
+    /// The additive attention bias `[b, 1, t, tk]` of queries with segment ids `q_segs`
+    /// (at positions `past..past + t`) against keys with `k_segs`, built on the device
+    /// from the ids (a long row uploads `b·(t + tk)` ids, not `b·t·tk` values): 0 where a
+    /// query sees a key, [`MASKED`] elsewhere.
+    fn attention_bias(&self, q_segs: &[Vec<u32>], k_segs: &[Vec<u32>], past: usize) -> Tensor<4> {
+        let (b, t, tk) = (q_segs.len(), q_segs[0].len(), k_segs[0].len());
+        let device = &self.device;
+        let ints = |v: Vec<i64>, shape: [usize; 3]| {
+            Tensor::<3, Int>::from_data(TensorData::new(v, shape), device).expand([b, t, tk])
+        };
+        let flat = |s: &[Vec<u32>]| s.iter().flatten().map(|&x| i64::from(x)).collect();
+        let qs = ints(flat(q_segs), [b, t, 1]);
+        let ks = ints(flat(k_segs), [b, 1, tk]);
+        let qp = ints((past..past + t).map(|p| p as i64).collect(), [1, t, 1]);
+        let kp = ints((0..tk).map(|p| p as i64).collect(), [1, 1, tk]);
+        // A padding query (segment 0) sees only itself: no row is fully masked, which
+        // attention kernels that normalise with a saved log-sum-exp (LibTorch's flash
+        // backward) get wrong. Real queries see the earlier keys of their own segment, so
+        // never padding: padding changes nothing they compute.
+        let padding = qs.clone().equal_elem(0);
+        let real = qs
+            .equal(ks)
+            .bool_and(kp.clone().lower_equal(qp.clone()))
+            .bool_and(padding.clone().bool_not());
+        let visible = real.bool_or(padding.bool_and(kp.equal(qp)));
+        Tensor::<3>::zeros([b, t, tk], device)
+            .mask_fill(visible.bool_not(), MASKED)
+            .reshape([b, 1, t, tk])
+            .cast(self.precision.float_dtype())
     }
 
     fn layer(

@@ -48,6 +48,8 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use burn::prelude::Tensor;
+
 use sealtune_model::config::{PUBLISHED_SHAPES, published_shape};
 use sealtune_model::{
     AttentionKind, ComputeSection, CrossEntropyKind, DeviceChoice, DtypeChoice, Llama, LoraConfig,
@@ -292,14 +294,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         trainer.eval_loss(&mb)?;
     }
     let forward_s = t.elapsed().as_secs_f64() / steps as f64;
-    let lens: Vec<usize> = trainer.params.iter().map(Vec::len).collect();
-    let mut params = trainer.params.clone();
-    let grads = params.clone();
-    let mut opt = AdamW::new(&lens);
+    // The update on the device, on as many values as the adapter has, waited for by
+    // reading one value back.
+    let device = trainer.model().device().clone();
+    let n = trainer.trainable_parameters();
+    let grads = Tensor::<1>::ones([n], &device);
+    let mut params = grads.clone();
+    let mut opt = AdamW::new(n, &device);
     let t = Instant::now();
     for _ in 0..steps {
         opt.update(&mut params, &grads, &cfg, 1e-4);
     }
+    sealtune_model::model::read_f32(params.sum())?;
     let optim_s = t.elapsed().as_secs_f64() / steps as f64;
 
     let rss = sealtune_pipeline::proc::peak_rss_kib().map_or(0.0, |k| k as f64 / 1024.0);

@@ -122,14 +122,12 @@ impl<'a> CheckpointStore<'a> {
         let tmp = self.root.join(format!(".tmp-{}", name(state.step)));
         let _ = std::fs::remove_dir_all(&tmp);
         std::fs::create_dir_all(&tmp).map_err(|e| StageError::cant_create(&tmp, e))?;
+        let params = trainer.params().map_err(StageError::from_error)?;
+        let (m, v, _) = trainer.optimizer_state().map_err(StageError::from_error)?;
         let mut tensors = Vec::with_capacity(trainer.names().len() * 3);
         for (i, n) in trainer.names().iter().enumerate() {
             let shape = trainer.shapes()[i].to_vec();
-            for (prefix, data) in [
-                ("param", &trainer.params[i]),
-                ("adam_m", &trainer.opt.m[i]),
-                ("adam_v", &trainer.opt.v[i]),
-            ] {
+            for (prefix, data) in [("param", &params[i]), ("adam_m", &m[i]), ("adam_v", &v[i])] {
                 tensors.push(OwnedTensor {
                     name: format!("{prefix}/{n}"),
                     shape: shape.clone(),
@@ -231,24 +229,28 @@ impl<'a> CheckpointStore<'a> {
                 .map_err(StageError::from_error),
         };
         let names: Vec<String> = trainer.names().to_vec();
+        let (mut params, mut m, mut v) = (Vec::new(), Vec::new(), Vec::new());
         for (i, n) in names.iter().enumerate() {
             let shape = trainer.shapes()[i].to_vec();
             for prefix in ["param", "adam_m", "adam_v"] {
                 let data = read(&format!("{prefix}/{n}"), &shape)?;
-                if data.len() != trainer.params[i].len() {
+                if data.len() != shape.iter().product::<usize>() {
                     return Err(StageError::data(format!(
                         "{}: {prefix}/{n} has the wrong size for this adapter; delete the checkpoint directory to start over",
                         tpath.display()
                     )));
                 }
                 match prefix {
-                    "param" => trainer.params[i] = data,
-                    "adam_m" => trainer.opt.m[i] = data,
-                    _ => trainer.opt.v[i] = data,
+                    "param" => params.push(data),
+                    "adam_m" => m.push(data),
+                    _ => v.push(data),
                 }
             }
         }
-        trainer.opt.t = state.adam_t;
+        trainer.set_params(params).map_err(StageError::from_error)?;
+        trainer
+            .set_optimizer_state(m, v, state.adam_t)
+            .map_err(StageError::from_error)?;
         Ok(Some(state))
     }
 }

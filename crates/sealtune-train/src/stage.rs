@@ -452,7 +452,7 @@ impl Stage for TrainStage {
             state.tokens_seen += stats.tokens as u64;
             state.loss_tokens += stats.loss_tokens as u64;
             state.last_loss = Some(stats.loss);
-            state.adam_t = trainer.opt.t;
+            state.adam_t = trainer.optimizer_steps();
             state.elapsed_s = elapsed_before + session.elapsed().as_secs_f64();
             metrics.write(&train::MetricsLine::Train {
                 step: state.step,

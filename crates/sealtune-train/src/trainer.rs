@@ -1,9 +1,11 @@
 //! The training step: forward, masked cross-entropy, backward through the frozen model into
 //! the LoRA parameters, gradient accumulation, clipping and the AdamW update.
 //!
-//! The trainable parameters live on the host as flat f32 buffers (the optimiser's master
-//! copy). Before each forward they are installed into the model as autodiff leaves; the
-//! frozen weights never enter the autodiff graph.
+//! The trainable parameters, their gradients and AdamW's moments live on the model's device
+//! in float32 for the whole run. Each step installs the parameters into the model (as
+//! autodiff leaves, or one layer at a time under activation checkpointing), accumulates
+//! the gradients of its micro-batches there, and reads back two numbers: the loss and the
+//! gradient norm. The frozen weights never enter the autodiff graph.
 
 use std::ops::Range;
 
@@ -14,7 +16,7 @@ use sealtune_model::{Llama, LoraConfig, ModelError, Result};
 
 use crate::collate::MicroBatch;
 use crate::config::OptimConfig;
-use crate::optim::{AdamW, clip};
+use crate::optim::{AdamW, clip, squared_norm};
 
 /// What one optimiser step did.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -37,10 +39,13 @@ pub struct Trainer {
     shapes: Vec<[usize; 2]>,
     /// Layer `l`'s parameters are `params[layer_ranges[l]]`.
     layer_ranges: Vec<Range<usize>>,
-    /// Trainable parameters, in [`Trainer::names`] order.
-    pub params: Vec<Vec<f32>>,
-    /// Optimiser state.
-    pub opt: AdamW,
+    /// Parameter `i` is `params[offsets[i]..offsets[i + 1]]`, row-major.
+    offsets: Vec<usize>,
+    /// Every trainable parameter value on the model's device, in [`Trainer::names`] order,
+    /// in one flat float32 tensor outside autodiff (the model gets views of it).
+    params: Tensor<1>,
+    /// Optimiser state, on the same device.
+    opt: AdamW,
     pad: u32,
     checkpointing: bool,
 }
@@ -57,7 +62,7 @@ impl Trainer {
         model.add_lora(lora)?;
         let mut names = Vec::new();
         let mut shapes = Vec::new();
-        let mut params = Vec::new();
+        let mut views = Vec::new();
         let mut layer_ranges = Vec::new();
         for li in 0..model.num_layers() {
             let start = names.len();
@@ -65,19 +70,25 @@ impl Trainer {
                 let [r, c] = t.dims();
                 names.push(name);
                 shapes.push([r, c]);
-                params.push(read_f32(t)?);
+                views.push(t.reshape([r * c]));
             }
             layer_ranges.push(start..names.len());
         }
-        let lens: Vec<usize> = params.iter().map(Vec::len).collect();
+        let mut offsets = vec![0];
+        for [r, c] in &shapes {
+            offsets.push(offsets[offsets.len() - 1] + r * c);
+        }
+        let params = Tensor::cat(views, 0);
+        let opt = AdamW::new(offsets[offsets.len() - 1], model.device());
         let pad = model.config().pad_token_id.unwrap_or(0);
         Ok(Self {
             model,
             names,
             shapes,
             layer_ranges,
+            offsets,
             params,
-            opt: AdamW::new(&lens),
+            opt,
             pad,
             checkpointing: false,
         })
@@ -103,7 +114,77 @@ impl Trainer {
 
     /// Number of trainable parameters.
     pub fn trainable_parameters(&self) -> usize {
-        self.params.iter().map(Vec::len).sum()
+        self.offsets[self.offsets.len() - 1]
+    }
+
+    /// The parameters' values, in [`Trainer::names`] order (one read from the device).
+    pub fn params(&self) -> Result<Vec<Vec<f32>>> {
+        self.read_split(&self.params)
+    }
+
+    /// Replaces the parameters' values (`values[i]` holds [`Trainer::shapes`]`[i]` values).
+    pub fn set_params(&mut self, values: Vec<Vec<f32>>) -> Result<()> {
+        self.params = self.upload(values, "params")?;
+        Ok(())
+    }
+
+    /// AdamW's first and second moments (one read from the device each) and its update
+    /// count.
+    pub fn optimizer_state(&self) -> Result<(Vec<Vec<f32>>, Vec<Vec<f32>>, u64)> {
+        Ok((
+            self.read_split(&self.opt.m)?,
+            self.read_split(&self.opt.v)?,
+            self.opt.t,
+        ))
+    }
+
+    /// Replaces AdamW's moments and update count, e.g. from a checkpoint.
+    pub fn set_optimizer_state(
+        &mut self,
+        m: Vec<Vec<f32>>,
+        v: Vec<Vec<f32>>,
+        t: u64,
+    ) -> Result<()> {
+        self.opt.m = self.upload(m, "adam_m")?;
+        self.opt.v = self.upload(v, "adam_v")?;
+        self.opt.t = t;
+        Ok(())
+    }
+
+    /// AdamW's update count.
+    pub fn optimizer_steps(&self) -> u64 {
+        self.opt.t
+    }
+
+    /// A flat tensor read back and cut into the parameters.
+    fn read_split(&self, flat: &Tensor<1>) -> Result<Vec<Vec<f32>>> {
+        let all = read_f32(flat.clone())?;
+        Ok(self
+            .offsets
+            .windows(2)
+            .map(|w| all[w[0]..w[1]].to_vec())
+            .collect())
+    }
+
+    /// Host values of the parameters' shapes onto the device as one flat tensor.
+    fn upload(&self, values: Vec<Vec<f32>>, what: &'static str) -> Result<Tensor<1>> {
+        if values.len() != self.shapes.len()
+            || values
+                .iter()
+                .zip(&self.shapes)
+                .any(|(v, [r, c])| v.len() != r * c)
+        {
+            return Err(ModelError::Argument {
+                name: what,
+                message: "the values do not have the adapter's shapes".into(),
+            });
+        }
+        let all: Vec<f32> = values.into_iter().flatten().collect();
+        let n = all.len();
+        Ok(Tensor::<1>::from_data(
+            TensorData::new(all, [n]),
+            self.model.device(),
+        ))
     }
 
     /// The padding id batches use.
@@ -117,13 +198,15 @@ impl Trainer {
         &self.model
     }
 
-    /// Copies the host parameters into the model; `track` makes them autodiff leaves.
+    /// Puts views of the parameters into the model; `track` makes them autodiff leaves.
     fn install(&mut self, track: bool) {
-        let device = self.model.device().clone();
         let mut i = 0;
-        let (params, shapes) = (&self.params, &self.shapes);
+        let (params, offsets, shapes) = (&self.params, &self.offsets, &self.shapes);
         self.model.map_lora(|_, _| {
-            let t = Tensor::<2>::from_data(TensorData::new(params[i].clone(), shapes[i]), &device);
+            let t = params
+                .clone()
+                .narrow(0, offsets[i], offsets[i + 1] - offsets[i])
+                .reshape(shapes[i]);
             i += 1;
             if track {
                 t.autodiff().require_grad()
@@ -286,65 +369,53 @@ impl Trainer {
     }
 
     /// Gradients of the mean loss over all micro-batches of one step (normalised by the
-    /// total count of counted tokens across them), without updating anything.
+    /// total count of counted tokens across them), read back to the host, without
+    /// updating anything.
     pub fn gradients(&mut self, micro: &[MicroBatch], seed: u64) -> Result<(f64, Vec<Vec<f32>>)> {
-        self.gradients_until(micro, seed, &|| false)
-            .map(|g| g.unwrap_or_else(|| (0.0, Vec::new())))
+        let Some((loss, grads)) = self.gradients_until(micro, seed, &|| false)? else {
+            return Ok((0.0, Vec::new()));
+        };
+        let loss = loss.map_or(Ok(0.0), |l| read_f32(l).map(|v| f64::from(v[0])))?;
+        Ok((loss, self.read_split(&grads)?))
     }
 
-    /// Like [`Trainer::gradients`], but returns `None` as soon as `stop()` says so between
-    /// micro-batches.
+    /// The summed loss (`None` for no micro-batch) and the gradients of one step, on the
+    /// device; `None` as soon as `stop()` says so between micro-batches.
     fn gradients_until(
         &mut self,
         micro: &[MicroBatch],
         seed: u64,
         stop: &dyn Fn() -> bool,
-    ) -> Result<Option<(f64, Vec<Vec<f32>>)>> {
+    ) -> Result<Option<(Option<Tensor<1>>, Tensor<1>)>> {
         let norm = micro.iter().map(|m| m.loss_tokens).sum::<usize>().max(1) as f64;
-        // The parameters go to the device once per step, the gradients and the loss
-        // accumulate there, and come back in one read at the end of the step.
         self.install(!self.checkpointing);
-        let mut acc: Vec<Option<Tensor<2>>> = vec![None; self.params.len()];
+        let mut acc: Vec<Option<Tensor<2>>> = vec![None; self.shapes.len()];
         let mut loss: Option<Tensor<1>> = None;
         for (i, mb) in micro.iter().enumerate() {
             if stop() {
                 return Ok(None);
             }
             let s = seed ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-            let l = self.accumulate(mb, norm, &mut acc, s)?;
+            let l = self
+                .accumulate(mb, norm, &mut acc, s)?
+                .cast(FloatDType::F32);
             loss = Some(match loss {
                 Some(sum) => sum + l,
                 None => l,
             });
         }
-        let Some(loss) = loss else {
-            return Ok(Some((
-                0.0,
-                self.params.iter().map(|p| vec![0.0; p.len()]).collect(),
-            )));
-        };
         // B starts at zero, which can leave A without a gradient only if the projection
         // is unused; such a gradient is zero.
-        let device = self.model.device().clone();
-        let mut flat: Vec<Tensor<1>> = acc
+        let device = self.model.device();
+        let grads = acc
             .into_iter()
             .zip(&self.shapes)
             .map(|(g, &[r, c])| match g {
                 Some(g) => g.reshape([r * c]),
-                None => Tensor::<1>::zeros([r * c], &device),
+                None => Tensor::<1>::zeros([r * c], device),
             })
             .collect();
-        flat.push(loss.cast(FloatDType::F32));
-        let mut all = read_f32(Tensor::cat(flat, 0))?;
-        let value = all.pop().map_or(0.0, f64::from);
-        let mut grads = Vec::with_capacity(self.params.len());
-        let mut rest = all.as_slice();
-        for p in &self.params {
-            let (head, tail) = rest.split_at(p.len());
-            grads.push(head.to_vec());
-            rest = tail;
-        }
-        Ok(Some((value, grads)))
+        Ok(Some((loss, Tensor::cat(grads, 0))))
     }
 
     /// One optimiser step over `micro` with learning rate `lr`.
@@ -362,7 +433,9 @@ impl Trainer {
     }
 
     /// One optimiser step, abandoned (returning `None`, parameters untouched) when
-    /// `stop()` turns true between micro-batches.
+    /// `stop()` turns true between micro-batches. Everything stays on the device but the
+    /// loss and the gradient norm, read back together (clipping and the finiteness check
+    /// need the norm).
     pub fn step_interruptible(
         &mut self,
         micro: &[MicroBatch],
@@ -371,10 +444,17 @@ impl Trainer {
         seed: u64,
         stop: &dyn Fn() -> bool,
     ) -> Result<Option<StepStats>> {
-        let Some((loss, mut grads)) = self.gradients_until(micro, seed, stop)? else {
+        let Some((loss, grads)) = self.gradients_until(micro, seed, stop)? else {
             return Ok(None);
         };
-        let grad_norm = clip(&mut grads, cfg.clip_norm);
+        let Some(loss) = loss else {
+            return Err(ModelError::Argument {
+                name: "micro",
+                message: "a step needs at least one micro-batch".into(),
+            });
+        };
+        let both = read_f32(Tensor::cat(vec![loss, squared_norm(&grads)], 0))?;
+        let (loss, grad_norm) = (f64::from(both[0]), f64::from(both[1]).sqrt());
         if !grad_norm.is_finite() || !loss.is_finite() {
             return Err(ModelError::Internal {
                 message: format!(
@@ -382,6 +462,7 @@ impl Trainer {
                 ),
             });
         }
+        let grads = clip(grads, grad_norm, cfg.clip_norm);
         self.opt.update(&mut self.params, &grads, cfg, lr);
         Ok(Some(StepStats {
             loss,
@@ -516,7 +597,7 @@ mod tests {
                 .expect("step");
             losses.push(stats.loss);
             state.step += 1;
-            state.adam_t = t.opt.t;
+            state.adam_t = t.optimizer_steps();
             if Some(state.step) == stop_at {
                 let dir = store.save(&t, &state).expect("save");
                 let names: Vec<String> = std::fs::read_dir(&dir)
@@ -546,7 +627,7 @@ mod tests {
                     .expect("a checkpoint");
             }
         }
-        (losses, t.params)
+        (losses, t.params().expect("params"))
     }
 
     #[test]
@@ -694,7 +775,7 @@ mod tests {
             ];
             let (lw, gw) = whole.gradients(&micro, 7).expect("whole");
             let (lc, gc) = ckpt.gradients(&micro, 7).expect("checkpointed");
-            let scale = crate::optim::global_norm(&gw);
+            let scale = norm(&gw);
             assert!(scale > 0.0, "{choice} {precision}: no gradient");
             let diff = gw
                 .iter()
@@ -744,7 +825,7 @@ mod tests {
                         .loss
                 })
                 .collect();
-            (losses, t.params)
+            (losses, t.params().expect("params"))
         };
         let (lw, pw) = run(false);
         let (lc, pc) = run(true);
@@ -790,10 +871,21 @@ mod tests {
         ]
     }
 
+    /// The global L2 norm of host gradients.
+    fn norm(grads: &[Vec<f32>]) -> f64 {
+        grads
+            .iter()
+            .flatten()
+            .map(|&g| f64::from(g) * f64::from(g))
+            .sum::<f64>()
+            .sqrt()
+    }
+
     /// Randomises B so that gradients of A are non-zero.
     fn perturbed(t: &mut Trainer) {
         let mut s = 1u64;
-        for p in &mut t.params {
+        let mut params = t.params().expect("params");
+        for p in &mut params {
             for x in p.iter_mut() {
                 s = s
                     .wrapping_mul(6364136223846793005)
@@ -801,6 +893,7 @@ mod tests {
                 *x += ((s >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 0.2;
             }
         }
+        t.set_params(params).expect("set");
     }
 
     #[test]
@@ -834,15 +927,19 @@ mod tests {
         let eps = 1e-2f32;
         let mut checked = 0;
         // A few coordinates of A and B in the first and last adapted projection.
-        for pi in [0, 1, t.params.len() - 2, t.params.len() - 1] {
+        let mut params = t.params().expect("params");
+        for pi in [0, 1, params.len() - 2, params.len() - 1] {
             for &k in &[0usize, 3, 7] {
-                let k = k % t.params[pi].len();
-                let orig = t.params[pi][k];
-                t.params[pi][k] = orig + eps;
+                let k = k % params[pi].len();
+                let orig = params[pi][k];
+                params[pi][k] = orig + eps;
+                t.set_params(params.clone()).expect("set");
                 let plus = t.eval_loss(&mb).expect("loss").0;
-                t.params[pi][k] = orig - eps;
+                params[pi][k] = orig - eps;
+                t.set_params(params.clone()).expect("set");
                 let minus = t.eval_loss(&mb).expect("loss").0;
-                t.params[pi][k] = orig;
+                params[pi][k] = orig;
+                t.set_params(params.clone()).expect("set");
                 let fd = (plus - minus) / (2.0 * f64::from(eps));
                 let g = f64::from(grads[pi][k]);
                 assert!(
@@ -902,7 +999,7 @@ mod tests {
             .zip(g4.iter().flatten())
             .map(|(a, b)| f64::from((a - b).abs()))
             .fold(0.0, f64::max);
-        let scale = crate::optim::global_norm(&g1);
+        let scale = norm(&g1);
         assert!(scale > 0.0);
         assert!(diff < 1e-5 * scale.max(1.0), "max difference {diff}");
     }
@@ -925,7 +1022,7 @@ mod tests {
                 t.step(std::slice::from_ref(&mb), &OptimConfig::default(), 1e-3, s)
                     .expect("step");
             }
-            t.params
+            t.params().expect("params")
         };
         for choice in choices() {
             let (a, b) = (run(choice), run(choice));
