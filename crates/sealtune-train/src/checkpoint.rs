@@ -123,7 +123,9 @@ impl<'a> CheckpointStore<'a> {
         let _ = std::fs::remove_dir_all(&tmp);
         std::fs::create_dir_all(&tmp).map_err(|e| StageError::cant_create(&tmp, e))?;
         let params = trainer.params().map_err(StageError::from_error)?;
-        let (m, v, _) = trainer.optimizer_state().map_err(StageError::from_error)?;
+        let (m, v) = trainer
+            .optimizer_moments()
+            .map_err(StageError::from_error)?;
         let mut tensors = Vec::with_capacity(trainer.names().len() * 3);
         for (i, n) in trainer.names().iter().enumerate() {
             let shape = trainer.shapes()[i].to_vec();

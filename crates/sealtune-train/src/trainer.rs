@@ -31,6 +31,10 @@ pub struct StepStats {
     pub tokens: usize,
 }
 
+/// Host values of every trainable parameter (or of a per-parameter state), in
+/// [`Trainer::names`] order.
+pub type Values = Vec<Vec<f32>>;
+
 /// A model with a LoRA adapter and its optimiser.
 #[derive(Debug)]
 pub struct Trainer {
@@ -128,14 +132,10 @@ impl Trainer {
         Ok(())
     }
 
-    /// AdamW's first and second moments (one read from the device each) and its update
-    /// count.
-    pub fn optimizer_state(&self) -> Result<(Vec<Vec<f32>>, Vec<Vec<f32>>, u64)> {
-        Ok((
-            self.read_split(&self.opt.m)?,
-            self.read_split(&self.opt.v)?,
-            self.opt.t,
-        ))
+    /// AdamW's first and second moments (one read from the device each); its update count
+    /// is [`Trainer::optimizer_steps`].
+    pub fn optimizer_moments(&self) -> Result<(Values, Values)> {
+        Ok((self.read_split(&self.opt.m)?, self.read_split(&self.opt.v)?))
     }
 
     /// Replaces AdamW's moments and update count, e.g. from a checkpoint.
