@@ -206,3 +206,33 @@ fn train_config_errors_name_the_key() {
         .assert_code(66)
         .assert_stderr_has("nowhere");
 }
+
+/// `[train] activation_checkpointing` recomputes each layer in the backward pass and gets
+/// the gradients of the whole graph to the bit on the CPU, so the stage writes the same
+/// adapter bytes with it as without.
+#[test]
+#[ignore = "needs the model: bash scripts/fetch-smollm2.sh"]
+fn activation_checkpointing_trains_the_same_adapter_bytes() {
+    let plain = project();
+    plain
+        .run(&["run", "cfg.toml", "--to", "train"])
+        .assert_code(0);
+    let ckpt = project();
+    let cfg = ckpt.path().join("cfg.toml");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    assert!(text.contains("\n[train]\n"));
+    std::fs::write(
+        &cfg,
+        text.replace(
+            "\n[train]\n",
+            "\n[train]\nactivation_checkpointing = true\n",
+        ),
+    )
+    .unwrap();
+    ckpt.run(&["run", "cfg.toml", "--to", "train"])
+        .assert_code(0);
+    assert_eq!(adapter_sha(&plain), adapter_sha(&ckpt));
+    let training: serde_json::Value =
+        serde_json::from_str(&ckpt.read("run/train/training.json")).unwrap();
+    assert_eq!(training["steps"], 60);
+}

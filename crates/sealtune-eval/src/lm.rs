@@ -147,32 +147,30 @@ impl Lm {
     pub fn score_continuations(&self, prefix: &[u32], conts: &[Vec<u32>]) -> Result<Vec<Vec<f64>>> {
         let v = self.model.config().vocab_size;
         let mut cache = KvCache::new(&self.model);
-        let one = |tokens: &[u32], start: usize| Batch {
-            tokens: vec![tokens.to_vec()],
-            positions: vec![(start as u32..(start + tokens.len()) as u32).collect()],
-            segments: vec![vec![1; tokens.len()]],
+        let prompt = Batch {
+            tokens: vec![prefix.to_vec()],
+            positions: vec![(0..prefix.len() as u32).collect()],
+            segments: vec![vec![1; prefix.len()]],
         };
-        let logits = self.model.forward(&one(prefix, 0), Some(&mut cache))?;
+        let logits = self.model.forward(&prompt, Some(&mut cache))?;
         let all = read_f32(logits)?;
         let first = log_softmax(&all[all.len() - v..]);
-        let mut out = Vec::with_capacity(conts.len());
-        for c in conts {
-            if c.is_empty() {
-                out.push(Vec::new());
-                continue;
+        let mut out: Vec<Vec<f64>> = conts
+            .iter()
+            .map(|c| {
+                c.first()
+                    .map(|&t| vec![first[t as usize]])
+                    .unwrap_or_default()
+            })
+            .collect();
+        // The rest of every continuation longer than one token, `batch_size` at a time.
+        let long: Vec<usize> = (0..conts.len()).filter(|&i| conts[i].len() > 1).collect();
+        for chunk in long.chunks(self.batch_size) {
+            let rows: Vec<&[u32]> = chunk.iter().map(|&i| conts[i].as_slice()).collect();
+            let lps = self.model.score_continuations(&cache, &rows)?;
+            for (&i, lp) in chunk.iter().zip(lps) {
+                out[i].extend(lp.into_iter().map(f64::from));
             }
-            let mut lp = vec![first[c[0] as usize]];
-            if c.len() > 1 {
-                let mut cc = cache.clone();
-                let logits = self
-                    .model
-                    .forward(&one(&c[..c.len() - 1], prefix.len()), Some(&mut cc))?;
-                let rows = read_f32(logits)?;
-                for (row, &tok) in rows.chunks(v).zip(&c[1..]) {
-                    lp.push(log_softmax(row)[tok as usize]);
-                }
-            }
-            out.push(lp);
         }
         Ok(out)
     }

@@ -63,15 +63,32 @@ fn next_token_and_continuation_scores_match_full_scoring() {
             next[k][last]
         );
     }
-    // Continuations after a shared cached prefix.
+    // Continuations after a shared cached prefix, in batches of 2 of different lengths
+    // (padded), with a one-token and an empty continuation between them.
     let prefix = vec![261, 72, 101];
-    let conts = vec![vec![108, 108, 111], vec![120, 121, 122, 123]];
+    let conts = vec![
+        vec![108, 108, 111],
+        vec![120],
+        vec![120, 121, 122, 123],
+        vec![],
+        vec![108, 108],
+    ];
     let got = lm.score_continuations(&prefix, &conts).unwrap();
-    for (k, &row) in [0usize, 2].iter().enumerate() {
-        let want = &full[row].token_logprobs[2..];
-        assert_eq!(got[k].len(), want.len());
+    let short = lm.score(&[vec![261, 72, 101, 108, 108]], false).unwrap();
+    let want: Vec<Vec<f32>> = vec![
+        full[0].token_logprobs[2..].to_vec(),
+        full[2].token_logprobs[2..3].to_vec(),
+        full[2].token_logprobs[2..].to_vec(),
+        Vec::new(),
+        short[0].token_logprobs[2..].to_vec(),
+    ];
+    for (k, want) in want.iter().enumerate() {
+        assert_eq!(got[k].len(), want.len(), "continuation {k}");
         for (a, b) in got[k].iter().zip(want) {
-            assert!((a - f64::from(*b)).abs() < 1e-4, "{a} vs {b}");
+            assert!(
+                (a - f64::from(*b)).abs() < 1e-4,
+                "continuation {k}: {a} vs {b}"
+            );
         }
     }
 }

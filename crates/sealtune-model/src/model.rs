@@ -141,6 +141,22 @@ impl KvCache {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// The cache with its rows repeated `n` times (rows `0..r`, then `0..r` again, ...):
+    /// a batch of `n` continuations of the same cached prefix.
+    pub fn repeat_rows(&self, n: usize) -> Self {
+        Self {
+            layers: self
+                .layers
+                .iter()
+                .map(|l| {
+                    l.as_ref()
+                        .map(|(k, v)| (k.clone().repeat_dim(0, n), v.clone().repeat_dim(0, n)))
+                })
+                .collect(),
+            segments: (0..n).flat_map(|_| self.segments.clone()).collect(),
+        }
+    }
 }
 
 /// A rectangular batch of token ids with their positions and segment ids.
@@ -771,6 +787,63 @@ impl Llama {
                         .map(|v| v[range.clone()].iter().map(|x| x.max(0.0)).collect()),
                 }
             })
+            .collect())
+    }
+
+    /// Log-probabilities of `conts[i][1..]`, each continuation read after the prefix held by
+    /// the one-row `cache` (which is left as it was): `conts[i][j]` for `j ≥ 1` given the
+    /// prefix and `conts[i][..j]`. One batch: each row continues the prefix (the cache
+    /// repeated per row), right-padded (padding is segment 0, which no real token attends
+    /// to), and the log-probabilities are picked on the device, so one value per token
+    /// comes back. A continuation shorter than 2 tokens gets none.
+    pub fn score_continuations(&self, cache: &KvCache, conts: &[&[u32]]) -> Result<Vec<Vec<f32>>> {
+        let b = conts.len();
+        let t = conts
+            .iter()
+            .map(|c| c.len().saturating_sub(1))
+            .max()
+            .unwrap_or(0);
+        if t == 0 {
+            return Ok(vec![Vec::new(); b]);
+        }
+        if cache.segments.len() != 1 {
+            return Err(ModelError::Argument {
+                name: "cache",
+                message: format!(
+                    "holds {} rows; continuations need one",
+                    cache.segments.len()
+                ),
+            });
+        }
+        let pad = self.config.pad_token_id.unwrap_or(0);
+        let start = cache.len() as u32;
+        let mut batch = Batch {
+            tokens: Vec::with_capacity(b),
+            positions: Vec::with_capacity(b),
+            segments: Vec::with_capacity(b),
+        };
+        let mut targets = Vec::with_capacity(b * t);
+        for c in conts {
+            let n = c.len().saturating_sub(1);
+            let mut row = c[..n].to_vec();
+            row.resize(t, pad);
+            batch.tokens.push(row);
+            batch.positions.push((start..start + t as u32).collect());
+            batch
+                .segments
+                .push((0..t).map(|j| u32::from(j < n)).collect());
+            targets.extend(c.iter().skip(1).map(|&x| i64::from(x)));
+            targets.extend(std::iter::repeat_n(0, t - n));
+        }
+        let mut rows = cache.repeat_rows(b);
+        let logits = self.forward(&batch, Some(&mut rows))?;
+        let targets =
+            Tensor::<3, Int>::from_data(TensorData::new(targets, [b, t, 1]), &self.device);
+        let picked = read_f32(activation::log_softmax(logits, 2).gather(2, targets))?;
+        Ok(conts
+            .iter()
+            .enumerate()
+            .map(|(r, c)| picked[r * t..r * t + c.len().saturating_sub(1)].to_vec())
             .collect())
     }
 
