@@ -586,7 +586,10 @@ pub(crate) fn form_fields(
                 Some((at, tok))
             }) {
                 let short_caps = tok.len() <= 4 && tok.bytes().all(|c| c.is_ascii_uppercase());
-                if tok.bytes().any(|c| c.is_ascii_digit()) || (short_caps && k == 0) {
+                // A date's month name is part of it ("DOB: 10 October 1953").
+                let month = matches!(t, EntityType::Date | EntityType::DateOfBirth)
+                    && is_month(tok.trim_end_matches(['.', ',']));
+                if tok.bytes().any(|c| c.is_ascii_digit()) || (short_caps && k == 0) || month {
                     end = k + tok.len();
                 } else {
                     break;
@@ -600,6 +603,29 @@ pub(crate) fn form_fields(
         }
     }
     true
+}
+
+/// An English month name or its usual abbreviation, any case.
+fn is_month(w: &str) -> bool {
+    const MONTHS: [&str; 12] = [
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+    ];
+    let w = w.to_ascii_lowercase();
+    w.len() >= 3
+        && MONTHS.iter().any(|m| {
+            *m == w || (w.len() <= 4 && m.starts_with(&w) && (w.len() == 3 || w == "sept"))
+        })
 }
 
 /// Speaker handles of a timestamped chat or work log (`[09:59] rahim.k: hi`, `10:02 jdoe:
@@ -859,6 +885,22 @@ mod tests {
                 ("BRANDT,LUKAS", EntityType::Person),
             ]
         );
+    }
+
+    #[test]
+    fn a_date_field_keeps_its_month_name() {
+        let f = "DOB: 10 October 1953   MRN: 55120843\nDate of birth: Sept. 4, 1961\nDOB: 12 May\n";
+        let mut got = Vec::new();
+        form_fields(f, &|| false, |s, e, t, _| got.push((&f[s..e], t)));
+        assert!(
+            got.contains(&("10 October 1953", EntityType::DateOfBirth)),
+            "{got:?}"
+        );
+        assert!(
+            got.contains(&("Sept. 4, 1961", EntityType::DateOfBirth)),
+            "{got:?}"
+        );
+        assert!(!got.iter().any(|(v, _)| *v == "10"), "{got:?}");
     }
 
     #[test]
