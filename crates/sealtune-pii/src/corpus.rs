@@ -1208,3 +1208,60 @@ impl Scores {
         s
     }
 }
+
+/// A hand-labelled document of an evaluation set (`tests/independent*/`).
+#[derive(Debug, Clone)]
+pub struct Labelled {
+    /// The document's id.
+    pub id: String,
+    /// The text.
+    pub text: String,
+    /// Its spans, in byte offsets.
+    pub gold: Vec<Gold>,
+}
+
+/// Reads an evaluation set's JSON lines (`{"id", "text", "spans": [{"start",
+/// "end", "type"}]}`, offsets in code points, end exclusive) into byte offsets.
+/// An error names the line.
+pub fn read_labelled(jsonl: &str) -> Result<Vec<Labelled>, String> {
+    #[derive(serde::Deserialize)]
+    struct Line {
+        id: String,
+        text: String,
+        spans: Vec<LineSpan>,
+    }
+    #[derive(serde::Deserialize)]
+    struct LineSpan {
+        start: usize,
+        end: usize,
+        #[serde(rename = "type")]
+        kind: String,
+    }
+    let mut out = Vec::new();
+    for (n, line) in jsonl.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let doc: Line = serde_json::from_str(line).map_err(|e| format!("line {}: {e}", n + 1))?;
+        let mut byte_at: Vec<usize> = doc.text.char_indices().map(|(b, _)| b).collect();
+        byte_at.push(doc.text.len());
+        let mut gold = Vec::with_capacity(doc.spans.len());
+        for s in &doc.spans {
+            let entity = EntityType::from_name(&s.kind)
+                .ok_or_else(|| format!("line {}: unknown type {}", n + 1, s.kind))?;
+            let (Some(&start), Some(&end)) = (byte_at.get(s.start), byte_at.get(s.end)) else {
+                return Err(format!(
+                    "line {}: a span is past the end of the text",
+                    n + 1
+                ));
+            };
+            gold.push(Gold { start, end, entity });
+        }
+        out.push(Labelled {
+            id: doc.id,
+            text: doc.text,
+            gold,
+        });
+    }
+    Ok(out)
+}

@@ -4,6 +4,7 @@
 //! overlap resolution.
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex_automata::meta;
@@ -102,6 +103,8 @@ pub struct Detector {
     allow: HashSet<String>,
     deny: Option<(AhoCorasick, Vec<EntityType>)>,
     custom: Vec<Custom>,
+    /// The learned name tagger ([`crate::tagger`]); `None` runs the rules alone.
+    person_model: Option<Arc<crate::tagger::Model>>,
 }
 
 impl std::fmt::Debug for Detector {
@@ -182,7 +185,15 @@ impl Detector {
             allow,
             deny,
             custom,
+            person_model: Some(crate::tagger::builtin()),
         })
+    }
+
+    /// The same detector with another name tagger, or with none (`None`: the
+    /// name rules alone). Used to train and evaluate taggers.
+    pub fn with_person_model(mut self, model: Option<Arc<crate::tagger::Model>>) -> Self {
+        self.person_model = model;
+        self
     }
 
     /// Detects spans in `text`: byte offsets, sorted by start, not overlapping,
@@ -201,6 +212,7 @@ impl Detector {
         cancelled: &dyn Fn() -> bool,
     ) -> Option<Vec<Span>> {
         let mut cands: Vec<Span> = Vec::new();
+        let mut tagged: Vec<Span> = Vec::new();
         let go = |ok: bool| if ok && !cancelled() { Some(()) } else { None };
         go(true)?;
         go(self.structured(text, &mut cands, cancelled))?;
@@ -226,13 +238,39 @@ impl Detector {
             self.push(&mut cands, s, e, EntityType::Person, 0.9)
         });
         if self.enabled[idx(EntityType::Person)] {
-            go(crate::person::find(text, cancelled, |s, e, score| {
+            let ws = crate::person::words(text, crate::person::lexicon());
+            go(crate::person::find(text, &ws, cancelled, |s, e, score| {
                 self.push(&mut cands, s, e, EntityType::Person, score)
             }))?;
+            if let Some(m) = &self.person_model {
+                // A tagged name scores from the default threshold (at the model's
+                // own threshold) to 0.85 (certain). It only fills gaps: it is
+                // added after overlap resolution where no other span is.
+                let t = m.threshold();
+                go(m.find_in(text, &ws, cancelled, |s, e, p| {
+                    let score = 0.55 + 0.3 * (p - t) / (1.0 - t).max(1e-6);
+                    self.push(&mut tagged, s, e, EntityType::Person, score)
+                }))?;
+            }
         }
         go(self.deny_list(text, &mut cands, cancelled))?;
         go(self.custom(text, &mut cands, cancelled))?;
         let mut spans = self.resolve(text, cands, cancelled)?;
+        if !tagged.is_empty() {
+            tagged.retain(|c| c.score >= self.thresholds[idx(c.entity)]);
+            let mut all = std::mem::take(&mut spans);
+            let mut k = 0;
+            for c in tagged {
+                while k < all.len() && all[k].end <= c.start {
+                    k += 1;
+                }
+                if all.get(k).is_none_or(|n| c.end <= n.start) {
+                    all.push(c);
+                }
+            }
+            all.sort_by_key(|s| s.start);
+            spans = all;
+        }
         extend_phone_extensions(text, &mut spans);
         spelled_names(text, &mut spans);
         Some(spans)

@@ -36,6 +36,7 @@ pub mod record;
 pub mod residual;
 pub mod stage;
 mod table;
+pub mod tagger;
 pub mod types;
 pub mod validate;
 

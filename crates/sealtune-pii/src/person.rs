@@ -7,22 +7,22 @@ use std::sync::OnceLock;
 
 use crate::names;
 
-const FIRST: u16 = names::FIRST as u16;
-const LAST: u16 = names::LAST as u16;
-const WORD: u16 = names::WORD as u16;
+pub(crate) const FIRST: u16 = names::FIRST as u16;
+pub(crate) const LAST: u16 = names::LAST as u16;
+pub(crate) const WORD: u16 = names::WORD as u16;
 
 /// Flag: a closed-class or domain word that never starts a name.
-const STOP: u16 = 1 << 3;
+pub(crate) const STOP: u16 = 1 << 3;
 /// Flag: a title ("Dr", "Mrs").
-const TITLE: u16 = 1 << 4;
+pub(crate) const TITLE: u16 = 1 << 4;
 /// Flag: a label followed by ':' ("Patient:", "Name:").
-const LABEL: u16 = 1 << 5;
+pub(crate) const LABEL: u16 = 1 << 5;
 /// Flag: a label that introduces a name without a colon ("patient Maria Lopez").
 const BARE: u16 = 1 << 6;
 /// Flag: a preposition or verb often followed by a full name.
 const WEAK: u16 = 1 << 7;
 /// Flag: a salutation or sign-off ("Dear", "Regards").
-const SALUT: u16 = 1 << 8;
+pub(crate) const SALUT: u16 = 1 << 8;
 /// Flag: a surname particle ("de", "van").
 const PARTICLE: u16 = 1 << 9;
 /// Flag: the verb of a self-introduction ("is", "am").
@@ -33,7 +33,7 @@ const INTRO_PREV: u16 = 1 << 11;
 /// right after it is a name even when it is also an ordinary word ("wife Grace").
 const KIN: u16 = 1 << 12;
 /// Flag: a credential written after a name ("RN", "MD").
-const CRED: u16 = 1 << 13;
+pub(crate) const CRED: u16 = 1 << 13;
 /// Flag: a word that ends or follows an organisation's name ("Pharmacy", "Mutual").
 const ORG: u16 = 1 << 14;
 
@@ -338,7 +338,7 @@ pub(crate) const ORGS: &[&str] = &[
     "valley",
 ];
 /// Abbreviations and chat words that are not in the dictionary but are never names.
-const EXTRA_COMMON: &[&str] = &[
+pub(crate) const EXTRA_COMMON: &[&str] = &[
     "hgb", "dx", "hx", "tx", "sx", "rx", "fx", "meds", "dispo", "abx", "ok", "okay", "ive", "im",
     "hr", "ed", "icu", "er", "mrn", "dob", "ssn", "npi", "bp", "rr", "vs", "pcp", "ros", "hpi",
     "cc", "poa", "fyi", "asap", "thx", "pls", "plz", "btw", "lol", "yep", "yeah", "hmm", "umm",
@@ -568,7 +568,7 @@ impl Hasher for Fx {
 /// Lower-case words up to eight bytes are packed into a `u64` key (the common
 /// case: one multiply to hash, one compare to match); longer ones use bytes.
 #[derive(Debug)]
-struct Map {
+pub(crate) struct Map {
     /// One-hash Bloom filter over the short keys: most words are in no list,
     /// and a bit test is cheaper than a table probe.
     bloom: Vec<u64>,
@@ -632,7 +632,7 @@ fn pack(w: &[u8]) -> Option<u64> {
     Some(u64::from_le_bytes(b))
 }
 
-fn lexicon() -> &'static Map {
+pub(crate) fn lexicon() -> &'static Map {
     static L: OnceLock<Map> = OnceLock::new();
     L.get_or_init(|| {
         let g = names::Gazetteer::get();
@@ -665,7 +665,7 @@ fn lexicon() -> &'static Map {
 /// The common-word safe list ([`names::COMMON_WORDS`] and [`EXTRA_COMMON`]), in
 /// its own table: it is consulted only for the few words in a name context, so
 /// the per-word lookup stays one Bloom-filter test for most words.
-fn common_words() -> &'static Map {
+pub(crate) fn common_words() -> &'static Map {
     static C: OnceLock<Map> = OnceLock::new();
     C.get_or_init(|| {
         let mut m = Map::new(COMMON_BLOOM_BITS);
@@ -694,7 +694,7 @@ fn fold_hash(w: &str) -> u64 {
 }
 
 /// Flags for a word: folds case and Latin diacritics, then one table lookup.
-fn lookup(map: &Map, w: &str) -> u16 {
+pub(crate) fn lookup(map: &Map, w: &str) -> u16 {
     let bytes = w.as_bytes();
     // Fast path: short ASCII words are packed into the key in registers.
     if bytes.len() <= 8 && bytes.is_ascii() {
@@ -744,7 +744,7 @@ fn lookup(map: &Map, w: &str) -> u16 {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Case {
+pub(crate) enum Case {
     Cap,
     Upper,
     Lower,
@@ -752,18 +752,18 @@ enum Case {
 }
 
 #[derive(Debug, Clone, Copy)]
-struct Word {
-    start: usize,
-    end: usize,
-    case: Case,
-    flags: u16,
+pub(crate) struct Word {
+    pub(crate) start: usize,
+    pub(crate) end: usize,
+    pub(crate) case: Case,
+    pub(crate) flags: u16,
 }
 
 fn is_word_char(c: char) -> bool {
     c.is_alphabetic() || c == '\'' || c == '’' || c == '-'
 }
 
-fn words(text: &str, map: &Map) -> Vec<Word> {
+pub(crate) fn words(text: &str, map: &Map) -> Vec<Word> {
     let b = text.as_bytes();
     let mut out = Vec::with_capacity(text.len() / 6);
     let mut i = 0;
@@ -899,14 +899,16 @@ fn previous_line(text: &str, pos: usize) -> Option<&str> {
 /// propose names; a capitalised word in a name context counts as a name unless
 /// it is on the common-word safe list; then every later mention of a word of a
 /// confidently found name in the same text is a name too.
+///
+/// `ws` is `words(text, lexicon())`, shared with the learned tagger.
 pub(crate) fn find(
     text: &str,
+    ws: &[Word],
     cancelled: &dyn Fn() -> bool,
     mut emit: impl FnMut(usize, usize, f32),
 ) -> bool {
     let map = lexicon();
     let cw = common_words();
-    let ws = words(text, map);
     if cancelled() {
         return false;
     }
