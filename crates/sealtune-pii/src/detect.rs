@@ -273,6 +273,7 @@ impl Detector {
         }
         extend_phone_extensions(text, &mut spans);
         spelled_names(text, &mut spans);
+        name_handles(text, &mut spans);
         Some(spans)
     }
 
@@ -1048,6 +1049,96 @@ fn extend_phone_extensions(text: &str, spans: &mut [Span]) {
             spans[i].end = after;
         }
     }
+}
+
+/// Log-ins and chat handles made from a name found in the same text: for a name
+/// of two words or more, its first initial and last word (`praghavan` for
+/// "Priyanka Raghavan"), first and last word joined by `.`, `_` or nothing, and
+/// the first word with the last initial. A whole token (letters, digits, `.`,
+/// `_`, `-`) equal to one of them, in any case, outside every span, is that
+/// person too. Spans stay sorted and apart.
+fn name_handles(text: &str, spans: &mut Vec<Span>) {
+    let mut handles: HashSet<String> = HashSet::new();
+    for p in spans.iter().filter(|s| s.entity == EntityType::Person) {
+        let words: Vec<String> = text[p.start..p.end]
+            .split(|c: char| !c.is_ascii_alphabetic())
+            .filter(|w| w.len() >= 2)
+            .map(str::to_ascii_lowercase)
+            .collect();
+        let (Some(first), Some(last)) = (words.first(), words.last()) else {
+            continue;
+        };
+        if words.len() < 2 || first == last {
+            continue;
+        }
+        // "Raghavan, Priyanka" puts the surname first; try both orders.
+        for (f, l) in [(first, last), (last, first)] {
+            let (fi, li) = (&f[..1], &l[..1]);
+            for h in [
+                format!("{fi}{l}"),
+                format!("{f}.{l}"),
+                format!("{f}_{l}"),
+                format!("{f}{l}"),
+                format!("{f}{li}"),
+                format!("{f}.{li}"),
+            ] {
+                if h.len() >= 5 {
+                    handles.insert(h);
+                }
+            }
+        }
+    }
+    if handles.is_empty() {
+        return;
+    }
+    let b = text.as_bytes();
+    let tok = |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-');
+    let mut found = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if !tok(b[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < b.len() && tok(b[i]) {
+            i += 1;
+        }
+        let mut end = i;
+        while end > start && matches!(b[end - 1], b'.' | b'-' | b'_') {
+            end -= 1;
+        }
+        let boundary = start == 0 || !(b[start - 1] == b'@' || b[start - 1] >= 0x80);
+        let after_ok = !matches!(b.get(i), Some(b'@')) && b.get(i).is_none_or(|&c| c < 0x80);
+        if end - start >= 5
+            && end - start <= 40
+            && boundary
+            && after_ok
+            && handles.contains(&text[start..end].to_ascii_lowercase())
+        {
+            found.push((start, end));
+        }
+    }
+    if found.is_empty() {
+        return;
+    }
+    let mut k = 0;
+    let mut add = Vec::new();
+    for (s, e) in found {
+        while k < spans.len() && spans[k].end <= s {
+            k += 1;
+        }
+        if spans.get(k).is_none_or(|n| e <= n.start) {
+            add.push(Span {
+                start: s,
+                end: e,
+                entity: EntityType::Person,
+                score: 0.85,
+            });
+        }
+    }
+    spans.extend(add);
+    spans.sort_by_key(|s| s.start);
 }
 
 /// A name spelled out letter by letter after it is said (`Will Kerrigan, K-E-R-R-I-G-A-N`,

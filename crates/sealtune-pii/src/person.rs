@@ -35,7 +35,7 @@ const KIN: u16 = 1 << 12;
 /// Flag: a credential written after a name ("RN", "MD").
 pub(crate) const CRED: u16 = 1 << 13;
 /// Flag: a word that ends or follows an organisation's name ("Pharmacy", "Mutual").
-const ORG: u16 = 1 << 14;
+pub(crate) const ORG: u16 = 1 << 14;
 
 const TITLES: &[&str] = &[
     "dr",

@@ -15,6 +15,8 @@
 //! are never trained on. `tests/tagger.rs` retrains it and checks that the
 //! result is byte-identical to the committed file.
 
+use std::collections::HashSet;
+use std::hash::BuildHasherDefault;
 use std::sync::{Arc, OnceLock};
 
 use crate::person::{self, Case, Word};
@@ -183,19 +185,48 @@ impl Model {
     ) -> bool {
         let mut cx = Cx::new(text, ws, &self.nl);
         let mut feats = Vec::with_capacity(40);
-        let mut run: Option<(usize, usize, f32)> = None;
+        // A run of tagged words: the indices of its first and last words, its
+        // best probability, whether it has a word of two letters or more.
+        let mut run: Option<(usize, usize, f32, bool)> = None;
         let mut prev_tagged: Option<usize> = None;
-        for i in 0..ws.len() {
+        // A run is a name unless it is initials alone or an organisation's name
+        // (an organisation word in it or right after it: "Harbor Pointe Clinic").
+        let mut flush = |(first, last, q, long): (usize, usize, f32, bool)| {
+            let org = |w: &Word| w.flags & person::ORG != 0;
+            let (s, e) = (ws[first].start, ws[last].end);
+            let after = ws.get(last + 1).filter(|n| &text[e..n.start] == " ");
+            if long && !ws[first..=last].iter().any(org) && !after.is_some_and(org) {
+                emit(s, e, q);
+            }
+        };
+        // First pass: each candidate's probability. A word tagged with
+        // confidence marks its other capitalised mentions in the text as names
+        // too ("Jen has the handoff doc" after "Jen Okafor, RN").
+        let mut probs: Vec<(usize, f32)> = Vec::new();
+        let mut sure: HashSet<u64, BuildHasherDefault<IdHash>> = HashSet::default();
+        for (i, w) in ws.iter().enumerate() {
             if i % crate::detect::POLL == crate::detect::POLL - 1 && cancelled() {
                 return false;
             }
-            let w = &ws[i];
             if !candidate(w) {
                 continue;
             }
             feats.clear();
             cx.features(i, &mut feats);
             let p = self.prob(&feats);
+            if p >= SURE && w.end - w.start >= 3 && cx.cls2(i as isize) & 4 == 0 {
+                sure.insert(cx.lw(i as isize));
+            }
+            probs.push((i, p));
+        }
+        for (i, mut p) in probs {
+            let w = &ws[i];
+            if p < self.threshold
+                && matches!(w.case, Case::Cap | Case::Upper)
+                && sure.contains(&cx.lw(i as isize))
+            {
+                p = self.threshold;
+            }
             if p < self.threshold {
                 continue;
             }
@@ -203,22 +234,24 @@ impl Model {
                 let g = &text[ws[i - 1].end..w.start];
                 matches!(g, " " | "-" | ". " | " \"" | "\" " | " “" | "” ")
             };
+            let long = text[w.start..w.end].chars().nth(1).is_some();
             match (&mut run, joined) {
                 (Some(r), true) => {
-                    r.1 = w.end;
+                    r.1 = i;
                     r.2 = r.2.max(p);
+                    r.3 |= long;
                 }
                 _ => {
-                    if let Some((s, e, q)) = run.take() {
-                        emit(s, e, q);
+                    if let Some(r) = run.take() {
+                        flush(r);
                     }
-                    run = Some((w.start, w.end, p));
+                    run = Some((i, i, p, long));
                 }
             }
             prev_tagged = Some(i);
         }
-        if let Some((s, e, q)) = run {
-            emit(s, e, q);
+        if let Some(r) = run {
+            flush(r);
         }
         true
     }
@@ -254,7 +287,11 @@ fn candidate(w: &Word) -> bool {
     }
     match w.case {
         Case::Cap | Case::Upper => true,
-        Case::Lower => w.flags & (person::FIRST | person::LAST) != 0 && w.flags & person::WORD == 0,
+        Case::Lower => {
+            w.end - w.start >= 3
+                && w.flags & (person::FIRST | person::LAST) != 0
+                && w.flags & person::WORD == 0
+        }
         Case::Other => false,
     }
 }
@@ -356,6 +393,9 @@ fn quantised(mut w: Vec<f32>) -> Vec<f32> {
     w
 }
 
+/// The probability at which a tagged word's other mentions are names too.
+const SURE: f32 = 0.9;
+
 #[inline]
 fn mix(h: u64, x: u64) -> u64 {
     (h.rotate_left(5) ^ x).wrapping_mul(0x517c_c1b7_2722_0a95)
@@ -381,7 +421,7 @@ struct Cx<'a> {
     /// Candidate words by folded hash: how often each is written capitalised
     /// where a sentence does not start (names keep their capital; ordinary
     /// words lose it).
-    mid: std::collections::HashMap<u64, u32, std::hash::BuildHasherDefault<IdHash>>,
+    mid: std::collections::HashMap<u64, u32, BuildHasherDefault<IdHash>>,
 }
 
 /// The map's keys are already hashes.

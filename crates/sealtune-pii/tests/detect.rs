@@ -585,3 +585,31 @@ fn tables_extensions_spelled_forms_and_blocks() {
     let f = found(&d, "Status, notes, owner\nopen, waiting on docs, triage\n");
     assert!(f.is_empty(), "{f:?}");
 }
+
+#[test]
+fn log_ins_made_from_a_name_in_the_same_text() {
+    let det = default();
+    let t = "Caller: Priyanka Raghavan (praghavan), Claims Operations.\n\
+             2026-11-24 09:05 praghavan confirmed working; mail praghavan@example.com.\n\
+             Reviewed by Lena Ortiz; lena.ortiz and ortizl were locked.";
+    let got = found(&det, t);
+    let n = |v: &str| {
+        got.iter()
+            .filter(|(e, s)| *e == E::Person && s == v)
+            .count()
+    };
+    assert_eq!(n("praghavan"), 2, "{got:?}");
+    assert_eq!(n("lena.ortiz"), 1, "{got:?}");
+    assert!(
+        got.contains(&(E::Email, "praghavan@example.com".into())),
+        "{got:?}"
+    );
+    // No name, no handle: the same tokens alone are left alone.
+    let alone = found(&det, "praghavan confirmed working; lena.ortiz logged off.");
+    assert!(
+        !alone
+            .iter()
+            .any(|(_, s)| s == "praghavan" || s == "lena.ortiz"),
+        "{alone:?}"
+    );
+}
