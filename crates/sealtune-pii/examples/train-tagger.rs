@@ -9,8 +9,11 @@
 //!
 //! `cv` trains on four fifths of the dev documents and scores the whole
 //! detector (rules and tagger) on the fifth, for each threshold, summed over
-//! the five folds; the first row is the rules alone. `write` writes
-//! `data/person-tagger.bin`, which `tests/tagger.rs` checks is reproduced.
+//! the five folds; the first row is the rules alone. It names the threshold the
+//! committed model uses: the lowest whose share of other characters masked
+//! stays within 0.2 points of the rules alone (find as many names as possible
+//! for a fixed cost in over-masking). `write` writes `data/person-tagger.bin`,
+//! which `tests/tagger.rs` checks is reproduced.
 #![allow(clippy::print_stdout)]
 
 use std::path::Path;
@@ -103,7 +106,7 @@ fn cv(labelled: &[sealtune_pii::corpus::Labelled], docs: &[TrainDoc]) {
             base.add(&d.text, gold, &r);
             for (k, (s, det)) in per.iter_mut().zip(&dets).enumerate() {
                 let p = det.detect(&d.text);
-                if THRESHOLDS[k] == 0.5 {
+                if THRESHOLDS[k] == 0.6 {
                     tally(&mut miss_tagged, &d.text, gold, &p);
                     if std::env::var_os("SHOW").is_some() {
                         for g in gold.iter().filter(|g| g.entity == EntityType::Person) {
@@ -156,8 +159,20 @@ fn cv(labelled: &[sealtune_pii::corpus::Labelled], docs: &[TrainDoc]) {
     for (t, s) in THRESHOLDS.iter().zip(&per) {
         row(format!("{t}"), s);
     }
+    // The rule for the committed threshold: the lowest (most names found) whose
+    // share of other characters masked stays within 0.2 points of the rules'.
+    let budget = base.non_pii_masked_rate() + 0.002;
+    if let Some((t, _)) = THRESHOLDS
+        .iter()
+        .zip(&per)
+        .find(|(_, s)| s.non_pii_masked_rate() <= budget)
+    {
+        println!(
+            "\nchosen threshold: {t} (other characters masked within 0.2 points of the rules alone)"
+        );
+    }
     println!(
-        "\n| type | unmasked characters, rules alone | with the tagger at 0.5 |\n|---|---:|---:|"
+        "\n| type | unmasked characters, rules alone | with the tagger at 0.6 |\n|---|---:|---:|"
     );
     for (t, n) in &miss_rules {
         println!(

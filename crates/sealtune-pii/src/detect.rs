@@ -216,6 +216,7 @@ impl Detector {
         let go = |ok: bool| if ok && !cancelled() { Some(()) } else { None };
         go(true)?;
         go(self.structured(text, &mut cands, cancelled))?;
+        crate::hl7::find(text, |s, e, t, score| self.push(&mut cands, s, e, t, score));
         go(crate::table::find(text, cancelled, |s, e, t, score| {
             self.push(&mut cands, s, e, t, score)
         }))?;

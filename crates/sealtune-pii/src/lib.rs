@@ -28,6 +28,7 @@ pub mod corpus;
 pub mod detect;
 pub mod error;
 pub mod fingerprint;
+mod hl7;
 pub mod key;
 pub mod names;
 pub mod ops;

@@ -613,3 +613,22 @@ fn log_ins_made_from_a_name_in_the_same_text() {
         "{alone:?}"
     );
 }
+
+#[test]
+fn hl7_segments_are_read_by_field() {
+    let det = default();
+    let t = "Result copied from the interface:\n\
+             PID|1||VL7718204^^^VCL^MR||TAUFA^SIOSAIA^K||19720415|M|||2931 W 3500 S APT 14^^WEST VALLEY CITY^UT^84119||(801)555-0126\n\
+             OBX|1|NM|2345-7^GLUCOSE^LN||212|mg/dL|70-99|H|||F\n";
+    let got = found(&det, t);
+    for want in [
+        (E::MedicalRecordNumber, "VL7718204"),
+        (E::Person, "TAUFA^SIOSAIA^K"),
+        (E::DateOfBirth, "19720415"),
+        (E::StreetAddress, "2931 W 3500 S APT 14^^WEST VALLEY CITY^UT^84119"),
+        (E::Phone, "(801)555-0126"),
+    ] {
+        assert!(got.contains(&(want.0, want.1.to_string())), "{want:?} not in {got:?}");
+    }
+    assert!(!got.iter().any(|(_, v)| v.contains("GLUCOSE")), "{got:?}");
+}
