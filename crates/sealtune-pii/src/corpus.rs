@@ -5,7 +5,7 @@
 //! insurance messages, support tickets and chat turns from its own templates,
 //! with PII in varied formats (separators, casing, names from many cultures,
 //! including invented names that no gazetteer holds) and hard negatives that
-//! look like PII but are not: order ids, UUIDs, timestamps, version strings,
+//! look like PII but are not: order ids, UUIDs, times of day, version strings,
 //! amounts, card-like numbers failing Luhn, ages under 90, vitals, doses.
 //! Every PII value is labelled with its byte span and canonical type.
 
@@ -606,14 +606,14 @@ impl Gen<'_> {
                 self.r.below(4096),
                 self.r.next() >> 16
             )),
-            2 => d.s(&format!(
-                "Logged at 2024-{:02}-{:02}T{:02}:{:02}:{:02}Z. ",
-                self.r.range(1, 12),
-                self.r.range(1, 28),
-                self.r.below(24),
-                self.r.below(60),
-                self.r.below(60)
-            )),
+            2 => {
+                // The date of a log time stamp is the person's; its time of day is not.
+                let (m, day) = (self.r.range(1, 12), self.r.range(1, 28));
+                let (h, mi, sec) = (self.r.below(24), self.r.below(60), self.r.below(60));
+                d.s("Logged at ")
+                    .p(EntityType::Date, &format!("2024-{m:02}-{day:02}"))
+                    .s(&format!("T{h:02}:{mi:02}:{sec:02}Z. "))
+            }
             3 => d.s(&format!(
                 "App version {}.{}.{} (build {}). ",
                 self.r.below(20),

@@ -592,14 +592,18 @@ impl Detector {
         // Month and day without a year ("12/1", "11/28"): a date when either part
         // has two digits, or after a date word ("on 3/4"); "5/10" with no date word
         // is a pain score, "1/2" a fraction.
-        if g == 2 && sep == Some(b'/') && glen[0] <= 2 && glen[1] <= 2 && !neg {
+        if g == 2 && sep == Some(b'/') && glen[0] <= 2 && glen[1] <= 2 {
             let (m, dd): (u32, u32) = (
                 text[groups[0].0..groups[0].1].parse().unwrap_or(0),
                 text[groups[1].0..groups[1].1].parse().unwrap_or(0),
             );
             let before = text[..s].trim_end_matches(' ');
             let after = &b[e..];
-            let glued = before.ends_with(|c: char| c.is_ascii_digit() || c == '/' || c == '.')
+            // "12 1/2" is a number and a fraction; "01/23  01/24" (columns two or
+            // more spaces apart, as on a statement) are two dates.
+            let columns = s - before.len() >= 2;
+            let glued = (!columns
+                && before.ends_with(|c: char| c.is_ascii_digit() || c == '/' || c == '.'))
                 || after
                     .first()
                     .is_some_and(|&c| c == b'/' || c == b'%' || c.is_ascii_alphanumeric());
@@ -638,7 +642,9 @@ impl Detector {
                         | "collected"
                 )
             };
-            if (1..=12).contains(&m) && (1..=31).contains(&dd) && !glued {
+            // A date word right before it outweighs a number word nearby ("error
+            // on 11/22").
+            if (1..=12).contains(&m) && (1..=31).contains(&dd) && !glued && (!neg || date_word) {
                 let two = glen[0] == 2 || glen[1] == 2;
                 if date_word || (two && dd != 10) || (two && line_opens(text, s)) {
                     let dob = cue == Some(Cue::Dob);
@@ -687,16 +693,17 @@ impl Detector {
             if (ymd && year_ok(nums[0], 4)) || (mdy && year_ok(nums[2], glen[2])) {
                 let dob = cue == Some(Cue::Dob);
                 let rest = &b[e..];
-                // An ISO machine timestamp ("2024-03-05T10:22:33Z") is left alone; a
-                // date written with a time of day ("EXAM DATE: 11/18/2026 09:42")
-                // is still the date of a visit.
+                // The date of an ISO timestamp ("2024-03-05T10:22:33Z") is a date
+                // like any other (a log line of a person's activity); as with a date
+                // written with a time of day ("EXAM DATE: 11/18/2026 09:42"), the
+                // date is masked and the time of day left.
                 let timestamp = rest.len() >= 2
                     && (rest[0] == b'T' || rest[0] == b't')
                     && rest[1].is_ascii_digit();
                 if dob {
                     return Some(Some((EntityType::DateOfBirth, 0.95)));
                 }
-                if timestamp || (neg && sep == Some(b'.')) {
+                if !timestamp && neg && sep == Some(b'.') {
                     return Some(None);
                 }
                 return Some(Some((EntityType::Date, 0.85)));
