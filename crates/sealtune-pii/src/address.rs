@@ -732,6 +732,65 @@ fn tail(text: &str, mut end: usize) -> (usize, bool) {
     (end, false)
 }
 
+/// A street address written all in lower case, as in a chat ("2207 e 10th st apt 3
+/// indianapolis in 46201"), from the first word after the house number at `j`:
+/// street words ending in a street suffix, then up to eight words (a unit, a city,
+/// a state) and a five-digit ZIP on the same line. Without the ZIP, "5 mg tab" and
+/// "3 days ago" would read like streets. Returns the end of the ZIP.
+fn lower_case(text: &str, mut j: usize) -> Option<usize> {
+    let t = tables();
+    let b = text.as_bytes();
+    let lower = |w: &str| w.bytes().all(|c| c.is_ascii_lowercase());
+    let mut suffix = false;
+    for k in 0..5 {
+        let w = word(text, j)?.trim_end_matches(',');
+        let f = folded(w);
+        if k > 0 && lower(f.trim_end_matches('.')) && t.street.contains(&f[..]) {
+            j += w.len();
+            suffix = true;
+            break;
+        }
+        // Street-name words: not the small words of a sentence ("3 days ago on
+        // main st").
+        const PROSE: &[&str] = &[
+            "a", "ago", "and", "at", "by", "day", "days", "for", "from", "in", "is", "it", "of",
+            "on", "or", "the", "to", "was", "week", "weeks", "with", "year", "years",
+        ];
+        if !(lower(w) || is_ordinal(w)) || PROSE.contains(&w) || b.get(j + w.len()) != Some(&b' ') {
+            return None;
+        }
+        j += w.len() + 1;
+    }
+    if !suffix {
+        return None;
+    }
+    let mut e = j;
+    for _ in 0..9 {
+        while b.get(e).is_some_and(|&c| c == b' ' || c == b',') {
+            e += 1;
+        }
+        let w = word(text, e)?.trim_end_matches(['.', ',']);
+        let wb = w.as_bytes();
+        let zip5 = |d: &[u8]| d.len() == 5 && d.iter().all(u8::is_ascii_digit);
+        if zip5(wb)
+            || (wb.len() == 10
+                && zip5(&wb[..5])
+                && wb[5] == b'-'
+                && wb[6..].iter().all(u8::is_ascii_digit))
+        {
+            return Some(e + wb.len());
+        }
+        let unit_or_place = w
+            .bytes()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'#' || c == b'-');
+        if !unit_or_place {
+            return None;
+        }
+        e += w.len();
+    }
+    None
+}
+
 /// A street address starting with the house number at `i`; returns its end and
 /// whether it has a city line.
 pub(crate) fn street(text: &str, i: usize) -> Option<(usize, bool)> {
@@ -758,12 +817,13 @@ pub(crate) fn street(text: &str, i: usize) -> Option<(usize, bool)> {
     if text[j..].starts_with("1/2 ") {
         j += 4;
     }
-    // Most numbers are followed by a lower-case word ("5 mg", "3 days").
+    // Most numbers are followed by a lower-case word ("5 mg", "3 days"); an
+    // address written all in lower case has to close with a ZIP code.
     if !b
         .get(j)
         .is_some_and(|&c| c.is_ascii_uppercase() || c.is_ascii_digit() || c >= 0x80)
     {
-        return None;
+        return lower_case(text, j).map(|e| (e, true));
     }
     let mut street_end = None;
     // k: the street-name words read so far.

@@ -650,3 +650,30 @@ fn hl7_segments_are_read_by_field() {
     }
     assert!(!got.iter().any(|(_, v)| v.contains("GLUCOSE")), "{got:?}");
 }
+
+#[test]
+fn lower_case_addresses_close_with_a_zip() {
+    let det = default();
+    let addr = |t: &str| -> Vec<String> {
+        found(&det, t)
+            .into_iter()
+            .filter(|(e, _)| *e == E::StreetAddress)
+            .map(|(_, s)| s)
+            .collect()
+    };
+    assert_eq!(
+        addr("mail went to my old place at 2207 e 10th st apt 3 indianapolis in 46201, pls fix"),
+        ["2207 e 10th st apt 3 indianapolis in 46201"]
+    );
+    assert_eq!(
+        addr("ship to 12 oak st #4, boise id 83702-1234 ok"),
+        ["12 oak st #4, boise id 83702-1234"]
+    );
+    for t in [
+        "take 5 mg tab daily at 10 am for 3 days",
+        "it was 3 days ago on main st in 12345",
+        "moved to 40 elm st last year",
+    ] {
+        assert!(addr(t).is_empty(), "{t}: {:?}", addr(t));
+    }
+}
