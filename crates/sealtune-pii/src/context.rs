@@ -49,7 +49,9 @@ pub fn cue_of(word: &str) -> Option<Cue> {
         | "ehr" => Cue::Mrn,
         "member" | "subscriber" | "policy" | "insurance" | "insured" | "plan" | "group"
         | "medicaid" | "medicare" | "beneficiary" | "mbi" | "hicn" | "claim" | "coverage"
-        | "payer" => Cue::Insurance,
+        | "payer" | "mbr" | "ppo" | "hmo" | "epo" | "vision" | "poliza" | "póliza" => {
+            Cue::Insurance
+        }
         "npi" | "provider" => Cue::Npi,
         "dea" => Cue::Dea,
         "license" | "licence" | "dl" | "driver" | "drivers" | "driving" | "lic" => Cue::License,

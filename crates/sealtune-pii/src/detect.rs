@@ -910,6 +910,13 @@ impl Detector {
         let t = match cue {
             Some(Cue::Mrn) if (5..=15).contains(&n) => Some(EntityType::MedicalRecordNumber),
             Some(Cue::Insurance) if (6..=20).contains(&n) => Some(EntityType::InsuranceId),
+            // A card number is digits; letters and digits after "cardholder ID" are
+            // a pharmacy benefit's member id.
+            Some(Cue::Card)
+                if (6..=20).contains(&n) && tok.bytes().any(|c| c.is_ascii_alphabetic()) =>
+            {
+                Some(EntityType::InsuranceId)
+            }
             Some(Cue::Account) if (6..=20).contains(&n) => Some(EntityType::UsBankAccount),
             Some(Cue::License) if (5..=15).contains(&n) => Some(EntityType::DriverLicense),
             Some(Cue::Passport) if (6..=10).contains(&n) => Some(EntityType::Passport),

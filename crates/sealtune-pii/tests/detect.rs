@@ -677,3 +677,31 @@ fn lower_case_addresses_close_with_a_zip() {
         assert!(addr(t).is_empty(), "{t}: {:?}", addr(t));
     }
 }
+
+#[test]
+fn member_ids_after_plan_and_cardholder_words() {
+    let det = default();
+    for (t, want) in [
+        (
+            "Cardholder ID: ZQW88120457       Cardholder: self",
+            "ZQW88120457",
+        ),
+        (
+            "Primary: Aetherna PPO, ID W228410937. Secondary: none",
+            "W228410937",
+        ),
+        ("Mbr  ID:W2289173604   Grp:  BN77102", "W2289173604"),
+    ] {
+        let got = found(&det, t);
+        assert!(
+            got.contains(&(E::InsuranceId, want.to_string())),
+            "{t}: {got:?}"
+        );
+    }
+    // A card number after "card" is still a card.
+    let got = found(&det, "Visa card 4111 1111 1111 1111");
+    assert!(
+        got.contains(&(E::CreditCard, "4111 1111 1111 1111".to_string())),
+        "{got:?}"
+    );
+}
