@@ -1108,6 +1108,16 @@ fn name_handles(text: &str, spans: &mut Vec<Span>) {
     }
     let b = text.as_bytes();
     let tok = |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-');
+    // A token is compared only when a handle has its length and first letter.
+    let mut shape = [0u64; 41];
+    for h in &handles {
+        if let Some(&c) = h.as_bytes().first()
+            && h.len() <= 40
+        {
+            shape[h.len()] |= 1 << (c.to_ascii_lowercase() & 63);
+        }
+    }
+    let mut buf = [0u8; 40];
     let mut found = Vec::new();
     let mut i = 0;
     while i < b.len() {
@@ -1125,13 +1135,18 @@ fn name_handles(text: &str, spans: &mut Vec<Span>) {
         }
         let boundary = start == 0 || !(b[start - 1] == b'@' || b[start - 1] >= 0x80);
         let after_ok = !matches!(b.get(i), Some(b'@')) && b.get(i).is_none_or(|&c| c < 0x80);
-        if end - start >= 5
-            && end - start <= 40
+        let n = end - start;
+        if (5..=40).contains(&n)
             && boundary
             && after_ok
-            && handles.contains(&text[start..end].to_ascii_lowercase())
+            && shape[n] & (1 << (b[start].to_ascii_lowercase() & 63)) != 0
         {
-            found.push((start, end));
+            for (d, c) in buf.iter_mut().zip(&b[start..end]) {
+                *d = c.to_ascii_lowercase();
+            }
+            if std::str::from_utf8(&buf[..n]).is_ok_and(|w| handles.contains(w)) {
+                found.push((start, end));
+            }
         }
     }
     if found.is_empty() {
