@@ -549,7 +549,9 @@ const MONTHS: [&str; 12] = [
     "december",
 ];
 
-fn month_of(w: &str) -> Option<(u32, bool)> {
+/// The month (1-12) an English month name or its usual abbreviation names, any
+/// case, and whether it was abbreviated.
+pub(crate) fn month_of(w: &str) -> Option<(u32, bool)> {
     let w = w.trim_end_matches('.').to_lowercase();
     if w.len() < 3 {
         return None;

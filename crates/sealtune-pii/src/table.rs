@@ -588,7 +588,7 @@ pub(crate) fn form_fields(
                 let short_caps = tok.len() <= 4 && tok.bytes().all(|c| c.is_ascii_uppercase());
                 // A date's month name is part of it ("DOB: 10 October 1953").
                 let month = matches!(t, EntityType::Date | EntityType::DateOfBirth)
-                    && is_month(tok.trim_end_matches(['.', ',']));
+                    && crate::ops::month_of(tok.trim_end_matches(['.', ','])).is_some();
                 if tok.bytes().any(|c| c.is_ascii_digit()) || (short_caps && k == 0) || month {
                     end = k + tok.len();
                 } else {
@@ -603,29 +603,6 @@ pub(crate) fn form_fields(
         }
     }
     true
-}
-
-/// An English month name or its usual abbreviation, any case.
-fn is_month(w: &str) -> bool {
-    const MONTHS: [&str; 12] = [
-        "january",
-        "february",
-        "march",
-        "april",
-        "may",
-        "june",
-        "july",
-        "august",
-        "september",
-        "october",
-        "november",
-        "december",
-    ];
-    let w = w.to_ascii_lowercase();
-    w.len() >= 3
-        && MONTHS.iter().any(|m| {
-            *m == w || (w.len() <= 4 && m.starts_with(&w) && (w.len() == 3 || w == "sept"))
-        })
 }
 
 /// Speaker handles of a timestamped chat or work log (`[09:59] rahim.k: hi`, `10:02 jdoe:
