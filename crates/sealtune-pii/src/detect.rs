@@ -257,21 +257,8 @@ impl Detector {
         go(self.deny_list(text, &mut cands, cancelled))?;
         go(self.custom(text, &mut cands, cancelled))?;
         let mut spans = self.resolve(text, cands, cancelled)?;
-        if !tagged.is_empty() {
-            tagged.retain(|c| c.score >= self.thresholds[idx(c.entity)]);
-            let mut all = std::mem::take(&mut spans);
-            let mut k = 0;
-            for c in tagged {
-                while k < all.len() && all[k].end <= c.start {
-                    k += 1;
-                }
-                if all.get(k).is_none_or(|n| c.end <= n.start) {
-                    all.push(c);
-                }
-            }
-            all.sort_by_key(|s| s.start);
-            spans = all;
-        }
+        tagged.retain(|c| c.score >= self.thresholds[idx(c.entity)]);
+        fill_gaps(&mut spans, tagged);
         extend_phone_extensions(text, &mut spans);
         spelled_names(text, &mut spans);
         name_handles(text, &mut spans);
@@ -1152,23 +1139,32 @@ fn name_handles(text: &str, spans: &mut Vec<Span>) {
     if found.is_empty() {
         return;
     }
+    let found = found.into_iter().map(|(start, end)| Span {
+        start,
+        end,
+        entity: EntityType::Person,
+        score: 0.85,
+    });
+    fill_gaps(spans, found);
+}
+
+/// Adds the spans of `new` (sorted by start, apart from each other) that overlap
+/// no span of `spans` (sorted and apart); `spans` stays sorted and apart.
+fn fill_gaps(spans: &mut Vec<Span>, new: impl IntoIterator<Item = Span>) {
     let mut k = 0;
     let mut add = Vec::new();
-    for (s, e) in found {
-        while k < spans.len() && spans[k].end <= s {
+    for c in new {
+        while k < spans.len() && spans[k].end <= c.start {
             k += 1;
         }
-        if spans.get(k).is_none_or(|n| e <= n.start) {
-            add.push(Span {
-                start: s,
-                end: e,
-                entity: EntityType::Person,
-                score: 0.85,
-            });
+        if spans.get(k).is_none_or(|n| c.end <= n.start) {
+            add.push(c);
         }
     }
-    spans.extend(add);
-    spans.sort_by_key(|s| s.start);
+    if !add.is_empty() {
+        spans.extend(add);
+        spans.sort_by_key(|s| s.start);
+    }
 }
 
 /// A name spelled out letter by letter after it is said (`Will Kerrigan, K-E-R-R-I-G-A-N`,

@@ -71,6 +71,8 @@ pub fn builtin() -> Arc<Model> {
     M.get_or_init(|| {
         Arc::new(
             Model::from_bytes(BUILTIN)
+                // The bytes are compiled in; `builtin_model_loads_and_round_trips`
+                // fails the build's tests if they are not a model.
                 .expect("data/person-tagger.bin is a model written by the train-tagger example"),
         )
     })
@@ -214,7 +216,8 @@ impl Model {
             feats.clear();
             cx.features(i, &mut feats);
             let p = self.prob(&feats);
-            if p >= SURE && w.end - w.start >= 3 && cx.cls2(i as isize) & 4 == 0 {
+            if p >= SURE.max(self.threshold) && w.end - w.start >= 3 && cx.cls2(i as isize) & 4 == 0
+            {
                 sure.insert(cx.lw(i as isize));
             }
             probs.push((i, p));
@@ -393,7 +396,8 @@ fn quantised(mut w: Vec<f32>) -> Vec<f32> {
     w
 }
 
-/// The probability at which a tagged word's other mentions are names too.
+/// The probability at which a tagged word's other mentions are names too (or the
+/// model's threshold, when that is higher).
 const SURE: f32 = 0.9;
 
 #[inline]
