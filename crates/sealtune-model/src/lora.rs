@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
 use burn::tensor::Distribution;
+use sealtune_contract::SeededRng;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ModelError, Result, read_err, write_err};
@@ -161,6 +162,11 @@ pub struct LoraLayer {
     pub dropout: f64,
     pub(crate) training: bool,
     pub(crate) merged: bool,
+    /// This projection's own dropout stream (its layer and place in the layer), mixed with
+    /// the seed of the pass ([`Llama::seed_layer`]) so no two projections share a mask.
+    pub(crate) stream: u64,
+    /// The seed of the current pass through this projection's layer.
+    pub(crate) dropout_seed: u64,
 }
 
 impl LoraLayer {
@@ -168,8 +174,19 @@ impl LoraLayer {
     pub(crate) fn delta(&self, x: Tensor<2>) -> Tensor<2> {
         let x = if self.training && self.dropout > 0.0 {
             let keep = 1.0 - self.dropout;
-            let mask = Tensor::<2>::random(x.dims(), Distribution::Bernoulli(keep), &x.device());
-            x * mask.div_scalar(keep)
+            let device = x.device();
+            if is_flex(&device) {
+                // burn's sampler on flex draws each element through a generic distribution
+                // (10% of a training step in the profile); the mask is drawn here in bulk,
+                // already scaled by 1/keep.
+                let [n, d] = x.dims();
+                let seed = SeededRng::new(self.dropout_seed ^ self.stream).next_u64();
+                let mask = dropout_mask(seed, n * d, keep);
+                x * Tensor::<2>::from_data(TensorData::new(mask, [n, d]), &device)
+            } else {
+                let mask = Tensor::<2>::random(x.dims(), Distribution::Bernoulli(keep), &device);
+                x * mask.div_scalar(keep)
+            }
         } else {
             x
         };
@@ -190,9 +207,33 @@ impl LoraLayer {
     }
 }
 
+/// Whether `device` (or the device an autodiff device wraps) is burn's pure-Rust `flex`.
+fn is_flex(device: &Device) -> bool {
+    device.clone().without_autodiff() == Device::flex()
+}
+
+/// An inverted-dropout mask of `n` values: each `1/keep` with probability `keep`, else 0,
+/// reproducible from `seed` (two 32-bit draws per 64-bit word of [`SeededRng`]).
+fn dropout_mask(seed: u64, n: usize, keep: f64) -> Vec<f32> {
+    let threshold = (keep * 4_294_967_296.0) as u64;
+    let scale = (1.0 / keep) as f32;
+    let pick = |bits: u64| if bits < threshold { scale } else { 0.0 };
+    let mut rng = SeededRng::new(seed);
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n / 2 {
+        let r = rng.next_u64();
+        out.push(pick(r >> 32));
+        out.push(pick(r & 0xffff_ffff));
+    }
+    if n % 2 == 1 {
+        out.push(pick(rng.next_u64() >> 32));
+    }
+    out
+}
+
 /// `n` values uniform in `[-bound, bound)`, reproducible from `seed`.
 fn uniform(seed: u64, n: usize, bound: f32) -> Vec<f32> {
-    let mut rng = sealtune_contract::SeededRng::new(seed);
+    let mut rng = SeededRng::new(seed);
     (0..n)
         .map(|_| (2.0 * rng.unit_f32() - 1.0) * bound)
         .collect()
@@ -262,8 +303,8 @@ impl Llama {
         cfg.validate()?;
         let device = self.device().clone();
         let mut seed = cfg.seed;
-        for layer in &mut self.layers {
-            for (name, lin) in layer.linears_mut() {
+        for (li, layer) in self.layers.iter_mut().enumerate() {
+            for (k, (name, lin)) in layer.linears_mut().into_iter().enumerate() {
                 let module = name.rsplit('.').next().unwrap_or(name);
                 let Some(target) = LoraTarget::from_module_name(module) else {
                     continue;
@@ -282,6 +323,8 @@ impl Llama {
                     dropout: cfg.dropout,
                     training: false,
                     merged: false,
+                    stream: ((li as u64) << 3 | k as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+                    dropout_seed: 0,
                 });
             }
         }
@@ -300,6 +343,21 @@ impl Llama {
             for (_, lin) in layer.linears_mut() {
                 if let Some(l) = &mut lin.lora {
                     l.training = training;
+                }
+            }
+        }
+    }
+
+    /// Seeds layer `li`'s dropout for the next pass through it: burn's generator (the LibTorch
+    /// devices draw their masks there) and each adapter's own stream (flex). A layer seeded
+    /// the same way draws the same masks, so a pass recomputed under activation
+    /// checkpointing matches the first.
+    pub fn seed_layer(&mut self, li: usize, seed: u64) {
+        self.device().seed(seed);
+        if let Some(layer) = self.layers.get_mut(li) {
+            for (_, lin) in layer.linears_mut() {
+                if let Some(l) = &mut lin.lora {
+                    l.dropout_seed = seed;
                 }
             }
         }
@@ -697,4 +755,35 @@ fn copy_side_files(source_dir: &Path, out_dir: &Path, mode: Option<u32>) -> Resu
         written.push(dst);
     }
     Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dropout_masks_keep_the_asked_share_scaled_and_follow_the_seed() {
+        let keep = 0.9;
+        let n = 100_001;
+        let m = dropout_mask(7, n, keep);
+        assert_eq!(m.len(), n);
+        let scale = (1.0 / keep) as f32;
+        assert!(m.iter().all(|&v| v == 0.0 || v == scale));
+        let kept = m.iter().filter(|&&v| v > 0.0).count() as f64 / n as f64;
+        // Four standard deviations of a binomial share at n = 100 001.
+        let sd = (keep * (1.0 - keep) / n as f64).sqrt();
+        assert!((kept - keep).abs() < 4.0 * sd, "kept {kept}");
+        assert_eq!(m, dropout_mask(7, n, keep));
+        let other = dropout_mask(8, n, keep);
+        let same = m.iter().zip(&other).filter(|(a, b)| a == b).count() as f64;
+        // Two independent masks agree on keep² + (1 − keep)² of the places, not all.
+        assert!(same / (n as f64) < 0.85, "{same}");
+        assert!(dropout_mask(1, 0, keep).is_empty());
+    }
+
+    #[test]
+    fn only_flex_devices_draw_masks_on_the_host() {
+        assert!(is_flex(&Device::flex()));
+        assert!(is_flex(&Device::flex().autodiff()));
+    }
 }

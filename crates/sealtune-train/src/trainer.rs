@@ -300,7 +300,7 @@ impl Trainer {
     ) -> Result<Tensor<1>> {
         let (mut x, ctx) = self.model.embed(&mb.batch)?;
         for li in 0..self.model.num_layers() {
-            self.model.device().seed(layer_seed(seed, li));
+            self.model.seed_layer(li, layer_seed(seed, li));
             x = self.model.layer_forward(li, x, &ctx);
         }
         let hidden = self.model.final_norm(x);
@@ -328,7 +328,7 @@ impl Trainer {
         let (mut x, ctx) = self.model.embed(&mb.batch)?;
         let mut inputs = Vec::with_capacity(layers);
         for li in 0..layers {
-            self.model.device().seed(layer_seed(seed, li));
+            self.model.seed_layer(li, layer_seed(seed, li));
             inputs.push(x.clone());
             x = self.model.layer_forward(li, x, &ctx);
         }
@@ -353,7 +353,7 @@ impl Trainer {
             };
             self.model
                 .map_layer_lora(li, |_, t| t.autodiff().require_grad());
-            self.model.device().seed(layer_seed(seed, li));
+            self.model.seed_layer(li, layer_seed(seed, li));
             let out = self.model.layer_forward(li, input.clone(), &ctx);
             let g = (out * grad_out.clone()).sum().backward();
             let range = self.layer_ranges[li].clone();
