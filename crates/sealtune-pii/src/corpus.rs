@@ -607,12 +607,16 @@ impl Gen<'_> {
                 self.r.next() >> 16
             )),
             2 => {
-                // The date of a log time stamp is the person's; its time of day is not.
+                // A log time stamp of the person's activity is a date, its time of day
+                // included, as the independent sets label it.
                 let (m, day) = (self.r.range(1, 12), self.r.range(1, 28));
                 let (h, mi, sec) = (self.r.below(24), self.r.below(60), self.r.below(60));
                 d.s("Logged at ")
-                    .p(EntityType::Date, &format!("2024-{m:02}-{day:02}"))
-                    .s(&format!("T{h:02}:{mi:02}:{sec:02}Z. "))
+                    .p(
+                        EntityType::Date,
+                        &format!("2024-{m:02}-{day:02}T{h:02}:{mi:02}:{sec:02}Z"),
+                    )
+                    .s(". ")
             }
             3 => d.s(&format!(
                 "App version {}.{}.{} (build {}). ",

@@ -52,6 +52,9 @@ pub(crate) fn patterns() -> Vec<String> {
     // or a lower-case "mar", which are words.
     let short_month = r"(?:(?i:jan|feb|apr|jun|jul|aug|sept?|oct|nov|dec)|Mar)";
     let es_month = r"(?i:enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|setiembre|octubre|noviembre|diciembre)";
+    // Day, month and year in other European languages ("24. März 2026", "9 ottobre
+    // 2026", "1er décembre 2026", "28 listopada 2026", "3 de março de 2026").
+    let eu_month = r"(?i:januar|februar|märz|maerz|mai|juni|juli|oktober|dezember|janvier|février|fevrier|mars|avril|juin|juillet|août|aout|septembre|octobre|novembre|décembre|decembre|gennaio|febbraio|marzo|aprile|maggio|giugno|luglio|agosto|settembre|ottobre|dicembre|janeiro|fevereiro|março|abril|maio|junho|julho|setembro|outubro|novembro|dezembro|stycznia|lutego|marca|kwietnia|maja|czerwca|lipca|sierpnia|września|października|listopada|grudnia|januari|februari|maart|mei|augustus|enero|febrero|mayo|junio|julio|septiembre|setiembre|octubre|noviembre|diciembre|january|february|march|april|june|july|august|september|october|november|december)";
     let weekday = r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|Mon|Tues?|Wed|Thu(?:rs?)?|Fri|Sat|Sun)";
     let suffix = r"(?i:street|st|avenue|ave|road|rd|boulevard|blvd|lane|ln|drive|dr|court|ct|way|place|pl|terrace|ter|circle|cir|parkway|pkwy|highway|hwy|square|sq|trail|trl|alley|crescent|close|plaza|loop|pike)";
     let l = "A-Za-zÀ-ÖØ-öø-ɏ";
@@ -66,7 +69,7 @@ pub(crate) fn patterns() -> Vec<String> {
         r"(?:(?-u:\b)[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{0,4}){2,7}|::(?:[0-9A-Fa-f]{1,4}:?){1,7})(?:[0-9]{1,3}(?:\.[0-9]{1,3}){3})?".to_string(),
         r"(?-u:\b)(?:9[0-9]|1[0-2][0-9])(?:[ -](?i:years?|yrs?)(?:[ -](?i:old))?|[ -]?(?i:yo|y/o|y\.o\.)(?-u:\b))".to_string(),
         format!(
-            r"(?-u:\b)(?:{weekday}\.?,? )?(?:{month}\.? [0-9]{{1,2}}{ord},? [0-9]{{4}}|[0-9]{{1,2}}{ord}(?: of)? {month}\.?,? [0-9]{{4}}|{month}\.?,? [0-9]{{4}}|{full_month} [0-9]{{1,2}}{ord}|[0-9]{{1,2}}{ord} {full_month}|{short_month}\.? [0-9]{{1,2}}{ord}|[0-9]{{1,2}}(?:st|nd|rd|th) (?:day )?of {full_month}(?:,? [0-9]{{4}})?|[0-9]{{1,2}}-{month}-(?:[0-9]{{4}}|[0-9]{{2}})|[0-9]{{1,2}} de {es_month}(?: de(?:l)? [0-9]{{4}})?)(?-u:\b)"
+            r"(?-u:\b)(?:{weekday}\.?,? )?(?:{month}\.? [0-9]{{1,2}}{ord},? [0-9]{{4}}|[0-9]{{1,2}}{ord}(?: of)? {month}\.?,? [0-9]{{4}}|{month}\.?,? [0-9]{{4}}|{full_month} [0-9]{{1,2}}{ord}|[0-9]{{1,2}}{ord} {full_month}|{short_month}\.? [0-9]{{1,2}}{ord}|[0-9]{{1,2}}(?:st|nd|rd|th) (?:day )?of {full_month}(?:,? [0-9]{{4}})?|[0-9]{{1,2}}-{month}-(?:[0-9]{{4}}|[0-9]{{2}})|[0-9]{{1,2}} de {es_month}(?: de(?:l)? [0-9]{{4}})?|[0-9]{{1,2}}(?:\.|°|º|er)? (?:de )?{eu_month}(?: de)? [0-9]{{4}}|[0-9]{{1,2}}{ord} (?:May|{short_month}))(?-u:\b)"
         ),
         format!(
             r"(?-u:\b)(?:[0-9]{{1,6}}(?:-?[A-Za-z])? (?:[{lu}][{l}0-9'’.-]*|[0-9]{{1,3}}(?i:st|nd|rd|th)) (?:[{l}0-9][{l}0-9'’.-]* ){{0,3}}{suffix}(?-u:\b)\.?(?:,? (?i:apt|apartment|suite|ste|unit|fl|floor|rm|room)\.? ?#?[A-Za-z0-9-]+|,? #[A-Za-z0-9-]+)?(?:, ?[{lu}][{l}'.-]*(?: [{lu}][{l}'.-]*){{0,2}},? [A-Z]{{2}}(?: [0-9]{{5}}(?:-[0-9]{{4}})?)?)?|(?i:p\.? ?o\.? ?box) [0-9]+|(?i:rr|hc|rural route|unit|psc|cmr) [0-9]{{1,5}} (?i:box) [0-9A-Za-z]+)"
@@ -690,7 +693,15 @@ impl Detector {
                 if dob {
                     return Some(Some((EntityType::DateOfBirth, 0.95)));
                 }
-                if !timestamp && neg && sep == Some(b'.') {
+                // "Version 2.1.2026" or "lot 12.05.2027" is not a date; a day, month and
+                // four-digit year further from the word ("142,60 EUR konnte am
+                // 24.11.2026") is.
+                let year4 = glen[0] == 4 || glen[2] == 4;
+                if !timestamp
+                    && neg
+                    && sep == Some(b'.')
+                    && (!year4 || cue_before(text, s, 1) == Some(Cue::Negative))
+                {
                     return Some(None);
                 }
                 return Some(Some((EntityType::Date, 0.85)));
@@ -1061,6 +1072,18 @@ fn extend_phone_extensions(text: &str, spans: &mut [Span]) {
 /// person too. Spans stay sorted and apart.
 fn name_handles(text: &str, spans: &mut Vec<Span>) {
     let mut handles: HashSet<String> = HashSet::new();
+    // The local part of an e-mail address made of words ("hannah.nguyen@…") is the same
+    // person's log-in wherever it stands alone ("user=hannah.nguyen").
+    for p in spans.iter().filter(|s| s.entity == EntityType::Email) {
+        let local = text[p.start..p.end].split('@').next().unwrap_or("");
+        let words = local
+            .split(['.', '_'])
+            .filter(|w| w.len() >= 2 && w.bytes().all(|c| c.is_ascii_alphabetic()))
+            .count();
+        if words >= 2 && local.len() >= 5 && local.len() <= 40 {
+            handles.insert(local.to_ascii_lowercase());
+        }
+    }
     for p in spans.iter().filter(|s| s.entity == EntityType::Person) {
         let words: Vec<String> = text[p.start..p.end]
             .split(|c: char| !c.is_ascii_alphabetic())
@@ -1139,6 +1162,14 @@ fn name_handles(text: &str, spans: &mut Vec<Span>) {
     if found.is_empty() {
         return;
     }
+    // A handle replaces the names found inside it ("hannah" and "nguyen" of
+    // "hannah.nguyen"), so the dot between them is masked too.
+    spans.retain(|p| {
+        p.entity != EntityType::Person
+            || !found
+                .iter()
+                .any(|&(a, z)| a <= p.start && p.end <= z && (a, z) != (p.start, p.end))
+    });
     let found = found.into_iter().map(|(start, end)| Span {
         start,
         end,
@@ -1356,7 +1387,11 @@ fn date_extent(text: &str, s: usize, e: usize) -> (usize, usize) {
     }
     let mut end = e;
     let mut k = e;
-    if text[k..].starts_with(", ") {
+    // An ISO timestamp's time ("2026-11-12T21:47:03Z", "…T08:15:00.250-05:00").
+    let iso = matches!(b.get(k), Some(b'T' | b't')) && b.get(k + 1).is_some_and(u8::is_ascii_digit);
+    if iso {
+        k += 1;
+    } else if text[k..].starts_with(", ") {
         k += 2;
     } else if text[k..].starts_with(" at ") {
         k += 4;
@@ -1374,6 +1409,23 @@ fn date_extent(text: &str, s: usize, e: usize) -> (usize, usize) {
         let mut t = k + h + 3;
         if b.get(t) == Some(&b':') && digits(t + 1) == 2 {
             t += 3;
+        }
+        if iso {
+            if b.get(t) == Some(&b'.') && digits(t + 1) > 0 {
+                t += 1 + digits(t + 1);
+            }
+            if matches!(b.get(t), Some(b'Z' | b'z'))
+                && !b.get(t + 1).is_some_and(u8::is_ascii_alphanumeric)
+            {
+                t += 1;
+            } else if matches!(b.get(t), Some(b'+' | b'-')) && digits(t + 1) == 2 {
+                if b.get(t + 3) == Some(&b':') && digits(t + 4) == 2 {
+                    t += 6;
+                } else if digits(t + 1) == 4 {
+                    t += 5;
+                }
+            }
+            return (start, t);
         }
         let rest = &text[t..];
         for suffix in [" AM", " PM", " am", " pm", "AM", "PM", "am", "pm", "a", "p"] {
@@ -1405,6 +1457,20 @@ fn date_extent(text: &str, s: usize, e: usize) -> (usize, usize) {
             t += 6;
         }
         end = t;
+    } else if k > e && text[e..].starts_with(" at ") && (1..=2).contains(&h) {
+        // An hour alone: "Sun 11/29 at 4 pm".
+        let t = k + h;
+        for suffix in [
+            " pm", " am", "pm", "am", " p.m.", " a.m.", " PM", " AM", "PM", "AM",
+        ] {
+            let rest = &text[t..];
+            if rest.starts_with(suffix)
+                && !rest[suffix.len()..].starts_with(|c: char| c.is_ascii_alphanumeric())
+            {
+                end = t + suffix.len();
+                break;
+            }
+        }
     }
     (start, end)
 }

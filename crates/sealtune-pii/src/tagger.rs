@@ -717,6 +717,7 @@ pub const TRAINING_SETS: &[&str] = &[
     "tests/independent2/dev.jsonl",
     "tests/independent3/dev.jsonl",
     "tests/independent4/dev.jsonl",
+    "tests/independent5/dev.jsonl",
 ];
 
 /// The committed model's training documents: the person names of the

@@ -262,11 +262,33 @@ fn dates_without_a_year_and_with_a_time_of_day() {
     ] {
         assert!(dates(text).is_empty(), "{text:?}: {:?}", dates(text));
     }
-    // The date of an ISO time stamp is masked, its time of day left; a date word
+    // An ISO time stamp is masked whole, like a date with a time of day; a date word
     // right before a month and day outweighs a number word nearby; dates in
-    // statement columns are dates.
+    // statement columns are dates; day and abbreviated month, European month names,
+    // and a dotted date with a four-digit year away from a number word are dates.
     for (text, want) in [
-        ("at 2024-03-05T10:22:33Z the job ran", vec!["2024-03-05"]),
+        (
+            "at 2024-03-05T10:22:33Z the job ran",
+            vec!["2024-03-05T10:22:33Z"],
+        ),
+        (
+            "2026-11-13T06:02:17.250-05:00 ACH transfer",
+            vec!["2026-11-13T06:02:17.250-05:00"],
+        ),
+        ("scheduled Sun 11/29 at 4 pm to", vec!["Sun 11/29 at 4 pm"]),
+        (
+            "seen on 12 May, next huddle 8 Dec.",
+            vec!["12 May", "8 Dec"],
+        ),
+        (
+            "Heidelberg, 30. November 2026; Padova, 1° dicembre 2026; z 28 listopada 2026",
+            vec!["30. November 2026", "1° dicembre 2026", "28 listopada 2026"],
+        ),
+        (
+            "über 142,60 EUR konnte am 24.11.2026 nicht",
+            vec!["24.11.2026"],
+        ),
+        ("Version 2.1.2026 and lot 12.05.2027", vec![]),
         ("intercepted an error on 11/22 for a patient", vec!["11/22"]),
         (
             "01/23  01/24  FLOWERS & GIFTS   86.40",
@@ -616,6 +638,21 @@ fn log_ins_made_from_a_name_in_the_same_text() {
         got.contains(&(E::Email, "praghavan@example.com".into())),
         "{got:?}"
     );
+    // An e-mail's local part made of words is the same person's log-in.
+    let log = "LOGIN_FAIL user=hannah.nguyen src=10.0.0.7\n\
+               PASSWORD_RESET_REQ user=hannah.nguyen to=hannah.nguyen@example.com";
+    let spans = det.detect(log);
+    for (at, _) in log.match_indices("hannah.nguyen").take(2) {
+        let covered = |i: usize| {
+            spans
+                .iter()
+                .any(|p| p.entity == E::Person && p.start <= i && i < p.end)
+        };
+        assert!(
+            (at..at + "hannah.nguyen".len()).all(covered),
+            "{at}: {spans:?}"
+        );
+    }
     // No name, no handle: the same tokens alone are left alone.
     let alone = found(&det, "praghavan confirmed working; lena.ortiz logged off.");
     assert!(

@@ -49,6 +49,7 @@ fn on_the_hold_outs_the_tagger_finds_names_the_rules_miss() {
         "independent2",
         "independent3",
         "independent4",
+        "independent5",
     ] {
         let path = crate_dir().join("tests").join(dir).join("holdout.jsonl");
         let docs = read_labelled(&std::fs::read_to_string(&path).unwrap()).unwrap();
@@ -66,9 +67,9 @@ fn on_the_hold_outs_the_tagger_finds_names_the_rules_miss() {
             100.0 * s.non_pii_masked_rate()
         );
     }
-    // Measured when the model was trained (the four hold-out parts together):
-    // PERSON recall 0.842 -> 0.928, PII characters unmasked 12.34% -> 10.00%,
-    // other characters masked 2.83% -> 3.09%.
+    // Measured when the model was trained (the five hold-out parts together):
+    // PERSON recall 0.833 -> 0.915, PII characters unmasked 12.45% -> 10.41%,
+    // other characters masked 2.94% -> 3.14%.
     assert!(
         recall(&b) >= recall(&a) + 0.03,
         "{} vs {}",
