@@ -13,7 +13,9 @@ TYPES = {
     "ZIP_CODE", "MEDICAL_RECORD_NUMBER", "INSURANCE_ID", "US_BANK_ACCOUNT",
     "US_BANK_ROUTING", "NPI", "DEA_NUMBER", "DRIVER_LICENSE", "PASSPORT", "SECRET",
 }
-HERE = os.path.dirname(os.path.abspath(__file__))
+# The set's directory: this script's own, or the one given (the fifth set is converted
+# with this script too: `python3 ../independent4/convert.py .`).
+HERE = os.path.abspath(sys.argv[1]) if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__))
 DOCS = os.path.join(HERE, "docs")
 OUT = os.path.join(HERE, "all.jsonl")
 NAME_RE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.txt$")
