@@ -407,9 +407,14 @@ impl<B: Backend + AttentionKernels, C: CheckpointStrategy> FusedAttention for Au
 /// Which attention [`crate::Llama`] computes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum AttentionKind {
-    /// [`attention`]: one operation with its own backward pass.
+    /// [`attention`]: one operation with its own backward pass; on flex, one per block of
+    /// [`CAUSAL_BLOCK`] queries ([`causal_attention`]).
     #[default]
     Fused,
+    /// [`attention`] as one operation over the whole score matrix on every device: the
+    /// flex reference the causal blocks are measured against (the train bench's
+    /// `--attention fused-whole`).
+    FusedWhole,
     /// [`decomposed`]: burn's matmul, softmax, matmul, which under autodiff keeps every
     /// layer's probabilities; the reference the fused operation is checked against.
     Decomposed,
@@ -444,6 +449,46 @@ pub fn attention(
         bias.into_dispatch(),
         scale,
     ))
+}
+
+/// Query rows per block in [`causal_attention`].
+pub const CAUSAL_BLOCK: usize = 128;
+
+/// [`attention`] for a bias that masks every key after the query's own position (the
+/// causal and packed masks [`crate::Llama`] builds): query row `i` sits at position
+/// `past + i` of the keys. With at least two blocks of [`CAUSAL_BLOCK`] queries, each
+/// block is its own fused operation against only the keys up to its last query, so the
+/// scores above the diagonal blocks are never computed, forward or backward: at 512
+/// queries in blocks of 128, 62.5% of the score matrix. The result is that of
+/// [`attention`]: the skipped scores are masked, and a masked score's probability is
+/// exactly 0.
+pub fn causal_attention(
+    q: Tensor<4>,
+    k: Tensor<4>,
+    v: Tensor<4>,
+    bias: Tensor<4>,
+    scale: f64,
+    past: usize,
+) -> Tensor<4> {
+    let t = q.dims()[2];
+    if t < 2 * CAUSAL_BLOCK {
+        return attention(q, k, v, bias, scale);
+    }
+    let blocks = (0..t)
+        .step_by(CAUSAL_BLOCK)
+        .map(|start| {
+            let rows = CAUSAL_BLOCK.min(t - start);
+            let keys = past + start + rows;
+            attention(
+                q.clone().narrow(2, start, rows),
+                k.clone().narrow(2, 0, keys),
+                v.clone().narrow(2, 0, keys),
+                bias.clone().narrow(2, start, rows).narrow(3, 0, keys),
+                scale,
+            )
+        })
+        .collect();
+    Tensor::cat(blocks, 2)
 }
 
 /// Largest differences between the fused attention and [`decomposed`] on one device: the
@@ -577,6 +622,7 @@ pub(crate) fn max_rel_err(got: &[f32], want: &[f32]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::MASKED;
 
     fn check(device: &Device) {
         for (shape, seed) in [([2, 3, 9, 8], 7), ([3, 4, 64, 16], 8)] {
@@ -596,6 +642,67 @@ mod tests {
             let c =
                 compare_with_decomposed(&Device::libtorch(), shape, seed, crate::Precision::Bf16);
             assert!(c.worst() < 3e-2, "{shape:?}: {c:?}");
+        }
+    }
+
+    /// The causal blocks against the decomposed attention over the whole bias: packed and
+    /// padded rows, a last block shorter than the others, and queries after cached keys.
+    #[test]
+    fn causal_blocks_match_the_decomposed_attention_on_flex() {
+        let device = Device::flex();
+        let d = 8;
+        for (t, past) in [(2 * CAUSAL_BLOCK + 44, 0), (2 * CAUSAL_BLOCK + 1, 5)] {
+            let tk = past + t;
+            let mut rng = sealtune_contract::SeededRng::new(t as u64);
+            let mut random = |dims: [usize; 4]| {
+                let n = dims.iter().product();
+                let v: Vec<f32> = (0..n).map(|_| rng.unit_f32() * 2.0 - 1.0).collect();
+                Tensor::<4>::from_data(TensorData::new(v, dims), &device)
+            };
+            let (q0, k0, v0) = (
+                random([2, 3, t, d]),
+                random([2, 3, tk, d]),
+                random([2, 3, tk, d]),
+            );
+            let g = random([2, 3, t, d]);
+            // row 0: two packed segments; row 1: one segment, then padding
+            let seg = |row: usize, pos: usize| match row {
+                0 => 1 + u32::from(pos >= tk / 3),
+                _ => u32::from(pos < tk - 40),
+            };
+            let mut bias = Vec::with_capacity(2 * t * tk);
+            for row in 0..2 {
+                for i in past..tk {
+                    for j in 0..tk {
+                        let (qs, ks) = (seg(row, i), seg(row, j));
+                        let visible = if qs == 0 { j == i } else { j <= i && ks == qs };
+                        bias.push(if visible { 0.0 } else { MASKED });
+                    }
+                }
+            }
+            let bias = Tensor::<4>::from_data(TensorData::new(bias, [2, 1, t, tk]), &device);
+            let values = |x: Tensor<4>| crate::model::read_f32(x).unwrap();
+            let mut runs = Vec::new();
+            for blocks in [true, false] {
+                let track = |x: &Tensor<4>| x.clone().autodiff().require_grad();
+                let (q, k, v) = (track(&q0), track(&k0), track(&v0));
+                let out = if blocks {
+                    causal_attention(q.clone(), k.clone(), v.clone(), bias.clone(), 0.35, past)
+                } else {
+                    decomposed(q.clone(), k.clone(), v.clone(), bias.clone(), 0.35)
+                };
+                let grads = (out.clone() * g.clone().autodiff()).sum().backward();
+                let grad = |x: &Tensor<4>| values(x.grad(&grads).unwrap());
+                runs.push([values(out.without_autodiff()), grad(&q), grad(&k), grad(&v)]);
+            }
+            let plain = causal_attention(q0, k0, v0, bias, 0.35, past);
+            runs.push([values(plain), vec![], vec![], vec![]]);
+            for (i, what) in ["output", "dq", "dk", "dv"].into_iter().enumerate() {
+                let e = max_rel_err(&runs[0][i], &runs[1][i]);
+                assert!(e < 1e-5, "t {t}, past {past}: {what} {e}");
+            }
+            let e = max_rel_err(&runs[2][0], &runs[1][0]);
+            assert!(e < 1e-5, "t {t}, past {past}: untracked output {e}");
         }
     }
 

@@ -208,7 +208,7 @@ impl LoraLayer {
 }
 
 /// Whether `device` (or the device an autodiff device wraps) is burn's pure-Rust `flex`.
-fn is_flex(device: &Device) -> bool {
+pub(crate) fn is_flex(device: &Device) -> bool {
     device.clone().without_autodiff() == Device::flex()
 }
 

@@ -717,7 +717,14 @@ impl Llama {
         // One fused operation with its own backward pass (crate::attention): under
         // autodiff no layer keeps its [b, h, t, tk] probabilities for the backward pass.
         let attn = match self.attention {
-            AttentionKind::Fused => crate::attention::attention(q, k, v, ctx.bias.clone(), scale),
+            // On flex the blocks skip the scores above the diagonal; LibTorch's kernels get
+            // the whole bias in one call, as they always have.
+            AttentionKind::Fused if crate::lora::is_flex(&self.device) => {
+                crate::attention::causal_attention(q, k, v, ctx.bias.clone(), scale, tk - t)
+            }
+            AttentionKind::Fused | AttentionKind::FusedWhole => {
+                crate::attention::attention(q, k, v, ctx.bias.clone(), scale)
+            }
             AttentionKind::Decomposed => {
                 crate::attention::decomposed(q, k, v, ctx.bias.clone(), scale)
             }

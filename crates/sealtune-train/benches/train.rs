@@ -233,11 +233,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
         return Ok(());
     }
-    let attention = match value_of("--attention").unwrap_or("fused") {
+    let attention_name = value_of("--attention").unwrap_or("fused");
+    let attention = match attention_name {
         "fused" => AttentionKind::Fused,
+        "fused-whole" => AttentionKind::FusedWhole,
         "decomposed" => AttentionKind::Decomposed,
         other => {
-            eprintln!("--attention {other}: expected fused or decomposed");
+            eprintln!("--attention {other}: expected fused, fused-whole or decomposed");
             std::process::exit(64);
         }
     };
@@ -315,7 +317,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "impl": "sealtune",
             "device": compute.to_string(),
             "dtype": compute.dtype(),
-            "attention": format!("{attention:?}").to_lowercase(),
+            "attention": attention_name,
             "cross_entropy": format!("{cross_entropy:?}").to_lowercase(),
             "checkpointing": checkpointing,
             "model": shape.map_or_else(|| dir.as_ref().map(|d| d.display().to_string()), |s| Some(s.to_string())),
