@@ -420,6 +420,21 @@ fn postcode(text: &str, i: usize) -> Option<usize> {
             }
         }
     }
+    // An Irish Eircode: a routing key (a letter and two digits, or D6W) and four
+    // letters and digits ("A67 F2K8", "N91 X2F6"), from the letters Eircodes use.
+    let eir = |c: u8| b"ACDEFHKNPRTVWXY".contains(&c);
+    let eir_or_digit = |k: usize| b.get(k).is_some_and(|&c| c.is_ascii_digit() || eir(c));
+    if l == 1
+        && eir(b[i])
+        && b.get(i + 1).is_some_and(u8::is_ascii_digit)
+        && (b.get(i + 2).is_some_and(u8::is_ascii_digit) || text[i..].starts_with("D6W"))
+        && b.get(i + 3) == Some(&b' ')
+        && (i + 4..i + 8).all(eir_or_digit)
+        && b[i + 4..i + 8].iter().any(|c| !c.is_ascii_digit())
+        && boundary(i + 8)
+    {
+        return Some(i + 8);
+    }
     if l == 1
         && digits(i + 1) == 1
         && upper(i + 2) == 1
@@ -1038,6 +1053,14 @@ fn postal_line(text: &str, i: usize, line_end: usize, country_next: bool) -> Opt
     {
         return Some(end);
     }
+    // A line of its own for a postcode with letters ("A67 F2K8", "NG5 2BB").
+    if let Some(end) = postcode(text, i)
+        && end <= line_end
+        && rest_blank(end)
+        && b[i..end].iter().any(u8::is_ascii_uppercase)
+    {
+        return Some(end);
+    }
     if let Some(p) = postcode(text, i)
         && p < line_end
         && b[p] == b' '
@@ -1049,6 +1072,214 @@ fn postal_line(text: &str, i: usize, line_end: usize, country_next: bool) -> Opt
         return Some(end);
     }
     None
+}
+
+/// Lower-case words an address segment may hold besides capitalised words and numbers.
+const SEGMENT_WORDS: &[&str] = &[
+    "de",
+    "del",
+    "la",
+    "le",
+    "les",
+    "du",
+    "des",
+    "da",
+    "do",
+    "dos",
+    "das",
+    "di",
+    "van",
+    "von",
+    "der",
+    "den",
+    "of",
+    "the",
+    "y",
+    "avenue",
+    "rue",
+    "calle",
+    "chemin",
+    "boulevard",
+    "allée",
+    "via",
+    "street",
+    "road",
+    "lane",
+    "apt",
+    "flat",
+    "unit",
+];
+
+/// Whether a word may stand in an address segment: capitalised, with a digit, or an
+/// address word ("de", "avenue", "l'Esplanade").
+fn segment_word(w: &str) -> bool {
+    // A label ("From:", "Address:") is not part of what it introduces.
+    if w.ends_with(':') {
+        return false;
+    }
+    let w = w.trim_matches(|c: char| matches!(c, '(' | ')' | '.' | ';' | '"'));
+    let lower = w.to_lowercase();
+    w.is_empty()
+        || w.chars().next().is_some_and(char::is_uppercase)
+        || w.bytes().any(|c| c.is_ascii_digit())
+        || SEGMENT_WORDS.contains(&lower.as_str())
+        || lower.starts_with("l'")
+        || lower.starts_with("d'")
+}
+
+/// Where the address part of `text[s..e]` starts: all of it when every word may stand in
+/// an address, else its longest such tail that opens with a capital or a digit (`true`:
+/// the segment was cut, so nothing before it belongs to the address).
+fn segment_start(text: &str, s: usize, e: usize) -> Option<(usize, bool)> {
+    let seg = &text[s..e];
+    let words: Vec<(usize, &str)> = seg
+        .split(' ')
+        .scan(0usize, |at, w| {
+            let here = *at;
+            *at += w.len() + 1;
+            Some((here, w))
+        })
+        .filter(|(_, w)| !w.is_empty())
+        .collect();
+    let first_bad = words.iter().rposition(|(_, w)| !segment_word(w));
+    let Some(bad) = first_bad else {
+        return (!words.is_empty()).then(|| (s + words[0].0, false));
+    };
+    words[bad + 1..]
+        .iter()
+        .find(|(_, w)| {
+            w.chars()
+                .next()
+                .is_some_and(|c| c.is_uppercase() || c.is_ascii_digit())
+        })
+        .map(|(at, _)| (s + at, true))
+}
+
+/// Addresses written on one line with commas and closed by a postcode with letters
+/// ("…, Co. Westmeath, N91 X2F6", "…, Montréal QC H2T 2Y6"), or by a country after a
+/// segment with a postcode ("…, 6200 Negros Oriental, Philippines", "…, Lagos 106104,
+/// Nigeria"). The span runs back over up to five segments of capitalised words, numbers
+/// and address words; the first may be the end of a sentence ("my address is Rose
+/// Cottage"). It needs a segment before the closing one, and a house number or two such
+/// segments. `emit(start, end)`.
+pub(crate) fn inline(text: &str, mut emit: impl FnMut(usize, usize)) {
+    let b = text.as_bytes();
+    let mut pos = 0usize;
+    for line in text.split_inclusive('\n') {
+        let (ls, le) = (pos, pos + line.trim_end_matches(['\n', '\r']).len());
+        pos += line.len();
+        if !text[ls..le].contains(", ") {
+            continue;
+        }
+        // Segment bounds: text between ", " separators, trimmed.
+        let mut segs: Vec<(usize, usize)> = Vec::new();
+        let mut a = ls;
+        for (k, _) in text[ls..le].match_indices(", ") {
+            segs.push((a, ls + k));
+            a = ls + k + 2;
+        }
+        segs.push((a, le));
+        // A segment that opens with a country ("Nigeria per last known address").
+        let is_country = |(s, e): (usize, usize)| {
+            COUNTRIES.iter().find_map(|c| {
+                let t = text.get(s..s + c.len())?;
+                (s + c.len() <= e
+                    && t.eq_ignore_ascii_case(c)
+                    && !b
+                        .get(s + c.len())
+                        .is_some_and(|&x| x.is_ascii_alphanumeric() || x >= 0x80))
+                .then_some(s + c.len())
+            })
+        };
+        // A postcode and a place ("Lagos 106104", "6200 Negros Oriental", "NJ 08817").
+        let has_code = |(s, e): (usize, usize)| {
+            let words = || text[s..e].split(' ');
+            words().any(|w| {
+                let n = w.bytes().filter(u8::is_ascii_digit).count();
+                (4..=6).contains(&n) && w.bytes().all(|c| c.is_ascii_digit() || c == b'-')
+            }) && words().any(|w| w.chars().next().is_some_and(char::is_uppercase))
+        };
+        let mut k = 1;
+        while k < segs.len() {
+            let (s, e) = segs[k];
+            // (a) a postcode with letters ends the address ("Montréal QC H2T 2Y6", "N91
+            // X2F6. If I don't hear back").
+            let mut code_at = None;
+            let starts =
+                std::iter::once(0).chain(text[s..e].match_indices(' ').map(|(i, _)| i + 1));
+            for off in starts {
+                if let Some(end) = postcode(text, s + off)
+                    && end <= e
+                    && b[s + off..end].iter().any(u8::is_ascii_uppercase)
+                {
+                    code_at = Some((s + off, end));
+                    break;
+                }
+            }
+            let (last, mut end) = if let Some((c, end)) = code_at {
+                let inner = if c > s {
+                    segment_start(text, s, c - 1)
+                } else {
+                    Some((c, false))
+                };
+                match inner {
+                    Some((_, true)) | None => {
+                        k += 1;
+                        continue;
+                    }
+                    Some(_) => (k, end),
+                }
+            } else if let Some(cend) = is_country(segs[k])
+                && has_code(segs[k - 1])
+            {
+                (k - 1, cend)
+            } else {
+                k += 1;
+                continue;
+            };
+            if let Some((_, c)) = code_at
+                && c == segs[k].1
+                && let Some(c) = segs.get(k + 1).and_then(|&g| is_country(g))
+            {
+                end = c;
+            }
+            // Walk back over the segments before the closing one.
+            let mut start = segs[last].0;
+            let mut before = 0;
+            let mut digits = false;
+            for j in (last.saturating_sub(5)..last).rev() {
+                let (gs, ge) = segs[j];
+                let Some((at, cut)) = segment_start(text, gs, ge) else {
+                    break;
+                };
+                start = at;
+                before += 1;
+                digits |= b[at..ge].iter().any(u8::is_ascii_digit);
+                if cut {
+                    break;
+                }
+            }
+            if before >= 1 && (digits || before >= 2) {
+                emit(start, end);
+            }
+            k += 1;
+        }
+    }
+}
+
+/// A line naming a locality and nothing else: one to three capitalised words without
+/// digits, an Irish county ("Co. Wicklow") included.
+fn locality_line(line: &str) -> bool {
+    let t = line.trim();
+    let words: Vec<&str> = t.split_whitespace().collect();
+    (1..=3).contains(&words.len())
+        && t.len() <= 40
+        && !t
+            .bytes()
+            .any(|c| c.is_ascii_digit() || matches!(c, b':' | b'@' | b','))
+        && words
+            .iter()
+            .all(|w| w.chars().next().is_some_and(char::is_uppercase))
 }
 
 /// Address blocks anchored on their last line: a postal line ("City, ST ZIP", a city
@@ -1077,7 +1308,17 @@ pub(crate) fn blocks(text: &str, mut emit: impl FnMut(usize, usize)) {
         if le - i > 80 || !b[i..le].iter().any(u8::is_ascii_digit) {
             continue;
         }
-        let (ps, pe) = lines[n - 1];
+        // Up to two locality lines ("Sherwood", "Co. Wicklow") may stand between the
+        // street and a postal line whose code has letters (British and Irish blocks).
+        let mut above = n - 1;
+        while above + 2 > n - 1
+            && above > 0
+            && address_line(text, lines[above].0, lines[above].1, true).is_none()
+            && locality_line(&text[lines[above].0..lines[above].1])
+        {
+            above -= 1;
+        }
+        let (ps, pe) = lines[above];
         if address_line(text, ps, pe, true).is_none() {
             continue;
         }
@@ -1093,9 +1334,12 @@ pub(crate) fn blocks(text: &str, mut emit: impl FnMut(usize, usize)) {
         let Some(mut end) = postal_line(text, i, le, country(n + 1).is_some()) else {
             continue;
         };
+        if above < n - 1 && !b[i..end].iter().any(u8::is_ascii_uppercase) {
+            continue;
+        }
         // Walk up over one to three address lines; a labelled one is the top.
         let mut top = None;
-        for k in (n.saturating_sub(3)..n).rev() {
+        for k in (above.saturating_sub(2)..=above).rev() {
             let (s, e) = lines[k];
             let Some(start) = address_line(text, s, e, true) else {
                 break;
@@ -1187,6 +1431,45 @@ mod tests {
     }
 
     #[test]
+    fn one_line_addresses_closed_by_a_postcode_or_a_country() {
+        let got = |t: &'static str| {
+            let mut v = Vec::new();
+            inline(t, |s, e| v.push(&t[s..e]));
+            v
+        };
+        assert_eq!(
+            got(
+                "my address is Rose Cottage, Ballynacargy Road, Kilbeggan, Co. Westmeath, N91 X2F6. If I"
+            ),
+            ["Rose Cottage, Ballynacargy Road, Kilbeggan, Co. Westmeath, N91 X2F6"]
+        );
+        assert_eq!(
+            got("She lives at 4521 avenue de l'Esplanade, Montréal QC H2T 2Y6 and prefers calls"),
+            ["4521 avenue de l'Esplanade, Montréal QC H2T 2Y6"]
+        );
+        assert_eq!(
+            got(
+                "Her address is Purok 3, Barangay Daro, Dumaguete City, 6200 Negros Oriental, Philippines and"
+            ),
+            ["Purok 3, Barangay Daro, Dumaguete City, 6200 Negros Oriental, Philippines"]
+        );
+        assert_eq!(
+            got(
+                "sent to 2 Admiralty Way, Lekki Phase 1, Lagos 106104, Nigeria per last known address"
+            ),
+            ["2 Admiralty Way, Lekki Phase 1, Lagos 106104, Nigeria"]
+        );
+        for prose in [
+            "We met in Dublin, Ireland, in 2019.",
+            "Totals for Q3, 2024, Canada and Mexico",
+            "Revenue grew 4%, 2025 figures, India",
+            "Ask about NG5 2BB, the code on the form.",
+        ] {
+            assert!(got(prose).is_empty(), "{prose}");
+        }
+    }
+
+    #[test]
     fn blocks_anchored_on_the_postal_line() {
         let got = |t: &'static str| {
             let mut v = Vec::new();
@@ -1221,6 +1504,17 @@ mod tests {
             got("Total due 42\nRef 7781\nSeattle, WA 98101\n"),
             [] as [&str; 0]
         );
+        // British and Irish blocks: locality lines between the street and the postcode.
+        assert_eq!(
+            got("Re: Mr T W\nFlat 2, 41 Mansfield Road\nSherwood\nNottingham NG5 2BB\nNHS No."),
+            ["Flat 2, 41 Mansfield Road\nSherwood\nNottingham NG5 2BB"]
+        );
+        assert_eq!(
+            got("Mr P S\n4 Ashgrove Lawns\nRathnew\nCo. Wicklow\nA67 F2K8\n\nMember no. 1"),
+            ["4 Ashgrove Lawns\nRathnew\nCo. Wicklow\nA67 F2K8"]
+        );
+        // A code of digits alone does not let a locality line in.
+        assert!(got("Room 4 ready\nSherwood\nNottingham 4471\n").is_empty());
         assert_eq!(
             got("Beneficiary:\n12 Kloof St\nTamboerskloof 8001\nSouth Africa\n"),
             ["12 Kloof St\nTamboerskloof 8001\nSouth Africa"]

@@ -42,7 +42,9 @@ pub fn cue_of(word: &str) -> Option<Cue> {
         "card" | "cards" | "cardholder" | "visa" | "mastercard" | "amex" | "cc" | "credit"
         | "debit" | "discover" | "jcb" | "maestro" | "unionpay" | "pan" => Cue::Card,
         "phone" | "tel" | "telephone" | "cell" | "mobile" | "fax" | "call" | "text" | "ph"
-        | "reach" | "pager" | "contact" | "whatsapp" | "callback" => Cue::Phone,
+        | "reach" | "pager" | "contact" | "contacted" | "whatsapp" | "callback" | "cellphone"
+        | "telefon" | "telefone" | "telefono" | "teléfono" | "téléphone" | "tél" | "handy"
+        | "móvil" | "movil" | "cellulare" | "erreichbar" => Cue::Phone,
         "routing" | "aba" | "rtn" | "transit" => Cue::Routing,
         "account" | "acct" | "acc" | "checking" | "savings" | "deposit" | "iban" => Cue::Account,
         "mrn" | "medical" | "record" | "chart" | "mr" | "hospital" | "patient" | "pt" | "emr"
@@ -65,8 +67,8 @@ pub fn cue_of(word: &str) -> Option<Cue> {
         | "quantity" | "page" | "serial" | "model" | "part" | "batch" | "lot" | "room" | "bed"
         | "ext" | "extension" | "case" | "incident" | "shipment" | "package" | "sn"
         | "firmware" | "step" | "dose" | "mg" | "ml" | "kg" | "units" | "rev" | "issue" | "pr"
-        | "commit" | "job" | "request" | "session" | "error" | "port" | "pid" | "uuid" | "guid"
-        | "hash" => Cue::Negative,
+        | "commit" | "job" | "request" | "session" | "error" | "pid" | "ts" | "timestamp"
+        | "epoch" | "uuid" | "guid" | "hash" => Cue::Negative,
         _ => return None,
     })
 }

@@ -214,6 +214,44 @@ impl Detector {
         text: &str,
         cancelled: &dyn Fn() -> bool,
     ) -> Option<Vec<Span>> {
+        let mut spans = self.detect_pass(text, cancelled)?;
+        // Letter-spaced runs (OCR of spaced capitals) are read again, closed up; a span
+        // found there that touches a run joins what it overlaps.
+        if let Some(view) = crate::spaced::collapse(text) {
+            let more: Vec<Span> = self
+                .detect_pass(&view.text, cancelled)?
+                .into_iter()
+                .filter(|p| view.touches_run(p.start, p.end))
+                .map(|p| {
+                    let (start, end) = view.original(p.start, p.end);
+                    Span { start, end, ..p }
+                })
+                .collect();
+            if !more.is_empty() {
+                // Overlapping spans become one, of the type of the longer.
+                spans.extend(more);
+                spans.sort_by_key(|p| (p.start, std::cmp::Reverse(p.end)));
+                let mut out: Vec<Span> = Vec::with_capacity(spans.len());
+                for p in spans {
+                    match out.last_mut() {
+                        Some(q) if p.start < q.end => {
+                            if p.end - p.start > q.end - q.start {
+                                q.entity = p.entity;
+                                q.score = p.score;
+                            }
+                            q.end = q.end.max(p.end);
+                        }
+                        _ => out.push(p),
+                    }
+                }
+                spans = out;
+            }
+        }
+        Some(spans)
+    }
+
+    /// One detection pass over `text` (see [`Detector::detect_cancellable`]).
+    fn detect_pass(&self, text: &str, cancelled: &dyn Fn() -> bool) -> Option<Vec<Span>> {
         let mut cands: Vec<Span> = Vec::new();
         let mut tagged: Vec<Span> = Vec::new();
         let go = |ok: bool| if ok && !cancelled() { Some(()) } else { None };
@@ -236,6 +274,9 @@ impl Detector {
         if self.enabled[idx(EntityType::StreetAddress)] {
             crate::address::blocks(text, |s, e| {
                 self.push(&mut cands, s, e, EntityType::StreetAddress, 0.95)
+            });
+            crate::address::inline(text, |s, e| {
+                self.push(&mut cands, s, e, EntityType::StreetAddress, 0.9)
             });
         }
         crate::table::chat_handles(text, |s, e| {
@@ -265,6 +306,7 @@ impl Detector {
         extend_phone_extensions(text, &mut spans);
         spelled_names(text, &mut spans);
         name_handles(text, &mut spans);
+        login_names(text, &mut spans);
         Some(spans)
     }
 
@@ -630,8 +672,41 @@ impl Detector {
                         | "discharged"
                         | "drawn"
                         | "collected"
+                        | "appointment"
+                        | "appt"
+                        | "session"
+                        | "period"
+                        | "today"
+                        | "tomorrow"
+                        | "yesterday"
+                        | "tonight"
+                        | "mon"
+                        | "monday"
+                        | "tue"
+                        | "tues"
+                        | "tuesday"
+                        | "wed"
+                        | "wednesday"
+                        | "thu"
+                        | "thur"
+                        | "thurs"
+                        | "thursday"
+                        | "fri"
+                        | "friday"
+                        | "sat"
+                        | "saturday"
+                        | "sun"
+                        | "sunday"
                 )
             };
+            // A time after it ("12/2 at 4 PM"), or the date columns of a statement line
+            // ("01/23  01/24  MERCHANT"), is a date whatever number word is near.
+            let time_after = after.starts_with(b" at ")
+                && after.get(4).is_some_and(u8::is_ascii_digit)
+                || after.starts_with(b" @ ");
+            let statement = (line_opens(text, s) && after.starts_with(b"  "))
+                || (columns && before.ends_with(|c: char| c.is_ascii_digit()));
+            let date_word = date_word || time_after || statement;
             // A date word right before it outweighs a number word nearby ("error
             // on 11/22").
             if (1..=12).contains(&m) && (1..=31).contains(&dd) && !glued && (!neg || date_word) {
@@ -647,6 +722,28 @@ impl Detector {
                         if date_word { 0.85 } else { 0.7 },
                     )));
                 }
+            }
+        }
+        // A date in spaced fields, as a form prints it ("06 11 1964", closed up from
+        // OCR's "0 6   1 1   1 9 6 4"), where a date word is near.
+        if g == 3 && same_sep && sep == Some(b' ') && glen == [2, 2, 4] {
+            let num = |k: usize| text[groups[k].0..groups[k].1].parse::<u32>().unwrap_or(0);
+            let lo = (0..=s.saturating_sub(40))
+                .rev()
+                .find(|&k| text.is_char_boundary(k))
+                .unwrap_or(0);
+            let near = text[lo..s].to_ascii_lowercase();
+            if (1..=12).contains(&num(0))
+                && (1..=31).contains(&num(1))
+                && (1900..=2100).contains(&num(2))
+                && (cue == Some(Cue::Dob) || near.contains("date") || near.contains("dob"))
+            {
+                let t = if cue == Some(Cue::Dob) || near.contains("birth") || near.contains("dob") {
+                    EntityType::DateOfBirth
+                } else {
+                    EntityType::Date
+                };
+                return Some(Some((t, 0.8)));
             }
         }
         // Multi-group runs joined by spaces must be spaced uniformly to count as one number.
@@ -801,10 +898,22 @@ impl Detector {
             && g >= 2
             && sep != Some(b'.')
             && (8..=15).contains(&n)
-            && b[s] == b'0'
+            && (b[s] == b'0'
+                || (n >= 9 && same_sep && g <= 4 && glen[0] >= 3 && glen.iter().all(|&l| l >= 2)))
         {
-            // National trunk-prefix forms like "020 7946 0958".
+            // National forms after a phone word: with a trunk prefix ("020 7946 0958",
+            // "06221 500-4418") or without one ("telefon: 601 448 209").
             return Some(Some((EntityType::Phone, 0.8)));
+        }
+        // A British mobile number in its written groups ("07700 914 362"), anywhere.
+        if !neg
+            && g >= 2
+            && n == 11
+            && d[..2] == [0, 7]
+            && sep != Some(b'.')
+            && matches!(glen, [5, 6] | [5, 3, 3] | [4, 3, 4] | [3, 4, 4])
+        {
+            return Some(Some((EntityType::Phone, 0.75)));
         }
         // Routing, NPI.
         if g == 1 && n == 9 && v::aba_routing(d) {
@@ -816,6 +925,12 @@ impl Detector {
         }
         if g == 1 && n == 10 && v::npi(d) && cue == Some(Cue::Npi) {
             return Some(Some((EntityType::Npi, 0.95)));
+        }
+        // A ten-digit number that carries an NPI's check digit (one in ten of those that
+        // start with 1 or 2) is taken for one with no word before it: a claim form's
+        // rendering-provider column, a CSV column of prescribers.
+        if g == 1 && n == 10 && cue.is_none() && !neg && v::npi(d) {
+            return Some(Some((EntityType::Npi, 0.6)));
         }
         // ZIP codes.
         if (g == 1 && n == 5) || (g == 2 && glen == [5, 4] && sep == Some(b'-')) {
@@ -1070,17 +1185,168 @@ fn extend_phone_extensions(text: &str, spans: &mut [Span]) {
 /// the first word with the last initial. A whole token (letters, digits, `.`,
 /// `_`, `-`) equal to one of them, in any case, outside every span, is that
 /// person too. Spans stay sorted and apart.
+/// Log-in names made of a name, in lower case: an initial and a surname ("kfarrow",
+/// "dkowalski"), or a given name or an initial, a dot and a surname or an initial
+/// ("l.ferraro", "mateo.r"). The surname must be in the gazetteer and not also an
+/// English word, and the whole token neither a word nor a name; a token that is part
+/// of an e-mail address, a path, a domain or a file name is left alone.
+fn login_names(text: &str, spans: &mut Vec<Span>) {
+    use crate::person::{FIRST, LAST, WORD};
+    let lex = crate::person::lexicon();
+    let common = crate::person::common_words();
+    let flags = |w: &str| crate::person::lookup(lex, w);
+    let surname = |w: &str| w.len() >= 4 && flags(w) & (LAST | WORD) == LAST;
+    let given = |w: &str| w.len() == 1 || flags(w) & (FIRST | WORD) == FIRST;
+    let b = text.as_bytes();
+    let opens = |c: u8| {
+        matches!(
+            c,
+            b' ' | b'\t'
+                | b'\n'
+                | b'\r'
+                | b'('
+                | b'['
+                | b'"'
+                | b'\''
+                | b','
+                | b';'
+                | b':'
+                | b'='
+                | b'@'
+        )
+    };
+    let mut found = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let start_ok = i == 0 || opens(b[i - 1]);
+        if !start_ok || !b[i].is_ascii_lowercase() {
+            i += 1;
+            continue;
+        }
+        let mut j = i;
+        let mut dot = None;
+        while j < b.len() && (b[j].is_ascii_lowercase() || (b[j] == b'.' && dot.is_none())) {
+            if b[j] == b'.' {
+                dot = Some(j);
+            }
+            j += 1;
+        }
+        // A closing period belongs to the sentence.
+        if dot == Some(j - 1) {
+            j -= 1;
+            dot = None;
+        }
+        let next_ok = match b.get(j) {
+            None => true,
+            Some(&c) => {
+                matches!(
+                    c,
+                    b' ' | b'\t'
+                        | b'\n'
+                        | b'\r'
+                        | b')'
+                        | b']'
+                        | b'"'
+                        | b'\''
+                        | b','
+                        | b';'
+                        | b':'
+                        | b'!'
+                        | b'?'
+                ) || (c == b'.' && !b.get(j + 1).is_some_and(u8::is_ascii_alphanumeric))
+            }
+        };
+        let tok = &text[i..j];
+        if next_ok && (5..=24).contains(&tok.len()) {
+            let hit = match dot {
+                None => {
+                    surname(&tok[1..])
+                        && crate::person::lookup(common, tok) == 0
+                        && flags(tok) & (FIRST | LAST | WORD) == 0
+                }
+                Some(d) => {
+                    let (l, r) = (&text[i..d], &text[d + 1..j]);
+                    (given(l) && (surname(r) || (r.len() == 1 && l.len() > 1)))
+                        && !(l.len() == 1 && r.len() == 1)
+                }
+            };
+            if hit {
+                // An initial and a surname with no dot needs a place where a log-in
+                // stands ("by dkowalski", "Analyst: kfarrow", "(ssuarez)", "user=…");
+                // then every other mention of it counts too.
+                let before = text[..i].trim_end_matches(' ');
+                let prev_word = before
+                    .rsplit(|c: char| !c.is_ascii_alphabetic())
+                    .next()
+                    .unwrap_or("")
+                    .to_ascii_lowercase();
+                let placed = dot.is_some()
+                    || before.ends_with(['(', '=', '@', ':', '['])
+                    || matches!(
+                        prev_word.as_str(),
+                        "by" | "user"
+                            | "analyst"
+                            | "reviewer"
+                            | "agent"
+                            | "owner"
+                            | "assignee"
+                            | "cc"
+                            | "and"
+                            | "for"
+                            | "from"
+                            | "to"
+                    );
+                found.push((i, j, placed));
+            }
+        }
+        i = j.max(i + 1);
+    }
+    let placed: HashSet<&str> = found
+        .iter()
+        .filter(|f| f.2)
+        .map(|&(s, e, _)| &text[s..e])
+        .collect();
+    for (start, end, _) in found {
+        if !placed.contains(&text[start..end]) {
+            continue;
+        }
+        // A name found inside the log-in ("hannah" of "hannah.k") gives way to all of it.
+        spans.retain(|p| {
+            !(p.entity == EntityType::Person
+                && start <= p.start
+                && p.end <= end
+                && p.end - p.start < end - start)
+        });
+        if !spans.iter().any(|p| p.start < end && start < p.end) {
+            spans.push(Span {
+                start,
+                end,
+                entity: EntityType::Person,
+                score: 0.7,
+            });
+        }
+    }
+    spans.sort_by_key(|p| p.start);
+}
+
 fn name_handles(text: &str, spans: &mut Vec<Span>) {
     let mut handles: HashSet<String> = HashSet::new();
     // The local part of an e-mail address made of words ("hannah.nguyen@…") is the same
-    // person's log-in wherever it stands alone ("user=hannah.nguyen").
+    // person's log-in wherever it stands alone ("user=hannah.nguyen"). A shared mailbox
+    // ("customer.service@", "no_reply@") names no one: one of its words must be a name
+    // that is not also an English word ("service" is a surname too).
+    let gazetteer = crate::names::Gazetteer::get();
     for p in spans.iter().filter(|s| s.entity == EntityType::Email) {
         let local = text[p.start..p.end].split('@').next().unwrap_or("");
-        let words = local
+        let words: Vec<&str> = local
             .split(['.', '_'])
             .filter(|w| w.len() >= 2 && w.bytes().all(|c| c.is_ascii_alphabetic()))
-            .count();
-        if words >= 2 && local.len() >= 5 && local.len() <= 40 {
+            .collect();
+        let named = words.iter().any(|w| {
+            let f = gazetteer.lookup(w);
+            f & (crate::names::FIRST | crate::names::LAST) != 0 && f & crate::names::WORD == 0
+        });
+        if words.len() >= 2 && named && local.len() >= 5 && local.len() <= 40 {
             handles.insert(local.to_ascii_lowercase());
         }
     }

@@ -35,6 +35,7 @@ pub mod ops;
 mod person;
 pub mod record;
 pub mod residual;
+mod spaced;
 pub mod stage;
 mod table;
 pub mod tagger;

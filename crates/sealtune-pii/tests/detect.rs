@@ -653,12 +653,17 @@ fn log_ins_made_from_a_name_in_the_same_text() {
             "{at}: {spans:?}"
         );
     }
-    // No name, no handle: the same tokens alone are left alone.
+    // A shared mailbox names no one: its local part standing alone is not a person.
+    let shared = "Replies go to customer.service@example.com; customer.service triages them.";
+    let spans = det.detect(shared);
+    assert!(!spans.iter().any(|p| p.entity == E::Person), "{spans:?}");
+    // No name, no handle: an initial and a surname alone, in no place for a log-in, is
+    // left alone; a given name, a dot and a surname is a log-in on its own
+    // (log_ins_made_of_a_name).
     let alone = found(&det, "praghavan confirmed working; lena.ortiz logged off.");
+    assert!(!alone.iter().any(|(_, s)| s == "praghavan"), "{alone:?}");
     assert!(
-        !alone
-            .iter()
-            .any(|(_, s)| s == "praghavan" || s == "lena.ortiz"),
+        alone.contains(&(E::Person, "lena.ortiz".to_string())),
         "{alone:?}"
     );
 }
@@ -741,4 +746,90 @@ fn member_ids_after_plan_and_cardholder_words() {
         got.contains(&(E::CreditCard, "4111 1111 1111 1111".to_string())),
         "{got:?}"
     );
+}
+
+/// OCR of a form typed in spaced capitals: each field is read closed up and masked where
+/// it stands, spaces and all.
+#[test]
+fn letter_spaced_form_fields() {
+    let det = default();
+    let form = "5. PATIENT ADDRESS (No., Street)\n  \
+                5 5 0   N   M A P L E   A V E   A P T   1 2\n  \
+                S P R I N G F I E L D ,   I L   6 2 7 0 4          ( 2 1 7 )  5 5 5 - 0 1 9 8\n\
+                24J. NPI 1 2 4 5 3 1 9 5 9 9\n";
+    let spans = det.detect(form);
+    let covered = |needle: &str| {
+        let at = form.find(needle).unwrap();
+        (at..at + needle.len())
+            .filter(|&i| form.as_bytes()[i] != b' ')
+            .all(|i| spans.iter().any(|p| p.start <= i && i < p.end))
+    };
+    for field in [
+        "5 5 0   N   M A P L E   A V E   A P T   1 2",
+        "S P R I N G F I E L D ,   I L   6 2 7 0 4",
+        "( 2 1 7 )  5 5 5 - 0 1 9 8",
+        "1 2 4 5 3 1 9 5 9 9",
+    ] {
+        assert!(covered(field), "{field}: {spans:?}");
+    }
+    assert!(
+        spans
+            .iter()
+            .any(|p| p.entity == E::Npi && &form[p.start..p.end] == "1 2 4 5 3 1 9 5 9 9"),
+        "{spans:?}"
+    );
+    // The form's printed labels stay.
+    assert!(!covered("PATIENT ADDRESS"), "{spans:?}");
+}
+
+/// National phone forms: a British mobile anywhere, a number after a phone word in
+/// another language, and a "port" that is a number transfer, not a network port.
+#[test]
+fn national_phone_forms() {
+    let det = default();
+    for (text, want) in [
+        (
+            "happy to be rung on 07700 900 418 after six",
+            "07700 900 418",
+        ),
+        ("Telefon: 512 880 417, bitte abends.", "512 880 417"),
+        (
+            "Which number do you want to port?\nCustomer: 313 555 0148",
+            "313 555 0148",
+        ),
+    ] {
+        let got = found(&det, text);
+        assert!(
+            got.contains(&(E::Phone, want.to_string())),
+            "{text}: {got:?}"
+        );
+    }
+}
+
+/// Log-ins made of a name: an initial and a surname where a log-in stands, and every
+/// later mention; a given name, a dot and a surname or an initial anywhere.
+#[test]
+fn log_ins_made_of_a_name() {
+    let det = default();
+    let text = "Escalated by dkowalski at 09:14. Reviewer: jabernathy\n\
+                dkowalski closed it; hannah.k reopened it.";
+    let got = found(&det, text);
+    let people: Vec<&str> = got
+        .iter()
+        .filter(|(t, _)| *t == E::Person)
+        .map(|(_, s)| s.as_str())
+        .collect();
+    assert_eq!(
+        people,
+        ["dkowalski", "jabernathy", "dkowalski", "hannah.k"],
+        "{got:?}"
+    );
+    // Without a place for a log-in, and inside addresses, paths and file names: nothing.
+    for text in [
+        "a dkowalski variant of the form",
+        "see config.yaml and notes/dkowalski.txt",
+    ] {
+        let got = found(&det, text);
+        assert!(!got.iter().any(|(t, _)| *t == E::Person), "{text}: {got:?}");
+    }
 }
