@@ -1165,14 +1165,16 @@ fn segment_start(text: &str, s: usize, e: usize) -> Option<(usize, bool)> {
 pub(crate) fn inline(text: &str, mut emit: impl FnMut(usize, usize)) {
     let b = text.as_bytes();
     let mut pos = 0usize;
+    let mut segs: Vec<(usize, usize)> = Vec::new();
     for line in text.split_inclusive('\n') {
         let (ls, le) = (pos, pos + line.trim_end_matches(['\n', '\r']).len());
         pos += line.len();
-        if !text[ls..le].contains(", ") {
+        // Every closing form has a digit (a postcode's).
+        if !b[ls..le].iter().any(u8::is_ascii_digit) || !text[ls..le].contains(", ") {
             continue;
         }
         // Segment bounds: text between ", " separators, trimmed.
-        let mut segs: Vec<(usize, usize)> = Vec::new();
+        segs.clear();
         let mut a = ls;
         for (k, _) in text[ls..le].match_indices(", ") {
             segs.push((a, ls + k));
@@ -1181,6 +1183,13 @@ pub(crate) fn inline(text: &str, mut emit: impl FnMut(usize, usize)) {
         segs.push((a, le));
         // A segment that opens with a country ("Nigeria per last known address").
         let is_country = |(s, e): (usize, usize)| {
+            // Countries are written with a capital; most segments are compared with none.
+            if !b
+                .get(s)
+                .is_some_and(|&c| c.is_ascii_uppercase() || c >= 0x80)
+            {
+                return None;
+            }
             COUNTRIES.iter().find_map(|c| {
                 let t = text.get(s..s + c.len())?;
                 (s + c.len() <= e
@@ -1208,6 +1217,10 @@ pub(crate) fn inline(text: &str, mut emit: impl FnMut(usize, usize)) {
             let starts =
                 std::iter::once(0).chain(text[s..e].match_indices(' ').map(|(i, _)| i + 1));
             for off in starts {
+                // A postcode with letters opens with one.
+                if !b.get(s + off).is_some_and(u8::is_ascii_uppercase) {
+                    continue;
+                }
                 if let Some(end) = postcode(text, s + off)
                     && end <= e
                     && b[s + off..end].iter().any(u8::is_ascii_uppercase)

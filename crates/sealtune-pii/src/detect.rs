@@ -1190,13 +1190,10 @@ fn extend_phone_extensions(text: &str, spans: &mut [Span]) {
 /// ("l.ferraro", "mateo.r"). The surname must be in the gazetteer and not also an
 /// English word, and the whole token neither a word nor a name; a token that is part
 /// of an e-mail address, a path, a domain or a file name is left alone.
-fn login_names(text: &str, spans: &mut Vec<Span>) {
-    use crate::person::{FIRST, LAST, WORD};
-    let lex = crate::person::lexicon();
-    let common = crate::person::common_words();
-    let flags = |w: &str| crate::person::lookup(lex, w);
-    let surname = |w: &str| w.len() >= 4 && flags(w) & (LAST | WORD) == LAST;
-    let given = |w: &str| w.len() == 1 || flags(w) & (FIRST | WORD) == FIRST;
+/// Calls `f(start, end, dot)` for each lower-case token of 5 to 24 bytes that could be a
+/// log-in: letters and at most one inner dot, standing alone (not inside an e-mail
+/// address, a path, a domain or a file name).
+fn for_each_login_token(text: &str, mut f: impl FnMut(usize, usize, Option<usize>)) {
     let b = text.as_bytes();
     let opens = |c: u8| {
         matches!(
@@ -1215,11 +1212,9 @@ fn login_names(text: &str, spans: &mut Vec<Span>) {
                 | b'@'
         )
     };
-    let mut found = Vec::new();
     let mut i = 0;
     while i < b.len() {
-        let start_ok = i == 0 || opens(b[i - 1]);
-        if !start_ok || !b[i].is_ascii_lowercase() {
+        if !(i == 0 || opens(b[i - 1])) || !b[i].is_ascii_lowercase() {
             i += 1;
             continue;
         }
@@ -1256,60 +1251,81 @@ fn login_names(text: &str, spans: &mut Vec<Span>) {
                 ) || (c == b'.' && !b.get(j + 1).is_some_and(u8::is_ascii_alphanumeric))
             }
         };
-        let tok = &text[i..j];
-        if next_ok && (5..=24).contains(&tok.len()) {
-            let hit = match dot {
-                None => {
-                    surname(&tok[1..])
-                        && crate::person::lookup(common, tok) == 0
-                        && flags(tok) & (FIRST | LAST | WORD) == 0
-                }
-                Some(d) => {
-                    let (l, r) = (&text[i..d], &text[d + 1..j]);
-                    (given(l) && (surname(r) || (r.len() == 1 && l.len() > 1)))
-                        && !(l.len() == 1 && r.len() == 1)
-                }
-            };
-            if hit {
-                // An initial and a surname with no dot needs a place where a log-in
-                // stands ("by dkowalski", "Analyst: kfarrow", "(ssuarez)", "user=…");
-                // then every other mention of it counts too.
-                let before = text[..i].trim_end_matches(' ');
-                let prev_word = before
-                    .rsplit(|c: char| !c.is_ascii_alphabetic())
-                    .next()
-                    .unwrap_or("")
-                    .to_ascii_lowercase();
-                let placed = dot.is_some()
-                    || before.ends_with(['(', '=', '@', ':', '['])
-                    || matches!(
-                        prev_word.as_str(),
-                        "by" | "user"
-                            | "analyst"
-                            | "reviewer"
-                            | "agent"
-                            | "owner"
-                            | "assignee"
-                            | "cc"
-                            | "and"
-                            | "for"
-                            | "from"
-                            | "to"
-                    );
-                found.push((i, j, placed));
-            }
+        if next_ok && (5..=24).contains(&(j - i)) {
+            f(i, j, dot);
         }
         i = j.max(i + 1);
     }
-    let placed: HashSet<&str> = found
-        .iter()
-        .filter(|f| f.2)
-        .map(|&(s, e, _)| &text[s..e])
-        .collect();
-    for (start, end, _) in found {
-        if !placed.contains(&text[start..end]) {
-            continue;
+}
+
+fn login_names(text: &str, spans: &mut Vec<Span>) {
+    use crate::person::{FIRST, LAST, WORD};
+    let lex = crate::person::lexicon();
+    let common = crate::person::common_words();
+    let flags = |w: &str| crate::person::lookup(lex, w);
+    let surname = |w: &str| w.len() >= 4 && flags(w) & (LAST | WORD) == LAST;
+    let given = |w: &str| w.len() == 1 || flags(w) & (FIRST | WORD) == FIRST;
+    let b = text.as_bytes();
+    // A log-in is looked up only where one stands (after "by", "user", "Analyst:", in
+    // parentheses, after `=` or `@`) or when it has a dot; every word of the text would
+    // otherwise cost two table lookups.
+    let placed_at = |i: usize, dot: bool| {
+        if dot {
+            return true;
         }
+        let mut k = i;
+        while k > 0 && b[k - 1] == b' ' {
+            k -= 1;
+        }
+        if k > 0 && matches!(b[k - 1], b'(' | b'=' | b'@' | b':' | b'[') {
+            return true;
+        }
+        let mut a = k;
+        while a > 0 && k - a < 9 && b[a - 1].is_ascii_alphabetic() {
+            a -= 1;
+        }
+        if a > 0 && b[a - 1].is_ascii_alphabetic() {
+            return false;
+        }
+        let w = &text[a..k];
+        [
+            "by", "user", "analyst", "reviewer", "agent", "owner", "assignee", "cc", "and", "for",
+            "from", "to",
+        ]
+        .iter()
+        .any(|x| x.eq_ignore_ascii_case(w))
+    };
+    let is_login = |tok: &str, dot: Option<usize>| match dot {
+        None => {
+            surname(&tok[1..])
+                && crate::person::lookup(common, tok) == 0
+                && flags(tok) & (FIRST | LAST | WORD) == 0
+        }
+        Some(d) => {
+            let (l, r) = (&tok[..d], &tok[d + 1..]);
+            (given(l) && (surname(r) || (r.len() == 1 && l.len() > 1)))
+                && !(l.len() == 1 && r.len() == 1)
+        }
+    };
+    let mut placed: HashSet<&str> = HashSet::new();
+    for_each_login_token(text, |i, j, dot| {
+        let tok = &text[i..j];
+        if !placed.contains(tok) && placed_at(i, dot.is_some()) && is_login(tok, dot.map(|d| d - i))
+        {
+            placed.insert(tok);
+        }
+    });
+    if placed.is_empty() {
+        return;
+    }
+    // Every mention of a log-in found in its place, before it or after.
+    let mut all = Vec::new();
+    for_each_login_token(text, |i, j, _| {
+        if placed.contains(&text[i..j]) {
+            all.push((i, j));
+        }
+    });
+    for (start, end) in all {
         // A name found inside the log-in ("hannah" of "hannah.k") gives way to all of it.
         spans.retain(|p| {
             !(p.entity == EntityType::Person
