@@ -1443,13 +1443,19 @@ mod tests {
         out
     }
 
+    /// The spans a scan (`inline`, `blocks`) emits for `t`, as text.
+    fn emitted<'t>(
+        scan: impl Fn(&'t str, &mut dyn FnMut(usize, usize)),
+        t: &'t str,
+    ) -> Vec<&'t str> {
+        let mut v = Vec::new();
+        scan(t, &mut |s, e| v.push(&t[s..e]));
+        v
+    }
+
     #[test]
     fn one_line_addresses_closed_by_a_postcode_or_a_country() {
-        let got = |t: &'static str| {
-            let mut v = Vec::new();
-            inline(t, |s, e| v.push(&t[s..e]));
-            v
-        };
+        let got = |t: &'static str| emitted(|t, f| inline(t, f), t);
         assert_eq!(
             got(
                 "my address is Rose Cottage, Ballynacargy Road, Kilbeggan, Co. Westmeath, N91 X2F6. If I"
@@ -1484,11 +1490,7 @@ mod tests {
 
     #[test]
     fn blocks_anchored_on_the_postal_line() {
-        let got = |t: &'static str| {
-            let mut v = Vec::new();
-            blocks(t, |s, e| v.push(&t[s..e]));
-            v
-        };
+        let got = |t: &'static str| emitted(|t, f| blocks(t, f), t);
         assert_eq!(
             got(
                 "Dirección / Address:\nUrb. Jardines de Caparra\nCalle 12 G-14\nBayamón, PR 00959\nTel.: 555"

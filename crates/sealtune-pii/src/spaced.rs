@@ -33,8 +33,8 @@ impl Collapsed {
     }
 }
 
-/// One-character tokens: `(start, end)` byte ranges of characters with a space (or a line's
-/// start or end) on both sides.
+/// Where the one-character token at `i` ends, if the character at `i` has a space (or a
+/// line's start or end) on both sides.
 fn single(text: &str, i: usize) -> Option<usize> {
     let b = text.as_bytes();
     if i > 0 && !matches!(b[i - 1], b' ' | b'\n' | b'\t') {
