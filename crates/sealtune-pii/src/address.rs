@@ -1166,11 +1166,22 @@ pub(crate) fn inline(text: &str, mut emit: impl FnMut(usize, usize)) {
     let b = text.as_bytes();
     let mut pos = 0usize;
     let mut segs: Vec<(usize, usize)> = Vec::new();
+    let cap_digit = |s: usize, e: usize| {
+        b[s..e]
+            .windows(2)
+            .any(|w| w[0].is_ascii_uppercase() && w[1].is_ascii_digit())
+    };
     for line in text.split_inclusive('\n') {
         let (ls, le) = (pos, pos + line.trim_end_matches(['\n', '\r']).len());
         pos += line.len();
-        // Every closing form has a digit (a postcode's).
-        if !b[ls..le].iter().any(u8::is_ascii_digit) || !text[ls..le].contains(", ") {
+        // Every closing form has a postcode: one with letters has a capital right before
+        // a digit ("SW1A", "H2T", "N91"); one of digits only ("106104", "08817") has four
+        // of them. The segments are separated by ", ".
+        if !text[ls..le].contains(", ") {
+            continue;
+        }
+        let digits = b[ls..le].iter().filter(|c| c.is_ascii_digit()).count();
+        if digits == 0 || (digits < 4 && !cap_digit(ls, le)) {
             continue;
         }
         // Segment bounds: text between ", " separators, trimmed.
@@ -1214,8 +1225,11 @@ pub(crate) fn inline(text: &str, mut emit: impl FnMut(usize, usize)) {
             // (a) a postcode with letters ends the address ("Montréal QC H2T 2Y6", "N91
             // X2F6. If I don't hear back").
             let mut code_at = None;
-            let starts =
-                std::iter::once(0).chain(text[s..e].match_indices(' ').map(|(i, _)| i + 1));
+            // Only a segment with a capital before a digit can hold one.
+            let with_letters = cap_digit(s, e);
+            let starts = std::iter::once(0)
+                .chain(text[s..e].match_indices(' ').map(|(i, _)| i + 1))
+                .filter(|_| with_letters);
             for off in starts {
                 // A postcode with letters opens with one.
                 if !b.get(s + off).is_some_and(u8::is_ascii_uppercase) {

@@ -279,6 +279,7 @@ impl Detector {
                 self.push(&mut cands, s, e, EntityType::StreetAddress, 0.9)
             });
         }
+        crate::spoken::find(text, |s, e, t, score| self.push(&mut cands, s, e, t, score));
         crate::table::chat_handles(text, |s, e| {
             self.push(&mut cands, s, e, EntityType::Person, 0.9)
         });
@@ -307,6 +308,7 @@ impl Detector {
         spelled_names(text, &mut spans);
         name_handles(text, &mut spans);
         login_names(text, &mut spans);
+        named_answers(text, &mut spans);
         Some(spans)
     }
 
@@ -1287,13 +1289,30 @@ fn login_names(text: &str, spans: &mut Vec<Span>) {
         if a > 0 && b[a - 1].is_ascii_alphabetic() {
             return false;
         }
-        let w = &text[a..k];
-        [
-            "by", "user", "analyst", "reviewer", "agent", "owner", "assignee", "cc", "and", "for",
-            "from", "to",
-        ]
-        .iter()
-        .any(|x| x.eq_ignore_ascii_case(w))
+        // One match on the folded word: this runs for every lower-case word of the text.
+        let mut w = [0u8; 8];
+        let n = k - a;
+        if !(2..=8).contains(&n) {
+            return false;
+        }
+        for (d, c) in w.iter_mut().zip(&b[a..k]) {
+            *d = c.to_ascii_lowercase();
+        }
+        matches!(
+            &w[..n],
+            b"by"
+                | b"user"
+                | b"analyst"
+                | b"reviewer"
+                | b"agent"
+                | b"owner"
+                | b"assignee"
+                | b"cc"
+                | b"and"
+                | b"for"
+                | b"from"
+                | b"to"
+        )
     };
     let is_login = |tok: &str, dot: Option<usize>| match dot {
         None => {
@@ -1307,10 +1326,11 @@ fn login_names(text: &str, spans: &mut Vec<Span>) {
                 && !(l.len() == 1 && r.len() == 1)
         }
     };
-    let mut placed: HashSet<&str> = HashSet::new();
+    let mut placed: HashSet<&str, crate::person::FxBuild> = HashSet::default();
     for_each_login_token(text, |i, j, dot| {
         let tok = &text[i..j];
-        if !placed.contains(tok) && placed_at(i, dot.is_some()) && is_login(tok, dot.map(|d| d - i))
+        // The place first: it is a few byte compares, the set a hash of the token.
+        if placed_at(i, dot.is_some()) && !placed.contains(tok) && is_login(tok, dot.map(|d| d - i))
         {
             placed.insert(tok);
         }
@@ -1345,8 +1365,91 @@ fn login_names(text: &str, spans: &mut Vec<Span>) {
     spans.sort_by_key(|p| p.start);
 }
 
+/// A name given in answer to a question for it, in a chat or call transcript: the line
+/// after one that asks for a name ("Can I get the name on the account?") opens, after its
+/// speaker label, with two to four words that start with a given name ("deshawn rivers",
+/// "andre st. pierre, april 4 1995"). Written in lower case, such names escape the rules
+/// that need capitals.
+fn named_answers(text: &str, spans: &mut Vec<Span>) {
+    use crate::person::{FIRST, LAST, WORD};
+    if !text.contains('?') {
+        return;
+    }
+    let lex = crate::person::lexicon();
+    let common = crate::person::common_words();
+    let mut found = Vec::new();
+    let mut asked = false;
+    let mut pos = 0usize;
+    for line in text.split_inclusive('\n') {
+        let (ls, body) = (pos, line.trim_end_matches(['\n', '\r']));
+        pos += line.len();
+        if body.trim().is_empty() {
+            continue;
+        }
+        let was_asked = asked;
+        asked = body.contains('?') && body.to_ascii_lowercase().contains("name");
+        if !was_asked {
+            continue;
+        }
+        // The answer follows a speaker label ("Customer: ", "18:05 marisol.v: ").
+        let Some(colon) = body.get(..body.len().min(40)).and_then(|h| h.find(": ")) else {
+            continue;
+        };
+        let at = colon + 2;
+        let rest = &body[at..];
+        let stop = rest
+            .find(|c: char| matches!(c, ',' | ';' | '(' | '?' | '!'))
+            .unwrap_or(rest.len());
+        let mut words = Vec::new();
+        let mut off = 0;
+        for w in rest[..stop].split(' ') {
+            if !w.is_empty() {
+                words.push((off, w.trim_end_matches('.')));
+            }
+            off += w.len() + 1;
+        }
+        let flags = |w: &str| crate::person::lookup(lex, w);
+        let Some(&(first_at, first)) = words.first() else {
+            continue;
+        };
+        if first_at != 0 || flags(first) & FIRST == 0 {
+            continue;
+        }
+        let mut end = first.len();
+        let mut n = 1;
+        for &(o, w) in words.iter().skip(1).take(3) {
+            let name_like = !w.is_empty()
+                && w.chars()
+                    .all(|c| c.is_alphabetic() || matches!(c, '-' | '\'' | '.'));
+            let f = flags(w);
+            let plain_word =
+                f & (FIRST | LAST) == 0 && (f & WORD != 0 || crate::person::lookup(common, w) != 0);
+            if !name_like || plain_word {
+                break;
+            }
+            end = o + w.len();
+            n += 1;
+        }
+        if n >= 2 {
+            found.push((ls + at, ls + at + end));
+        }
+    }
+    for (start, end) in found {
+        spans.retain(|p| !(p.entity == EntityType::Person && start <= p.start && p.end <= end));
+        if !spans.iter().any(|p| p.start < end && start < p.end) {
+            spans.push(Span {
+                start,
+                end,
+                entity: EntityType::Person,
+                score: 0.8,
+            });
+            spans.sort_by_key(|p| p.start);
+        }
+    }
+}
+
 fn name_handles(text: &str, spans: &mut Vec<Span>) {
-    let mut handles: HashSet<String> = HashSet::new();
+    let mut handles: HashSet<String, crate::person::FxBuild> = HashSet::default();
     // The local part of an e-mail address made of words ("hannah.nguyen@…") is the same
     // person's log-in wherever it stands alone ("user=hannah.nguyen"). A shared mailbox
     // ("customer.service@", "no_reply@") names no one: one of its words must be a name

@@ -36,6 +36,7 @@ mod person;
 pub mod record;
 pub mod residual;
 mod spaced;
+mod spoken;
 pub mod stage;
 mod table;
 pub mod tagger;

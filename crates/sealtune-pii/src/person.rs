@@ -534,7 +534,10 @@ const INTRO_PREVS: &[&str] = &["name", "this", "i", "call", "named", "called", "
 /// FxHash: a fast, non-cryptographic hash for short keys that are not attacker-chosen
 /// in a way that matters here (a slow lookup, not a wrong one, is the worst case).
 #[derive(Default, Clone, Copy)]
-struct Fx(u64);
+pub(crate) struct Fx(u64);
+
+/// Hash sets and maps keyed by short words taken from one text.
+pub(crate) type FxBuild = BuildHasherDefault<Fx>;
 
 impl Fx {
     fn add(&mut self, w: u64) {
