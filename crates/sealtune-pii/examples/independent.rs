@@ -2,7 +2,7 @@
 //! (`tests/independent/`, written by someone who never read the detector).
 //!
 //! ```text
-//! cargo run --release -p sealtune-pii --example independent -- dev|holdout|dev2|holdout2|dev3|holdout3|dev4|holdout4|dev5|holdout5
+//! cargo run --release -p sealtune-pii --example independent -- dev|holdout|dev2|holdout2|dev3|holdout3|dev4|holdout4|dev5|holdout5|dev6|holdout6
 //! ```
 //!
 //! `dev`/`holdout` are the first set (`tests/independent/`); `dev2`/`holdout2`
@@ -11,7 +11,8 @@
 //! `dev3`/`holdout3` the third (`tests/independent3/`), likewise; `dev4`/`holdout4`
 //! the fourth (`tests/independent4/`), written after the learned name tagger was
 //! trained (on the first three sets' `dev` parts only); `dev5`/`holdout5` the fifth
-//! (`tests/independent5/`), written after the tagger was trained on the first four.
+//! (`tests/independent5/`), written after the tagger was trained on the first four;
+//! `dev6`/`holdout6` the sixth (`tests/independent6/`), written after all five were used.
 //!
 //! Prints the per-type table, the share of PII characters left unmasked, the share of
 //! other characters masked, and the share of documents with PII that leak at least one
@@ -50,9 +51,11 @@ fn main() {
         "holdout4" => ("tests/independent4", "holdout".to_string()),
         "dev5" => ("tests/independent5", "dev".to_string()),
         "holdout5" => ("tests/independent5", "holdout".to_string()),
+        "dev6" => ("tests/independent6", "dev".to_string()),
+        "holdout6" => ("tests/independent6", "holdout".to_string()),
         _ => {
             eprintln!(
-                "usage: independent dev|holdout|dev2|holdout2|dev3|holdout3|dev4|holdout4|dev5|holdout5"
+                "usage: independent dev|holdout|dev2|holdout2|dev3|holdout3|dev4|holdout4|dev5|holdout5|dev6|holdout6"
             );
             std::process::exit(64);
         }

@@ -4,7 +4,7 @@ and holdout.jsonl.
 
 A document goes to dev.jsonl when the first byte of SHA-256("<set>:" + id) is even,
 to holdout.jsonl when it is odd, where <set> is the set's directory name
-(independent2 ... independent5). all.jsonl is removed afterwards: the two parts are
+(independent2 ... independent6). all.jsonl is removed afterwards: the two parts are
 the committed files. Running the set's convert.py then this script gives
 byte-identical output.
 
