@@ -1225,6 +1225,7 @@ pub(crate) fn inline(text: &str, mut emit: impl FnMut(usize, usize)) {
             // (a) a postcode with letters ends the address ("Montréal QC H2T 2Y6", "N91
             // X2F6. If I don't hear back").
             let mut code_at = None;
+            let mut strict = false;
             // Only a segment with a capital before a digit can hold one.
             let with_letters = cap_digit(s, e);
             let starts = std::iter::once(0)
@@ -1260,6 +1261,14 @@ pub(crate) fn inline(text: &str, mut emit: impl FnMut(usize, usize)) {
                 && has_code(segs[k - 1])
             {
                 (k - 1, cend)
+            } else if code_first(text, segs[k])
+                && (k + 1 == segs.len() || (k + 2 == segs.len() && region(text, segs[k + 1])))
+            {
+                // (c) a postcode before its place closes the line ("…, Caddebostan, 34728
+                // Kadıköy/İstanbul", "…, 06000 Ciudad de México, CDMX"): it needs a house
+                // number before it.
+                strict = true;
+                (k, segs[segs.len() - 1].1)
             } else {
                 k += 1;
                 continue;
@@ -1286,12 +1295,37 @@ pub(crate) fn inline(text: &str, mut emit: impl FnMut(usize, usize)) {
                     break;
                 }
             }
-            if before >= 1 && (digits || before >= 2) {
+            if before >= 1 && (digits || (before >= 2 && !strict)) {
                 emit(start, end);
             }
             k += 1;
         }
     }
+}
+
+/// A segment that opens with a postcode of four or five digits and goes on with a place
+/// of capitalised words ("34728 Kadıköy/İstanbul", "06000 Ciudad de México").
+fn code_first(text: &str, (s, e): (usize, usize)) -> bool {
+    let seg = text[s..e].trim_end_matches(['.', ';']);
+    let mut words = seg.split(' ');
+    let code = words.next().unwrap_or("");
+    let place: Vec<&str> = words.filter(|w| !w.is_empty()).collect();
+    (4..=5).contains(&code.len())
+        && code.bytes().all(|c| c.is_ascii_digit())
+        && (1..=4).contains(&place.len())
+        && place[0].chars().next().is_some_and(char::is_uppercase)
+        && place.iter().all(|w| segment_word(w))
+}
+
+/// A region after a place: one to three words that open with a capital ("CDMX",
+/// "Gto.", "Metro Manila").
+fn region(text: &str, (s, e): (usize, usize)) -> bool {
+    let words: Vec<&str> = text[s..e].split_whitespace().collect();
+    (1..=3).contains(&words.len())
+        && words.iter().all(|w| {
+            w.chars().next().is_some_and(char::is_uppercase)
+                && !w.bytes().any(|c| c.is_ascii_digit())
+        })
 }
 
 /// A line naming a locality and nothing else: one to three capitalised words without

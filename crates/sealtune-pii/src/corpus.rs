@@ -177,7 +177,8 @@ impl Gen<'_> {
         }
     }
     fn phone(&mut self) -> String {
-        let area = format!("{}{}", self.r.range(2, 9), self.r.digits(2)).replace("11", "21");
+        let area =
+            geographic(&format!("{}{}", self.r.range(2, 9), self.r.digits(2)).replace("11", "21"));
         let ex = format!("{}{}", self.r.range(2, 9), self.r.digits(2));
         let line = self.r.digits(4);
         match self.r.below(9) {
@@ -742,7 +743,8 @@ fn holdout_one(g: &mut Gen<'_>) -> Doc {
             let dob = g.date(1935, 2010);
             d.p(E::DateOfBirth, &dob).s(" / ph: ");
             // A valid NANP number written without separators (area code not N11).
-            let area = format!("{}{}", g.r.range(2, 9), g.r.digits(2)).replace("11", "21");
+            let area =
+                geographic(&format!("{}{}", g.r.range(2, 9), g.r.digits(2)).replace("11", "21"));
             let ph = format!("{area}{}{}", g.r.range(2, 9), g.r.digits(6));
             d.p(E::Phone, &ph).s(" / SSN#");
             let ssn = g.ssn().replace(['-', ' '], "");
@@ -1268,4 +1270,15 @@ pub fn read_labelled(jsonl: &str) -> Result<Vec<Labelled>, String> {
         });
     }
     Ok(out)
+}
+/// A person's line has a geographic area code: a toll-free one (800, 833, ... 888) is a
+/// business's, so one drawn at random becomes the 7xx code with the same last digits (the
+/// draws, and so the rest of the corpus, stay the same).
+fn geographic(area: &str) -> String {
+    let toll_free = area == "800" || matches!(area, "833" | "844" | "855" | "866" | "877" | "888");
+    if toll_free {
+        format!("7{}", &area[1..])
+    } else {
+        area.to_string()
+    }
 }

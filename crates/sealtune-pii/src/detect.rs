@@ -83,7 +83,7 @@ pub(crate) fn patterns() -> Vec<String> {
         // "age at death 101"), or in words after a cue ("was ninety-four", "aged one
         // hundred and two").
         format!(
-            r"(?-u:\b)(?:(?i:age(?:d| at death| at admission)?):?[ \t]{{0,3}}(?:9[0-9]|1[01][0-9])|(?i:age|aged|was|is|turned|turns|turning):?[ \t]{{1,3}}(?i:ninety(?:[- ]{unit})?|one hundred(?: and)?(?: (?:{unit}|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen))?))(?-u:\b)",
+            r"(?-u:\b)(?:(?i:age(?:d| at death| at admission)?):?[ \t]{{0,3}}(?:9[0-9]|1[01][0-9])|(?i:age|aged|was|is|turned|turns|turning|he['’]s|she['’]s|i['’]m):?[ \t]{{1,3}}(?i:ninety(?:[- ]{unit})?|one hundred(?: and)?(?: (?:{unit}|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen))?))(?-u:\b)",
             unit = "(?:one|two|three|four|five|six|seven|eight|nine)"
         ),
     ]
@@ -359,7 +359,11 @@ impl Detector {
                     e
                 }
                 P_EMAIL => {
-                    self.push(out, s, e, EntityType::Email, 0.95);
+                    // A role mailbox ("api-support@", "no-reply@") is an organisation's: it
+                    // scores under the default threshold, so a lower threshold still masks it.
+                    let local = text[s..e].split('@').next().unwrap_or("");
+                    let score = if role_mailbox(local) { 0.4 } else { 0.95 };
+                    self.push(out, s, e, EntityType::Email, score);
                     e
                 }
                 P_MAC => {
@@ -868,12 +872,24 @@ impl Detector {
         // Phones.
         let phone_cue =
             cue == Some(Cue::Phone) || (cue.is_none() && cue_after(text, e, 2) == Some(Cue::Phone));
-        if plus && g >= 2 && v::e164(d) {
-            return Some(Some((EntityType::Phone, if neg { 0.4 } else { 0.9 })));
-        }
         let nanp_shape = (g == 3 && glen == [3, 3, 4])
             || (g == 4 && glen == [1, 3, 3, 4] && d[0] == 1)
             || (paren && g >= 3 && glen[glen.len() - 1] == 4);
+        // A toll-free line ("call us at 1-800-555-0183", "+18555550133") is a business's,
+        // unless the words before give it to a person ("my", "contact", "cell").
+        if (nanp_shape || (plus && d[0] == 1 && n == 11) || (g == 1 && n == 10 && phone_cue))
+            && v::nanp_toll_free(d)
+            && !personal_before(text, s)
+        {
+            return Some(None);
+        }
+        if plus && g >= 2 && v::e164(d) {
+            return Some(Some((EntityType::Phone, if neg { 0.4 } else { 0.9 })));
+        }
+        // E.164 without separators ("+14145550142"), as logs and APIs write it.
+        if plus && g == 1 && n >= 10 && v::e164(d) {
+            return Some(Some((EntityType::Phone, if neg { 0.4 } else { 0.85 })));
+        }
         if nanp_shape && v::nanp(d) {
             let score = if phone_cue {
                 0.95
@@ -1222,8 +1238,10 @@ fn for_each_login_token(text: &str, mut f: impl FnMut(usize, usize, Option<usize
         }
         let mut j = i;
         let mut dot = None;
-        while j < b.len() && (b[j].is_ascii_lowercase() || (b[j] == b'.' && dot.is_none())) {
-            if b[j] == b'.' {
+        while j < b.len()
+            && (b[j].is_ascii_lowercase() || (matches!(b[j], b'.' | b'_') && dot.is_none()))
+        {
+            if matches!(b[j], b'.' | b'_') {
                 dot = Some(j);
             }
             j += 1;
@@ -1363,6 +1381,77 @@ fn login_names(text: &str, spans: &mut Vec<Span>) {
         }
     }
     spans.sort_by_key(|p| p.start);
+}
+
+/// Whether an e-mail local part is made only of role words ("api-support",
+/// "recall.escalations", "no-reply", "contactcentre-ops"): a shared mailbox, no person's.
+fn role_mailbox(local: &str) -> bool {
+    const ROLES: &[&str] = &[
+        "support",
+        "help",
+        "helpdesk",
+        "info",
+        "contact",
+        "contactcentre",
+        "contactcenter",
+        "ops",
+        "no",
+        "noreply",
+        "donotreply",
+        "reply",
+        "service",
+        "services",
+        "customer",
+        "customerservice",
+        "billing",
+        "claims",
+        "team",
+        "admin",
+        "escalations",
+        "sales",
+        "enquiries",
+        "inquiries",
+        "care",
+        "office",
+        "hr",
+        "payroll",
+        "accounts",
+        "fraud",
+        "security",
+        "privacy",
+        "compliance",
+        "appeals",
+        "records",
+        "notifications",
+        "alerts",
+        "api",
+        "recall",
+        "member",
+        "members",
+        "benefits",
+        "underwriting",
+        "disputes",
+    ];
+    let mut parts = local.split(['.', '-', '_', '+']).peekable();
+    parts.peek().is_some()
+        && parts.all(|p| !p.is_empty() && ROLES.iter().any(|r| r.eq_ignore_ascii_case(p)))
+}
+
+/// Whether one of the four words before `pos` on its line gives a number to a person:
+/// a possessive ("my", "her") or a word for a person's own line ("contact", "cell", "home").
+fn personal_before(text: &str, pos: usize) -> bool {
+    let line = &text[text[..pos].rfind('\n').map_or(0, |i| i + 1)..pos];
+    line.rsplit(|c: char| !c.is_ascii_alphabetic())
+        .filter(|w| !w.is_empty())
+        .take(4)
+        .any(|w| {
+            [
+                "my", "his", "her", "their", "your", "contact", "cell", "mobile", "home",
+                "personal", "callback", "reach",
+            ]
+            .iter()
+            .any(|x| x.eq_ignore_ascii_case(w))
+        })
 }
 
 /// A name given in answer to a question for it, in a chat or call transcript: the line

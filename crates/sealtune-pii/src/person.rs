@@ -349,6 +349,11 @@ pub(crate) const EXTRA_COMMON: &[&str] = &[
     "inr", "bmp", "cmp", "cbc", "ekg", "ecg", "ct", "mri", "cxr", "copd", "chf", "afib", "htn",
     "dm", "ckd", "uti", "sob", "nkda", "wnl", "rtc", "fu", "vm", "lvm", "dos", "id", "ids", "faq",
     "url", "app", "ios", "otc", "hmo", "ppo", "hsa", "fsa", "eob", "cob",
+    // Greetings and replies that open a chat message in other languages ("Agente Ximena:
+    // Hola, soy Ximena").
+    "hola", "gracias", "claro", "listo", "quiero", "nueva", "nuevo", "buenos", "buenas", "obrigado",
+    "obrigada", "perfeito", "perfecto", "merci", "bonjour", "bonsoir", "danke", "hallo", "grazie",
+    "ciao", "congrats",
 ];
 const WEAKS: &[&str] = &[
     "for",

@@ -8,8 +8,9 @@
 //! member), and without one a run of 7, 10 or 11 digits is a phone number. A date is a
 //! month, a day and a year in words after a date word ("date of birth? Nine, twelve,
 //! seventy-four"), or a month name and a day in words ("June ninth"), with a year in
-//! words after it or not. Either is a date of birth when "birth", "born" or "DOB" stands
-//! in the 80 bytes before it.
+//! words after it or not ("February the eleventh", "Fourteenth of June"). Either is a date
+//! of birth when "birth", "born" or "DOB" stands in the 80 bytes before it. Five digit
+//! words after "ZIP" or "postcode" are a ZIP code.
 
 use crate::context::{Cue, cue_before};
 use crate::types::EntityType;
@@ -127,12 +128,11 @@ fn month(w: &[u8]) -> bool {
     )
 }
 
-/// The words of `text`: runs of ASCII letters.
-fn tokens(text: &str) -> Vec<Tok> {
+/// Up to `max` words of `text` from byte `from`: runs of ASCII letters.
+fn tokens(text: &str, from: usize, max: usize, out: &mut Vec<Tok>) {
     let b = text.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
+    let mut i = from;
+    while i < b.len() && out.len() < max {
         if !b[i].is_ascii_alphabetic() {
             i += 1;
             continue;
@@ -160,7 +160,6 @@ fn tokens(text: &str) -> Vec<Tok> {
             len,
         });
     }
-    out
 }
 
 /// Whether the bytes between two words may stand inside a number read aloud: spaces,
@@ -266,15 +265,109 @@ fn date_before(text: &str, pos: usize) -> bool {
         .any(|w| before.contains(w))
 }
 
-/// Finds numbers and dates read aloud; `emit(start, end, type, score)`.
+/// Whether a word (folded) can open a number or a date read aloud: one match, as this
+/// runs for every word of the text.
+fn opener(w: &[u8]) -> bool {
+    matches!(
+        w,
+        b"zero"
+            | b"oh"
+            | b"o"
+            | b"one"
+            | b"two"
+            | b"three"
+            | b"four"
+            | b"five"
+            | b"six"
+            | b"seven"
+            | b"eight"
+            | b"nine"
+            | b"ten"
+            | b"eleven"
+            | b"twelve"
+            | b"thirteen"
+            | b"fourteen"
+            | b"fifteen"
+            | b"sixteen"
+            | b"seventeen"
+            | b"eighteen"
+            | b"nineteen"
+            | b"twenty"
+            | b"thirty"
+            | b"first"
+            | b"second"
+            | b"third"
+            | b"fourth"
+            | b"fifth"
+            | b"sixth"
+            | b"seventh"
+            | b"eighth"
+            | b"ninth"
+            | b"tenth"
+            | b"eleventh"
+            | b"twelfth"
+            | b"thirteenth"
+            | b"fourteenth"
+            | b"fifteenth"
+            | b"sixteenth"
+            | b"seventeenth"
+            | b"eighteenth"
+            | b"nineteenth"
+            | b"twentieth"
+            | b"thirtieth"
+            | b"double"
+            | b"triple"
+    ) || month(w)
+}
+
+/// The most words a number or a date read aloud is looked for in.
+const WINDOW: usize = 32;
+
+/// Finds numbers and dates read aloud; `emit(start, end, type, score)`. Only a word that
+/// can open one (a number word, "double", a month) has the words after it read.
 pub(crate) fn find(text: &str, mut emit: impl FnMut(usize, usize, EntityType, f32)) {
-    let ts = tokens(text);
-    let mut i = 0;
-    while i < ts.len() {
+    let b = text.as_bytes();
+    let mut ts = Vec::with_capacity(WINDOW);
+    let mut pos = 0;
+    while pos < b.len() {
+        if !b[pos].is_ascii_alphabetic() {
+            pos += 1;
+            continue;
+        }
+        let start = pos;
+        while pos < b.len() && b[pos].is_ascii_alphabetic() {
+            pos += 1;
+        }
+        let mut low = [0u8; 12];
+        let n = pos - start;
+        if n > low.len() {
+            continue;
+        }
+        for (d, c) in low.iter_mut().zip(&b[start..pos]) {
+            *d = c.to_ascii_lowercase();
+        }
+        if !opener(&low[..n]) {
+            continue;
+        }
+        ts.clear();
+        tokens(text, start, WINDOW, &mut ts);
+        if let Some(end) = at(text, &ts, &mut emit) {
+            pos = pos.max(end);
+        }
+    }
+}
+
+/// Reads a number or a date at the first of `ts`; returns the byte where it ends.
+fn at(
+    text: &str,
+    ts: &[Tok],
+    emit: &mut impl FnMut(usize, usize, EntityType, f32),
+) -> Option<usize> {
+    let i = 0;
+    {
         let t = &ts[i];
         if t.len == 0 {
-            i += 1;
-            continue;
+            return None;
         }
         // (a) Seven or more digit words in a row.
         if digit(t.w()).is_some() || matches!(t.w(), b"double" | b"triple") {
@@ -326,15 +419,25 @@ pub(crate) fn find(text: &str, mut emit: impl FnMut(usize, usize, EntityType, f3
                 if let Some(entity) = entity {
                     emit(s, e, entity, 0.85);
                 }
-                i = last + 1;
-                continue;
+                return Some(ts[last].end);
+            }
+            // Five after "ZIP" or "postcode" ("ZIP nine oh two one oh").
+            if n == 5 && zip_before(text, ts[a].start) {
+                emit(ts[a].start, ts[z].end, EntityType::ZipCode, 0.8);
+                return Some(ts[last].end);
             }
         }
-        // (b) A month name and a day in words, a year in words after it or not.
+        // (b) A month name and a day in words ("June ninth", "February the eleventh"), a
+        // year in words after it or not.
+        let the = usize::from(
+            ts.get(i + 1)
+                .is_some_and(|n| n.w() == b"the" && light(text, t.end, n.start)),
+        );
         if month(t.w())
-            && let Some(d) = ts.get(i + 1)
-            && light(text, t.end, d.start)
-            && let Some((day, ordinal, e)) = below_hundred(text, &ts, i + 1)
+            && let Some(d) = ts.get(i + 1 + the)
+            && light(text, ts[i + the].end, d.start)
+            && let Some((day, ordinal, e)) = below_hundred(text, &ts, i + 1 + the)
+            && (ordinal || the == 0)
             && (1..=31).contains(&day)
             && let year_end = ts
                 .get(e)
@@ -351,8 +454,33 @@ pub(crate) fn find(text: &str, mut emit: impl FnMut(usize, usize, EntityType, f3
                 EntityType::Date
             };
             emit(s, z, entity, 0.8);
-            i = end;
-            continue;
+            return Some(ts[end - 1].end);
+        }
+        // (d) A day and a month ("Fourteenth of June, nineteen seventy-two").
+        if let Some((day, true, e1)) = below_hundred(text, &ts, i)
+            && (1..=31).contains(&day)
+            && let Some(of) = ts.get(e1)
+            && of.w() == b"of"
+            && light(text, ts[e1 - 1].end, of.start)
+            && let Some(m) = ts.get(e1 + 1)
+            && month(m.w())
+            && light(text, of.end, m.start)
+        {
+            let mut end = e1 + 2;
+            if let Some(y) = ts.get(end)
+                && light(text, m.end, y.start)
+                && let Some(ye) = year(text, &ts, end)
+            {
+                end = ye;
+            }
+            let (s, z) = (t.start, ts[end - 1].end);
+            let entity = if birth_before(text, s) {
+                EntityType::DateOfBirth
+            } else {
+                EntityType::Date
+            };
+            emit(s, z, entity, 0.8);
+            return Some(ts[end - 1].end);
         }
         // (c) Month, day and year as numbers in words, after a date word.
         if let Some((m, false, e1)) = below_hundred(text, &ts, i)
@@ -373,11 +501,22 @@ pub(crate) fn find(text: &str, mut emit: impl FnMut(usize, usize, EntityType, f3
                 EntityType::Date
             };
             emit(s, z, entity, 0.8);
-            i = e3;
-            continue;
+            return Some(ts[e3 - 1].end);
         }
-        i += 1;
     }
+    None
+}
+
+/// Whether "ZIP", "postcode" or "code" stands right before `pos` (spaces and a colon
+/// between).
+fn zip_before(text: &str, pos: usize) -> bool {
+    let head = text[..pos].trim_end_matches([' ', ':']);
+    let word = &head[head
+        .rfind(|c: char| !c.is_ascii_alphabetic())
+        .map_or(0, |k| k + 1)..];
+    ["zip", "postcode", "code"]
+        .iter()
+        .any(|z| z.eq_ignore_ascii_case(word))
 }
 
 #[cfg(test)]
@@ -455,9 +594,45 @@ mod tests {
             [("March third, two thousand and five", EntityType::Date)]
         );
         assert_eq!(
+            found("Date of birth?\nCALLER: Fourteenth of June, nineteen seventy-two.\n"),
+            [(
+                "Fourteenth of June, nineteen seventy-two",
+                EntityType::DateOfBirth
+            )]
+        );
+        assert_eq!(
+            found("he was seen on, uh, February the eleventh, and the statement"),
+            [("February the eleventh", EntityType::Date)]
+        );
+        assert_eq!(
+            found("and ZIP nine oh two one oh. Agent read back"),
+            [("nine oh two one oh", EntityType::ZipCode)]
+        );
+        assert!(found("the first of many").is_empty());
+        assert_eq!(
             found("seen on May twenty first"),
             [("May twenty first", EntityType::Date)]
         );
+    }
+
+    #[test]
+    fn every_number_word_opens() {
+        for w in [
+            "zero",
+            "oh",
+            "nine",
+            "nineteen",
+            "twenty",
+            "thirty",
+            "ninth",
+            "thirtieth",
+            "double",
+            "june",
+        ] {
+            assert!(opener(w.as_bytes()), "{w}");
+        }
+        // A day never opens with forty to ninety; those are years, read after a month.
+        assert!(!opener(b"forty") && !opener(b"the"));
     }
 
     #[test]

@@ -248,6 +248,17 @@ pub fn nanp(d: &[u8]) -> bool {
     d.len() == 10 && d[0] >= 2 && d[3] >= 2 && !(d[1] == 1 && d[2] == 1)
 }
 
+/// A North American toll-free number (area code 800, 833, 844, 855, 866, 877 or 888): a
+/// business line, never a person's.
+pub fn nanp_toll_free(d: &[u8]) -> bool {
+    let d = if d.len() == 11 && d[0] == 1 {
+        &d[1..]
+    } else {
+        d
+    };
+    d.len() == 10 && d[0] == 8 && ((d[1] == d[2] && (3..=8).contains(&d[1])) || d[1..3] == [0, 0])
+}
+
 /// E.164: a country code and subscriber number, 8 to 15 digits in all, not starting with 0.
 pub fn e164(d: &[u8]) -> bool {
     (8..=15).contains(&d.len()) && d[0] != 0
@@ -256,6 +267,24 @@ pub fn e164(d: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn toll_free_numbers() {
+        for d in ["8005550183", "18775550140", "18555550133", "8885551234"] {
+            let d: Vec<u8> = d.bytes().map(|c| c - b'0').collect();
+            assert!(nanp_toll_free(&d), "{d:?}");
+        }
+        for d in [
+            "8125550183",
+            "2065550100",
+            "8225551234",
+            "18105550133",
+            "880555123",
+        ] {
+            let d: Vec<u8> = d.bytes().map(|c| c - b'0').collect();
+            assert!(!nanp_toll_free(&d), "{d:?}");
+        }
+    }
 
     #[test]
     fn luhn_cards() {

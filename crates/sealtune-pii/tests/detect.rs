@@ -833,3 +833,62 @@ fn log_ins_made_of_a_name() {
         assert!(!got.iter().any(|(t, _)| *t == E::Person), "{text}: {got:?}");
     }
 }
+
+/// A name given in answer to a question for it, lower case included; a log-in with an
+/// underscore ("hannah_k").
+#[test]
+fn names_given_in_answer_and_underscore_log_ins() {
+    let det = default();
+    let text = "Agent Rhea: Can I get the name on the account?\nCustomer: deshawn rivers\n\
+                hannah_k: hi i want to cancel";
+    let got = found(&det, text);
+    let people: Vec<&str> = got
+        .iter()
+        .filter(|(t, _)| *t == E::Person)
+        .map(|(_, s)| s.as_str())
+        .collect();
+    assert!(people.contains(&"deshawn rivers"), "{got:?}");
+    assert!(people.contains(&"hannah_k"), "{got:?}");
+    // An answer that is not a name, and a snake_case word.
+    let text = "Agent: What name is on the card?\nCustomer: its the one i use\n\
+                see tenancy_agreement.pdf";
+    let got = found(&det, text);
+    assert!(!got.iter().any(|(t, _)| *t == E::Person), "{got:?}");
+}
+
+/// Toll-free lines are a business's unless a person's word stands before them; E.164
+/// numbers without separators are phones; a role mailbox is an organisation's.
+#[test]
+fn toll_free_lines_e164_and_role_mailboxes() {
+    let det = default();
+    let got = found(
+        &det,
+        "Questions? Call us at 1-800-555-0183. Her cell is 1-888-555-0199. ani=+14145550142",
+    );
+    let phones: Vec<&str> = got
+        .iter()
+        .filter(|(t, _)| *t == E::Phone)
+        .map(|(_, s)| s.as_str())
+        .collect();
+    assert_eq!(phones, ["1-888-555-0199", "+14145550142"], "{got:?}");
+    let got = found(
+        &det,
+        "Write to api-support@paystream.example or no-reply@x.example; cc ingrid.lund@fjord.example",
+    );
+    let mails: Vec<&str> = got
+        .iter()
+        .filter(|(t, _)| *t == E::Email)
+        .map(|(_, s)| s.as_str())
+        .collect();
+    assert_eq!(mails, ["ingrid.lund@fjord.example"], "{got:?}");
+}
+
+/// An age over 89 after "he's" / "she's".
+#[test]
+fn ages_after_contractions() {
+    let got = found(&default(), "He's ninety-one and he was seen in February.");
+    assert!(
+        got.contains(&(E::AgeOver89, "ninety-one".into())),
+        "{got:?}"
+    );
+}

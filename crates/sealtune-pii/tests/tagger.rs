@@ -50,6 +50,7 @@ fn on_the_hold_outs_the_tagger_finds_names_the_rules_miss() {
         "independent3",
         "independent4",
         "independent5",
+        "independent6",
     ] {
         let path = crate_dir().join("tests").join(dir).join("holdout.jsonl");
         let docs = read_labelled(&std::fs::read_to_string(&path).unwrap()).unwrap();
@@ -67,9 +68,9 @@ fn on_the_hold_outs_the_tagger_finds_names_the_rules_miss() {
             100.0 * s.non_pii_masked_rate()
         );
     }
-    // Measured when the model was trained (the five hold-out parts together):
-    // PERSON recall 0.833 -> 0.915, PII characters unmasked 12.45% -> 10.41%,
-    // other characters masked 2.94% -> 3.14%.
+    // Measured when the model was trained (the six hold-out parts together, threshold
+    // 0.7): PERSON recall 0.841 -> 0.910, PII characters unmasked 10.23% -> 8.50%,
+    // other characters masked 2.81% -> 2.96%.
     assert!(
         recall(&b) >= recall(&a) + 0.03,
         "{} vs {}",
