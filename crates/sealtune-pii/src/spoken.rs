@@ -349,6 +349,16 @@ pub(crate) fn find(text: &str, mut emit: impl FnMut(usize, usize, EntityType, f3
         if !opener(&low[..n]) {
             continue;
         }
+        // Every form has a number word, "the" or "of" right after its first word: the
+        // common "one" and "may" stop here.
+        ts.clear();
+        tokens(text, start, 2, &mut ts);
+        if ts.len() < 2
+            || !light(text, ts[0].end, ts[1].start)
+            || !(opener(ts[1].w()) || matches!(ts[1].w(), b"the" | b"of"))
+        {
+            continue;
+        }
         ts.clear();
         tokens(text, start, WINDOW, &mut ts);
         if let Some(end) = at(text, &ts, &mut emit) {
