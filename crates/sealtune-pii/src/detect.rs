@@ -1440,7 +1440,12 @@ fn role_mailbox(local: &str) -> bool {
 /// Whether one of the four words before `pos` on its line gives a number to a person:
 /// a possessive ("my", "her") or a word for a person's own line ("contact", "cell", "home").
 fn personal_before(text: &str, pos: usize) -> bool {
-    let line = &text[text[..pos].rfind('\n').map_or(0, |i| i + 1)..pos];
+    // The 60 bytes before, at most: a line of a million numbers stays linear.
+    let mut a = pos.saturating_sub(60);
+    while !text.is_char_boundary(a) {
+        a += 1;
+    }
+    let line = &text[text[a..pos].rfind('\n').map_or(a, |i| a + i + 1)..pos];
     line.rsplit(|c: char| !c.is_ascii_alphabetic())
         .filter(|w| !w.is_empty())
         .take(4)
@@ -1486,9 +1491,7 @@ fn named_answers(text: &str, spans: &mut Vec<Span>) {
         };
         let at = colon + 2;
         let rest = &body[at..];
-        let stop = rest
-            .find(|c: char| matches!(c, ',' | ';' | '(' | '?' | '!'))
-            .unwrap_or(rest.len());
+        let stop = rest.find([',', ';', '(', '?', '!']).unwrap_or(rest.len());
         let mut words = Vec::new();
         let mut off = 0;
         for w in rest[..stop].split(' ') {

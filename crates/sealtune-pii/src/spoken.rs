@@ -446,28 +446,21 @@ fn at(
         if month(t.w())
             && let Some(d) = ts.get(i + 1 + the)
             && light(text, ts[i + the].end, d.start)
-            && let Some((day, ordinal, e)) = below_hundred(text, &ts, i + 1 + the)
+            && let Some((day, ordinal, e)) = below_hundred(text, ts, i + 1 + the)
             && (ordinal || the == 0)
             && (1..=31).contains(&day)
             && let year_end = ts
                 .get(e)
                 .filter(|y| light(text, ts[e - 1].end, y.start))
-                .and_then(|_| year(text, &ts, e))
+                .and_then(|_| year(text, ts, e))
             // "June ninth", "June nine, nineteen ninety"; not "may one day".
             && (ordinal || year_end.is_some())
         {
             let end = year_end.unwrap_or(e);
-            let (s, z) = (t.start, ts[end - 1].end);
-            let entity = if birth_before(text, s) {
-                EntityType::DateOfBirth
-            } else {
-                EntityType::Date
-            };
-            emit(s, z, entity, 0.8);
-            return Some(ts[end - 1].end);
+            return Some(date(text, t.start, ts[end - 1].end, emit));
         }
         // (d) A day and a month ("Fourteenth of June, nineteen seventy-two").
-        if let Some((day, true, e1)) = below_hundred(text, &ts, i)
+        if let Some((day, true, e1)) = below_hundred(text, ts, i)
             && (1..=31).contains(&day)
             && let Some(of) = ts.get(e1)
             && of.w() == b"of"
@@ -479,48 +472,54 @@ fn at(
             let mut end = e1 + 2;
             if let Some(y) = ts.get(end)
                 && light(text, m.end, y.start)
-                && let Some(ye) = year(text, &ts, end)
+                && let Some(ye) = year(text, ts, end)
             {
                 end = ye;
             }
-            let (s, z) = (t.start, ts[end - 1].end);
-            let entity = if birth_before(text, s) {
-                EntityType::DateOfBirth
-            } else {
-                EntityType::Date
-            };
-            emit(s, z, entity, 0.8);
-            return Some(ts[end - 1].end);
+            return Some(date(text, t.start, ts[end - 1].end, emit));
         }
         // (c) Month, day and year as numbers in words, after a date word.
-        if let Some((m, false, e1)) = below_hundred(text, &ts, i)
+        if let Some((m, false, e1)) = below_hundred(text, ts, i)
             && (1..=12).contains(&m)
             && let Some(d) = ts.get(e1)
             && light(text, ts[e1 - 1].end, d.start)
-            && let Some((day, _, e2)) = below_hundred(text, &ts, e1)
+            && let Some((day, _, e2)) = below_hundred(text, ts, e1)
             && (1..=31).contains(&day)
             && let Some(y) = ts.get(e2)
             && light(text, ts[e2 - 1].end, y.start)
-            && let Some(e3) = year(text, &ts, e2)
+            && let Some(e3) = year(text, ts, e2)
             && date_before(text, t.start)
         {
-            let (s, z) = (t.start, ts[e3 - 1].end);
-            let entity = if birth_before(text, s) {
-                EntityType::DateOfBirth
-            } else {
-                EntityType::Date
-            };
-            emit(s, z, entity, 0.8);
-            return Some(ts[e3 - 1].end);
+            return Some(date(text, t.start, ts[e3 - 1].end, emit));
         }
     }
     None
 }
 
+/// Emits the date read aloud at `s..z`, a date of birth after a birth word; returns `z`.
+fn date(
+    text: &str,
+    s: usize,
+    z: usize,
+    emit: &mut impl FnMut(usize, usize, EntityType, f32),
+) -> usize {
+    let entity = if birth_before(text, s) {
+        EntityType::DateOfBirth
+    } else {
+        EntityType::Date
+    };
+    emit(s, z, entity, 0.8);
+    z
+}
+
 /// Whether "ZIP", "postcode" or "code" stands right before `pos` (spaces and a colon
 /// between).
 fn zip_before(text: &str, pos: usize) -> bool {
-    let head = text[..pos].trim_end_matches([' ', ':']);
+    let mut a = pos.saturating_sub(16);
+    while !text.is_char_boundary(a) {
+        a += 1;
+    }
+    let head = text[a..pos].trim_end_matches([' ', ':']);
     let word = &head[head
         .rfind(|c: char| !c.is_ascii_alphabetic())
         .map_or(0, |k| k + 1)..];

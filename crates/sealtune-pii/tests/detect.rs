@@ -5,6 +5,14 @@ use sealtune_pii::{
     Detector, EntityType as E, MaskConfig, RecognizerConfig, Validator, to_code_points,
 };
 
+/// The texts of the spans of one type, in order.
+fn of_type(got: &[(E, String)], t: E) -> Vec<&str> {
+    got.iter()
+        .filter(|(x, _)| *x == t)
+        .map(|(_, s)| s.as_str())
+        .collect()
+}
+
 fn found(det: &Detector, text: &str) -> Vec<(E, String)> {
     det.detect(text)
         .into_iter()
@@ -842,11 +850,7 @@ fn names_given_in_answer_and_underscore_log_ins() {
     let text = "Agent Rhea: Can I get the name on the account?\nCustomer: deshawn rivers\n\
                 hannah_k: hi i want to cancel";
     let got = found(&det, text);
-    let people: Vec<&str> = got
-        .iter()
-        .filter(|(t, _)| *t == E::Person)
-        .map(|(_, s)| s.as_str())
-        .collect();
+    let people = of_type(&got, E::Person);
     assert!(people.contains(&"deshawn rivers"), "{got:?}");
     assert!(people.contains(&"hannah_k"), "{got:?}");
     // An answer that is not a name, and a snake_case word.
@@ -865,22 +869,20 @@ fn toll_free_lines_e164_and_role_mailboxes() {
         &det,
         "Questions? Call us at 1-800-555-0183. Her cell is 1-888-555-0199. ani=+14145550142",
     );
-    let phones: Vec<&str> = got
-        .iter()
-        .filter(|(t, _)| *t == E::Phone)
-        .map(|(_, s)| s.as_str())
-        .collect();
-    assert_eq!(phones, ["1-888-555-0199", "+14145550142"], "{got:?}");
+    assert_eq!(
+        of_type(&got, E::Phone),
+        ["1-888-555-0199", "+14145550142"],
+        "{got:?}"
+    );
     let got = found(
         &det,
         "Write to api-support@paystream.example or no-reply@x.example; cc ingrid.lund@fjord.example",
     );
-    let mails: Vec<&str> = got
-        .iter()
-        .filter(|(t, _)| *t == E::Email)
-        .map(|(_, s)| s.as_str())
-        .collect();
-    assert_eq!(mails, ["ingrid.lund@fjord.example"], "{got:?}");
+    assert_eq!(
+        of_type(&got, E::Email),
+        ["ingrid.lund@fjord.example"],
+        "{got:?}"
+    );
 }
 
 /// An age over 89 after "he's" / "she's".
