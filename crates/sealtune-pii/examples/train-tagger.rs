@@ -11,7 +11,7 @@
 //! detector (rules and tagger) on the fifth, for each threshold, summed over
 //! the five folds; the first row is the rules alone. It names the threshold the
 //! committed model uses: the lowest whose share of other characters masked
-//! stays within 0.2 points of the rules alone (find as many names as possible
+//! stays within the project's 3% target for it (find as many names as possible
 //! for a fixed cost in over-masking). `write` writes `data/person-tagger.bin`,
 //! which `tests/tagger.rs` checks is reproduced.
 #![allow(clippy::print_stdout)]
@@ -159,16 +159,18 @@ fn cv(labelled: &[sealtune_pii::corpus::Labelled], docs: &[TrainDoc]) {
     for (t, s) in THRESHOLDS.iter().zip(&per) {
         row(format!("{t}"), s);
     }
-    // The rule for the committed threshold: the lowest (most names found) whose
-    // share of other characters masked stays within 0.2 points of the rules'.
-    let budget = base.non_pii_masked_rate() + 0.002;
+    // The rule for the committed threshold: the lowest (most names found) whose share
+    // of other characters masked stays within the project's target for it, 3%. A fixed
+    // budget: one tied to the rules' own over-masking made the tagger more cautious
+    // each time the rules grew more precise.
+    let budget = 0.03;
     if let Some((t, _)) = THRESHOLDS
         .iter()
         .zip(&per)
         .find(|(_, s)| s.non_pii_masked_rate() <= budget)
     {
         println!(
-            "\nchosen threshold: {t} (other characters masked within 0.2 points of the rules alone)"
+            "\nchosen threshold: {t} (the lowest with other characters masked within the 3% target)"
         );
     }
     println!(

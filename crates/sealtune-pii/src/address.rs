@@ -181,6 +181,17 @@ fn tables() -> &'static Tables {
     })
 }
 
+/// Whether `w` (any case) is a street suffix of USPS Publication 28 ("Street", "Blvd",
+/// "Circle", "Park").
+pub(crate) fn street_word(w: &str) -> bool {
+    w.len() <= 12 && tables().street.contains(w.to_ascii_lowercase().as_str())
+}
+
+/// Whether `w` (any case) names a unit ("apartment", "Apt", "suite", "unit").
+pub(crate) fn unit_word(w: &str) -> bool {
+    w.len() <= 12 && tables().unit.contains(w.to_ascii_lowercase().as_str())
+}
+
 fn is_word_byte(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c >= 0x80 || matches!(c, b'\'' | b'.' | b'-' | b'#')
 }
@@ -813,10 +824,21 @@ pub(crate) fn street(text: &str, i: usize) -> Option<(usize, bool)> {
     let b = text.as_bytes();
     let mut j = i;
     let digits = b[j..].iter().take_while(|c| c.is_ascii_digit()).count();
-    if digits == 0 || digits > 6 {
+    // The minutes of a time ("7:30 AM at 1410 Harbor Blvd") are no house number.
+    if digits == 0 || digits > 6 || (i > 0 && b[i - 1] == b':') {
         return None;
     }
     j += digits;
+    if b.get(j) == Some(&b' ')
+        && word(text, j + 1).is_some_and(|w| {
+            matches!(
+                w.trim_end_matches([',', '.']),
+                "AM" | "PM" | "am" | "pm" | "A.M" | "P.M" | "a.m" | "p.m"
+            )
+        })
+    {
+        return None;
+    }
     // "62A", "12-14", " 1/2".
     if b.get(j).is_some_and(u8::is_ascii_alphabetic)
         && !b.get(j + 1).is_some_and(u8::is_ascii_alphanumeric)
@@ -1303,6 +1325,231 @@ pub(crate) fn inline(text: &str, mut emit: impl FnMut(usize, usize)) {
     }
 }
 
+/// Words that name a postal address in a field label, in the languages of the sets.
+const ADDRESS_LABELS: &[&str] = &[
+    "address",
+    "addr",
+    "adres",
+    "adresi",
+    "adresse",
+    "adresa",
+    "anschrift",
+    "endereço",
+    "endereco",
+    "domicilio",
+    "domicílio",
+    "dirección",
+    "direccion",
+    "indirizzo",
+    "woonadres",
+    "residence",
+];
+
+/// Label words that make an address something other than a postal one.
+const NOT_POSTAL: &[&str] = &[
+    "ip",
+    "ipv4",
+    "ipv6",
+    "mac",
+    "email",
+    "e-mail",
+    "web",
+    "wallet",
+    "server",
+    "hardware",
+    "bitcoin",
+    "btc",
+    "eth",
+    "memory",
+    "contract",
+    "bluetooth",
+    "wifi",
+    "network",
+];
+
+/// Addresses given as the value of a labelled field: `Adres: Bağdat Caddesi No: 211
+/// Daire: 8, …`, `Endereço de instalação: Rua …, 1450, apto. 72, …`, `Address: Blk 12
+/// Lot 7, Phase 2, …`, `a domicilio: 6201 E Riverside Dr …`. The label is up to four
+/// words before a colon, one of them an address word and none a word of another kind of
+/// address (IP, e-mail, wallet). The value runs to the end of its line or to where a
+/// field, a sentence or a quoted string ends, and over up to two lines after it that
+/// close an address (a postal line, a place, a country). It must hold a digit and two
+/// words. `emit(start, end)`.
+pub(crate) fn labelled(text: &str, mut emit: impl FnMut(usize, usize)) {
+    let b = text.as_bytes();
+    let mut from = 0;
+    while let Some(k) = next_colon(text, from) {
+        from = k + 1;
+        if !b.get(k + 1).is_some_and(|&c| c == b' ' || c == b'\t') {
+            continue;
+        }
+        // The label: up to four words before the colon, in the 48 bytes before it and
+        // on its line. Cheap first: every address word but one has a `d`.
+        let mut ls = k.saturating_sub(48);
+        while !text.is_char_boundary(ls) {
+            ls += 1;
+        }
+        let label = &text[ls..k];
+        let label = &label[label.rfind('\n').map_or(0, |n| n + 1)..];
+        if !label.bytes().any(|c| c == b'd' || c == b'D') && !label.contains("nschrift") {
+            continue;
+        }
+        let mut tail = [""; 4];
+        for (slot, w) in tail.iter_mut().zip(
+            label
+                .rsplit(|c: char| {
+                    c.is_whitespace() || matches!(c, '"' | '(' | ')' | '[' | ']' | '/')
+                })
+                .filter(|w| !w.is_empty()),
+        ) {
+            *slot = w;
+        }
+        // An address word, in any ASCII case, with a plural or possessive ending.
+        let address_word = |w: &&str| {
+            ADDRESS_LABELS.iter().any(|l| {
+                w.len() >= l.len()
+                    && w.as_bytes()[..l.len()].eq_ignore_ascii_case(l.as_bytes())
+                    && matches!(&w[l.len()..], "" | "s" | "es" | "'s" | "e")
+            })
+        };
+        let other = |w: &&str| NOT_POSTAL.iter().any(|n| n.eq_ignore_ascii_case(w));
+        if !tail.iter().any(address_word) || tail.iter().any(other) {
+            continue;
+        }
+        let mut s = k + 1;
+        while s < b.len() && (b[s] == b' ' || b[s] == b'\t') {
+            s += 1;
+        }
+        let line_end = text[s..].find('\n').map_or(b.len(), |n| s + n);
+        let (mut e, cut) = value_end(text, s, line_end);
+        let value = &text[s..e];
+        let letters = value.chars().filter(|c| c.is_alphabetic()).count();
+        let worded = value
+            .split_whitespace()
+            .filter(|w| w.chars().filter(|c| c.is_alphabetic()).count() >= 2)
+            .count();
+        if value.len() < 6
+            || value.len() > 140
+            || !value.bytes().any(|c| c.is_ascii_digit())
+            || letters < 4
+            || worded < 2
+            || value.contains('@')
+            || value.contains("://")
+        {
+            continue;
+        }
+        // Lines after it that close the address: a postal line, a place, a country.
+        if !cut {
+            let mut next = line_end;
+            for _ in 0..2 {
+                if next >= b.len() {
+                    break;
+                }
+                let ns = next + 1;
+                let ne = text[ns..].find('\n').map_or(b.len(), |n| ns + n);
+                let t = text[ns..ne].trim_end_matches('\r');
+                let lead = t.len() - t.trim_start().len();
+                // A postal line may go on with a remark (`Phoenix, AZ 85016 (evicted …)`,
+                // `Montréal (Québec) H2J 2L4. She moved …`): it closes the address there.
+                let sentence = t.find(". ").map_or(ne, |n| ns + n);
+                if let Some(end) = city_state_zip(text, ns + lead)
+                    .or_else(|| postal_line(text, ns + lead, sentence, false))
+                    .filter(|&end| end <= ne)
+                {
+                    e = end;
+                    break;
+                }
+                let trimmed = t.trim().trim_end_matches('.');
+                let closes = !trimmed.is_empty()
+                    && trimmed.len() <= 60
+                    && !trimmed.contains(':')
+                    && !trimmed.contains('@')
+                    && trimmed
+                        .chars()
+                        .next()
+                        .is_some_and(|c| c.is_uppercase() || c.is_ascii_digit())
+                    && (COUNTRIES.iter().any(|c| c.eq_ignore_ascii_case(trimmed))
+                        || locality_line(trimmed)
+                        || (trimmed.bytes().any(|c| c.is_ascii_digit())
+                            && trimmed.split_whitespace().count() <= 6
+                            && trimmed.split_whitespace().all(|w| {
+                                w.chars()
+                                    .next()
+                                    .is_some_and(|c| c.is_uppercase() || c.is_ascii_digit())
+                            })));
+                if !closes {
+                    break;
+                }
+                e = ns + lead + trimmed.len();
+                next = ne;
+            }
+        }
+        emit(s, e);
+        from = e.max(from);
+    }
+}
+
+/// Abbreviations after a house number that more of the address follows past their
+/// period ("apto. 72", "Int. 3", "Col. Los Gavilanes"), folded.
+const CONTINUING: &[&str] = &[
+    "apto", "apt", "int", "col", "brgy", "no", "nr", "ste", "fl", "d", "dpto", "depto", "piso",
+    "km", "mz", "lt", "blk", "bldg", "unit", "mah", "ul", "app", "appt", "bte", "esc",
+];
+
+/// The next colon at or after `from`.
+fn next_colon(text: &str, from: usize) -> Option<usize> {
+    text.get(from..)?.find(':').map(|n| from + n)
+}
+
+/// Where a labelled address value that starts at `s` ends, before `line_end`; `true` when
+/// something other than the line's end closed it: a tab or a run of spaces (a form's next
+/// column), ` · `, ` | `, `; `, a quote (a JSON string), a comma before another field
+/// (`, Phone: …`), or the end of a sentence (a period after a number or a word of five
+/// letters or more, before a space: `… TX 78741. Correo …`, but not `Blvd. Adolfo`).
+fn value_end(text: &str, s: usize, line_end: usize) -> (usize, bool) {
+    let b = text.as_bytes();
+    let mut i = s;
+    let mut end = (line_end, false);
+    while i < line_end {
+        let c = b[i];
+        let stop = match c {
+            b'\t' | b'"' | b'|' | b';' => true,
+            b' ' => b.get(i + 1) == Some(&b' ') || text[i..line_end].starts_with(" · "),
+            b',' => {
+                // `, Phone: …`: a field after the address, its label of up to three
+                // words without digits right after the comma.
+                text[i + 1..line_end].find(": ").is_some_and(|c| {
+                    let label = &text[i + 1..i + 1 + c];
+                    label.split_whitespace().count() <= 3
+                        && !label.bytes().any(|x| x.is_ascii_digit() || x == b',')
+                })
+            }
+            b'.' => {
+                b.get(i + 1).is_none_or(|&n| n == b' ') && i + 1 < line_end && {
+                    let w = text[s..i].rsplit(' ').next().unwrap_or("");
+                    // After the house number a period ends the sentence unless it closes
+                    // an abbreviation that more of the address follows ("Int. 3", "Col.
+                    // Los Gavilanes"); before it, only after a long word ("Blvd. Adolfo
+                    // López Mateos 1904" goes on).
+                    let lw = w.to_ascii_lowercase();
+                    w.bytes().all(|x| x.is_ascii_digit())
+                        || w.chars().filter(|c| c.is_alphabetic()).count() >= 5
+                        || (b[s..i].iter().any(u8::is_ascii_digit)
+                            && !CONTINUING.contains(&lw.as_str()))
+                }
+            }
+            _ => false,
+        };
+        if stop {
+            end = (i, true);
+            break;
+        }
+        i += 1;
+    }
+    let v = text[s..end.0].trim_end_matches([' ', '.', ',', ')']);
+    (s + v.len(), end.1)
+}
+
 /// A segment that opens with a postcode of four or five digits and goes on with a place
 /// of capitalised words ("34728 Kadıköy/İstanbul", "06000 Ciudad de México").
 fn code_first(text: &str, (s, e): (usize, usize)) -> bool {
@@ -1499,6 +1746,73 @@ mod tests {
         let mut v = Vec::new();
         scan(t, &mut |s, e| v.push(&t[s..e]));
         v
+    }
+
+    #[test]
+    fn addresses_given_as_a_labelled_value() {
+        let got = |t: &'static str| emitted(|t, f| labelled(t, f), t);
+        // Labels in other languages; the value runs to the end of its line.
+        assert_eq!(
+            got(
+                "Adres: Bağdat Caddesi No: 211 Daire: 8, Caddebostan, 34728 Kadıköy/İstanbul\nCep Telefonu: 0532"
+            ),
+            ["Bağdat Caddesi No: 211 Daire: 8, Caddebostan, 34728 Kadıköy/İstanbul"]
+        );
+        assert_eq!(
+            got(
+                "Endereço de instalação: Rua Doutor Arnaldo, 1450, apto. 72, Sumaré, São Paulo - SP, 01255-000\n"
+            ),
+            ["Rua Doutor Arnaldo, 1450, apto. 72, Sumaré, São Paulo - SP, 01255-000"]
+        );
+        // A sentence, a quoted string or a field after it ends it; `Blvd.` does not.
+        assert_eq!(
+            got(
+                r#""text":"Nueva tarjeta a domicilio: 6201 E Riverside Dr Apt 218, Austin TX 78741. Correo x.""#
+            ),
+            ["6201 E Riverside Dr Apt 218, Austin TX 78741"]
+        );
+        assert_eq!(
+            got("Address: Blvd. Adolfo López Mateos 1904, León, Gto., Phone: 477 555 0101"),
+            ["Blvd. Adolfo López Mateos 1904, León, Gto"]
+        );
+        // After the house number a period ends it, unless an abbreviation that more of
+        // the address follows closes it; a field ends it where its label follows a comma.
+        assert_eq!(
+            got("Address: 10792 E 18th Rd. Tracking number 2624-3268-4858-6446."),
+            ["10792 E 18th Rd"]
+        );
+        assert_eq!(
+            got("Address: 10367 Knighten Street, Khavös, WA 08193. Phone: 555-0100"),
+            ["10367 Knighten Street, Khavös, WA 08193"]
+        );
+        assert_eq!(
+            got("mailing address: 4521, rue Saint-Denis, app. 3, Montréal, Phone: 514"),
+            ["4521, rue Saint-Denis, app. 3, Montréal"]
+        );
+        // Lines after it that close it: a postal line with a remark, a country.
+        assert_eq!(
+            got(
+                "Last permanent address: 1616 E Camelback Rd Apt 209\nPhoenix, AZ 85016 (evicted Sept 30)\n"
+            ),
+            ["1616 E Camelback Rd Apt 209\nPhoenix, AZ 85016"]
+        );
+        assert_eq!(
+            got(
+                "Foreign address: Flat 302, Sai Residency, Plot 14, Madhapur\nHyderabad, Telangana 500081\nIndia\nMobile: +1 408"
+            ),
+            ["Flat 302, Sai Residency, Plot 14, Madhapur\nHyderabad, Telangana 500081\nIndia"]
+        );
+        // Not postal addresses, or no address in the value.
+        for t in [
+            "IP address: 10.20.30.40 (VPN)",
+            "Email address: ana.perez@example.com",
+            "Wallet address: bc1qxy2kgdygjrsqtzq2n0yrf2493p83kkfjhx0wlh",
+            "Address: same as above",
+            "Billing address: on file",
+            "Address: 12",
+        ] {
+            assert!(got(t).is_empty(), "{t}: {:?}", got(t));
+        }
     }
 
     #[test]

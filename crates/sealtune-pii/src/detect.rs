@@ -53,8 +53,9 @@ pub(crate) fn patterns() -> Vec<String> {
     let short_month = r"(?:(?i:jan|feb|apr|jun|jul|aug|sept?|oct|nov|dec)|Mar)";
     let es_month = r"(?i:enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|setiembre|octubre|noviembre|diciembre)";
     // Day, month and year in other European languages ("24. März 2026", "9 ottobre
-    // 2026", "1er décembre 2026", "28 listopada 2026", "3 de março de 2026").
-    let eu_month = r"(?i:januar|februar|märz|maerz|mai|juni|juli|oktober|dezember|janvier|février|fevrier|mars|avril|juin|juillet|août|aout|septembre|octobre|novembre|décembre|decembre|gennaio|febbraio|marzo|aprile|maggio|giugno|luglio|agosto|settembre|ottobre|dicembre|janeiro|fevereiro|março|abril|maio|junho|julho|setembro|outubro|novembro|dezembro|stycznia|lutego|marca|kwietnia|maja|czerwca|lipca|sierpnia|września|października|listopada|grudnia|januari|februari|maart|mei|augustus|enero|febrero|mayo|junio|julio|septiembre|setiembre|octubre|noviembre|diciembre|january|february|march|april|june|july|august|september|october|november|december)";
+    // 2026", "1er décembre 2026", "28 listopada 2026", "3 de março de 2026", "21 Ekim
+    // 2026").
+    let eu_month = r"(?i:januar|februar|märz|maerz|mai|juni|juli|oktober|dezember|janvier|février|fevrier|mars|avril|juin|juillet|août|aout|septembre|octobre|novembre|décembre|decembre|gennaio|febbraio|marzo|aprile|maggio|giugno|luglio|agosto|settembre|ottobre|dicembre|janeiro|fevereiro|março|abril|maio|junho|julho|setembro|outubro|novembro|dezembro|stycznia|lutego|marca|kwietnia|maja|czerwca|lipca|sierpnia|września|października|listopada|grudnia|januari|februari|maart|mei|augustus|ocak|şubat|subat|mart|nisan|mayıs|mayis|haziran|temmuz|ağustos|agustos|eylül|eylul|ekim|kasım|kasim|aralık|aralik|enero|febrero|mayo|junio|julio|septiembre|setiembre|octubre|noviembre|diciembre|january|february|march|april|june|july|august|september|october|november|december)";
     let weekday = r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|Mon|Tues?|Wed|Thu(?:rs?)?|Fri|Sat|Sun)";
     let suffix = r"(?i:street|st|avenue|ave|road|rd|boulevard|blvd|lane|ln|drive|dr|court|ct|way|place|pl|terrace|ter|circle|cir|parkway|pkwy|highway|hwy|square|sq|trail|trl|alley|crescent|close|plaza|loop|pike)";
     let l = "A-Za-zÀ-ÖØ-öø-ɏ";
@@ -81,9 +82,10 @@ pub(crate) fn patterns() -> Vec<String> {
         r#"(?-u:\b)(?i:password|passwd|passcode|pwd|pw)(?-u:\b)[ \t]+(?:(?i:is|was|to|as|now)[ \t]+)?[^ \t\r\n"',;]{6,}"#.to_string(),
         // An age of 90 or more after an age cue: a number after an age label ("Age: 96",
         // "age at death 101"), or in words after a cue ("was ninety-four", "aged one
-        // hundred and two").
+        // hundred and two", "is \"ninety-three"), or between commas after a name ("Billie
+        // Van der Merwe, ninety-five, of Grand Rapids").
         format!(
-            r"(?-u:\b)(?:(?i:age(?:d| at death| at admission)?):?[ \t]{{0,3}}(?:9[0-9]|1[01][0-9])|(?i:age|aged|was|is|turned|turns|turning|he['’]s|she['’]s|i['’]m):?[ \t]{{1,3}}(?i:ninety(?:[- ]{unit})?|one hundred(?: and)?(?: (?:{unit}|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen))?))(?-u:\b)",
+            r#"(?-u:\b)(?:(?i:age(?:d| at death| at admission)?):?[ \t]{{0,3}}(?:9[0-9]|1[01][0-9])|,[ ](?i:ninety[- ]{unit})|(?i:age|aged|was|is|turned|turns|turning|he['’]s|she['’]s|i['’]m):?[ \t]{{1,3}}"?(?i:ninety(?:[- ]{unit})?|one hundred(?: and)?(?: (?:{unit}|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen))?))(?-u:\b)"#,
             unit = "(?:one|two|three|four|five|six|seven|eight|nine)"
         ),
     ]
@@ -278,8 +280,14 @@ impl Detector {
             crate::address::inline(text, |s, e| {
                 self.push(&mut cands, s, e, EntityType::StreetAddress, 0.9)
             });
+            crate::address::labelled(text, |s, e| {
+                self.push(&mut cands, s, e, EntityType::StreetAddress, 0.92)
+            });
         }
         crate::spoken::find(text, |s, e, t, score| self.push(&mut cands, s, e, t, score));
+        crate::spoken::emails(text, |s, e| {
+            self.push(&mut cands, s, e, EntityType::Email, 0.85)
+        });
         crate::table::chat_handles(text, |s, e| {
             self.push(&mut cands, s, e, EntityType::Person, 0.9)
         });
@@ -305,6 +313,7 @@ impl Detector {
         tagged.retain(|c| c.score >= self.thresholds[idx(c.entity)]);
         fill_gaps(&mut spans, tagged);
         extend_phone_extensions(text, &mut spans);
+        extend_date_times(text, &mut spans);
         spelled_names(text, &mut spans);
         name_handles(text, &mut spans);
         login_names(text, &mut spans);
@@ -396,7 +405,10 @@ impl Detector {
                         .or_else(|| lower.find("ninety"))
                         .or_else(|| lower.find("one hundred"))
                         .unwrap_or(0);
-                    self.push(out, s + at, e, EntityType::AgeOver89, 0.9);
+                    // Between commas, or it is no age ("in nineteen, ninety-five").
+                    if !hit.starts_with(',') || text[e..].starts_with(',') {
+                        self.push(out, s + at, e, EntityType::AgeOver89, 0.9);
+                    }
                     e
                 }
                 P_AGE => {
@@ -431,6 +443,26 @@ impl Detector {
                         continue;
                     }
                     let hit = &text[s..e];
+                    // The minutes of a time ("7:30 AM at 1410 Harbor Blvd"): the address,
+                    // if any, starts at the next number.
+                    let b = text.as_bytes();
+                    let time = s > 0 && b[s - 1] == b':'
+                        || hit.split(' ').nth(1).is_some_and(|w| {
+                            matches!(w.trim_end_matches('.'), "AM" | "PM" | "am" | "pm")
+                        });
+                    if time {
+                        let next = hit
+                            .char_indices()
+                            .skip_while(|(_, c)| c.is_ascii_digit())
+                            .find(|&(k, c)| c.is_ascii_digit() && b[s + k - 1] == b' ')
+                            .map(|(k, _)| s + k);
+                        if let Some(n) = next
+                            && let Some(end) = self.whole_address(text, n, out)
+                        {
+                            consumed = end.max(e);
+                        }
+                        continue;
+                    }
                     let mut end = e;
                     // A sentence period after a unit-less address is not part of it.
                     if let Some(p) = hit.find(". ")
@@ -1158,6 +1190,218 @@ impl Detector {
         }
         Some(kept.into_values().collect())
     }
+}
+
+/// Weekday names (folded) that may stand before a date, in the sets' languages.
+const WEEKDAYS: &[&str] = &[
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+    "mon",
+    "tue",
+    "tues",
+    "wed",
+    "thu",
+    "thur",
+    "thurs",
+    "fri",
+    "sat",
+    "sun",
+    "lunes",
+    "martes",
+    "miércoles",
+    "miercoles",
+    "jueves",
+    "viernes",
+    "sábado",
+    "sabado",
+    "domingo",
+    "lundi",
+    "mardi",
+    "mercredi",
+    "jeudi",
+    "vendredi",
+    "samedi",
+    "dimanche",
+    "montag",
+    "dienstag",
+    "mittwoch",
+    "donnerstag",
+    "freitag",
+    "samstag",
+    "sonntag",
+    "pon",
+    "wt",
+    "śr",
+    "czw",
+    "pt",
+    "sob",
+    "niedz",
+];
+
+/// Words that join a date and its time of day ("at", "a las", "saat"), folded.
+const AT_TIME: &[&str] = &[
+    "at",
+    "@",
+    "a las",
+    "sobre las",
+    "hacia las",
+    "às",
+    "as",
+    "à",
+    "alle",
+    "alle ore",
+    "om",
+    "um",
+    "o",
+    "saat",
+    "kl.",
+    "kl",
+    "alas",
+];
+
+/// Extends each date over the time of day after it (`16/09/2026 at 7:30 AM`, `21 Ekim
+/// 2026, saat 08:40`, `6 de octubre de 2026, sobre las 23:30`, `10/14 08:00`) and over a
+/// weekday before it (`Saturday 21/11/2026`, `el martes 6 de octubre`): both say when,
+/// with the date. A time with seconds (a log's time stamp) is left alone. Spans stay
+/// sorted and apart.
+fn extend_date_times(text: &str, spans: &mut [Span]) {
+    let b = text.as_bytes();
+    for i in 0..spans.len() {
+        if !matches!(spans[i].entity, EntityType::Date | EntityType::DateOfBirth) {
+            continue;
+        }
+        // The time after it.
+        let mut p = spans[i].end;
+        if b.get(p) == Some(&b',') {
+            p += 1;
+        }
+        if b.get(p) == Some(&b' ') {
+            p += 1;
+            let rest = &text[p..text.floor_char_boundary(p + 24)];
+            let mut q = p;
+            let lower = rest.to_lowercase();
+            if let Some(w) = AT_TIME
+                .iter()
+                .filter(|w| lower.starts_with(*w) && lower[w.len()..].starts_with(' '))
+                .max_by_key(|w| w.len())
+            {
+                q = p + w.len() + 1;
+            }
+            for approx in ["approx. ", "about ", "around ", "approximately ", "ca. "] {
+                if text[q..].len() >= approx.len()
+                    && text.as_bytes()[q..q + approx.len()].eq_ignore_ascii_case(approx.as_bytes())
+                {
+                    q += approx.len();
+                }
+            }
+            if let Some(end) = time_of_day(text, q)
+                && spans.get(i + 1).is_none_or(|n| n.start >= end)
+            {
+                spans[i].end = end;
+            }
+        }
+        // A weekday before it.
+        let s = spans[i].start;
+        let head = &text[text.floor_char_boundary(s.saturating_sub(16))..s];
+        let head_t = head
+            .trim_end_matches(' ')
+            .trim_end_matches(',')
+            .trim_end_matches('.');
+        if head_t.len() + 3 < head.len() || head_t.len() == head.len() {
+            continue;
+        }
+        let word_at = head_t.rfind(|c: char| !c.is_alphabetic()).map_or(0, |k| {
+            k + head_t[k..].chars().next().map_or(1, char::len_utf8)
+        });
+        let word = head_t[word_at..].to_lowercase();
+        if word.is_empty() || !WEEKDAYS.contains(&word.as_str()) {
+            continue;
+        }
+        let mut start = s - head.len() + word_at;
+        // "el martes".
+        if text[..start].ends_with("el ") || text[..start].ends_with("El ") {
+            start -= 3;
+        }
+        let clear = i == 0 || spans[i - 1].end <= start;
+        if clear {
+            spans[i].start = start;
+        }
+    }
+}
+
+/// A time of day at `q` ("7:30 AM", "08:40", "19:20", "10.15 Uhr", "10 AM", "2pm"), with
+/// a zone after it ("CT", "EST"); its end. A time with seconds is not read.
+fn time_of_day(text: &str, q: usize) -> Option<usize> {
+    let b = text.as_bytes();
+    let d1 = b
+        .get(q..)?
+        .iter()
+        .take_while(|c| c.is_ascii_digit())
+        .count();
+    if !(1..=2).contains(&d1) {
+        return None;
+    }
+    let mut e = q + d1;
+    let mut minutes = false;
+    if matches!(b.get(e), Some(b':' | b'.' | b'h'))
+        && b.get(e + 1..e + 3)
+            .is_some_and(|m| m.iter().all(u8::is_ascii_digit))
+        && !b.get(e + 3).is_some_and(u8::is_ascii_digit)
+    {
+        e += 3;
+        minutes = true;
+        if b.get(e) == Some(&b':') && b.get(e + 1).is_some_and(u8::is_ascii_digit) {
+            return None;
+        }
+    }
+    // AM / PM / a.m.
+    let mut k = e;
+    if b.get(k) == Some(&b' ') {
+        k += 1;
+    }
+    let ampm = ["am", "pm", "a.m.", "p.m.", "uhr", "h"]
+        .iter()
+        .filter(|w| {
+            b.len() >= k + w.len()
+                && b[k..k + w.len()].eq_ignore_ascii_case(w.as_bytes())
+                && !b.get(k + w.len()).is_some_and(u8::is_ascii_alphanumeric)
+        })
+        .map(|w| k + w.len())
+        .max();
+    let had_ampm = ampm.is_some();
+    if let Some(a) = ampm {
+        e = a;
+    }
+    if !minutes && !had_ampm {
+        return None;
+    }
+    if b.get(e).is_some_and(u8::is_ascii_alphanumeric) {
+        return None;
+    }
+    // A zone: two to four capitals ("CT", "EST", "UTC").
+    if b.get(e) == Some(&b' ') {
+        let z = b[e + 1..]
+            .iter()
+            .take_while(|c| c.is_ascii_uppercase())
+            .count();
+        if (2..=4).contains(&z) && !b.get(e + 1 + z).is_some_and(u8::is_ascii_alphanumeric) {
+            let zone = &text[e + 1..e + 1 + z];
+            if [
+                "CT", "ET", "MT", "PT", "EST", "EDT", "CST", "CDT", "MST", "MDT", "PST", "PDT",
+                "UTC", "GMT", "BST", "CET", "CEST", "IST", "AEST", "HST", "AKST",
+            ]
+            .contains(&zone)
+            {
+                e += 1 + z;
+            }
+        }
+    }
+    Some(e)
 }
 
 /// Extends each phone number over an extension that follows it (`x2204`, `ext. 31`,

@@ -43,7 +43,7 @@ fn digit(w: &[u8]) -> Option<u32> {
         b"six" => 6,
         b"seven" => 7,
         b"eight" => 8,
-        b"nine" => 9,
+        b"nine" | b"niner" => 9,
         _ => return None,
     })
 }
@@ -282,6 +282,7 @@ fn opener(w: &[u8]) -> bool {
             | b"seven"
             | b"eight"
             | b"nine"
+            | b"niner"
             | b"ten"
             | b"eleven"
             | b"twelve"
@@ -294,6 +295,12 @@ fn opener(w: &[u8]) -> bool {
             | b"nineteen"
             | b"twenty"
             | b"thirty"
+            | b"forty"
+            | b"fifty"
+            | b"sixty"
+            | b"seventy"
+            | b"eighty"
+            | b"ninety"
             | b"first"
             | b"second"
             | b"third"
@@ -353,9 +360,13 @@ pub(crate) fn find(text: &str, mut emit: impl FnMut(usize, usize, EntityType, f3
         // common "one" and "may" stop here.
         ts.clear();
         tokens(text, start, 2, &mut ts);
+        // A house number read aloud may be one word before a street name ("twelve Oak
+        // Street").
         if ts.len() < 2
             || !light(text, ts[0].end, ts[1].start)
-            || !(opener(ts[1].w()) || matches!(ts[1].w(), b"the" | b"of"))
+            || !(opener(ts[1].w())
+                || matches!(ts[1].w(), b"the" | b"of")
+                || (b[ts[1].start].is_ascii_uppercase() && &b[ts[0].end..ts[1].start] == b" "))
         {
             continue;
         }
@@ -413,8 +424,11 @@ fn at(
             }
             let (a, z) = (i, last);
             if n >= 7 {
-                let (s, e) = (ts[a].start, ts[z].end);
-                let entity = match cue_before(text, s, 4) {
+                let (s, e) = (spelled_before(text, ts[a].start), ts[z].end);
+                // Letters before the digits make it an identifier, not a phone number: its
+                // cue may be a question on the line before ("policy number please?").
+                let letters = s < ts[a].start;
+                let entity = match cue_before(text, s, if letters { 12 } else { 4 }) {
                     Some(Cue::Phone) => Some(EntityType::Phone),
                     Some(Cue::Account) => Some(EntityType::UsBankAccount),
                     Some(Cue::Routing) => Some(EntityType::UsBankRouting),
@@ -423,6 +437,7 @@ fn at(
                     Some(Cue::Insurance) => Some(EntityType::InsuranceId),
                     Some(Cue::Mrn) => Some(EntityType::MedicalRecordNumber),
                     Some(Cue::Negative) => None,
+                    _ if letters => Some(EntityType::InsuranceId),
                     _ if matches!(n, 7 | 10 | 11) => Some(EntityType::Phone),
                     _ => None,
                 };
@@ -492,8 +507,256 @@ fn at(
         {
             return Some(date(text, t.start, ts[e3 - 1].end, emit));
         }
+        // (e) A street address with its house number read aloud ("twenty-two Glenageary
+        // Park, Dún Laoghaire, County Dublin, A96 X2E4", "eighty-one forty Sunset
+        // Boulevard, apartment two-oh-six, Los Angeles, nine zero zero four six"), or a
+        // box ("P O Box four eighteen, Crownpoint, New Mexico, …").
+        if let Some(k) = house_number(text, ts, i) {
+            let street_end = (k < ts.len()).then(|| street_name(text, ts, k)).flatten();
+            let boxed = box_before(text, t.start);
+            if street_end.is_some() || boxed.is_some() {
+                let s = boxed.unwrap_or(t.start);
+                let z = street_end.unwrap_or(ts[k - 1].end);
+                let tail = address_tail(text, z);
+                // A one-word number before a name ("one Big Park") needs a place after it.
+                if tail > z || boxed.is_some() || k - i >= 2 {
+                    emit(s, tail, EntityType::StreetAddress, 0.9);
+                    return Some(tail);
+                }
+            }
+        }
     }
     None
+}
+
+/// Domain endings an e-mail address read aloud may close with.
+const TLDS: &[&str] = &[
+    "com", "net", "org", "edu", "gov", "mil", "co", "uk", "ie", "io", "ca", "us", "info", "biz",
+    "me", "de", "fr", "es", "mx", "in", "au", "nz", "br", "nl", "za", "ng", "ke", "ph", "jp", "it",
+    "pt", "pl", "tr",
+];
+
+/// E-mail addresses read aloud: "nizhoni dot begaye at gmail dot com", "dermot dot fitz
+/// at eircom dot net". A local part of words joined by "dot", "underscore", "dash" or
+/// "hyphen", then "at", then a domain of two or more words joined by "dot" that ends in a
+/// known ending. `emit(start, end)`.
+pub(crate) fn emails(text: &str, mut emit: impl FnMut(usize, usize)) {
+    let b = text.as_bytes();
+    // A word of letters and digits ending at `e`, its start.
+    let word_back = |e: usize| {
+        let s = b[..e]
+            .iter()
+            .rposition(|c| !c.is_ascii_alphanumeric())
+            .map_or(0, |k| k + 1);
+        (s < e).then_some(s)
+    };
+    let word_fwd = |s: usize| {
+        let e = b[s..]
+            .iter()
+            .position(|c| !c.is_ascii_alphanumeric())
+            .map_or(b.len(), |k| s + k);
+        (e > s).then_some(e)
+    };
+    let joiner_back = |e: usize| {
+        [" dot ", " underscore ", " dash ", " hyphen "]
+            .iter()
+            .find(|j| e >= j.len() && b[e - j.len()..e].eq_ignore_ascii_case(j.as_bytes()))
+            .map(|j| e - j.len())
+    };
+    let mut from = 0;
+    while let Some(k) = text[from..].find(" at ").map(|k| from + k) {
+        from = k + 4;
+        // The domain: word (dot word)+.
+        let mut e = k + 4;
+        let mut parts = 0;
+        let mut last = (0, 0);
+        while let Some(we) = word_fwd(e) {
+            last = (e, we);
+            parts += 1;
+            e = we;
+            if b.len() >= e + 5 && b[e..e + 5].eq_ignore_ascii_case(b" dot ") {
+                e += 5;
+            } else {
+                break;
+            }
+        }
+        let tld = &text[last.0..last.1];
+        if parts < 2 || !TLDS.iter().any(|t| t.eq_ignore_ascii_case(tld)) {
+            continue;
+        }
+        // The local part: words back from "at", joined.
+        let Some(mut s) = word_back(k) else { continue };
+        let mut joined = false;
+        while let Some(j) = joiner_back(s)
+            && let Some(ws) = word_back(j)
+        {
+            s = ws;
+            joined = true;
+        }
+        // One plain word ("meet at home dot com") needs a digit in it or a mail word
+        // before it.
+        let mut cue = s.saturating_sub(40);
+        while !text.is_char_boundary(cue) {
+            cue += 1;
+        }
+        if !joined
+            && !b[s..k].iter().any(u8::is_ascii_digit)
+            && !text[cue..s].to_ascii_lowercase().contains("mail")
+        {
+            continue;
+        }
+        emit(s, last.1);
+        from = last.1;
+    }
+}
+
+/// Where letters spelled out before a number read aloud start ("H-A-L, seven seven two,
+/// …": an ID that opens with letters): two to four capitals joined by hyphens or spaces,
+/// then ", " or " ", right before `pos`. `pos` when there are none.
+fn spelled_before(text: &str, pos: usize) -> usize {
+    let b = text.as_bytes();
+    let mut k = pos;
+    if k >= 2 && &b[k - 2..k] == b", " {
+        k -= 2;
+    } else if k >= 1 && b[k - 1] == b' ' {
+        k -= 1;
+    } else {
+        return pos;
+    }
+    let mut letters = 0;
+    let mut start = pos;
+    while k >= 1 && b[k - 1].is_ascii_uppercase() && !(k >= 2 && b[k - 2].is_ascii_alphanumeric()) {
+        letters += 1;
+        start = k - 1;
+        if k >= 2 && matches!(b[k - 2], b'-' | b' ') {
+            k -= 2;
+        } else {
+            break;
+        }
+    }
+    if (2..=4).contains(&letters) {
+        start
+    } else {
+        pos
+    }
+}
+
+/// A house number in words at `ts[i]`: one to three numbers below a hundred ("twenty-two",
+/// "eighty-one forty", "four eighteen"), a "hundred" after one of them allowed. Returns
+/// the index after it.
+fn house_number(text: &str, ts: &[Tok], i: usize) -> Option<usize> {
+    let mut k = i;
+    for g in 0..3 {
+        if g > 0
+            && !ts
+                .get(k)
+                .is_some_and(|n| light(text, ts[k - 1].end, n.start))
+        {
+            break;
+        }
+        let Some((_, false, e)) = below_hundred(text, ts, k) else {
+            break;
+        };
+        k = e;
+        if ts
+            .get(k)
+            .is_some_and(|n| n.w() == b"hundred" && light(text, ts[k - 1].end, n.start))
+        {
+            k += 1;
+        }
+    }
+    (k > i).then_some(k)
+}
+
+/// One to three capitalised words and a street suffix at `ts[k]`, a space between each
+/// ("Glenageary Park", "Sunset Boulevard", "Autumn Leaf Circle"). Returns the byte after
+/// the suffix.
+fn street_name(text: &str, ts: &[Tok], k: usize) -> Option<usize> {
+    let b = text.as_bytes();
+    for n in 1..=3 {
+        let suffix = ts.get(k + n)?;
+        let words = &ts[k..=k + n];
+        let spaced = words.windows(2).all(|w| &b[w[0].end..w[1].start] == b" ")
+            && b[ts[k - 1].end..ts[k].start] == *b" ";
+        if !spaced || !words.iter().all(|w| b[w.start].is_ascii_uppercase()) {
+            return None;
+        }
+        if crate::address::street_word(&text[suffix.start..suffix.end]) {
+            return Some(suffix.end);
+        }
+    }
+    None
+}
+
+/// Where "P O Box", "PO Box" or "P.O. Box" ends right before `pos` (one space between),
+/// its start.
+fn box_before(text: &str, pos: usize) -> Option<usize> {
+    let head = text.get(pos.saturating_sub(12)..pos.checked_sub(1)?)?;
+    if !text[..pos].ends_with(' ') {
+        return None;
+    }
+    ["P O Box", "PO Box", "P.O. Box", "P. O. Box"]
+        .iter()
+        .find(|p| head.len() >= p.len() && head[head.len() - p.len()..].eq_ignore_ascii_case(p))
+        .map(|p| pos - 1 - p.len())
+}
+
+/// The rest of an address read aloud after `z`: up to five segments after ", ", each a
+/// unit ("apartment two-oh-six", "Apt 4"), a place of one to three capitalised words
+/// ("Los Angeles", "County Dublin"), or a postcode that closes it (five digit words, or
+/// a code with digits: "A96 X2E4", "90046"). Returns where it ends.
+fn address_tail(text: &str, mut z: usize) -> usize {
+    for _ in 0..5 {
+        let Some(rest) = text.get(z..).and_then(|r| r.strip_prefix(", ")) else {
+            break;
+        };
+        let seg_len = rest
+            .find([',', '.', '\n', '?', '!', ';'])
+            .unwrap_or(rest.len());
+        let seg = &rest[..seg_len];
+        let words: Vec<&str> = seg.split(' ').collect();
+        let s0 = z + 2;
+        if words.is_empty() || words.iter().any(|w| w.is_empty()) || words.len() > 5 {
+            break;
+        }
+        // Digit words, five of them: a ZIP code; it closes the address.
+        let digit_words = words
+            .iter()
+            .flat_map(|w| w.split('-'))
+            .all(|w| digit(w.to_ascii_lowercase().as_bytes()).is_some());
+        if digit_words {
+            if words.iter().flat_map(|w| w.split('-')).count() == 5 {
+                z = s0 + seg_len;
+            }
+            break;
+        }
+        // A unit: its word, then a number in digits or in words.
+        if crate::address::unit_word(words[0].trim_end_matches('.')) && words.len() <= 4 {
+            z = s0 + seg_len;
+            continue;
+        }
+        // A postcode with digits and capitals ("A96 X2E4", "90046", "H2J 2L4").
+        let code = words.len() <= 2
+            && words.iter().all(|w| {
+                w.bytes()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+            })
+            && seg.bytes().any(|c| c.is_ascii_digit());
+        if code {
+            z = s0 + seg_len;
+            break;
+        }
+        let place = words.len() <= 3
+            && words.iter().all(|w| {
+                w.chars().next().is_some_and(char::is_uppercase)
+                    && !w.bytes().any(|c| c.is_ascii_digit())
+            });
+        if !place {
+            break;
+        }
+        z = s0 + seg_len;
+    }
+    z
 }
 
 /// Emits the date read aloud at `s..z`, a date of birth after a birth word; returns `z`.
@@ -536,6 +799,91 @@ mod tests {
         let mut out = Vec::new();
         find(text, |s, e, t, _| out.push((&text[s..e], t)));
         out
+    }
+
+    #[test]
+    fn street_addresses_read_aloud() {
+        assert_eq!(
+            found(
+                "my house, twenty-two Glenageary Park, Dún Laoghaire, County Dublin, A96 X2E4, and a van"
+            ),
+            [(
+                "twenty-two Glenageary Park, Dún Laoghaire, County Dublin, A96 X2E4",
+                EntityType::StreetAddress
+            )]
+        );
+        assert_eq!(
+            found(
+                "A: eighty-one forty Sunset Boulevard, apartment two-oh-six, Los Angeles, nine zero zero four six.\n"
+            ),
+            [(
+                "eighty-one forty Sunset Boulevard, apartment two-oh-six, Los Angeles, nine zero zero four six",
+                EntityType::StreetAddress
+            )]
+        );
+        assert_eq!(
+            found(
+                "mail it to P O Box four eighteen, Crownpoint, New Mexico, eight seven three one three. Thanks"
+            ),
+            [(
+                "P O Box four eighteen, Crownpoint, New Mexico, eight seven three one three",
+                EntityType::StreetAddress
+            )]
+        );
+        assert_eq!(
+            found("I live at forty-two Autumn Leaf Circle."),
+            [("forty-two Autumn Leaf Circle", EntityType::StreetAddress)]
+        );
+        // A one-word number before a name needs a place after it; no suffix, no address.
+        assert!(found("two Great Danes and one Big Park visit").is_empty());
+        assert!(found("twenty-two Great Danes, Dublin").is_empty());
+    }
+
+    #[test]
+    fn identifiers_spelled_then_read_aloud() {
+        assert_eq!(
+            found(
+                "AGENT: policy number please?\nCALLER: Yeah, it's H-A-L, seven seven two, zero four one, niner.\n"
+            ),
+            [(
+                "H-A-L, seven seven two, zero four one, niner",
+                EntityType::InsuranceId
+            )]
+        );
+        // A word before the number is no spelled letter.
+        assert_eq!(
+            found("Yeah, it's five five five, oh one four two."),
+            [("five five five, oh one four two", EntityType::Phone)]
+        );
+        assert_eq!(
+            found("Yeah, IT five five five, oh one four two."),
+            [("five five five, oh one four two", EntityType::Phone)]
+        );
+    }
+
+    #[test]
+    fn e_mail_addresses_read_aloud() {
+        let got = |t: &'static str| {
+            let mut v = Vec::new();
+            emails(t, |s, e| v.push(&t[s..e]));
+            v
+        };
+        assert_eq!(
+            got("you can also email me at nizhoni dot begaye at gmail dot com. ok"),
+            ["nizhoni dot begaye at gmail dot com"]
+        );
+        assert_eq!(
+            got("CALLER: dermot dot fitz at eircom dot net."),
+            ["dermot dot fitz at eircom dot net"]
+        );
+        assert_eq!(
+            got("e-mail is jo83 at mail dot co dot uk"),
+            ["jo83 at mail dot co dot uk"]
+        );
+        // One plain word needs a mail word before it; the ending must be a domain's.
+        assert_eq!(got("E-mail: jo at gmail dot com"), ["jo at gmail dot com"]);
+        assert!(got("meet at home dot com").is_empty());
+        assert!(got("sara dot lee at the dot office").is_empty());
     }
 
     #[test]
@@ -637,11 +985,15 @@ mod tests {
             "thirtieth",
             "double",
             "june",
+            // Forty to ninety open no day, but a house number ("forty-two Autumn Leaf
+            // Circle").
+            "forty",
+            "ninety",
         ] {
             assert!(opener(w.as_bytes()), "{w}");
         }
-        // A day never opens with forty to ninety; those are years, read after a month.
-        assert!(!opener(b"forty") && !opener(b"the"));
+        assert!(!opener(b"the") && !opener(b"hundred"));
+        assert!(found("on forty-two, nineteen ninety").is_empty());
     }
 
     #[test]

@@ -576,6 +576,28 @@ fn tables_extensions_spelled_forms_and_blocks() {
     );
     has("Age at death: 104\n", E::AgeOver89, "104");
     has(
+        "he is \"ninety-three and still beats everyone at tavli.\"",
+        E::AgeOver89,
+        "ninety-three",
+    );
+    has(
+        "Wilhelmina Van der Merwe, ninety-five, of Grand Rapids, died",
+        E::AgeOver89,
+        "ninety-five",
+    );
+    // Drug names opening a sentence are no names.
+    let f = found(
+        &d,
+        "Patient stable. Furosemide was held overnight; Apixaban resumed.",
+    );
+    assert!(of_type(&f, E::Person).is_empty(), "{f:?}");
+    // A street's "Dr" is no title: the unit after it is no name.
+    has(
+        "Address: 6201 E Riverside Dr Apt 218, Austin, TX 78741",
+        E::StreetAddress,
+        "6201 E Riverside Dr Apt 218, Austin, TX 78741",
+    );
+    has(
         "She was Ninety-Four last spring.",
         E::AgeOver89,
         "Ninety-Four",
@@ -590,6 +612,7 @@ fn tables_extensions_spelled_forms_and_blocks() {
         "the dose is 96 mg",
         "Age 45",
         "it was ninetyish",
+        "back in nineteen, ninety-five dollars",
     ] {
         let f = found(&d, text);
         assert!(!f.iter().any(|(t, _)| *t == E::AgeOver89), "{text}: {f:?}");
