@@ -1420,8 +1420,14 @@ pub(crate) fn labelled(text: &str, mut emit: impl FnMut(usize, usize)) {
         while s < b.len() && (b[s] == b' ' || b[s] == b'\t') {
             s += 1;
         }
-        let line_end = text[s..].find('\n').map_or(b.len(), |n| s + n);
+        // A value is at most 140 bytes: its line is looked at no further than 160 (a
+        // long line of labels stays linear).
+        let cap = text.floor_char_boundary(s + 160);
+        let line_end = text[s..cap].find('\n').map_or(cap, |n| s + n);
         let (mut e, cut) = value_end(text, s, line_end);
+        if !cut && line_end == cap && cap < b.len() {
+            continue;
+        }
         let value = &text[s..e];
         let letters = value.chars().filter(|c| c.is_alphabetic()).count();
         let worded = value
@@ -1446,7 +1452,8 @@ pub(crate) fn labelled(text: &str, mut emit: impl FnMut(usize, usize)) {
                     break;
                 }
                 let ns = next + 1;
-                let ne = text[ns..].find('\n').map_or(b.len(), |n| ns + n);
+                let cap = text.floor_char_boundary(ns + 80);
+                let ne = text[ns..cap].find('\n').map_or(cap, |n| ns + n);
                 let t = text[ns..ne].trim_end_matches('\r');
                 let lead = t.len() - t.trim_start().len();
                 // A postal line may go on with a remark (`Phoenix, AZ 85016 (evicted …)`,

@@ -570,7 +570,9 @@ pub(crate) fn emails(text: &str, mut emit: impl FnMut(usize, usize)) {
         let mut e = k + 4;
         let mut parts = 0;
         let mut last = (0, 0);
-        while let Some(we) = word_fwd(e) {
+        while parts < 8
+            && let Some(we) = word_fwd(e)
+        {
             last = (e, we);
             parts += 1;
             e = we;
@@ -587,9 +589,9 @@ pub(crate) fn emails(text: &str, mut emit: impl FnMut(usize, usize)) {
         // The local part: words back from "at", joined.
         let Some(mut s) = word_back(k) else { continue };
         let mut joined = false;
-        while let Some(j) = joiner_back(s)
-            && let Some(ws) = word_back(j)
-        {
+        for _ in 0..8 {
+            let Some(j) = joiner_back(s) else { break };
+            let Some(ws) = word_back(j) else { break };
             s = ws;
             joined = true;
         }
@@ -710,6 +712,8 @@ fn address_tail(text: &str, mut z: usize) -> usize {
         let Some(rest) = text.get(z..).and_then(|r| r.strip_prefix(", ")) else {
             break;
         };
+        // A segment is a few words: it is looked for in the next 80 bytes only.
+        let rest = &rest[..rest.floor_char_boundary(80)];
         let seg_len = rest
             .find([',', '.', '\n', '?', '!', ';'])
             .unwrap_or(rest.len());

@@ -917,3 +917,26 @@ fn ages_after_contractions() {
         "{got:?}"
     );
 }
+
+/// A megabyte on one line of each form the labelled-address, read-aloud and date-time
+/// rules react to, matching or nearly matching many times: a rule that rescanned its
+/// line for each match would take hours here; all of them take seconds.
+#[test]
+fn long_lines_of_repeated_forms_finish() {
+    let d = default();
+    for unit in [
+        "Address: 12 Oak St, Springfield ",
+        "Adres: aaaa bbbb cccc dddd eeee ffff gggg ",
+        "Address: x ",
+        "a dot b at c dot d ",
+        "x at ",
+        "twenty-two Oak Park, ",
+        "twenty-two Oak Park, aaaa bbbb cccc ",
+        "on 12/03/2026 at 10:30 AM ",
+        "7:30 AM at 1410 Harbor Blvd ",
+    ] {
+        let text = unit.repeat(1_000_000 / unit.len());
+        let spans = d.detect(&text);
+        assert!(spans.iter().all(|s| s.end <= text.len()), "{unit}");
+    }
+}
