@@ -1264,11 +1264,13 @@ const AT_TIME: &[&str] = &[
     "alas",
 ];
 
-/// Extends each date over the time of day after it (`16/09/2026 at 7:30 AM`, `21 Ekim
-/// 2026, saat 08:40`, `6 de octubre de 2026, sobre las 23:30`, `10/14 08:00`) and over a
-/// weekday before it (`Saturday 21/11/2026`, `el martes 6 de octubre`): both say when,
-/// with the date. A time with seconds (a log's time stamp) is left alone. Spans stay
-/// sorted and apart.
+/// Extends each date, whichever rule found it, over the time of day after it (`16/09/2026
+/// at 7:30 AM`, `21 Ekim 2026, saat 08:40`, `6 de octubre de 2026, sobre las 23:30`,
+/// `10/14 08:00`) and over a weekday before it (`Saturday 21/11/2026`, `el martes 6 de
+/// octubre`): both say when, with the date. [`date_extent`] does the English forms for
+/// the numeric date patterns as they match; this runs after overlaps are resolved, with
+/// the other languages' words. A time with seconds (a log's time stamp) is left alone.
+/// Spans stay sorted and apart.
 fn extend_date_times(text: &str, spans: &mut [Span]) {
     let b = text.as_bytes();
     for i in 0..spans.len() {
@@ -2061,34 +2063,6 @@ fn id_prefix(text: &str, st: usize) -> usize {
 /// -0500"): labelled data counts them as part of the date, and the time of a
 /// visit is as identifying. Looks at most a few words either way.
 fn date_extent(text: &str, s: usize, e: usize) -> (usize, usize) {
-    const WEEKDAYS: &[&str] = &[
-        "monday",
-        "tuesday",
-        "wednesday",
-        "thursday",
-        "friday",
-        "saturday",
-        "sunday",
-        "mon",
-        "tue",
-        "tues",
-        "wed",
-        "thu",
-        "thur",
-        "thurs",
-        "fri",
-        "sat",
-        "sun",
-        "lunes",
-        "martes",
-        "miércoles",
-        "miercoles",
-        "jueves",
-        "viernes",
-        "sábado",
-        "sabado",
-        "domingo",
-    ];
     let b = text.as_bytes();
     let mut start = s;
     let before = text[..s].trim_end_matches(' ');
