@@ -2,7 +2,7 @@
 //! (`tests/independent/`, written by someone who never read the detector).
 //!
 //! ```text
-//! cargo run --release -p sealtune-pii --example independent -- dev|holdout|dev2|holdout2|dev3|holdout3|dev4|holdout4|dev5|holdout5|dev6|holdout6
+//! cargo run --release -p sealtune-pii --example independent -- dev|holdout|dev2|holdout2|dev3|holdout3|dev4|holdout4|dev5|holdout5|dev6|holdout6|dev7|holdout7
 //! ```
 //!
 //! `dev`/`holdout` are the first set (`tests/independent/`); `dev2`/`holdout2`
@@ -12,7 +12,8 @@
 //! the fourth (`tests/independent4/`), written after the learned name tagger was
 //! trained (on the first three sets' `dev` parts only); `dev5`/`holdout5` the fifth
 //! (`tests/independent5/`), written after the tagger was trained on the first four;
-//! `dev6`/`holdout6` the sixth (`tests/independent6/`), written after all five were used.
+//! `dev6`/`holdout6` the sixth (`tests/independent6/`), written after all five were used;
+//! `dev7`/`holdout7` the seventh (`tests/independent7/`), written after all six were used.
 //!
 //! Prints the per-type table, the share of PII characters left unmasked, the share of
 //! other characters masked, and the share of documents with PII that leak at least one
@@ -53,9 +54,11 @@ fn main() {
         "holdout5" => ("tests/independent5", "holdout".to_string()),
         "dev6" => ("tests/independent6", "dev".to_string()),
         "holdout6" => ("tests/independent6", "holdout".to_string()),
+        "dev7" => ("tests/independent7", "dev".to_string()),
+        "holdout7" => ("tests/independent7", "holdout".to_string()),
         _ => {
             eprintln!(
-                "usage: independent dev|holdout|dev2|holdout2|dev3|holdout3|dev4|holdout4|dev5|holdout5|dev6|holdout6"
+                "usage: independent dev|holdout|dev2|holdout2|dev3|holdout3|dev4|holdout4|dev5|holdout5|dev6|holdout6|dev7|holdout7"
             );
             std::process::exit(64);
         }

@@ -876,11 +876,34 @@ pub(crate) fn street(text: &str, i: usize) -> Option<(usize, bool)> {
             // "Calle Ocotillo": the name follows the type.
             let mut e = j + w.len();
             let mut m = 0;
-            while m < 3 && b.get(e) == Some(&b' ') {
+            let mut steps = 0;
+            while m < 3 && steps < 6 && b.get(e) == Some(&b' ') {
+                steps += 1;
                 match word(text, e + 1) {
                     Some(n) if capitalised(n) => {
                         e += 1 + n.trim_end_matches([',', '.']).len();
                         m += 1;
+                    }
+                    // "Calle del Sol", "Rua das Flores": a particle inside the name.
+                    Some(n)
+                        if matches!(
+                            n,
+                            "de" | "del"
+                                | "la"
+                                | "las"
+                                | "los"
+                                | "el"
+                                | "do"
+                                | "da"
+                                | "dos"
+                                | "das"
+                                | "di"
+                                | "della"
+                                | "des"
+                                | "du"
+                        ) && word(text, e + 2 + n.len()).is_some_and(capitalised) =>
+                    {
+                        e += 1 + n.len();
                     }
                     _ => break,
                 }
@@ -1343,6 +1366,11 @@ const ADDRESS_LABELS: &[&str] = &[
     "indirizzo",
     "woonadres",
     "residence",
+    "alamat",
+    "adressen",
+    "adress",
+    "morada",
+    "adreset",
 ];
 
 /// Label words that make an address something other than a postal one.

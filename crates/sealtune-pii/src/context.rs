@@ -44,23 +44,70 @@ pub fn cue_of(word: &str) -> Option<Cue> {
         "phone" | "tel" | "telephone" | "cell" | "mobile" | "fax" | "call" | "text" | "ph"
         | "reach" | "pager" | "contact" | "contacted" | "whatsapp" | "callback" | "cellphone"
         | "telefon" | "telefone" | "telefono" | "teléfono" | "téléphone" | "tél" | "handy"
-        | "móvil" | "movil" | "cellulare" | "erreichbar" => Cue::Phone,
+        | "móvil" | "movil" | "cellulare" | "erreichbar" | "telefonu" | "telefonul" | "numărul"
+        | "numarul" | "hp" | "tlf" | "tfn" | "telefoon" | "mobil" | "mobiel" | "cep" | "nomor"
+        | "kontakt" | "celular" | "portable" => Cue::Phone,
         "routing" | "aba" | "rtn" | "transit" => Cue::Routing,
         "account" | "acct" | "acc" | "checking" | "savings" | "deposit" | "iban" => Cue::Account,
         "mrn" | "medical" | "record" | "chart" | "mr" | "hospital" | "patient" | "pt" | "emr"
-        | "ehr" => Cue::Mrn,
-        "member" | "subscriber" | "policy" | "insurance" | "insured" | "plan" | "group"
-        | "medicaid" | "medicare" | "beneficiary" | "mbi" | "hicn" | "claim" | "coverage"
-        | "payer" | "mbr" | "ppo" | "hmo" | "epo" | "vision" | "poliza" | "póliza" => {
-            Cue::Insurance
-        }
+        | "ehr" | "journal" | "journalnummer" | "patientnummer" => Cue::Mrn,
+        "member"
+        | "subscriber"
+        | "policy"
+        | "insurance"
+        | "insured"
+        | "plan"
+        | "group"
+        | "medicaid"
+        | "medicare"
+        | "beneficiary"
+        | "mbi"
+        | "hicn"
+        | "claim"
+        | "coverage"
+        | "payer"
+        | "mbr"
+        | "ppo"
+        | "hmo"
+        | "epo"
+        | "vision"
+        | "poliza"
+        | "póliza"
+        | "ins"
+        | "polița"
+        | "polita"
+        | "polis"
+        | "polisa"
+        | "polisy"
+        | "certificate"
+        | "versichertennr"
+        | "versicherungsnr"
+        | "kvnr"
+        | "polizza"
+        | "poliçe"
+        | "apólice"
+        | "apolice"
+        | "polisnummer"
+        | "relatienummer"
+        | "versichertennummer"
+        | "versicherungsnummer"
+        | "mitgliedsnummer"
+        | "certificado"
+        | "ohip"
+        | "ramq"
+        | "msp"
+        | "ahcccs"
+        | "medi"
+        | "tricare"
+        | "afiliado" => Cue::Insurance,
         "npi" | "provider" => Cue::Npi,
         "dea" => Cue::Dea,
         "license" | "licence" | "dl" | "driver" | "drivers" | "driving" | "lic" => Cue::License,
         "passport" => Cue::Passport,
         "dob" | "birth" | "born" | "birthdate" | "birthday" | "bday" => Cue::Dob,
         "zip" | "zipcode" | "postal" | "postcode" => Cue::Zip,
-        "age" | "aged" => Cue::Age,
+        "age" | "aged" | "alter" | "edad" | "âge" | "età" | "idade" | "yaş" | "wiek"
+        | "leeftijd" | "ålder" | "umur" | "vârsta" | "varsta" => Cue::Age,
         "order" | "invoice" | "tracking" | "ticket" | "ref" | "reference" | "confirmation"
         | "version" | "v" | "build" | "release" | "sku" | "item" | "transaction" | "txn"
         | "amount" | "total" | "usd" | "eur" | "balance" | "price" | "paid" | "qty"
@@ -84,7 +131,7 @@ pub fn cue_before(text: &str, pos: usize, window: usize) -> Option<Cue> {
     let b = text.as_bytes();
     let mut i = pos.min(b.len());
     let mut seen = 0;
-    let mut buf = [0u8; 16];
+    let mut buf = [0u8; 24];
     while seen < window && i > 0 {
         // Skip non-word bytes; a newline paragraph break ends the context.
         let mut newlines = 0;
@@ -126,7 +173,7 @@ pub fn cue_after(text: &str, pos: usize, window: usize) -> Option<Cue> {
     let b = text.as_bytes();
     let mut i = pos;
     let mut seen = 0;
-    let mut buf = [0u8; 16];
+    let mut buf = [0u8; 24];
     while seen < window && i < b.len() {
         while i < b.len() && !is_w(b[i]) {
             if b[i] == b'\n' {

@@ -52,10 +52,12 @@ pub(crate) fn patterns() -> Vec<String> {
     // or a lower-case "mar", which are words.
     let short_month = r"(?:(?i:jan|feb|apr|jun|jul|aug|sept?|oct|nov|dec)|Mar)";
     let es_month = r"(?i:enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|setiembre|octubre|noviembre|diciembre)";
+    let pt_month =
+        r"(?i:janeiro|fevereiro|março|marco|maio|junho|julho|setembro|outubro|novembro|dezembro)";
     // Day, month and year in other European languages ("24. März 2026", "9 ottobre
     // 2026", "1er décembre 2026", "28 listopada 2026", "3 de março de 2026", "21 Ekim
     // 2026").
-    let eu_month = r"(?i:januar|februar|märz|maerz|mai|juni|juli|oktober|dezember|janvier|février|fevrier|mars|avril|juin|juillet|août|aout|septembre|octobre|novembre|décembre|decembre|gennaio|febbraio|marzo|aprile|maggio|giugno|luglio|agosto|settembre|ottobre|dicembre|janeiro|fevereiro|março|abril|maio|junho|julho|setembro|outubro|novembro|dezembro|stycznia|lutego|marca|kwietnia|maja|czerwca|lipca|sierpnia|września|października|listopada|grudnia|januari|februari|maart|mei|augustus|ocak|şubat|subat|mart|nisan|mayıs|mayis|haziran|temmuz|ağustos|agustos|eylül|eylul|ekim|kasım|kasim|aralık|aralik|enero|febrero|mayo|junio|julio|septiembre|setiembre|octubre|noviembre|diciembre|january|february|march|april|june|july|august|september|october|november|december)";
+    let eu_month = r"(?i:januar|februar|märz|maerz|mai|juni|juli|oktober|dezember|janvier|février|fevrier|mars|avril|juin|juillet|août|aout|septembre|octobre|novembre|décembre|decembre|gennaio|febbraio|marzo|aprile|maggio|giugno|luglio|agosto|settembre|ottobre|dicembre|janeiro|fevereiro|março|abril|maio|junho|julho|setembro|outubro|novembro|dezembro|stycznia|lutego|marca|kwietnia|maja|czerwca|lipca|sierpnia|września|października|listopada|grudnia|januari|februari|maart|mei|augustus|ocak|şubat|subat|mart|nisan|mayıs|mayis|haziran|temmuz|ağustos|agustos|eylül|eylul|ekim|kasım|kasim|aralık|aralik|ianuarie|februarie|martie|aprilie|iunie|iulie|septembrie|octombrie|noiembrie|decembrie|maret|agustus|desember|enero|febrero|mayo|junio|julio|septiembre|setiembre|octubre|noviembre|diciembre|january|february|march|april|june|july|august|september|october|november|december)";
     let weekday = r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|Mon|Tues?|Wed|Thu(?:rs?)?|Fri|Sat|Sun)";
     let suffix = r"(?i:street|st|avenue|ave|road|rd|boulevard|blvd|lane|ln|drive|dr|court|ct|way|place|pl|terrace|ter|circle|cir|parkway|pkwy|highway|hwy|square|sq|trail|trl|alley|crescent|close|plaza|loop|pike)";
     let l = "A-Za-zÀ-ÖØ-öø-ɏ";
@@ -70,7 +72,7 @@ pub(crate) fn patterns() -> Vec<String> {
         r"(?:(?-u:\b)[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{0,4}){2,7}|::(?:[0-9A-Fa-f]{1,4}:?){1,7})(?:[0-9]{1,3}(?:\.[0-9]{1,3}){3})?".to_string(),
         r"(?-u:\b)(?:9[0-9]|1[0-2][0-9])(?:[ -](?i:years?|yrs?)(?:[ -](?i:old))?|[ -]?(?i:yo|y/o|y\.o\.)(?-u:\b))".to_string(),
         format!(
-            r"(?-u:\b)(?:{weekday}\.?,? )?(?:{month}\.? [0-9]{{1,2}}{ord},? [0-9]{{4}}|[0-9]{{1,2}}{ord}(?: of)? {month}\.?,? [0-9]{{4}}|{month}\.?,? [0-9]{{4}}|{full_month} [0-9]{{1,2}}{ord}|[0-9]{{1,2}}{ord} {full_month}|{short_month}\.? [0-9]{{1,2}}{ord}|[0-9]{{1,2}}(?:st|nd|rd|th) (?:day )?of {full_month}(?:,? [0-9]{{4}})?|[0-9]{{1,2}}-{month}-(?:[0-9]{{4}}|[0-9]{{2}})|[0-9]{{1,2}} de {es_month}(?: de(?:l)? [0-9]{{4}})?|[0-9]{{1,2}}(?:\.|°|º|er)? (?:de )?{eu_month}(?: de)? [0-9]{{4}}|[0-9]{{1,2}}{ord} (?:May|{short_month}))(?-u:\b)"
+            r"(?-u:\b)(?:{weekday}\.?,? )?(?:{month}\.? [0-9]{{1,2}}{ord},? [0-9]{{4}}|[0-9]{{1,2}}{ord}(?: of)? {month}\.?,? [0-9]{{4}}|{month}\.?,? [0-9]{{4}}|{full_month} [0-9]{{1,2}}{ord}|[0-9]{{1,2}}{ord} {full_month}|{short_month}\.? [0-9]{{1,2}}{ord}|[0-9]{{1,2}}(?:st|nd|rd|th) (?:day )?of {full_month}(?:,? [0-9]{{4}})?|[0-9]{{1,2}}-{month}-(?:[0-9]{{4}}|[0-9]{{2}})|[0-9]{{1,2}} de (?:{es_month}|{pt_month})(?: de(?:l)? [0-9]{{4}})?|[0-9]{{1,2}}(?:\.|°|º|er)? (?:de )?{eu_month}(?: de)? [0-9]{{4}}|[0-9]{{1,2}}{ord} (?:May|{short_month}))(?-u:\b)"
         ),
         format!(
             r"(?-u:\b)(?:[0-9]{{1,6}}(?:-?[A-Za-z])? (?:[{lu}][{l}0-9'’.-]*|[0-9]{{1,3}}(?i:st|nd|rd|th)) (?:[{l}0-9][{l}0-9'’.-]* ){{0,3}}{suffix}(?-u:\b)\.?(?:,? (?i:apt|apartment|suite|ste|unit|fl|floor|rm|room)\.? ?#?[A-Za-z0-9-]+|,? #[A-Za-z0-9-]+)?(?:, ?[{lu}][{l}'.-]*(?: [{lu}][{l}'.-]*){{0,2}},? [A-Z]{{2}}(?: [0-9]{{5}}(?:-[0-9]{{4}})?)?)?|(?i:p\.? ?o\.? ?box) [0-9]+|(?i:rr|hc|rural route|unit|psc|cmr) [0-9]{{1,5}} (?i:box) [0-9A-Za-z]+)"
@@ -85,7 +87,7 @@ pub(crate) fn patterns() -> Vec<String> {
         // hundred and two", "is \"ninety-three"), or between commas after a name ("Billie
         // Van der Merwe, ninety-five, of Grand Rapids").
         format!(
-            r#"(?-u:\b)(?:(?i:age(?:d| at death| at admission)?):?[ \t]{{0,3}}(?:9[0-9]|1[01][0-9])|,[ ](?i:ninety[- ]{unit})|(?i:age|aged|was|is|turned|turns|turning|he['’]s|she['’]s|i['’]m):?[ \t]{{1,3}}"?(?i:ninety(?:[- ]{unit})?|one hundred(?: and)?(?: (?:{unit}|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen))?))(?-u:\b)"#,
+            r#"(?-u:\b)(?:(?i:age(?:d| at [a-z]{{2,12}})?|alter|edad|âge|età|idade|yaş|wiek|leeftijd|ålder|umur|vârsta):?[ \t]{{0,3}}(?:9[0-9]|1[01][0-9])|,[ ](?i:ninety[- ]{unit})|(?i:age|aged|was|is|turned|turns|turning|he['’]s|she['’]s|i['’]m):?[ \t]{{1,3}}"?(?i:ninety(?:[- ]{unit})?|one hundred(?: and)?(?: (?:{unit}|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen))?))(?-u:\b)"#,
             unit = "(?:one|two|three|four|five|six|seven|eight|nine)"
         ),
     ]
@@ -268,6 +270,14 @@ impl Detector {
             cancelled,
             |s, e, t, score| self.push(&mut cands, s, e, t, score),
         ))?;
+        go(crate::table::xml_elements(
+            text,
+            cancelled,
+            |s, e, t, score| self.push(&mut cands, s, e, t, score),
+        ))?;
+        crate::table::by_handles(text, |s, e| {
+            self.push(&mut cands, s, e, EntityType::Person, 0.85)
+        });
         go(crate::table::form_fields(
             text,
             cancelled,
@@ -582,27 +592,46 @@ impl Detector {
             // part of the identifier, and the context is read before it.
             let pre = id_prefix(text, st);
             let cue = cue_before(text, pre, self.window);
+            // Letters and digit groups after an insurance label ("Policy HOM 882 041
+            // 7735") are the policy's number, whatever shape the digits have alone.
+            if pre < st && cue == Some(Cue::Insurance) {
+                let mut gj = gi + 1;
+                while gj < groups.len()
+                    && gj < gi + 6
+                    && groups[gj].0 == groups[gj - 1].1 + 1
+                    && matches!(b[groups[gj - 1].1], b' ' | b'-')
+                {
+                    gj += 1;
+                }
+                let digits: usize = groups[gi..gj].iter().map(|&(a, z)| z - a).sum();
+                if (5..=20).contains(&digits) {
+                    let en = id_suffix(text, groups[gj - 1].1);
+                    self.push(out, pre, en, EntityType::InsuranceId, 0.85);
+                    last_end = en.max(last_end);
+                    gi = gj;
+                    continue;
+                }
+            }
             let mut found = false;
             // No identifier has more than six digit groups.
             for gj in (gi + 1..=groups.len().min(gi + 6)).rev() {
                 let en = groups[gj - 1].1;
                 if let Some(c) = self.classify_numeric(text, st, en, &groups[gi..gj], cue) {
                     if let Some((t, score)) = c {
-                        let from = if matches!(
+                        let id = matches!(
                             t,
                             EntityType::MedicalRecordNumber
                                 | EntityType::InsuranceId
                                 | EntityType::UsBankAccount
                                 | EntityType::DriverLicense
                                 | EntityType::Passport
-                        ) {
-                            pre
-                        } else {
-                            st
-                        };
+                        );
+                        let from = if id { pre } else { st };
                         let (from, en) = if matches!(t, EntityType::Date | EntityType::DateOfBirth)
                         {
                             date_extent(text, from, en)
+                        } else if id {
+                            (from, id_suffix(text, en))
                         } else {
                             (from, en)
                         };
@@ -739,9 +768,17 @@ impl Detector {
             };
             // A time after it ("12/2 at 4 PM"), or the date columns of a statement line
             // ("01/23  01/24  MERCHANT"), is a date whatever number word is near.
+            let hh_mm = |r: &[u8]| {
+                let h = r.iter().take_while(|c| c.is_ascii_digit()).count();
+                (1..=2).contains(&h)
+                    && r.get(h) == Some(&b':')
+                    && r.get(h + 1..h + 3)
+                        .is_some_and(|m| m.iter().all(u8::is_ascii_digit))
+            };
             let time_after = after.starts_with(b" at ")
                 && after.get(4).is_some_and(u8::is_ascii_digit)
-                || after.starts_with(b" @ ");
+                || after.starts_with(b" @ ")
+                || (after.first() == Some(&b' ') && hh_mm(&after[1..]));
             let statement = (line_opens(text, s) && after.starts_with(b"  "))
                 || (columns && before.ends_with(|c: char| c.is_ascii_digit()));
             let date_word = date_word || time_after || statement;
@@ -964,6 +1001,21 @@ impl Detector {
             && matches!(glen, [5, 6] | [5, 3, 3] | [4, 3, 4] | [3, 4, 4])
         {
             return Some(Some((EntityType::Phone, 0.75)));
+        }
+        // A national number with its trunk prefix in three or more groups, as most
+        // countries write a mobile or a landline ("0532 418 77 09", "070-418 22 93",
+        // "0812-2744-9031", "0745 218 930"), with no word before it.
+        if cue.is_none()
+            && !neg
+            && g >= 3
+            && (9..=11).contains(&n)
+            && d[0] == 0
+            && d[1] != 0
+            && seps.iter().all(|&c| c == b' ' || c == b'-')
+            && (3..=4).contains(&glen[0])
+            && glen[1..].iter().all(|&l| (2..=4).contains(&l))
+        {
+            return Some(Some((EntityType::Phone, 0.7)));
         }
         // Routing, NPI.
         if g == 1 && n == 9 && v::aba_routing(d) {
@@ -1241,6 +1293,30 @@ const WEEKDAYS: &[&str] = &[
     "pt",
     "sob",
     "niedz",
+    "pazartesi",
+    "salı",
+    "çarşamba",
+    "perşembe",
+    "cuma",
+    "cumartesi",
+    "pazar",
+    "senin",
+    "selasa",
+    "rabu",
+    "kamis",
+    "jumat",
+    "sabtu",
+    "minggu",
+    "luni",
+    "marți",
+    "marti",
+    "miercuri",
+    "joi",
+    "vineri",
+    "sâmbătă",
+    "sambata",
+    "duminică",
+    "duminica",
 ];
 
 /// Words that join a date and its time of day ("at", "a las", "saat"), folded.
@@ -1259,6 +1335,10 @@ const AT_TIME: &[&str] = &[
     "um",
     "o",
     "saat",
+    "pukul",
+    "jam",
+    "ora",
+    "ore",
     "kl.",
     "kl",
     "alas",
@@ -1284,8 +1364,26 @@ fn extend_date_times(text: &str, spans: &mut [Span]) {
         }
         if b.get(p) == Some(&b' ') {
             p += 1;
-            let rest = &text[p..text.floor_char_boundary(p + 24)];
             let mut q = p;
+            // A weekday after the date ("2 Aralık 2026 Çarşamba 14:00").
+            let wlen = text[p..]
+                .char_indices()
+                .find(|(_, c)| !c.is_alphabetic())
+                .map_or(text.len() - p, |(k, _)| k);
+            if wlen >= 3
+                && WEEKDAYS.contains(&text[p..p + wlen].to_lowercase().as_str())
+                && spans.get(i + 1).is_none_or(|n| n.start >= p + wlen)
+            {
+                spans[i].end = p + wlen;
+                q = p + wlen;
+                if text[q..].starts_with(", ") {
+                    q += 2;
+                } else if text[q..].starts_with(' ') {
+                    q += 1;
+                }
+            }
+            let p = q;
+            let rest = &text[p..text.floor_char_boundary(p + 24)];
             let lower = rest.to_lowercase();
             if let Some(w) = AT_TIME
                 .iter()
@@ -1306,6 +1404,22 @@ fn extend_date_times(text: &str, spans: &mut [Span]) {
             {
                 spans[i].end = end;
             }
+        }
+        // What may close the date: a.m./p.m., a zone, a second day or time of a range.
+        let next = spans.get(i + 1).map_or(text.len(), |n| n.start);
+        let tail = date_tail(text, spans[i].end);
+        if tail <= next {
+            spans[i].end = tail;
+        }
+        // A range between two dates ("11/16–11/20/2026"): its dash goes with them.
+        if let Some(n) = spans.get(i + 1)
+            && matches!(n.entity, EntityType::Date | EntityType::DateOfBirth)
+            && matches!(
+                &text[spans[i].end..n.start],
+                "–" | "-" | " – " | " - " | "—"
+            )
+        {
+            spans[i].end = n.start;
         }
         // A weekday before it.
         let s = spans[i].start;
@@ -1334,6 +1448,110 @@ fn extend_date_times(text: &str, spans: &mut [Span]) {
             spans[i].start = start;
         }
     }
+}
+
+/// Time zones written after a time.
+const ZONES: &[&str] = &[
+    "CT", "ET", "MT", "PT", "EST", "EDT", "CST", "CDT", "MST", "MDT", "PST", "PDT", "UTC", "GMT",
+    "BST", "CET", "CEST", "IST", "AEST", "HST", "AKST", "WIB", "WITA", "WIT", "EET", "EEST", "TRT",
+    "MSK", "JST", "KST", "NZST", "NZDT", "AEDT", "SAST", "WAT", "EAT",
+];
+
+/// The end of what closes a date span ending at `e`, or `e`: the a.m./p.m. and zone of
+/// its time (`3:15 p.m.`, `9:40 AM MST`), the end of a time range (`15:00–16:10`), the
+/// second day of a range of days (`Nov 14–15, 2026`), a 24-hour time without a colon
+/// after a date with its year (`12/03/2026 0412`).
+fn date_tail(text: &str, e: usize) -> usize {
+    let b = text.as_bytes();
+    let digits = |i: usize| {
+        b.get(i..)
+            .map_or(0, |r| r.iter().take_while(|c| c.is_ascii_digit()).count())
+    };
+    let free = |i: usize| !b.get(i).is_some_and(u8::is_ascii_alphanumeric);
+    let dash = |i: usize| -> Option<usize> {
+        for d in ["–", "-", " – ", " - ", "—", " to "] {
+            if text[i..].starts_with(d) {
+                return Some(i + d.len());
+            }
+        }
+        None
+    };
+    let mut t = e;
+    // The span ends in AM or PM: a zone after it ("9:40 AM MST").
+    let lower_end = text[text.floor_char_boundary(e.saturating_sub(4))..e].to_ascii_lowercase();
+    if ["am", "pm", "a.m.", "p.m."]
+        .iter()
+        .any(|w| lower_end.ends_with(w))
+        && b.get(e) == Some(&b' ')
+    {
+        let z = b[e + 1..]
+            .iter()
+            .take_while(|c| c.is_ascii_uppercase())
+            .count();
+        if ZONES.contains(&&text[e + 1..e + 1 + z]) && free(e + 1 + z) {
+            return e + 1 + z;
+        }
+        return e;
+    }
+    // The span ends in minutes ("3:15"): the rest of its time.
+    let minutes =
+        e >= 3 && b[e - 3] == b':' && b[e - 2].is_ascii_digit() && b[e - 1].is_ascii_digit();
+    if minutes {
+        if let Some(z) = time_of_day(
+            text,
+            text[..e - 3]
+                .rfind(|c: char| !c.is_ascii_digit())
+                .map_or(0, |k| k + 1),
+        ) && z > t
+        {
+            t = z;
+        }
+        if let Some(q) = dash(t)
+            && let Some(z) = time_of_day(text, q)
+            && text[q..z].contains(':')
+        {
+            t = z;
+        }
+        return t;
+    }
+    // A range of days: "Nov 14–15, 2026", "Jan 12-15".
+    let back = b[..e]
+        .iter()
+        .rev()
+        .take_while(|c| c.is_ascii_digit())
+        .count();
+    let day = (1..=2).contains(&back) && e > back && b[e - back - 1] == b' ';
+    if day
+        && let Some(q) = dash(e)
+        && (1..=2).contains(&digits(q))
+        && free(q + digits(q))
+    {
+        let d: u32 = text[q..q + digits(q)].parse().unwrap_or(0);
+        if (1..=31).contains(&d) && !text[q + digits(q)..].starts_with(':') {
+            t = q + digits(q);
+            if text[t..].starts_with(", ") && digits(t + 2) == 4 && free(t + 6) {
+                t += 6;
+            } else if text[t..].starts_with(' ') && digits(t + 1) == 4 && free(t + 5) {
+                t += 5;
+            }
+            return t;
+        }
+    }
+    // "12/03/2026 0412": a four-digit year, then hours and minutes.
+    if e >= 5
+        && digits(e - 4) == 4
+        && !b[e - 5].is_ascii_digit()
+        && b.get(e) == Some(&b' ')
+        && digits(e + 1) == 4
+        && free(e + 5)
+    {
+        let hh: u32 = text[e + 1..e + 3].parse().unwrap_or(99);
+        let mm: u32 = text[e + 3..e + 5].parse().unwrap_or(99);
+        if hh <= 23 && mm <= 59 && b[e - 5] != b' ' {
+            t = e + 5;
+        }
+    }
+    t
 }
 
 /// A time of day at `q` ("7:30 AM", "08:40", "19:20", "10.15 Uhr", "10 AM", "2pm"), with
@@ -1393,12 +1611,7 @@ fn time_of_day(text: &str, q: usize) -> Option<usize> {
             .count();
         if (2..=4).contains(&z) && !b.get(e + 1 + z).is_some_and(u8::is_ascii_alphanumeric) {
             let zone = &text[e + 1..e + 1 + z];
-            if [
-                "CT", "ET", "MT", "PT", "EST", "EDT", "CST", "CDT", "MST", "MDT", "PST", "PDT",
-                "UTC", "GMT", "BST", "CET", "CEST", "IST", "AEST", "HST", "AKST",
-            ]
-            .contains(&zone)
-            {
+            if ZONES.contains(&zone) {
                 e += 1 + z;
             }
         }
@@ -2013,6 +2226,28 @@ fn spelled_names(text: &str, spans: &mut Vec<Span>) {
 /// up to three groups of one to four capitals each joined by '-' ("HO-NC-"), or
 /// one group of three or four capitals and a space ("HVM "). A context word
 /// ("MRN-", "DOB ") is not a prefix. Returns `st` when there is none.
+/// The end of an identifier with a letter prefix, widened over a letter group joined to
+/// its last digits ("PS-0047712-D", "RNT-04-88172-OZ", "4417-882-913-KT").
+fn id_suffix(text: &str, en: usize) -> usize {
+    let b = text.as_bytes();
+    if b.get(en) != Some(&b'-') {
+        return en;
+    }
+    let n = b[en + 1..]
+        .iter()
+        .take_while(|c| c.is_ascii_uppercase())
+        .count();
+    let z = en + 1 + n;
+    if (1..=4).contains(&n)
+        && b.get(z)
+            .is_none_or(|c| !c.is_ascii_alphanumeric() && *c != b'-')
+    {
+        z
+    } else {
+        en
+    }
+}
+
 fn id_prefix(text: &str, st: usize) -> usize {
     let b = text.as_bytes();
     let letters_before = |p: usize| {
@@ -2031,11 +2266,19 @@ fn id_prefix(text: &str, st: usize) -> usize {
             )
     };
     let word_start = |p: usize| p == 0 || !b[p - 1].is_ascii_alphanumeric();
+    // After an identifier's own label ("Member ID PH-2211094", "OHIP"), letters joined
+    // to the digits are its prefix even when they spell a cue word elsewhere ("PH").
+    let id_cue = |q: usize| {
+        matches!(
+            cue_before(text, q, 3),
+            Some(Cue::Insurance | Cue::Mrn | Cue::License | Cue::Passport)
+        )
+    };
     let mut p = st;
     let mut groups = 0;
     while groups < 3 && p >= 2 && b[p - 1] == b'-' {
         let n = letters_before(p - 1);
-        if n == 0 || n > 4 || is_cue(p - 1 - n, p - 1) {
+        if n == 0 || n > 4 || (is_cue(p - 1 - n, p - 1) && !id_cue(p - 1 - n)) {
             break;
         }
         let q = p - 1 - n;
@@ -2051,7 +2294,10 @@ fn id_prefix(text: &str, st: usize) -> usize {
     if st >= 4 && b[st - 1] == b' ' {
         let n = letters_before(st - 1);
         let q = st - 1 - n;
-        if (3..=4).contains(&n) && word_start(q) && !is_cue(q, st - 1) {
+        // Two letters ("DZ 441 902 771", "PD 0774 19283") only right after an
+        // insurance label: alone they are as often a state or a unit.
+        let two = n == 2 && cue_before(text, q, 3) == Some(Cue::Insurance);
+        if ((3..=4).contains(&n) || two) && word_start(q) && !is_cue(q, st - 1) {
             return q;
         }
     }

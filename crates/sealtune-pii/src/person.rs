@@ -59,6 +59,34 @@ const TITLES: &[&str] = &[
     "señora",
     "sister",
     "rev",
+    "doamnă",
+    "doamna",
+    "domnul",
+    "domnule",
+    "dna",
+    "bapak",
+    "bpk",
+    "ibu",
+    "pak",
+    "sdr",
+    "sdri",
+    "ông",
+    "bà",
+    "pani",
+    "signor",
+    "signora",
+    "sig",
+    "dott",
+    "mevrouw",
+    "meneer",
+    "dhr",
+    "mevr",
+    "heer",
+    "doña",
+    "srta",
+    "señorita",
+    "monsieur",
+    "madame",
 ];
 const LABELS: &[&str] = &[
     "patient",
@@ -671,6 +699,30 @@ const SALUTATIONS: &[&str] = &[
     "morning",
     "afternoon",
     "evening",
+    "estimado",
+    "estimada",
+    "prezado",
+    "prezada",
+    "gentile",
+    "geachte",
+    "liebe",
+    "lieber",
+    "chère",
+    "cher",
+    "bonjour",
+    "hola",
+    "olá",
+    "halo",
+    "kepada",
+    "yth",
+    "szanowny",
+    "szanowna",
+    "sayın",
+    "stimată",
+    "stimate",
+    "stimata",
+    "kính",
+    "chào",
 ];
 const STOPS: &[&str] = &[
     "dr",
@@ -939,7 +991,7 @@ pub(crate) fn lexicon() -> &'static Map {
             (ORGS, ORG),
         ] {
             for w in list {
-                m.insert(w, flag);
+                insert_folded(&mut m, w, flag);
             }
         }
         m
@@ -957,10 +1009,30 @@ pub(crate) fn common_words() -> &'static Map {
             .lines()
             .chain(EXTRA_COMMON.iter().copied())
         {
-            m.insert(w, WORD);
+            insert_folded(&mut m, w, WORD);
         }
         m
     })
+}
+
+/// Enters `w` in `m`, and its folded form when it has accents: [`lookup`] folds a word
+/// ("doamnă" → "doamna", "Doğum" → "dogum") before it looks it up. The folded forms are
+/// made once per process.
+fn insert_folded(m: &mut Map, w: &'static str, flag: u16) {
+    m.insert(w, flag);
+    if w.is_ascii() {
+        return;
+    }
+    let folded: Option<Vec<u8>> = w
+        .chars()
+        .map(names::fold)
+        .filter(|f| *f != Some(0))
+        .collect();
+    if let Some(f) = folded
+        && let Ok(f) = String::from_utf8(f)
+    {
+        m.insert(Box::leak(f.into_boxed_str()), flag);
+    }
 }
 
 /// A 64-bit hash of a word folded to ASCII lower case, without a trailing

@@ -279,15 +279,55 @@ fn fits(t: EntityType, cell: &str) -> bool {
     }
 }
 
+/// The "delimiter" of a fixed-width report (a bank's returns file, a pharmacy log
+/// printed in columns): its columns are split by runs of two or more spaces.
+const GAP: u8 = 0;
+
 /// Splits a line into trimmed cells with their byte ranges (relative to the line).
-/// Commas and semicolons honour double quotes; `|` and tabs do not need to.
+/// Commas and semicolons honour double quotes; `|` and tabs do not need to. With [`GAP`],
+/// a cell ends at two or more spaces (or a tab); a single space stays inside it.
 fn cells(line: &str, delim: u8) -> Vec<(usize, usize)> {
     let b = line.as_bytes();
     let mut out = Vec::new();
+    if delim == GAP {
+        let mut i = 0usize;
+        while i < b.len() {
+            while i < b.len() && (b[i] == b' ' || b[i] == b'\t') {
+                i += 1;
+            }
+            if i == b.len() {
+                break;
+            }
+            let start = i;
+            while i < b.len()
+                && b[i] != b'\t'
+                && !(b[i] == b' ' && b.get(i + 1).is_some_and(|&c| c == b' ' || c == b'\t'))
+            {
+                i += 1;
+            }
+            out.push((start, i));
+        }
+        return out
+            .into_iter()
+            .map(|(s, e)| (s, s + line[s..e].trim_end().len()))
+            .collect();
+    }
     let mut start = 0usize;
+    let mut end = b.len();
+    // A markdown table's row opens and closes with a pipe: no cell before or after.
+    if delim == b'|' {
+        let lead = b.iter().take_while(|&&c| c == b' ').count();
+        if b.get(lead) == Some(&b'|') {
+            start = lead + 1;
+            let trail = b.iter().rev().take_while(|&&c| c == b' ').count();
+            if end - trail > start && b[end - trail - 1] == b'|' {
+                end -= trail + 1;
+            }
+        }
+    }
     let mut quoted = false;
     let quotes = delim == b',' || delim == b';';
-    for (i, &c) in b.iter().enumerate() {
+    for (i, &c) in b.iter().enumerate().take(end).skip(start) {
         if quotes && c == b'"' {
             quoted = !quoted;
         } else if c == delim && !quoted {
@@ -295,7 +335,7 @@ fn cells(line: &str, delim: u8) -> Vec<(usize, usize)> {
             start = i + 1;
         }
     }
-    out.push((start, b.len()));
+    out.push((start, end));
     out.into_iter()
         .map(|(s, e)| {
             let cell = &line[s..e];
@@ -318,18 +358,20 @@ fn header(line: &str) -> Option<(u8, Vec<Option<EntityType>>)> {
     }
     // One pass: delimiter counts and spaces. Column names have at most three words, so a
     // line with more spaces than that is prose.
-    let (mut pipes, mut tabs, mut commas, mut semis, mut spaces) = (0, 0, 0, 0, 0);
+    let (mut pipes, mut tabs, mut commas, mut semis, mut gaps) = (0, 0, 0, 0, 0);
+    let mut prev = 0u8;
     for c in line.bytes() {
         match c {
             b'|' => pipes += 1,
             b'\t' => tabs += 1,
             b',' => commas += 1,
             b';' => semis += 1,
-            b' ' => spaces += 1,
+            b' ' => gaps += usize::from(prev == b' '),
             _ => {}
         }
+        prev = c;
     }
-    let (delim, n) = [(b'|', pipes), (b'\t', tabs), (b',', commas), (b';', semis)]
+    let (mut delim, n) = [(b'|', pipes), (b'\t', tabs), (b',', commas), (b';', semis)]
         .into_iter()
         .max_by_key(|&(_, n)| n)?;
     let min = if delim == b'|' || delim == b'\t' {
@@ -337,11 +379,27 @@ fn header(line: &str) -> Option<(u8, Vec<Option<EntityType>>)> {
     } else {
         2
     };
-    let words = if delim == b',' || delim == b';' { 2 } else { 3 };
-    if n < min || spaces > (n + 1) * (words + 1) {
-        return None;
+    let mut words = if delim == b',' || delim == b';' { 2 } else { 3 };
+    // Spaces between two words of a cell (not the padding around a delimiter).
+    let sep = |c: u8| matches!(c, b' ' | b'|' | b'\t' | b',' | b';');
+    let word_gaps = line
+        .as_bytes()
+        .windows(3)
+        .filter(|w| w[1] == b' ' && !sep(w[0]) && !sep(w[2]))
+        .count();
+    if n < min || word_gaps > (n + 1) * words {
+        // A fixed-width report's header: at least three column names of at most three
+        // words, split by runs of spaces.
+        if n > 0 || gaps < 2 {
+            return None;
+        }
+        delim = GAP;
+        words = 3;
     }
     let cs = cells(line, delim);
+    if delim == GAP && cs.len() < 3 {
+        return None;
+    }
     let mut types = Vec::with_capacity(cs.len());
     for &(s, e) in &cs {
         let name = &line[s..e];
@@ -350,9 +408,11 @@ fn header(line: &str) -> Option<(u8, Vec<Option<EntityType>>)> {
             && name.starts_with(|c: char| c.is_ascii_alphabetic())
             && name.split_whitespace().count() <= words
             && !name.ends_with('.')
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || " _#./()-".contains(c));
+            && name.chars().all(|c| {
+                c.is_ascii_alphanumeric()
+                    || " _#./()-".contains(c)
+                    || (c == ',' && matches!(delim, b'|' | b'\t'))
+            });
         if !ok {
             return None;
         }
@@ -372,6 +432,7 @@ pub(crate) fn find(
     if !text
         .bytes()
         .any(|c| matches!(c, b'|' | b'\t' | b',' | b';'))
+        && !text.contains("   ")
     {
         return true;
     }
@@ -392,6 +453,12 @@ pub(crate) fn find(
         let Some((delim, types)) = header(line) else {
             continue;
         };
+        // A rule under the header (`-------  -----`, `|---|---|`) is not a row.
+        if lines.peek().is_some_and(|&(_, row)| {
+            !row.trim().is_empty() && row.bytes().all(|c| b" \t-=+|:_".contains(&c))
+        }) {
+            lines.next();
+        }
         while let Some(&(off, row)) = lines.peek() {
             if row.trim().is_empty() || header(row).is_some() {
                 break;
@@ -482,6 +549,128 @@ pub(crate) fn json_pairs(
         }
     }
     true
+}
+
+/// `<Tag>value</Tag>` elements of XML pasted into a ticket or a claim (`<Surname>Baek</Surname>`,
+/// `<BirthDate>1970-04-28</BirthDate>`): the tag says what the value is, as a table's
+/// header does. A tag in camel case reads as words (`GivenName`: "given name"); a namespace
+/// prefix is dropped. `emit(start, end, type, score)` gets the value's byte range.
+pub(crate) fn xml_elements(
+    text: &str,
+    cancelled: &dyn Fn() -> bool,
+    mut emit: impl FnMut(usize, usize, EntityType, f32),
+) -> bool {
+    let b = text.as_bytes();
+    let mut from = 0usize;
+    let mut n = 0usize;
+    while let Some(lt) = text[from..].find('<').map(|i| from + i) {
+        n += 1;
+        if n.is_multiple_of(4096) && cancelled() {
+            return false;
+        }
+        from = lt + 1;
+        let ns = lt + 1;
+        let ne = ns
+            + b[ns..]
+                .iter()
+                .take(41)
+                .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b':' | b'-'))
+                .count();
+        if ne == ns || ne - ns > 40 || b.get(ne) != Some(&b'>') || !b[ns].is_ascii_alphabetic() {
+            continue;
+        }
+        let vs = ne + 1;
+        let Some(rel) = b[vs..b.len().min(vs + 200)]
+            .iter()
+            .position(|&c| c == b'<' || c == b'\n')
+        else {
+            continue;
+        };
+        let ve = vs + rel;
+        let tag = &text[ns..ne];
+        if !(text[ve..].starts_with("</")
+            && text[ve + 2..].starts_with(tag)
+            && b.get(ve + 2 + tag.len()) == Some(&b'>'))
+        {
+            continue;
+        }
+        from = ve;
+        let local = tag.rsplit(':').next().unwrap_or(tag);
+        let mut name = String::with_capacity(local.len() + 4);
+        let mut prev_lower = false;
+        for c in local.chars() {
+            if c.is_ascii_uppercase() && prev_lower {
+                name.push('_');
+            }
+            prev_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+            name.push(c);
+        }
+        let Some(t) = column_type(&name) else {
+            continue;
+        };
+        let raw = &text[vs..ve];
+        let value = raw.trim();
+        let s0 = vs + (raw.len() - raw.trim_start().len());
+        if !value.is_empty() && !placeholder(value) && fits(t, value) {
+            emit(s0, s0 + value.len(), t, 0.95);
+        }
+    }
+    true
+}
+
+/// Logins made of a name after "by" (`by jasmine_okafor`, `by agent r.achebe`,
+/// `by mohammed.alharbi`): two parts of letters joined by a dot or an underscore, the
+/// second of at least three letters and no file or domain ending. `emit(start, end)`.
+pub(crate) fn by_handles(text: &str, mut emit: impl FnMut(usize, usize)) {
+    const NOT_SECOND: &[&str] = &[
+        "com", "org", "net", "gov", "edu", "txt", "log", "csv", "pdf", "json", "yaml", "yml",
+        "xml", "html", "htm", "docx", "xlsx", "png", "jpg", "jpeg", "zip", "exe", "sh", "py", "rs",
+        "js", "ts", "md", "cfg", "conf", "ini", "toml", "sql", "bak", "tmp", "dat", "info", "io",
+        "app", "dev", "local", "internal", "service", "system", "admin", "bot", "svc", "batch",
+        "job", "auto", "daemon", "test",
+    ];
+    let b = text.as_bytes();
+    let mut from = 0usize;
+    while let Some(k) = text[from..].find("by ").map(|i| from + i) {
+        from = k + 3;
+        if k > 0 && b[k - 1].is_ascii_alphanumeric() {
+            continue;
+        }
+        let mut s = k + 3;
+        for role in ["agent ", "user ", "rep ", "analyst ", "staff "] {
+            if text[s..].starts_with(role) {
+                s += role.len();
+                break;
+            }
+        }
+        let len = b[s..]
+            .iter()
+            .take(41)
+            .take_while(|c| c.is_ascii_alphabetic() || matches!(c, b'.' | b'_'))
+            .count();
+        let mut tok = &text[s..s + len];
+        tok = tok.trim_end_matches('.');
+        let e = s + tok.len();
+        if tok.len() < 5
+            || tok.len() > 40
+            || b.get(e).is_some_and(|c| {
+                c.is_ascii_alphanumeric() || matches!(c, b'@' | b'-' | b'(' | b'/')
+            })
+        {
+            continue;
+        }
+        let parts: Vec<&str> = tok.split(['.', '_']).collect();
+        if parts.len() != 2
+            || parts[0].is_empty()
+            || parts[1].len() < 3
+            || NOT_SECOND.contains(&parts[1].to_ascii_lowercase().as_str())
+            || NOT_SECOND.contains(&parts[0].to_ascii_lowercase().as_str())
+        {
+            continue;
+        }
+        emit(s, e);
+        from = e;
+    }
 }
 
 /// Labels that name one person in a form (`Subscriber: BRANDT,LUKAS`, `FIRST: Kenji`).

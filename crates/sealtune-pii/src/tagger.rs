@@ -719,6 +719,7 @@ pub const TRAINING_SETS: &[&str] = &[
     "tests/independent4/dev.jsonl",
     "tests/independent5/dev.jsonl",
     "tests/independent6/dev.jsonl",
+    "tests/independent7/dev.jsonl",
 ];
 
 /// The committed model's training documents: the person names of the

@@ -940,3 +940,214 @@ fn long_lines_of_repeated_forms_finish() {
         assert!(spans.iter().all(|s| s.end <= text.len()), "{unit}");
     }
 }
+
+/// Each case: the text, then the spans (type and text) it must give.
+fn expect_all(cases: &[(&str, &[(E, &str)])]) {
+    let d = default();
+    for (text, want) in cases {
+        let got = found(&d, text);
+        for (t, v) in *want {
+            assert!(got.contains(&(*t, v.to_string())), "{text}: {got:?}");
+        }
+    }
+}
+
+/// Tables in other layouts: a fixed-width report with columns split by runs of spaces,
+/// a markdown table (pipes at both ends, padded header, a comma inside a column name),
+/// and XML elements whose tag names the value.
+#[test]
+fn fixed_width_markdown_and_xml_tables() {
+    expect_all(&[
+        (
+            "TRACE            RDFI RTN     ACCOUNT          NAME                  AMOUNT   CODE\n\
+             071000130004471  121000358    8830041172       GONZALEZ GUERRERO, A   184.22   R01\n\
+             071000130004488  261074972    000447190228     NAKAMURA HARUKI         92.10   R03\n",
+            &[
+                (E::UsBankRouting, "121000358"),
+                (E::UsBankAccount, "000447190228"),
+                (E::Person, "GONZALEZ GUERRERO, A"),
+                (E::Person, "NAKAMURA HARUKI"),
+            ],
+        ),
+        (
+            "| Chair | Patient (Last, First)   | MRN       | Notes        |\n\
+             |-------|-------------------------|-----------|--------------|\n\
+             | 1     | Quill, Gideon           | RB-30018  | heparin      |\n\
+             | 2     | Oyelaran, Temi          | RB-30442  | cath         |\n",
+            &[
+                (E::Person, "Quill, Gideon"),
+                (E::MedicalRecordNumber, "RB-30442"),
+            ],
+        ),
+        (
+            "<Insured>\n  <GivenName>Soo-ah</GivenName>\n  <Surname>Baek</Surname>\n  \
+             <BirthDate>1970-04-28</BirthDate>\n</Insured>",
+            &[
+                (E::Person, "Soo-ah"),
+                (E::Person, "Baek"),
+                (E::DateOfBirth, "1970-04-28"),
+            ],
+        ),
+    ]);
+    // Prose with double spaces is no table.
+    let d = default();
+    let got = found(
+        &d,
+        "Patient was seen  today by  Dr. Osei\nthen went  home  after lunch",
+    );
+    assert!(
+        of_type(&got, E::Person).iter().all(|p| *p == "Osei"),
+        "{got:?}"
+    );
+}
+
+/// Policy and member numbers with letters: a prefix that spells a cue word elsewhere,
+/// letters after the digits, letters before digit groups, labels in other languages.
+#[test]
+fn identifiers_with_letter_prefixes_and_suffixes() {
+    expect_all(&[
+        (
+            "Member ID PH-2211094. Please call",
+            &[(E::InsuranceId, "PH-2211094")],
+        ),
+        (
+            "policy number is RNT-04-88172-OZ. I was",
+            &[(E::InsuranceId, "RNT-04-88172-OZ")],
+        ),
+        (
+            "Policy HOM 882 041 7735\nLoss",
+            &[(E::InsuranceId, "HOM 882 041 7735")],
+        ),
+        (
+            "Relatienummer: DZ 441 902 771",
+            &[(E::InsuranceId, "DZ 441 902 771")],
+        ),
+        (
+            "OHIP 4417-882-913-KT\n",
+            &[(E::InsuranceId, "4417-882-913-KT")],
+        ),
+        (
+            "Polizza RCA n. PD 0774 19283 — Offerta",
+            &[(E::InsuranceId, "PD 0774 19283")],
+        ),
+        (
+            "Poliçe No: KSK-0088-441-7720",
+            &[(E::InsuranceId, "KSK-0088-441-7720")],
+        ),
+        (
+            "Versichertennr.: K291034567   Pflegegrad 3",
+            &[(E::InsuranceId, "K291034567")],
+        ),
+        (
+            "Journal-ID: NRM-0044127\n",
+            &[(E::MedicalRecordNumber, "NRM-0044127")],
+        ),
+    ]);
+}
+
+/// What closes a date: a.m./p.m. with periods, a zone after AM, a time range, a range of
+/// days, a 24-hour time without a colon, a weekday and time after the date, months and
+/// weekdays of more languages, a month and day before a time in a table column.
+#[test]
+fn date_ranges_zones_and_more_languages() {
+    expect_all(&[
+        (
+            "victims, Nov 14–15, 2026, Station",
+            &[(E::Date, "Nov 14–15, 2026")],
+        ),
+        (
+            "Date/time: November 21, 2026, 3:15 p.m.   Location",
+            &[(E::Date, "November 21, 2026, 3:15 p.m.")],
+        ),
+        (
+            "Date/time: December 3, 2026, 15:00–16:10\n",
+            &[(E::Date, "December 3, 2026, 15:00–16:10")],
+        ),
+        (
+            "When: Friday, December 4, 2026 at 9:40 AM MST\n",
+            &[(E::Date, "Friday, December 4, 2026 at 9:40 AM MST")],
+        ),
+        (
+            "Date/time: 12/03/2026 0412\n",
+            &[(E::Date, "12/03/2026 0412")],
+        ),
+        (
+            "randevu 2 Aralık 2026 Çarşamba 14:00\n",
+            &[(E::Date, "2 Aralık 2026 Çarşamba 14:00")],
+        ),
+        (
+            "Tanggal: Senin, 30 November 2026 pukul 09.12 WIB\n",
+            &[(E::Date, "Senin, 30 November 2026 pukul 09.12 WIB")],
+        ),
+        (
+            "din data de 24 noiembrie 2026 pentru",
+            &[(E::Date, "24 noiembrie 2026")],
+        ),
+        (
+            "desde o dia 10 de setembro. Já",
+            &[(E::Date, "10 de setembro")],
+        ),
+        (
+            "25 mg     daily       10/14 08:00\n",
+            &[(E::Date, "10/14 08:00")],
+        ),
+    ]);
+    // Log stamps keep their seconds; a page range is no date.
+    let d = default();
+    let got = found(&d, "page 3-4 of the Jan 12 letter");
+    assert_eq!(of_type(&got, E::Date), ["Jan 12"], "{got:?}");
+}
+
+/// Phones in national forms with their trunk prefix and no word before them, and phone
+/// and age labels of other languages.
+#[test]
+fn trunk_prefixed_phones_and_age_labels_of_other_languages() {
+    expect_all(&[
+        ("Kontakt via 070-418 22 93.", &[(E::Phone, "070-418 22 93")]),
+        (
+            "Cep Telefonu: 0532 418 77 09\n",
+            &[(E::Phone, "0532 418 77 09")],
+        ),
+        ("No. HP : 0812-2744-9031\n", &[(E::Phone, "0812-2744-9031")]),
+        (
+            "la numărul 0745 218 930\npentru",
+            &[(E::Phone, "0745 218 930")],
+        ),
+        ("geb. 03.02.1933  (Alter: 93)\n", &[(E::AgeOver89, "93")]),
+        (
+            "Age at review: 90        Elimination",
+            &[(E::AgeOver89, "90")],
+        ),
+    ]);
+}
+
+/// Names after titles and salutations of other languages, log-ins after "by", and a
+/// Spanish street type with a particle in a US address.
+#[test]
+fn titles_of_other_languages_by_log_ins_and_street_particles() {
+    expect_all(&[
+        (
+            "Am vorbit cu doamnă Constantinescu ieri.",
+            &[(E::Person, "Constantinescu")],
+        ),
+        ("Estimada Sra. Quiroga:", &[(E::Person, "Quiroga")]),
+        (
+            "review by jasmine_okafor  — Nov 24",
+            &[(E::Person, "jasmine_okafor")],
+        ),
+        (
+            "Submitted 2026-11-28 by agent r.achebe\n",
+            &[(E::Person, "r.achebe")],
+        ),
+        (
+            "Home: 1207 Calle del Sol SW, Albuquerque, NM 87105.",
+            &[(
+                E::StreetAddress,
+                "1207 Calle del Sol SW, Albuquerque, NM 87105",
+            )],
+        ),
+    ]);
+    let d = default();
+    let got = found(&d, "configured by settings.json and by default.yaml");
+    assert!(of_type(&got, E::Person).is_empty(), "{got:?}");
+}
