@@ -1419,7 +1419,10 @@ pub(crate) fn labelled(text: &str, mut emit: impl FnMut(usize, usize)) {
         }
         let label = &text[ls..k];
         let label = &label[label.rfind('\n').map_or(0, |n| n + 1)..];
-        if !label.bytes().any(|c| c == b'd' || c == b'D') && !label.contains("nschrift") {
+        if !label.bytes().any(|c| c == b'd' || c == b'D')
+            && !label.contains("nschrift")
+            && !label.contains("lamat")
+        {
             continue;
         }
         let mut tail = [""; 4];
@@ -1528,7 +1531,8 @@ pub(crate) fn labelled(text: &str, mut emit: impl FnMut(usize, usize)) {
 /// period ("apto. 72", "Int. 3", "Col. Los Gavilanes"), folded.
 const CONTINUING: &[&str] = &[
     "apto", "apt", "int", "col", "brgy", "no", "nr", "ste", "fl", "d", "dpto", "depto", "piso",
-    "km", "mz", "lt", "blk", "bldg", "unit", "mah", "ul", "app", "appt", "bte", "esc",
+    "km", "mz", "lt", "blk", "bldg", "unit", "mah", "ul", "app", "appt", "bte", "esc", "gg", "jl",
+    "kel", "kec", "blok", "bl", "sc", "et", "ap", "str", "bd", "sect",
 ];
 
 /// The next colon at or after `from`.
@@ -1567,10 +1571,27 @@ fn value_end(text: &str, s: usize, line_end: usize) -> (usize, bool) {
                     // Los Gavilanes"); before it, only after a long word ("Blvd. Adolfo
                     // López Mateos 1904" goes on).
                     let lw = w.to_ascii_lowercase();
-                    w.bytes().all(|x| x.is_ascii_digit())
-                        || w.chars().filter(|c| c.is_alphabetic()).count() >= 5
-                        || (b[s..i].iter().any(u8::is_ascii_digit)
-                            && !CONTINUING.contains(&lw.as_str()))
+                    // A short abbreviation before a number or a single letter ("bl.
+                    // C3", "sc. B", "et. 4") is a part of the address, whatever it is.
+                    let next = text[i + 1..line_end]
+                        .split_whitespace()
+                        .next()
+                        .unwrap_or("");
+                    let short_before_part = (1..=3).contains(&w.len())
+                        && w.bytes().all(|x| x.is_ascii_alphabetic())
+                        && (next.bytes().any(|x| x.is_ascii_digit())
+                            || (next.trim_end_matches(',').len() == 1
+                                && next.starts_with(|c: char| c.is_ascii_uppercase())));
+                    // "D.I. Yogyakarta", "N.S.W. 2000": an initialism.
+                    let initialism = w.contains('.')
+                        && w.split('.')
+                            .all(|p| p.len() == 1 && p.bytes().all(|x| x.is_ascii_uppercase()));
+                    !short_before_part
+                        && !initialism
+                        && (w.bytes().all(|x| x.is_ascii_digit())
+                            || w.chars().filter(|c| c.is_alphabetic()).count() >= 5
+                            || (b[s..i].iter().any(u8::is_ascii_digit)
+                                && !CONTINUING.contains(&lw.as_str())))
                 }
             }
             _ => false,

@@ -2222,10 +2222,6 @@ fn spelled_names(text: &str, spans: &mut Vec<Span>) {
     }
 }
 
-/// Where an identifier's letter prefix starts, if the digits at `st` have one:
-/// up to three groups of one to four capitals each joined by '-' ("HO-NC-"), or
-/// one group of three or four capitals and a space ("HVM "). A context word
-/// ("MRN-", "DOB ") is not a prefix. Returns `st` when there is none.
 /// The end of an identifier with a letter prefix, widened over a letter group joined to
 /// its last digits ("PS-0047712-D", "RNT-04-88172-OZ", "4417-882-913-KT").
 fn id_suffix(text: &str, en: usize) -> usize {
@@ -2248,6 +2244,12 @@ fn id_suffix(text: &str, en: usize) -> usize {
     }
 }
 
+/// Where an identifier's letter prefix starts, if the digits at `st` have one:
+/// up to three groups of one to four capitals each joined by '-' ("HO-NC-"), or
+/// one group of three or four capitals and a space ("HVM "), or of two after an
+/// insurance label ("DZ 441 902 771"). A context word ("MRN-", "DOB ") is not a
+/// prefix, unless joined to the digits after an identifier's own label ("Member ID
+/// PH-2211094"). Returns `st` when there is none.
 fn id_prefix(text: &str, st: usize) -> usize {
     let b = text.as_bytes();
     let letters_before = |p: usize| {

@@ -934,6 +934,11 @@ fn long_lines_of_repeated_forms_finish() {
         "twenty-two Oak Park, aaaa bbbb cccc ",
         "on 12/03/2026 at 10:30 AM ",
         "7:30 AM at 1410 Harbor Blvd ",
+        "<Surname>Baek</Surname><a>b<Name>x ",
+        "by r.achebe by jasmine_okafor by ",
+        "Nov 14–15, 2026, 3:15 p.m. MST – ",
+        "Policy HOM 882 041 7735-AB ",
+        "TRACE   RDFI RTN   ACCOUNT   NAME   ",
     ] {
         let text = unit.repeat(1_000_000 / unit.len());
         let spans = d.detect(&text);
@@ -949,6 +954,26 @@ fn expect_all(cases: &[(&str, &[(E, &str)])]) {
         for (t, v) in *want {
             assert!(got.contains(&(*t, v.to_string())), "{text}: {got:?}");
         }
+    }
+}
+
+/// A fixed-width table of many rows and a markdown table of many rows finish, and their
+/// cells are found to the last row.
+#[test]
+fn long_tables_finish() {
+    let d = default();
+    let mut text = String::from("TRACE            RDFI RTN     ACCOUNT          NAME\n");
+    let mut md = String::from("| Chair | Patient   | MRN      |\n|---|---|---|\n");
+    for k in 0..20_000 {
+        text.push_str(&format!(
+            "0710001300{k:05}  121000358    88300{k:05}       QUILL GIDEON\n"
+        ));
+        md.push_str(&format!("| {k} | Quill, Gideon | RB-{k:05} |\n"));
+    }
+    for t in [&text, &md] {
+        let got = d.detect(t);
+        assert!(got.len() >= 20_000, "{}", got.len());
+        assert!(got.last().is_some_and(|s| s.end + 40 >= t.len()));
     }
 }
 
@@ -1145,6 +1170,27 @@ fn titles_of_other_languages_by_log_ins_and_street_particles() {
                 E::StreetAddress,
                 "1207 Calle del Sol SW, Albuquerque, NM 87105",
             )],
+        ),
+    ]);
+    expect_all(&[
+        (
+            "Alamat         : Jl. Kaliurang Km 5,6 Gg. Pandega Marta No. 12, Sleman, D.I. Yogyakarta 55281\n",
+            &[(
+                E::StreetAddress,
+                "Jl. Kaliurang Km 5,6 Gg. Pandega Marta No. 12, Sleman, D.I. Yogyakarta 55281",
+            )],
+        ),
+        (
+            "Adresa: Str. Republicii nr. 44, bl. C3, sc. B, et. 4, ap. 17, 550184 Sibiu",
+            &[(
+                E::StreetAddress,
+                "Str. Republicii nr. 44, bl. C3, sc. B, et. 4, ap. 17, 550184 Sibiu",
+            )],
+        ),
+        // A sentence after the address still ends it.
+        (
+            "Address: 14 Elm St. Then we drove",
+            &[(E::StreetAddress, "14 Elm St")],
         ),
     ]);
     let d = default();
