@@ -324,6 +324,7 @@ impl Detector {
         fill_gaps(&mut spans, tagged);
         extend_phone_extensions(text, &mut spans);
         extend_date_times(text, &mut spans);
+        nicknames(text, &mut spans);
         spelled_names(text, &mut spans);
         name_handles(text, &mut spans);
         login_names(text, &mut spans);
@@ -2131,6 +2132,79 @@ fn fill_gaps(spans: &mut Vec<Span>, new: impl IntoIterator<Item = Span>) {
     if !add.is_empty() {
         spans.extend(add);
         spans.sort_by_key(|s| s.start);
+    }
+}
+
+/// A nickname in quotes or parentheses inside a name (`Nikolaos "Niko" Papadopoulos`,
+/// `Margarethe (Greta) Lindqvist`): a name, the nickname, then the next name or a
+/// capitalised word, are one name. Spans stay sorted and apart.
+fn nicknames(text: &str, spans: &mut Vec<Span>) {
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < spans.len() {
+        if spans[i].entity != EntityType::Person {
+            i += 1;
+            continue;
+        }
+        let e = spans[i].end;
+        let rest = &text[e..text.floor_char_boundary(e + 64)];
+        let Some(after_space) = rest.strip_prefix(' ') else {
+            i += 1;
+            continue;
+        };
+        let mut close = None;
+        for (open, shut) in [("\"", '"'), ("“", '”'), ("(", ')'), ("'", '\''), ("‘", '’')] {
+            if let Some(inner) = after_space.strip_prefix(open)
+                && let Some(k) = inner.find(shut)
+            {
+                let nick = &inner[..k];
+                let word = nick.chars().next().is_some_and(char::is_uppercase)
+                    && nick.chars().any(char::is_lowercase)
+                    && nick.chars().count() <= 20
+                    && nick
+                        .chars()
+                        .all(|c| c.is_alphabetic() || c == '-' || c == '.');
+                if word {
+                    close = Some(1 + open.len() + k + shut.len_utf8());
+                }
+                break;
+            }
+        }
+        let Some(c) = close else {
+            i += 1;
+            continue;
+        };
+        let p = e + c;
+        if b.get(p) != Some(&b' ') {
+            i += 1;
+            continue;
+        }
+        let q = p + 1;
+        // The next name found, or a capitalised word.
+        let end = if let Some(n) = spans.get(i + 1)
+            && n.start == q
+            && n.entity == EntityType::Person
+        {
+            let end = n.end;
+            spans.remove(i + 1);
+            end
+        } else {
+            let w: usize = text[q..]
+                .char_indices()
+                .find(|&(_, ch)| !(ch.is_alphabetic() || ch == '-' || ch == '\''))
+                .map_or(text.len() - q, |(k, _)| k);
+            let word = &text[q..q + w];
+            let cap = word.chars().next().is_some_and(char::is_uppercase)
+                && word.chars().skip(1).any(char::is_lowercase)
+                && w >= 2;
+            if !cap || spans.get(i + 1).is_some_and(|n| n.start < q + w) {
+                i += 1;
+                continue;
+            }
+            q + w
+        };
+        spans[i].end = end;
+        i += 1;
     }
 }
 

@@ -1193,6 +1193,20 @@ fn titles_of_other_languages_by_log_ins_and_street_particles() {
             &[(E::StreetAddress, "14 Elm St")],
         ),
     ]);
+    expect_all(&[
+        (
+            " 2. Nikolaos \"Niko\" Papadopoulos  Relationship: son",
+            &[(E::Person, "Nikolaos \"Niko\" Papadopoulos")],
+        ),
+        (
+            "nasabah baru menyadari setelah anaknya, Rizky,\nmelihat",
+            &[(E::Person, "Rizky")],
+        ),
+        (
+            "Elle vit avec sa fille Amandine depuis mars.",
+            &[(E::Person, "Amandine")],
+        ),
+    ]);
     let d = default();
     let got = found(&d, "configured by settings.json and by default.yaml");
     assert!(of_type(&got, E::Person).is_empty(), "{got:?}");
