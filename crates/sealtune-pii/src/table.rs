@@ -358,8 +358,12 @@ fn header(line: &str) -> Option<(u8, Vec<Option<EntityType>>)> {
     }
     // One pass: delimiter counts and spaces. Column names have at most three words, so a
     // line with more spaces than that is prose.
+    // Spaces between two words of a cell (not the padding around a delimiter) are
+    // counted as `word_gaps`; runs of two spaces as `gaps`.
+    let sep = |c: u8| matches!(c, b' ' | b'|' | b'\t' | b',' | b';');
     let (mut pipes, mut tabs, mut commas, mut semis, mut gaps) = (0, 0, 0, 0, 0);
-    let mut prev = 0u8;
+    let mut word_gaps = 0usize;
+    let (mut prev2, mut prev) = (b' ', b' ');
     for c in line.bytes() {
         match c {
             b'|' => pipes += 1,
@@ -369,6 +373,8 @@ fn header(line: &str) -> Option<(u8, Vec<Option<EntityType>>)> {
             b' ' => gaps += usize::from(prev == b' '),
             _ => {}
         }
+        word_gaps += usize::from(prev == b' ' && !sep(prev2) && !sep(c));
+        prev2 = prev;
         prev = c;
     }
     let (mut delim, n) = [(b'|', pipes), (b'\t', tabs), (b',', commas), (b';', semis)]
@@ -380,13 +386,6 @@ fn header(line: &str) -> Option<(u8, Vec<Option<EntityType>>)> {
         2
     };
     let mut words = if delim == b',' || delim == b';' { 2 } else { 3 };
-    // Spaces between two words of a cell (not the padding around a delimiter).
-    let sep = |c: u8| matches!(c, b' ' | b'|' | b'\t' | b',' | b';');
-    let word_gaps = line
-        .as_bytes()
-        .windows(3)
-        .filter(|w| w[1] == b' ' && !sep(w[0]) && !sep(w[2]))
-        .count();
     if n < min || word_gaps > (n + 1) * words {
         // A fixed-width report's header: at least three column names of at most three
         // words, split by runs of spaces.
