@@ -1245,7 +1245,9 @@ impl Detector {
     }
 }
 
-/// Weekday names (folded) that may stand before a date, in the sets' languages.
+/// Weekday names in lower case that may stand before or after a date, in the sets' languages:
+/// compared with the word lower-cased, not folded, so an accented name is listed as written
+/// and, where texts also drop its accents, plain ("marți", "marti").
 const WEEKDAYS: &[&str] = &[
     "monday",
     "tuesday",
